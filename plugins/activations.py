@@ -1,0 +1,126 @@
+"""Built-in activation functions: identity, sigmoid, tanh, relu, leaky_relu, softplus, softmax.
+
+Derivatives are written in terms of the output ``a`` where that is the natural form (sigmoid:
+``beta a (1 - a)``, tanh: ``1 - a^2``), as in scikit-learn's ``neural_network/_base.py``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from runner import Activation, Param, hookimpl
+
+Array = np.ndarray
+
+
+class Identity(Activation):
+    """g(z) = z, for regression outputs."""
+
+    name = "identity"
+
+    def forward(self, z: Array, **params: Any) -> Array:
+        return z.copy()
+
+    def derivative(self, z: Array, a: Array, **params: Any) -> Array:
+        return np.ones_like(z)
+
+    def backward(self, z: Array, a: Array, grad_a: Array, **params: Any) -> Array:
+        return grad_a
+
+
+class Sigmoid(Activation):
+    """The logistic g(z) = 1 / (1 + exp(-beta z)), with steepness beta."""
+
+    name = "sigmoid"
+    output_range = (0.0, 1.0)
+    params = (Param("beta", float, 1.0, "steepness of the logistic", low=0.0, low_open=True),)
+
+    def forward(self, z: Array, beta: float = 1.0, **params: Any) -> Array:
+        # 1/(1+e^{-x}) = (1 + tanh(x/2)) / 2, which never overflows
+        return 0.5 * (1.0 + np.tanh(0.5 * beta * z))
+
+    def derivative(self, z: Array, a: Array, beta: float = 1.0, **params: Any) -> Array:
+        return beta * a * (1.0 - a)
+
+
+class Tanh(Activation):
+    """The hyperbolic tangent, g(z) = tanh(z)."""
+
+    name = "tanh"
+    output_range = (-1.0, 1.0)
+
+    def forward(self, z: Array, **params: Any) -> Array:
+        return np.tanh(z)
+
+    def derivative(self, z: Array, a: Array, **params: Any) -> Array:
+        return 1.0 - a * a
+
+
+class ReLU(Activation):
+    """The rectifier, g(z) = max(0, z)."""
+
+    name = "relu"
+    output_range = (0.0, np.inf)
+
+    def forward(self, z: Array, **params: Any) -> Array:
+        return np.maximum(z, 0.0)
+
+    def derivative(self, z: Array, a: Array, **params: Any) -> Array:
+        return (z > 0).astype(z.dtype)
+
+
+class LeakyReLU(Activation):
+    """g(z) = z for z > 0, alpha z otherwise."""
+
+    name = "leaky_relu"
+    params = (
+        Param("alpha", float, 0.01, "slope for negative inputs", low=0.0, high=1.0, high_open=True),
+    )
+
+    def forward(self, z: Array, alpha: float = 0.01, **params: Any) -> Array:
+        return np.where(z > 0, z, alpha * z)
+
+    def derivative(self, z: Array, a: Array, alpha: float = 0.01, **params: Any) -> Array:
+        return np.where(z > 0, 1.0, alpha).astype(z.dtype)
+
+
+class Softplus(Activation):
+    """g(z) = log(1 + exp(z)), a smooth rectifier; g'(z) is the logistic."""
+
+    name = "softplus"
+    output_range = (0.0, np.inf)
+
+    def forward(self, z: Array, **params: Any) -> Array:
+        return np.logaddexp(0.0, z)
+
+    def derivative(self, z: Array, a: Array, **params: Any) -> Array:
+        return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+class Softmax(Activation):
+    """a_k = exp(z_k) / sum_j exp(z_j) over the units of the output layer."""
+
+    name = "softmax"
+    output_range = (0.0, 1.0)
+    normalizes = True
+    output_only = True
+
+    def forward(self, z: Array, **params: Any) -> Array:
+        e = np.exp(z - z.max(axis=-2, keepdims=True))
+        return e / e.sum(axis=-2, keepdims=True)
+
+    def derivative(self, z: Array, a: Array, **params: Any) -> Array:
+        """The diagonal of the Jacobian, a_k (1 - a_k); :meth:`backward` uses the whole of it."""
+        return a * (1.0 - a)
+
+    def backward(self, z: Array, a: Array, grad_a: Array, **params: Any) -> Array:
+        # J = diag(a) - a a^T, so J^T g = a * (g - <g, a>)
+        return a * (grad_a - (grad_a * a).sum(axis=-2, keepdims=True))
+
+
+@hookimpl
+def register_activations(register: Any) -> None:
+    for cls in (Identity, Sigmoid, Tanh, ReLU, LeakyReLU, Softplus, Softmax):
+        register(cls())

@@ -1,0 +1,103 @@
+"""Built-in costs: squared_error, cross_entropy (binary) and categorical_cross_entropy.
+
+Each cost is an object holding its function and its derivative together (as in mnielsen's
+``network2.py``). Where an output activation and a cost simplify (sigmoid with binary
+cross-entropy, softmax with categorical cross-entropy, both giving ``dc/dz = a - y``), the cost
+returns that exact delta; everywhere else the core applies the chain rule. Probabilities are
+clipped to [eps, 1 - eps] so that saturated outputs give large but finite values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from runner import Activation, Cost, hookimpl
+from runner.plugins.activations import Sigmoid, Softmax
+
+Array = np.ndarray
+
+
+def _clip(a: Array) -> Array:
+    eps = np.finfo(a.dtype).eps
+    return np.clip(a, eps, 1.0 - eps)
+
+
+def _mean_over_samples(c: Array) -> Array:
+    """Per-sample costs (P, N, S) summed over units, averaged over samples: shape (P,)."""
+    return c.sum(axis=-2).mean(axis=-1)
+
+
+class SquaredError(Cost):
+    """C = 1/2 (a - y)^T (a - y), averaged over samples; dC/da = a - y."""
+
+    name = "squared_error"
+
+    def value(self, a: Array, y: Array, **params: Any) -> Array:
+        d = a - y
+        return _mean_over_samples(0.5 * d * d)
+
+    def derivative(self, a: Array, y: Array, **params: Any) -> Array:
+        return a - y
+
+
+class CrossEntropy(Cost):
+    """Binary cross-entropy C = -[y log a + (1 - y) log(1 - a)], for outputs in (0, 1)."""
+
+    name = "cross_entropy"
+    input_range = (0.0, 1.0)
+
+    def value(self, a: Array, y: Array, **params: Any) -> Array:
+        a = _clip(a)
+        return _mean_over_samples(-(y * np.log(a) + (1.0 - y) * np.log1p(-a)))
+
+    def derivative(self, a: Array, y: Array, **params: Any) -> Array:
+        a = _clip(a)
+        return (a - y) / (a * (1.0 - a))
+
+    def delta(
+        self,
+        z: Array,
+        a: Array,
+        y: Array,
+        activation: Activation,
+        activation_params: dict[str, Any],
+        **params: Any,
+    ) -> Array | None:
+        if isinstance(activation, Sigmoid):
+            return activation_params.get("beta", 1.0) * (a - y)
+        return None
+
+
+class CategoricalCrossEntropy(Cost):
+    """C = -sum_k y_k log a_k for one-hot y, with outputs that form a distribution (softmax)."""
+
+    name = "categorical_cross_entropy"
+    input_range = (0.0, 1.0)
+    needs_normalized = True
+
+    def value(self, a: Array, y: Array, **params: Any) -> Array:
+        return _mean_over_samples(-y * np.log(_clip(a)))
+
+    def derivative(self, a: Array, y: Array, **params: Any) -> Array:
+        return -y / _clip(a)
+
+    def delta(
+        self,
+        z: Array,
+        a: Array,
+        y: Array,
+        activation: Activation,
+        activation_params: dict[str, Any],
+        **params: Any,
+    ) -> Array | None:
+        if isinstance(activation, Softmax):
+            return a - y
+        return None
+
+
+@hookimpl
+def register_costs(register: Any) -> None:
+    for cls in (SquaredError, CrossEntropy, CategoricalCrossEntropy):
+        register(cls())

@@ -1,0 +1,274 @@
+"""A sweep from table to tracking store: validate, plan populations, execute, record.
+
+The data flow of ``DESIGN.md``: the table becomes validated :class:`~runner.spec.RunSpec`\\ s; the
+specifications not yet FINISHED in the experiment are grouped into populations that share shapes
+and plugins; an executor trains them; the one recorder in this process writes every result to
+MLflow as it arrives. Nothing is written for a table that does not validate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.errors import RunnerError
+from runner.manager import Registry, get_registry
+from runner.population import PopulationTask
+from runner.spec import RunResult, RunSpec
+
+#: the most networks one population trains at once; larger groups are split to bound memory
+MAX_MEMBERS = 20_000
+#: below this many networks a population is not split further to feed more workers
+MIN_SPLIT_MEMBERS = 8
+
+
+class SweepInterrupted(RunnerError):
+    """Ctrl-C: unfinished runs were marked KILLED; the same command again finishes the rest."""
+
+    exit_code = 130
+
+
+class FailFast(RunnerError):
+    """``--fail-fast`` stopped the sweep at its first failed run."""
+
+    exit_code = 1
+
+
+@dataclass
+class SweepSummary:
+    """What a sweep did, for the command line to report."""
+
+    table: Path
+    experiment: str
+    tracking_uri: str
+    planned: int = 0
+    skipped: int = 0
+    finished: int = 0
+    diverged: int = 0
+    failed: int = 0
+    killed: int = 0
+    populations: int = 0
+    parent_run_id: str | None = None
+    best: tuple[str, RunResult] | None = None
+    results: list[tuple[str | None, RunResult]] = field(default_factory=list)
+    ui_command: str = ""
+    dry_run: bool = False
+
+    @property
+    def to_run(self) -> int:
+        return self.planned - self.skipped
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "planned": self.planned,
+            "skipped": self.skipped,
+            "finished": self.finished,
+            "diverged": self.diverged,
+            "failed": self.failed,
+            "killed": self.killed,
+        }
+
+
+class Observer:
+    """Callbacks the command line uses to show progress; every method may be left as is."""
+
+    def planned(self, summary: SweepSummary, tasks: list[PopulationTask]) -> None: ...
+
+    def result(self, summary: SweepSummary, result: RunResult, run_id: str | None) -> None: ...
+
+
+def plan_populations(
+    specs: list[RunSpec],
+    registry: Registry | None = None,
+    *,
+    jobs: int = 1,
+    max_members: int = MAX_MEMBERS,
+    log_every: int = 0,
+    max_points: int = 200,
+) -> list[PopulationTask]:
+    """Group specifications that can train together, then split to bound memory and feed workers.
+
+    Members of one population share layer sizes, plugins, data and batching; learning rates,
+    momenta (any step-rule parameter declared ``per_member``), seeds and restarts may differ.
+    """
+    registry = registry or get_registry()
+    groups: dict[tuple[Any, ...], list[RunSpec]] = defaultdict(list)
+    for spec in specs:
+        rule = registry.get("step_rule", spec.optimizer)
+        per_member = frozenset(p.name for p in rule.params if p.per_member)
+        groups[spec.population_key(per_member)].append(spec)
+
+    def members(spec: RunSpec) -> int:
+        strategy = registry.get("strategy", spec.strategy)
+        return strategy.members(**spec.params_of("strategy"))
+
+    total = sum(members(s) for s in specs)
+    # aim for at least `jobs` pieces of work overall, never pieces smaller than MIN_SPLIT_MEMBERS
+    target = max_members
+    if jobs > 1 and total:
+        target = min(max_members, max(MIN_SPLIT_MEMBERS, math.ceil(total / jobs)))
+    tasks: list[PopulationTask] = []
+    for group in groups.values():
+        chunk: list[RunSpec] = []
+        size = 0
+        for spec in group:
+            k = members(spec)
+            if chunk and size + k > target:
+                tasks.append(PopulationTask(tuple(chunk), log_every, max_points))
+                chunk, size = [], 0
+            chunk.append(spec)
+            size += k
+        if chunk:
+            tasks.append(PopulationTask(tuple(chunk), log_every, max_points))
+    # the largest populations first, so the slowest work starts early
+    tasks.sort(key=lambda t: -sum(members(s) * s.epochs for s in t.specs))
+    return tasks
+
+
+def run_sweep(
+    table: Path | str,
+    *,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    rerun: bool = False,
+    dry_run: bool = False,
+    fail_fast: bool = False,
+    log_every: int = 0,
+    timeout: float | None = None,
+    observer: Observer | None = None,
+    on_validated: Callable[[list[RunSpec]], None] | None = None,
+) -> SweepSummary:
+    """Run every configuration of ``table`` not yet FINISHED in its experiment.
+
+    Raises :class:`~runner.errors.TableError` (nothing written) for a table that does not
+    validate, :class:`~runner.errors.TrackingError` for an unusable store,
+    :class:`SweepInterrupted` after Ctrl-C and :class:`FailFast` under ``fail_fast``.
+    """
+    from runner import execution, tracking
+    from runner import table as table_module
+
+    observer = observer or Observer()
+    path = Path(table)
+    registry = get_registry()
+    specs = table_module.load_specs(path, registry)
+    if on_validated:
+        on_validated(specs)
+
+    uri = tracking.resolve_uri(tracking_uri)
+    summary = SweepSummary(table=path, experiment=experiment or path.stem, tracking_uri=uri)
+    summary.planned = len(specs)
+    if dry_run:
+        summary.dry_run = True
+        done = set() if rerun else tracking.finished_hashes_readonly(uri, summary.experiment)
+        summary.skipped = sum(s.spec_hash() in done for s in specs)
+        todo = [s for s in specs if s.spec_hash() not in done]
+        tasks = plan_populations(todo, registry, jobs=jobs, log_every=log_every)
+        summary.populations = len(tasks)
+        observer.planned(summary, tasks)
+        summary.results = [(None, RunResult(s, s.spec_hash(), "planned")) for s in todo]
+        return summary
+
+    tracker = tracking.Tracker(uri)
+    tracker.check()
+    summary.ui_command = tracker.ui_command()
+    experiment_id = tracker.experiment(summary.experiment)
+    tracker.replay_spool(experiment_id)
+    done = set() if rerun else tracker.finished_hashes(experiment_id)
+    todo = [s for s in specs if s.spec_hash() not in done]
+    summary.skipped = len(specs) - len(todo)
+    tasks = plan_populations(todo, registry, jobs=jobs, log_every=log_every)
+    summary.populations = len(tasks)
+    observer.planned(summary, tasks)
+
+    settings = {
+        "jobs": str(jobs),
+        "scheduler": scheduler or "",
+        "rerun": str(rerun),
+        "log_every": str(log_every or "auto"),
+        "timeout": str(timeout or ""),
+    }
+    parent = tracker.start_sweep(experiment_id, path, summary.counts(), settings)
+    summary.parent_run_id = parent
+    recorded: set[str] = set()
+
+    def on_result(task: PopulationTask, results: list[RunResult]) -> None:
+        for result in results:
+            if result.spec_hash in recorded:  # a re-executed task: record every spec once
+                continue
+            recorded.add(result.spec_hash)
+            run_id = tracker.record(experiment_id, parent, result)
+            _count(summary, result, run_id)
+            observer.result(summary, result, run_id)
+            if fail_fast and result.status == "failed":
+                raise FailFast(
+                    f"run {result.spec.run_name()} (table row {result.spec.row}) failed: "
+                    f"{result.reason}; stopping (--fail-fast)"
+                )
+
+    status = "FINISHED"
+    try:
+        execution.run_tasks(
+            tasks, jobs=jobs, scheduler=scheduler, timeout=timeout, on_result=on_result
+        )
+    except KeyboardInterrupt as exc:
+        status = "KILLED"
+        unfinished = [
+            s
+            for task in getattr(exc, "in_flight", tasks)
+            for s in task.specs
+            if s.spec_hash() not in recorded
+        ]
+        tracker.mark_killed(experiment_id, parent, unfinished, "interrupted (Ctrl-C)")
+        summary.killed = len(unfinished)
+        _finish(tracker, parent, summary, status)
+        raise SweepInterrupted(
+            f"interrupted: {summary.finished + summary.diverged} runs recorded, "
+            f"{summary.killed} marked KILLED; run the same command again to finish the rest"
+        ) from None
+    except FailFast:
+        status = "FAILED"
+        _finish(tracker, parent, summary, status)
+        raise
+    except BaseException:
+        _finish(tracker, parent, summary, "FAILED")
+        raise
+    _finish(tracker, parent, summary, status)
+    return summary
+
+
+def _count(summary: SweepSummary, result: RunResult, run_id: str | None) -> None:
+    if result.status == "failed":
+        summary.failed += 1
+    elif result.status == "diverged":
+        summary.diverged += 1
+    else:
+        summary.finished += 1
+    summary.results.append((run_id, result))
+    if result.status == "finished" and run_id is not None:
+        if summary.best is None or _score(result) < _score(summary.best[1]):
+            summary.best = (run_id, result)
+
+
+def _score(result: RunResult) -> float:
+    """Lower is better: the test loss where there is a test set, else the training loss."""
+    value = result.metrics.get("test_loss", result.metrics.get("train_loss", math.inf))
+    return value if math.isfinite(value) else math.inf
+
+
+def _finish(tracker: Any, parent: str, summary: SweepSummary, status: str) -> None:
+    best_id = summary.best[0] if summary.best else None
+    tracker.end_sweep(parent, summary.counts(), best_id, status)
+    if best_id is not None and status == "FINISHED":
+        tracker.log_best_model(parent, best_id)
+
+
+def ranked(summary: SweepSummary, n: int = 10) -> list[tuple[str | None, RunResult]]:
+    """The best ``n`` recorded runs by score (test loss where there is one)."""
+    rows = [(rid, r) for rid, r in summary.results if r.status != "failed"]
+    return sorted(rows, key=lambda item: _score(item[1]))[:n]

@@ -1,0 +1,272 @@
+"""The training loop over a population: epochs, mini-batches, stop criteria and metric history.
+
+Every member of a population trains independently of the others, in one vectorized pass. A
+member stops when its loss reaches ``target_loss``, its gradient norm falls below
+``gradient_tolerance`` (both: converged), its loss turns NaN or infinite (diverged), or the epochs
+run out. A stopped member's weights and history are taken out at once; its row keeps being
+computed, unused, until enough rows have stopped that dropping them from the arrays pays, so the
+others never wait and a member's result is bitwise the same alone or in any population.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from runner.kinds import StepRule
+from runner.network import Network
+
+Array = np.ndarray
+
+#: drop stopped rows from the working arrays once they are this fraction of them
+COMPACT_FRACTION = 0.25
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long and how to train: epochs, batching, stop criteria and how often to record."""
+
+    epochs: int = 1000
+    batch_size: int = 0  # 0 or >= the number of samples: full batch
+    target_loss: float | None = None
+    gradient_tolerance: float | None = None
+    log_every: int = 0  # 0: choose so that at most ``max_points`` epochs are recorded
+    max_points: int = 200
+
+    def every(self) -> int:
+        if self.log_every > 0:
+            return self.log_every
+        return max(1, math.ceil(self.epochs / self.max_points))
+
+
+@dataclass
+class MemberResult:
+    """What one member of a population ends with."""
+
+    weights: list[Array]
+    biases: list[Array]
+    status: str  # "finished" | "diverged"
+    converged: bool
+    epochs: int
+    history: dict[str, tuple[Array, Array]] = field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclass
+class _History:
+    """Metric values at the recorded epochs for every member (NaN where not recorded)."""
+
+    every: int
+    n_members: int
+    names: tuple[str, ...]
+    values: dict[str, Array] = field(init=False)
+    last: dict[str, Array] = field(init=False)
+
+    def __post_init__(self) -> None:
+        n_points = 0
+        self.values = {}
+        self.last = {name: np.full(self.n_members, np.nan) for name in self.names}
+        self._points = n_points
+
+    def allocate(self, epochs: int) -> None:
+        n_points = epochs // self.every
+        self.values = {
+            name: np.full((n_points, self.n_members), np.nan, dtype=np.float32)
+            for name in self.names
+        }
+
+    def record(self, epoch: int, ids: Array, metrics: dict[str, Array]) -> None:
+        if epoch % self.every == 0:
+            k = epoch // self.every - 1
+            for name in self.names:
+                self.values[name][k, ids] = metrics[name]
+
+    def finish(self, ids: Array, metrics: dict[str, Array]) -> None:
+        for name in self.names:
+            self.last[name][ids] = metrics[name]
+
+    def of(self, member: int, stop_epoch: int) -> dict[str, tuple[Array, Array]]:
+        n = stop_epoch // self.every
+        steps = np.arange(1, n + 1) * self.every
+        out = {}
+        for name in self.names:
+            vals = self.values[name][:n, member].astype(np.float64)
+            if stop_epoch % self.every:
+                s = np.append(steps, stop_epoch)
+                vals = np.append(vals, self.last[name][member])
+            else:
+                s = steps
+            out[name] = (s, vals)
+        return out
+
+
+def gradient_norm(grads: list[Array]) -> Array:
+    """The Euclidean norm of every member's whole gradient, shape ``(P,)``."""
+    total = np.zeros(grads[0].shape[0])
+    for g in grads:
+        total += (g * g).sum(axis=(1, 2))
+    return np.sqrt(total)
+
+
+def train(
+    network: Network,
+    W: list[Array],
+    b: list[Array],
+    X: Array,
+    Y: Array,
+    step_rule: StepRule,
+    hyper: dict[str, Any],
+    schedule: Schedule,
+    rngs: list[np.random.Generator],
+    accuracy: Callable[[Array, Array], Array] | None = None,
+) -> list[MemberResult]:
+    """Train every member of a population; return one :class:`MemberResult` per member.
+
+    ``W`` and ``b`` are updated in place. ``X`` is ``(N_0, S)`` and ``Y`` is ``(N_L, S)``, shared
+    by all members. ``hyper`` maps each step-rule hyperparameter to a scalar or to an array of one
+    value per member; ``rngs`` are the members' generators, used to shuffle mini-batches.
+    """
+    P = W[0].shape[0]
+    n_samples = X.shape[-1]
+    full_batch = schedule.batch_size <= 0 or schedule.batch_size >= n_samples
+    names = ("loss", "accuracy", "gradient_norm") if accuracy else ("loss", "gradient_norm")
+    history = _History(schedule.every(), P, names)
+    history.allocate(schedule.epochs)
+
+    params = [*W, *b]
+    L = len(W)
+    state = step_rule.init_state(params)
+    per_member = {k: _as_member_array(v, P) for k, v in hyper.items() if np.ndim(v) > 0}
+    shared = {k: v for k, v in hyper.items() if np.ndim(v) == 0}
+
+    ids = np.arange(P)  # the member each working row belongs to
+    alive = np.ones(P, dtype=bool)  # rows still training (a stopped row stays until compaction)
+    rngs = list(rngs)
+    final = [np.empty_like(p) for p in params]
+    status = np.full(P, "finished", dtype=object)
+    converged = np.zeros(P, dtype=bool)
+    stop_epoch = np.zeros(P, dtype=np.int64)
+    reasons = [""] * P
+
+    with np.errstate(all="ignore"):
+        for epoch in range(1, schedule.epochs + 1):
+            hyp = {k: v[ids].reshape(-1, 1, 1) for k, v in per_member.items()} | shared
+            if full_batch:
+                loss, dW, db, a_out = network.gradients(params[:L], params[L:], X, Y)
+                grads = [*dW, *db]
+                metrics = {"loss": loss, "gradient_norm": gradient_norm(grads)}
+                if accuracy:
+                    metrics["accuracy"] = accuracy(a_out, Y)
+                step_rule.step(params, grads, state, **hyp)
+            else:
+                metrics = _minibatch_epoch(
+                    network, params, L, X, Y, step_rule, state, hyp, rngs, schedule, accuracy
+                )
+
+            loss = metrics["loss"]
+            diverged = alive & ~np.isfinite(loss)
+            done = np.zeros_like(alive)
+            if schedule.target_loss is not None:
+                done |= loss <= schedule.target_loss
+            if schedule.gradient_tolerance is not None:
+                done |= metrics["gradient_norm"] < schedule.gradient_tolerance
+            done &= alive & ~diverged
+            stopping = diverged | done | (alive & (epoch == schedule.epochs))
+
+            live_ids = ids[alive]
+            history.record(epoch, live_ids, {k: v[alive] for k, v in metrics.items()})
+            if stopping.any():
+                rows = np.flatnonzero(stopping)
+                members = ids[rows]
+                history.finish(members, {k: v[rows] for k, v in metrics.items()})
+                for f, p in zip(final, params, strict=True):
+                    f[members] = p[rows]
+                stop_epoch[members] = epoch
+                converged[members] = done[rows]
+                for row, member in zip(rows, members, strict=True):
+                    if diverged[row]:
+                        status[member] = "diverged"
+                        reasons[member] = f"loss became {loss[row]} at epoch {epoch}"
+                alive &= ~stopping
+                if not alive.any():
+                    break
+                if (~alive).sum() >= COMPACT_FRACTION * alive.size:
+                    keep = np.flatnonzero(alive)
+                    params[:] = [p[keep] for p in params]
+                    for arrays in state.values():
+                        arrays[:] = [s[keep] for s in arrays]
+                    ids, alive = ids[keep], alive[keep]
+                    rngs = [rngs[i] for i in keep]
+
+    results = []
+    for i in range(P):
+        results.append(
+            MemberResult(
+                weights=[final[m][i] for m in range(L)],
+                biases=[final[L + m][i] for m in range(L)],
+                status=str(status[i]),
+                converged=bool(converged[i]),
+                epochs=int(stop_epoch[i]),
+                history=history.of(i, int(stop_epoch[i])),
+                reason=reasons[i],
+            )
+        )
+    W[:] = [f[:] for f in final[:L]]
+    b[:] = [f[:] for f in final[L:]]
+    return results
+
+
+def _as_member_array(value: Any, P: int) -> Array:
+    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+    if arr.size == 1:
+        return np.full(P, arr[0])
+    if arr.size != P:
+        raise ValueError(f"a per-member hyperparameter has {arr.size} values for {P} members")
+    return arr
+
+
+def _minibatch_epoch(
+    network: Network,
+    params: list[Array],
+    L: int,
+    X: Array,
+    Y: Array,
+    step_rule: StepRule,
+    state: dict[str, list[Array]],
+    hyp: dict[str, Any],
+    rngs: list[np.random.Generator],
+    schedule: Schedule,
+    accuracy: Callable[[Array, Array], Array] | None,
+) -> dict[str, Array]:
+    """One epoch of shuffled mini-batches, every member with its own order of samples.
+
+    The epoch's loss and accuracy are the sample-weighted means over its batches; its gradient
+    norm is the root of the sample-weighted mean of the squared batch norms.
+    """
+    n_samples = X.shape[-1]
+    B = schedule.batch_size
+    order = np.stack([rng.permutation(n_samples) for rng in rngs])  # (P, S)
+    P = order.shape[0]
+    sums = {"loss": np.zeros(P), "gradient_norm": np.zeros(P)}
+    if accuracy:
+        sums["accuracy"] = np.zeros(P)
+    for start in range(0, n_samples, B):
+        idx = order[:, start : start + B]
+        Xb = np.moveaxis(X[:, idx], 1, 0)  # (P, N_0, B)
+        Yb = np.moveaxis(Y[:, idx], 1, 0)
+        n = idx.shape[1]
+        loss, dW, db, a_out = network.gradients(params[:L], params[L:], Xb, Yb)
+        grads = [*dW, *db]
+        g = gradient_norm(grads)
+        sums["loss"] += n * loss
+        sums["gradient_norm"] += n * g * g
+        if accuracy:
+            sums["accuracy"] += n * accuracy(a_out, Yb)
+        step_rule.step(params, grads, state, **hyp)
+    out = {k: v / n_samples for k, v in sums.items()}
+    out["gradient_norm"] = np.sqrt(out["gradient_norm"])
+    return out

@@ -69,6 +69,7 @@ def plugins(as_json: bool, kind: str | None) -> None:
         click.echo(json.dumps([_describe(obj) for obj in rows], indent=2))
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table(title="runner plugins")
@@ -76,7 +77,8 @@ def plugins(as_json: bool, kind: str | None) -> None:
         table.add_column(column)
     for obj in rows:
         params = "\n".join(
-            f"{p.name}={p.default!r} ({p.accepted()})" + (" [per member]" if p.per_member else "")
+            escape(f"{p.name}={p.default!r} ({p.accepted()})")
+            + (" \\[per member]" if p.per_member else "")
             for p in obj.params
         )
         table.add_row(
@@ -139,12 +141,13 @@ def check(names: tuple[str, ...]) -> None:
     failed = 0
     for obj in targets:
         try:
-            check_plugin(obj)
+            skipped = check_plugin(obj)
         except AssertionError as exc:
             failed += 1
             click.echo(f"FAIL {obj.kind} {obj.name} ({obj.distribution}): {exc}")
         else:
-            click.echo(f"ok   {obj.kind} {obj.name} ({obj.distribution})")
+            word, note = ("skip", f": {skipped}") if skipped else ("ok  ", "")
+            click.echo(f"{word} {obj.kind} {obj.name} ({obj.distribution}){note}")
     if failed:
         click.echo(f"{failed} of {len(targets)} plugins failed", err=True)
         sys.exit(1)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import functools
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -51,7 +52,7 @@ def _allowed() -> set[str] | None:
     value = os.environ.get(ENV_VAR)
     if value is None:
         return None
-    return {name.strip() for name in value.split(",") if name.strip()}
+    return {_normalize(name.strip()) for name in value.split(",") if name.strip()}
 
 
 def _entry_points() -> Iterable[metadata.EntryPoint]:
@@ -69,9 +70,11 @@ def get_plugin_manager(extra: Iterable[ModuleType | object] = ()) -> pluggy.Plug
     for ep in sorted(_entry_points(), key=lambda e: (e.dist.name if e.dist else "", e.name)):
         dist = ep.dist.name if ep.dist else "?"
         own = _normalize(dist) == OWN_DISTRIBUTION
-        if not own and allowed is not None and not ({ep.name, dist} & allowed):
+        wanted = {_normalize(ep.name), _normalize(dist)}
+        if not own and allowed is not None and not (wanted & allowed):
             continue
-        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+        name = _plugin_name(dist, ep.name)
+        if pm.get_plugin(name) is not None or pm.is_blocked(name):
             continue
         try:
             plugin = ep.load()
@@ -80,7 +83,7 @@ def get_plugin_manager(extra: Iterable[ModuleType | object] = ()) -> pluggy.Plug
                 f"plugin {ep.name!r} from distribution {dist!r} failed to load: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
-        pm.register(plugin, name=_plugin_name(dist, ep.name))
+        pm.register(plugin, name=name)
         version = ep.dist.version if ep.dist else ""
         _PROVENANCE[id(plugin)] = (dist, version)
     for obj in extra:
@@ -93,7 +96,8 @@ def _plugin_name(dist: str, entry_point: str) -> str:
 
 
 def _normalize(name: str) -> str:
-    return name.lower().replace("_", "-")
+    """A distribution or entry-point name compared as PEP 503 does: case and -_. runs ignored."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 _PROVENANCE: dict[int, tuple[str, str]] = {}

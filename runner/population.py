@@ -219,5 +219,10 @@ def _architecture(spec: RunSpec, network: Network, data: Prepared) -> dict[str, 
         "task": data.task,
         "n_classes": data.n_classes,
         "feature_names": list(data.feature_names),
-        "preprocessing": data.describe() if hasattr(data, "describe") else {},
+        "preprocessing": {
+            "scale": data.scale,
+            "shift": data.shift.ravel().tolist(),
+            "spread": data.spread.ravel().tolist(),
+            "one_hot": data.one_hot,
+        },
     }

@@ -140,13 +140,14 @@ def train(
     params = [*W, *b]
     L = len(W)
     state = step_rule.init_state(params)
-    per_member = {k: _as_member_array(v, P) for k, v in hyper.items() if np.ndim(v) > 0}
+    dtype = W[0].dtype
+    per_member = {k: _as_member_array(v, P, dtype) for k, v in hyper.items() if np.ndim(v) > 0}
     shared = {k: v for k, v in hyper.items() if np.ndim(v) == 0}
 
     ids = np.arange(P)  # the member each working row belongs to
     alive = np.ones(P, dtype=bool)  # rows still training (a stopped row stays until compaction)
     rngs = list(rngs)
-    final = [np.empty_like(p) for p in params]
+    final = [p.copy() for p in params]  # what a member ends with if no epoch runs
     status = np.full(P, "finished", dtype=object)
     converged = np.zeros(P, dtype=bool)
     stop_epoch = np.zeros(P, dtype=np.int64)
@@ -220,8 +221,8 @@ def train(
     return results
 
 
-def _as_member_array(value: Any, P: int) -> Array:
-    arr = np.asarray(value, dtype=np.float64).reshape(-1)
+def _as_member_array(value: Any, P: int, dtype: Any) -> Array:
+    arr = np.asarray(value, dtype=dtype).reshape(-1)
     if arr.size == 1:
         return np.full(P, arr[0])
     if arr.size != P:

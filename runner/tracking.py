@@ -1,0 +1,858 @@
+"""The one place that talks to MLflow: experiments, sweep and run records, and the local spool.
+
+Layout (see DESIGN.md, "Tracking layout in MLflow"): one experiment per table; one parent run per
+sweep invocation (the table as an artifact, the sweep settings as params, the counts planned /
+finished / diverged / failed / skipped / killed as metrics, the best run's id and metrics at the
+end, the best network as the pyfunc model ``best_model``); one child run per specification (every
+parameter, tags ``runner.*``, metric histories with step = epoch, final metrics, artifacts
+``weights.npz``, ``architecture.json``, ``restarts.json``). Everything is written through one
+:class:`MlflowClient` with ``log_batch`` calls, in the driving process only. mlflow is imported
+lazily, inside :class:`Tracker`, never when this module is imported.
+
+Non-finite metric values: NaN points are not logged (MLflow charts and sorting break on them); the
+run's tag ``runner.nonfinite`` lists the metrics that had any. +-inf is logged as +-1.797e308, the
+value MLflow's SQL stores would substitute anyway, so SQLite and server stores agree.
+
+Spool: a store that goes away mid-sweep does not lose results. :meth:`Tracker.record` retries
+transient failures with backoff (``retry_seconds`` in all); if the store stays away the result is
+written to ``.runner-spool/<store key>/<experiment id>/`` as JSON plus ``.npz`` (never pickle) and
+``record`` returns None. :meth:`Tracker.replay_spool`, called at the start of the next sweep,
+records what was spooled and deletes it. A spooled result only counts as done once recorded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import getpass
+import hashlib
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+import runner
+from runner.errors import TrackingError
+from runner.model import ARCHITECTURE_FILE, WEIGHTS_FILE, load_network, save_pyfunc, save_weights
+from runner.spec import RunResult, RunSpec
+
+__all__ = [
+    "DEFAULT_URI",
+    "Tracker",
+    "finished_hashes_readonly",
+    "load_network",
+    "resolve_uri",
+    "result_from_spool",
+    "result_to_spool",
+]
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+SPOOL_DIR = ".runner-spool"
+ARTIFACT_FOLDER = "mlartifacts"
+RESTARTS_FILE = "restarts.json"
+BEST_MODEL = "best_model"
+
+# MLflow's limits (mlflow.utils.validation): per log_batch call and per value
+MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTITIES = 1000, 100, 100, 1000
+MAX_PARAM_LENGTH, MAX_TAG_LENGTH = 6000, 8000
+LARGEST_FLOAT = 1.7976931348623157e308
+
+SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
+#: MLflow error codes that mean "try again later"; any other MlflowException is a real error
+TRANSIENT_CODES = frozenset(
+    {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED"}
+)
+RUN_STATUS = {"finished": "FINISHED", "diverged": "FINISHED", "failed": "FAILED"}
+
+log = logging.getLogger(__name__)
+
+
+def resolve_uri(cli_value: str | None = None) -> str:
+    """The store to use: ``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///mlflow.db``."""
+    for value in (cli_value, os.environ.get("MLFLOW_TRACKING_URI")):
+        if value and value.strip():
+            return value.strip()
+    return DEFAULT_URI
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (relative to the working directory unless it
+    starts with a fourth slash); None for an in-memory database or another scheme."""
+    if not uri.startswith("sqlite:"):
+        return None
+    rest = uri.removeprefix("sqlite:").split("?", 1)[0]
+    if not rest.startswith("///"):
+        return None
+    path = rest[3:]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def _normalize(uri: str) -> str:
+    """A sqlite URI with an absolute path, so that changing directory cannot move the store."""
+    path = sqlite_path(uri)
+    if path is None or path.is_absolute():
+        return uri
+    query = uri.split("?", 1)[1] if "?" in uri else ""
+    return f"sqlite:///{path.resolve()}" + (f"?{query}" if query else "")
+
+
+def _cause(exc: BaseException) -> str:
+    """One short line saying why a store call failed."""
+    text = str(exc)
+    errno = re.search(r"\[Errno -?\d+\] [^\"')\n]+", text)
+    if errno:
+        return errno.group(0).strip()
+    line = " ".join(text.split()) or type(exc).__name__
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+def _transient(exc: BaseException) -> bool:
+    """Whether a failed store call may succeed when tried again (server away, database busy)."""
+    code = getattr(exc, "error_code", None)
+    if code is not None:
+        return code in TRANSIENT_CODES
+    if isinstance(exc, OSError | TimeoutError):
+        return True
+    return type(exc).__module__.startswith(("sqlalchemy", "requests", "urllib3"))
+
+
+def _finite(value: Any) -> float | None:
+    """A value MLflow can store: None for NaN, +-inf clamped to the largest float."""
+    value = float(value)
+    if math.isnan(value):
+        return None
+    if math.isinf(value):
+        return math.copysign(LARGEST_FLOAT, value)
+    return value
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no user name in some containers
+        return "unknown"
+
+
+class Tracker:
+    """Writes sweeps and runs to one MLflow store; see the module docstring for the layout.
+
+    ``retry_seconds`` bounds how long one record keeps retrying a store that went away before it
+    spools; ``spool_dir`` defaults to ``.runner-spool`` in the working directory.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        retry_seconds: float = 30.0,
+        spool_dir: Path | str | None = None,
+        check_timeout: float = 5.0,
+    ) -> None:
+        self.uri = _normalize(uri)
+        self.retry_seconds = float(retry_seconds)
+        self.check_timeout = float(check_timeout)
+        self.spool_root = Path(spool_dir or SPOOL_DIR).resolve()
+        self.spooled: list[Path] = []  # result files written by this tracker
+        self._client: Any = None
+        self._away = False  # the last call gave up: the next ones try once, not for 30 s
+        self._recorded: dict[tuple[str, str], str | None] = {}
+        self._experiments: dict[str, str] = {}  # parent run id -> experiment id
+        # http clients: fail fast inside one call and let our own loop do the waiting
+        self._http_env = {
+            key: value
+            for key, value in (
+                ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"),
+                ("MLFLOW_HTTP_REQUEST_TIMEOUT", "30"),
+            )
+            if key not in os.environ
+        }
+
+    # -- the store -------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            for name in ("mlflow.store.db.utils", "alembic"):  # schema set-up chatter
+                logging.getLogger(name).setLevel(logging.WARNING)
+            self._client = MlflowClient(tracking_uri=self.uri)
+        return self._client
+
+    @contextlib.contextmanager
+    def _env(self, overrides: dict[str, str] | None = None) -> Iterator[None]:
+        values = overrides if overrides is not None else self._http_env
+        saved = {key: os.environ.get(key) for key in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for key, old in saved.items():
+                if old is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = old
+
+    def _call(self, deadline: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)``, retried with backoff on transient failures until
+        ``deadline`` (a ``time.monotonic()`` value) would pass."""
+        delay = 0.25
+        while True:
+            try:
+                with self._env():
+                    result = fn(*args, **kwargs)
+                self._away = False
+                return result
+            except Exception as exc:
+                if not _transient(exc) or time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _deadline(self, seconds: float | None = None) -> float:
+        if self._away:
+            return time.monotonic()  # one attempt only
+        return time.monotonic() + (self.retry_seconds if seconds is None else seconds)
+
+    def _fail(self, what: str, exc: BaseException) -> TrackingError:
+        return TrackingError(f"tracking store {self.uri}: {what}: {_cause(exc)}")
+
+    def check(self) -> None:
+        """Raise :class:`TrackingError` (one line) unless the store can be reached and used."""
+        scheme = urlparse(self.uri).scheme
+        if scheme not in SCHEMES:
+            raise TrackingError(
+                f"tracking URI {self.uri!r}: unsupported scheme {scheme + ':' if scheme else ''!r}"
+                "; use sqlite:///path/to/mlflow.db or http://host:port"
+            )
+        path = sqlite_path(self.uri)
+        if path is not None:
+            folder = path.parent
+            if not folder.is_dir():
+                raise TrackingError(
+                    f"tracking store {self.uri}: folder {folder} does not exist; create it first"
+                )
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise TrackingError(f"tracking store {self.uri}: folder {folder} is not writable")
+            if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+                raise TrackingError(f"tracking store {self.uri}: {path} is not writable")
+        quick = {
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, round(self.check_timeout))),
+        }
+        try:
+            with self._env(quick):
+                self.client.search_experiments(max_results=1)
+        except Exception as exc:
+            if scheme.startswith("http"):
+                raise TrackingError(
+                    f"cannot reach tracking server {self.uri}: {_cause(exc)} "
+                    "(is `mlflow server` running there?)"
+                ) from None
+            raise self._fail("cannot be used", exc) from None
+
+    def ui_command(self) -> str:
+        """The exact command (or instruction) that shows this store in the MLflow UI."""
+        if urlparse(self.uri).scheme in ("http", "https"):
+            return f"open {self.uri} in a browser (the tracking server's own UI)"
+        return f"mlflow ui --backend-store-uri {self.uri}"
+
+    def artifact_location(self) -> str | None:
+        """For a SQLite store: ``mlartifacts/`` beside the database file, as a ``file:`` URI."""
+        path = sqlite_path(self.uri)
+        if path is None:
+            return None
+        return (path.parent / ARTIFACT_FOLDER).resolve().as_uri()
+
+    def experiment(self, name: str) -> str:
+        """The id of experiment ``name``, created if missing."""
+        deadline = self._deadline()
+        try:
+            found = self._call(deadline, self.client.get_experiment_by_name, name)
+            if found is None:
+                try:
+                    return self._call(
+                        deadline,
+                        self.client.create_experiment,
+                        name,
+                        artifact_location=self.artifact_location(),
+                        tags={"runner.version": runner.__version__},
+                    )
+                except Exception as exc:
+                    if getattr(exc, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
+                        raise
+                    found = self._call(deadline, self.client.get_experiment_by_name, name)
+        except Exception as exc:
+            raise self._fail(f"cannot open experiment {name!r}", exc) from None
+        if found is None or found.lifecycle_stage == "deleted":
+            ident = found.experiment_id if found else "?"
+            raise TrackingError(
+                f"tracking store {self.uri}: experiment {name!r} was deleted; restore it "
+                f"(mlflow experiments restore --experiment-id {ident}) or choose another name"
+            )
+        return found.experiment_id
+
+    def finished_hashes(self, experiment_id: str) -> set[str]:
+        """Spec hashes that have a FINISHED run in the experiment (diverged runs included)."""
+        query = "attributes.status = 'FINISHED' and tags.`runner.kind` = 'run'"
+        hashes: set[str] = set()
+        token = None
+        deadline = self._deadline()
+        try:
+            while True:
+                page = self._call(
+                    deadline,
+                    self.client.search_runs,
+                    [experiment_id],
+                    filter_string=query,
+                    max_results=1000,
+                    page_token=token,
+                )
+                hashes.update(r.data.tags.get("runner.spec_hash") for r in page)
+                token = page.token
+                if not token:
+                    hashes.discard(None)
+                    return hashes
+        except Exception as exc:
+            raise self._fail("cannot list finished runs", exc) from None
+
+    # -- sweeps ----------------------------------------------------------------------------
+
+    def start_sweep(
+        self,
+        experiment_id: str,
+        table_path: Path | str,
+        planned: dict[str, int],
+        settings: dict[str, str],
+    ) -> str:
+        """Create the parent run of a sweep; returns its id."""
+        from mlflow.entities import Metric, Param
+
+        table = Path(table_path)
+        now = _now_ms()
+        tags = {
+            "runner.kind": "sweep",
+            "runner.table": str(table),
+            "runner.version": runner.__version__,
+            "mlflow.user": _user(),
+            "mlflow.source.name": "runner sweep",
+            "mlflow.source.type": "LOCAL",
+        }
+        params = [Param("table", str(table)[:MAX_PARAM_LENGTH])]
+        params += [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in settings.items()]
+        metrics = [Metric(k, float(v), now, 0) for k, v in planned.items()]
+        name = f"sweep {table.stem} {datetime.now():%Y-%m-%d %H:%M}"
+        deadline = self._deadline()
+        try:
+            run = self._call(
+                deadline, self.client.create_run, experiment_id, now, tags, run_name=name
+            )
+            run_id = run.info.run_id
+            for m, p, t in _batches(metrics, params, []):
+                self._call(deadline, self.client.log_batch, run_id, m, p, t)
+            if table.is_file():
+                self._call(deadline, self.client.log_artifact, run_id, str(table))
+        except Exception as exc:
+            raise self._fail("cannot start the sweep's run", exc) from None
+        self._experiments[run_id] = experiment_id
+        return run_id
+
+    def end_sweep(
+        self, parent_id: str, counts: dict[str, int], best: str | None, status: str
+    ) -> None:
+        """Final counts, the best run's id (tag ``runner.best_run_id``) and metrics (``best_*``),
+        and the parent's terminal status (FINISHED, KILLED or FAILED)."""
+        try:
+            self._end_sweep(parent_id, counts, best, status, self._deadline())
+        except Exception as exc:
+            if not _transient(exc) or parent_id not in self._experiments:
+                raise self._fail("cannot close the sweep's run", exc) from None
+            self._away = True
+            self._spool_end(parent_id, counts=counts, best=best, status=status)
+
+    def _end_sweep(
+        self, parent_id: str, counts: dict[str, int], best: str | None, status: str, deadline: float
+    ) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        now = _now_ms()
+        metrics = [Metric(k, float(v), now, 0) for k, v in counts.items()]
+        tags = [RunTag("runner.sweep_status", status.lower())]
+        if best:
+            run = self._call(deadline, self.client.get_run, best)
+            tags += [
+                RunTag("runner.best_run_id", best),
+                RunTag("runner.best_run_name", run.info.run_name or ""),
+            ]
+            for key, value in sorted(run.data.metrics.items()):
+                if (value := _finite(value)) is not None:
+                    metrics.append(Metric(f"best_{key}", value, now, 0))
+        for m, p, t in _batches(metrics, [], tags):
+            self._call(deadline, self.client.log_batch, parent_id, m, p, t)
+        self._call(deadline, self.client.set_terminated, parent_id, status.upper(), now)
+
+    def log_best_model(self, parent_id: str, best_run_id: str) -> None:
+        """Log the best run's network on the parent run as the pyfunc model ``best_model``:
+        ``mlflow.pyfunc.load_model(f"runs:/{parent_id}/best_model")`` then predicts with it."""
+        try:
+            self._log_best_model(parent_id, best_run_id, self._deadline())
+        except Exception as exc:
+            if not _transient(exc) or parent_id not in self._experiments:
+                raise self._fail("cannot log the best model", exc) from None
+            self._away = True
+            self._spool_end(parent_id, best_model=best_run_id)
+
+    def _log_best_model(self, parent_id: str, best_run_id: str, deadline: float) -> None:
+        from mlflow.entities import RunTag
+
+        with tempfile.TemporaryDirectory(prefix="runner-best-") as tmp:
+            network_dir = Path(tmp, "network")
+            network_dir.mkdir()
+            for name in (WEIGHTS_FILE, ARCHITECTURE_FILE):
+                self._call(
+                    deadline, self.client.download_artifacts, best_run_id, name, str(network_dir)
+                )
+            model_dir = save_pyfunc(network_dir, Path(tmp, BEST_MODEL))
+            self._call(deadline, self.client.log_artifacts, parent_id, str(model_dir), BEST_MODEL)
+        tags = [
+            RunTag("runner.best_model", f"runs:/{parent_id}/{BEST_MODEL}"),
+            RunTag("runner.best_run_id", best_run_id),
+        ]
+        self._call(deadline, self.client.log_batch, parent_id, [], [], tags)
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def record(self, experiment_id: str, parent_id: str | None, result: RunResult) -> str | None:
+        """Write one result as a child run of ``parent_id``; returns its run id, or None when
+        the store stayed away and the result was spooled. Once per spec hash and parent."""
+        key = (parent_id or "", result.spec_hash)
+        if key in self._recorded:
+            return self._recorded[key]
+        now = _now_ms()
+        item = {
+            "record_id": uuid.uuid4().hex,
+            "experiment_id": experiment_id,
+            "parent_id": parent_id,
+            "run_id": None,
+            "start_ms": now - max(0, int(result.wall_time * 1000)),
+            "end_ms": now,
+        }
+        try:
+            run_id = self._write_run(result, item, self._deadline())
+        except Exception as exc:
+            if not _transient(exc):
+                if getattr(exc, "error_code", None) is None:
+                    raise  # a bug, not the store
+                raise self._fail(f"cannot record run {result.spec.run_name()}", exc) from None
+            if not self._away:
+                log.warning(
+                    "tracking store %s is away (%s); keeping results in %s until the next sweep",
+                    self.uri,
+                    _cause(exc),
+                    self._spool_folder(experiment_id),
+                )
+            self._away = True
+            self.spooled.append(self._spool_result(result, item))
+            run_id = None
+        self._recorded[key] = run_id
+        return run_id
+
+    def _write_run(self, result: RunResult, item: dict[str, Any], deadline: float) -> str:
+        """Create (or complete, if ``item["run_id"]`` exists) one child run. Every step after
+        create_run is idempotent (same metric timestamps), so a retry never duplicates."""
+        spec = result.spec
+        start, end = int(item["start_ms"]), int(item["end_ms"])
+        if item["run_id"] is None:
+            tags = _run_tags(spec, result.spec_hash, item["parent_id"], item["record_id"])
+            tags["runner.status"] = result.status
+            run = self._call(
+                deadline,
+                self.client.create_run,
+                item["experiment_id"],
+                start,
+                tags,
+                run_name=spec.run_name(),
+            )
+            item["run_id"] = run.info.run_id
+        run_id = item["run_id"]
+        metrics, nonfinite = _run_metrics(result, start, end)
+        tags = [("runner.reason", result.reason[:5000])] if result.reason else []
+        if nonfinite:
+            tags.append(("runner.nonfinite", ",".join(sorted(nonfinite))))
+        self._log(deadline, run_id, metrics, _params(spec), tags)
+        with tempfile.TemporaryDirectory(prefix="runner-run-") as tmp:
+            if _write_artifacts(result, Path(tmp)):
+                self._call(deadline, self.client.log_artifacts, run_id, tmp)
+        status = RUN_STATUS.get(result.status, "FAILED")
+        self._call(deadline, self.client.set_terminated, run_id, status, end)
+        return run_id
+
+    def _log(
+        self,
+        deadline: float,
+        run_id: str,
+        metrics: list[tuple[str, float, int, int]],
+        params: list[tuple[str, str]],
+        tags: list[tuple[str, str]],
+    ) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        for m, p, t in _batches(
+            [Metric(*x) for x in metrics], [Param(*x) for x in params], [RunTag(*x) for x in tags]
+        ):
+            self._call(deadline, self.client.log_batch, run_id, m, p, t)
+
+    def mark_killed(
+        self, experiment_id: str, parent_id: str, specs: list[RunSpec], reason: str
+    ) -> None:
+        """A KILLED child run for each spec not yet recorded in this sweep (Ctrl-C). Best
+        effort: a store that is away is not waited for (the specs run again next time)."""
+        deadline = self._deadline(min(self.retry_seconds, 10.0))
+        now = _now_ms()
+        for spec in specs:
+            spec_hash = spec.spec_hash()
+            if (parent_id, spec_hash) in self._recorded:
+                continue
+            tags = _run_tags(spec, spec_hash, parent_id, uuid.uuid4().hex)
+            tags.update({"runner.status": "killed", "runner.reason": reason[:5000]})
+            try:
+                run = self._call(
+                    deadline,
+                    self.client.create_run,
+                    experiment_id,
+                    now,
+                    tags,
+                    run_name=spec.run_name(),
+                )
+                self._log(deadline, run.info.run_id, [], _params(spec), [])
+                self._call(deadline, self.client.set_terminated, run.info.run_id, "KILLED", now)
+            except Exception as exc:
+                if not _transient(exc):
+                    raise self._fail("cannot mark runs KILLED", exc) from None
+                self._away = True
+                log.warning("tracking store %s is away; runs not marked KILLED", self.uri)
+                return
+            self._recorded[(parent_id, spec_hash)] = run.info.run_id
+
+    # -- the spool -------------------------------------------------------------------------
+
+    def _spool_folder(self, experiment_id: str) -> Path:
+        key = hashlib.sha256(self.uri.encode()).hexdigest()[:12]
+        return self.spool_root / key / str(experiment_id)
+
+    def _spool_result(self, result: RunResult, item: dict[str, Any]) -> Path:
+        folder = self._spool_folder(item["experiment_id"])
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder.parent / "store.txt").write_text(self.uri + "\n")
+        return result_to_spool(result, folder / f"run-{result.spec_hash}-{item['record_id']}", item)
+
+    def _spool_end(self, parent_id: str, **fields: Any) -> None:
+        folder = self._spool_folder(self._experiments[parent_id])
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"sweep-{parent_id}.json"
+        data = json.loads(path.read_text()) if path.exists() else {"parent_id": parent_id}
+        data.update(fields)
+        _write_json(path, data)
+
+    def spooled_count(self, experiment_id: str) -> int:
+        """How many results wait in the spool for this store and experiment."""
+        return len(list(self._spool_folder(experiment_id).glob("run-*.json")))
+
+    def replay_spool(self, experiment_id: str, parent_id: str | None = None) -> int:
+        """Record every result spooled for this store and experiment (under ``parent_id``, or
+        the sweep run they came from), then close sweeps whose end was spooled. Each item is
+        deleted once recorded; returns how many results were recorded."""
+        folder = self._spool_folder(experiment_id)
+        if not folder.is_dir():
+            return 0
+        done = 0
+        try:
+            for path in sorted(folder.glob("run-*.json")):
+                result, item = result_from_spool(path)
+                item["experiment_id"] = experiment_id
+                if item["run_id"] is not None and not self._resumable(item):
+                    item["run_id"] = None
+                if parent_id is not None and item["run_id"] is None:
+                    item["parent_id"] = parent_id
+                deadline = time.monotonic() + self.retry_seconds
+                run_id = self._write_run(result, item, deadline)
+                self._recorded[(item["parent_id"] or "", result.spec_hash)] = run_id
+                path.unlink()
+                path.with_suffix(".npz").unlink(missing_ok=True)
+                done += 1
+            for path in sorted(folder.glob("sweep-*.json")):
+                data = json.loads(path.read_text())
+                deadline = time.monotonic() + self.retry_seconds
+                if "status" in data:
+                    self._end_sweep(
+                        data["parent_id"], data["counts"], data["best"], data["status"], deadline
+                    )
+                if data.get("best_model"):
+                    self._log_best_model(data["parent_id"], data["best_model"], deadline)
+                path.unlink()
+        except TrackingError:
+            raise
+        except Exception as exc:
+            raise self._fail(f"cannot replay spooled results from {folder}", exc) from None
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+        return done
+
+    def _resumable(self, item: dict[str, Any]) -> bool:
+        """Whether a run created before the store went away can be completed (it still exists
+        and is this very record); a terminated one is completed again harmlessly."""
+        try:
+            run = self._call(time.monotonic(), self.client.get_run, item["run_id"])
+        except Exception:
+            return False
+        return run.data.tags.get("runner.record_id") == item["record_id"]
+
+
+def finished_hashes_readonly(uri: str, experiment: str) -> set[str]:
+    """Spec hashes FINISHED in experiment ``experiment`` of ``uri``, creating nothing: a SQLite
+    file that does not exist, or a missing experiment, has none. For dry runs."""
+    path = sqlite_path(_normalize(uri))
+    if path is not None and not path.is_file():
+        return set()
+    tracker = Tracker(uri)
+    tracker.check()
+    try:
+        found = tracker.client.get_experiment_by_name(experiment)
+    except Exception as exc:
+        raise tracker._fail(f"cannot open experiment {experiment!r}", exc) from None
+    if found is None or found.lifecycle_stage == "deleted":
+        return set()
+    return tracker.finished_hashes(found.experiment_id)
+
+
+# -- what a run consists of ----------------------------------------------------------------
+
+
+def _run_tags(
+    spec: RunSpec, spec_hash: str, parent_id: str | None, record_id: str
+) -> dict[str, str]:
+    tags = {
+        "runner.kind": "run",
+        "runner.spec_hash": spec_hash,
+        "runner.table": spec.source,
+        "runner.table_row": str(spec.row),
+        "runner.plugins": json.dumps(dict(spec.versions), sort_keys=True),
+        "runner.version": runner.__version__,
+        "runner.record_id": record_id,
+        "mlflow.user": _user(),
+        "mlflow.source.name": "runner sweep",
+        "mlflow.source.type": "LOCAL",
+    }
+    if parent_id:
+        tags["mlflow.parentRunId"] = parent_id
+    return {k: v[:MAX_TAG_LENGTH] for k, v in tags.items()}
+
+
+def _params(spec: RunSpec) -> list[tuple[str, str]]:
+    return [(k, v[:MAX_PARAM_LENGTH]) for k, v in spec.flat_params().items()]
+
+
+def _run_metrics(
+    result: RunResult, start_ms: int, end_ms: int
+) -> tuple[list[tuple[str, float, int, int]], set[str]]:
+    """``(key, value, timestamp, step)`` for the histories (step = epoch, timestamps spread over
+    the run's wall time), the final metrics (at the last epoch) and ``restart_loss`` per restart
+    (step = restart index); plus the names that had NaN values, which are left out."""
+    out: list[tuple[str, float, int, int]] = []
+    nonfinite: set[str] = set()
+    last = int(result.metrics.get("epochs", 0) or 0)
+    for steps, _ in result.history.values():
+        if len(steps):
+            last = max(last, int(np.max(steps)))
+    span = max(end_ms - start_ms, 0)
+
+    def add(key: str, value: Any, step: int, timestamp: int) -> None:
+        finite = _finite(value)
+        if finite is None:
+            nonfinite.add(key)
+        else:
+            out.append((key, finite, timestamp, step))
+
+    for name, (steps, values) in result.history.items():
+        for step, value in zip(
+            np.asarray(steps).tolist(), np.asarray(values).tolist(), strict=True
+        ):
+            add(name, value, int(step), start_ms + (span * int(step)) // max(last, 1))
+    for name, value in result.metrics.items():
+        add(name, value, last, end_ms)
+    for i, value in enumerate(result.restart_losses):
+        add("restart_loss", value, i, end_ms)
+    return out, nonfinite
+
+
+def _batches(metrics: list, params: list, tags: list) -> Iterator[tuple[list, list, list]]:
+    """Split into log_batch calls within MLflow's limits (1000 metrics, 100 params, 100 tags,
+    1000 entities per call)."""
+    m, p, t = list(metrics), list(params), list(tags)
+    while m or p or t:
+        ps, p = p[:MAX_PARAMS], p[MAX_PARAMS:]
+        ts, t = t[:MAX_TAGS], t[MAX_TAGS:]
+        room = min(MAX_METRICS, MAX_ENTITIES - len(ps) - len(ts))
+        ms, m = m[:room], m[room:]
+        yield ms, ps, ts
+
+
+def _write_artifacts(result: RunResult, folder: Path) -> bool:
+    """weights.npz, architecture.json and restarts.json of a result; False if it has none."""
+    wrote = False
+    if result.weights:
+        save_weights(folder / WEIGHTS_FILE, result.weights, result.biases)
+        wrote = True
+    if result.architecture:
+        text = json.dumps(_plain(result.architecture, None), indent=2, sort_keys=True)
+        (folder / ARCHITECTURE_FILE).write_text(text)
+        wrote = True
+    if result.restart_losses:
+        selected = result.metrics.get("selected_restart")
+        restarts = {
+            "strategy": result.spec.strategy,
+            "strategy_params": dict(result.spec.strategy_params),
+            "final_losses": [_finite(x) for x in result.restart_losses],
+            "selected": None if selected is None else int(selected),
+        }
+        (folder / RESTARTS_FILE).write_text(json.dumps(_plain(restarts, None), indent=2))
+        wrote = True
+    return wrote
+
+
+# -- spool serialization: JSON + npz, never pickle -----------------------------------------
+
+_FLOAT_KEY = "$float"
+
+
+def _plain(obj: Any, nonfinite: Any = "tagged") -> Any:
+    """JSON-ready data; non-finite floats become ``{"$float": "nan"}`` (or ``nonfinite``)."""
+    if isinstance(obj, dict):
+        return {str(k): _plain(v, nonfinite) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v, nonfinite) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _plain(obj.tolist(), nonfinite)
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return {_FLOAT_KEY: repr(obj)} if nonfinite == "tagged" else nonfinite
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _unplain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        if set(obj) == {_FLOAT_KEY}:
+            return float(obj[_FLOAT_KEY])
+        return {k: _unplain(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_unplain(v) for v in obj]
+    return obj
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_plain(data), indent=1, sort_keys=True, allow_nan=False))
+    os.replace(tmp, path)
+
+
+def spec_to_dict(spec: RunSpec) -> dict[str, Any]:
+    """Every field of a spec (row, source and versions included) as JSON-ready data."""
+    return _plain({f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)})
+
+
+def spec_from_dict(data: dict[str, Any]) -> RunSpec:
+    data = _unplain(data)
+    known = {f.name for f in dataclasses.fields(RunSpec)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in known:
+            continue
+        if key == "hidden":
+            value = tuple(int(n) for n in value)
+        elif key.endswith("_params") or key == "versions":
+            value = tuple((str(k), _hashable(v)) for k, v in value)
+        kwargs[key] = value
+    return RunSpec(**kwargs)
+
+
+def result_to_spool(result: RunResult, stem: Path, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``stem.npz`` (weights ``W1..``/``b1..``, histories) and then ``stem.json`` (all the
+    rest, plus ``extra``); returns the JSON path. The JSON is written last, atomically, so a
+    half-written item is never replayed."""
+    stem = Path(stem)
+    arrays: dict[str, np.ndarray] = {}
+    for m, (w, b) in enumerate(zip(result.weights, result.biases, strict=True), start=1):
+        arrays[f"W{m}"], arrays[f"b{m}"] = np.asarray(w), np.asarray(b)
+    names = list(result.history)
+    for i, name in enumerate(names):
+        steps, values = result.history[name]
+        arrays[f"h{i}_steps"], arrays[f"h{i}_values"] = np.asarray(steps), np.asarray(values)
+    with open(stem.with_suffix(".npz"), "wb") as fh:
+        np.savez(fh, **arrays)
+    data = {
+        "format": 1,
+        "spec": spec_to_dict(result.spec),
+        "spec_hash": result.spec_hash,
+        "status": result.status,
+        "reason": result.reason,
+        "metrics": result.metrics,
+        "history": names,
+        "layers": len(result.weights),
+        "restart_losses": list(result.restart_losses),
+        "architecture": result.architecture,
+        "wall_time": result.wall_time,
+        "extra": extra or {},
+    }
+    path = stem.with_suffix(".json")
+    _write_json(path, data)
+    return path
+
+
+def result_from_spool(path: Path | str) -> tuple[RunResult, dict[str, Any]]:
+    """Read what :func:`result_to_spool` wrote: ``(result, extra)``."""
+    path = Path(path)
+    data = _unplain(json.loads(path.read_text()))
+    with np.load(path.with_suffix(".npz"), allow_pickle=False) as arrays:
+        layers = range(1, int(data["layers"]) + 1)
+        weights = [arrays[f"W{m}"] for m in layers]
+        biases = [arrays[f"b{m}"] for m in layers]
+        history = {
+            name: (arrays[f"h{i}_steps"], arrays[f"h{i}_values"])
+            for i, name in enumerate(data["history"])
+        }
+    result = RunResult(
+        spec=spec_from_dict(data["spec"]),
+        spec_hash=data["spec_hash"],
+        status=data["status"],
+        reason=data["reason"],
+        metrics={k: float(v) for k, v in data["metrics"].items()},
+        history=history,
+        weights=weights,
+        biases=biases,
+        restart_losses=[float(x) for x in data["restart_losses"]],
+        architecture=data["architecture"],
+        wall_time=float(data["wall_time"]),
+    )
+    return result, data["extra"]

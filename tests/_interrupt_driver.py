@@ -1,0 +1,60 @@
+"""A driver process for the Ctrl-C tests: runs slow tasks on a pool and reports what it lost.
+
+Prints ``started <hash>`` when a task starts and, after a KeyboardInterrupt, ``in_flight <hash>``
+for every task submitted without a result, then exits with 130.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+
+import _faulty
+
+from runner.execution import run_tasks
+from runner.population import PopulationTask
+from runner.spec import RunSpec, freeze
+
+
+def main() -> int:
+    jobs = int(sys.argv[1])
+    tasks = [
+        PopulationTask(
+            (
+                RunSpec(
+                    dataset="xor",
+                    hidden=(2,),
+                    activation="sigmoid",
+                    output_activation="sigmoid",
+                    cost="cross_entropy",
+                    initializer="normal",
+                    optimizer="gd",
+                    strategy="restarts",
+                    seed=seed,
+                    epochs=10,
+                    optimizer_params=freeze({"learning_rate": 1.0}),
+                    strategy_params=freeze({"restarts": 1}),
+                ),
+            )
+        )
+        for seed in range(8)
+    ]
+    try:
+        run_tasks(
+            tasks,
+            jobs=jobs,
+            scheduler=None,
+            timeout=None,
+            on_result=lambda task, results: print("result", task.hashes[0], flush=True),
+            on_start=lambda task: print("started", task.hashes[0], flush=True),
+            worker=functools.partial(_faulty.slow, 600.0),
+        )
+    except KeyboardInterrupt as exc:
+        for task in exc.in_flight:
+            print("in_flight", task.hashes[0], flush=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The command line through click's CliRunner: help, version, plugins, check, sweep errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from runner import __version__
+from runner.cli import cli
+
+
+def invoke(*args: str, **kwargs):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False, **kwargs)
+
+
+def test_help_lists_commands_with_examples():
+    result = invoke("--help")
+    assert result.exit_code == 0
+    for command in ("sweep", "plugins", "check"):
+        assert command in result.output
+    assert "runner sweep experiments/xor.csv" in result.output
+    sweep_help = invoke("sweep", "--help")
+    assert sweep_help.exit_code == 0
+    assert "--dry-run" in sweep_help.output and "Examples" in sweep_help.output
+
+
+def test_version():
+    result = invoke("--version")
+    assert result.exit_code == 0 and __version__ in result.output
+
+
+def test_plugins_json_lists_every_kind():
+    result = invoke("plugins", "--json")
+    assert result.exit_code == 0
+    rows = json.loads(result.output)
+    kinds = {r["kind"] for r in rows}
+    assert kinds >= {"activation", "cost", "step_rule", "strategy", "initializer", "dataset"}
+    gd = next(r for r in rows if r["name"] == "gd")
+    assert gd["distribution"] == "runner"
+    lr = next(p for p in gd["parameters"] if p["name"] == "learning_rate")
+    assert lr["per_member"] is True and lr["default"] == 0.1
+
+
+def test_plugins_table_is_readable():
+    result = invoke("plugins", "--kind", "step_rule")
+    assert result.exit_code == 0
+    assert "momentum" in result.output and "learning_rate" in result.output
+    assert "sigmoid" not in result.output
+
+
+def test_check_passes_and_unknown_name_is_a_clear_error():
+    ok = invoke("check", "sigmoid", "momentum")
+    assert ok.exit_code == 0, ok.output
+    assert "ok   activation sigmoid" in ok.output
+    bad = CliRunner().invoke(cli, ["check", "sigmod"])
+    assert bad.exit_code == 2
+    assert "did you mean 'sigmoid'?" in bad.output
+    assert "Traceback" not in bad.output
+
+
+def test_sweep_bad_table_exits_2_with_one_line_per_problem(tmp_path: Path):
+    table = tmp_path / "bad.csv"
+    table.write_text("dataset,activation,epochs\nxor,sigmod,10\nxor,tanh,-3\n")
+    result = CliRunner().invoke(
+        cli, ["sweep", str(table), "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]
+    )
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("Error: ")]
+    assert len(errors) >= 2
+    assert any("row 1" in e and "activation" in e and "sigmod" in e for e in errors)
+    assert any("row 2" in e and "epochs" in e and "-3" in e for e in errors)
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "m.db").exists()
+
+
+def test_sweep_missing_file_is_a_clear_error(tmp_path: Path):
+    result = CliRunner().invoke(cli, ["sweep", str(tmp_path / "nope.csv")])
+    assert result.exit_code == 2
+    assert "nope.csv" in result.output and "Traceback" not in result.output
+
+
+def test_sweep_dry_run_prints_plan(tmp_path: Path):
+    table = tmp_path / "t.csv"
+    table.write_text("dataset,seed,epochs\nxor,0..3,10\n")
+    result = invoke(
+        "sweep", str(table), "--dry-run", "--tracking-uri", f"sqlite:///{tmp_path}/m.db"
+    )
+    assert result.exit_code == 0
+    assert "4 to run, 0 already done, 4 in total" in result.output
+    assert "sigmoid-gd-lr0.1-seed3" in result.output
+    assert not (tmp_path / "m.db").exists()

@@ -1,0 +1,382 @@
+"""The conformance kit on every installed plugin, and proof that it catches real mistakes.
+
+The parametrized tests cover every plugin of ``get_registry()``, so a new built-in is checked with
+no new test. The rest build deliberately wrong plugins (the notes' slips among them) and assert
+the kit rejects each with a message that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import runner.testing as kit
+from runner import Activation, Cost, Dataset, DatasetSource, Initializer, StepRule, Strategy
+from runner.manager import get_registry
+from runner.network import Network
+from runner.params import Param, Plugin
+
+REGISTRY = get_registry()
+PLUGINS = REGISTRY.all()
+
+
+def _id(obj: Plugin) -> str:
+    return f"{obj.kind}-{obj.name}"
+
+
+def _alternative_params(obj: Plugin) -> dict[str, Any]:
+    """A valid non-default value for every optional numeric parameter of ``obj``."""
+    out: dict[str, Any] = {}
+    for p in obj.params:
+        if p.required or p.type not in (int, float) or isinstance(p.default, bool):
+            continue
+        if p.default is None:
+            continue
+        for candidate in (p.default * 1.5, p.default * 0.5, p.default + 1):
+            value = round(candidate) if p.type is int else candidate
+            try:
+                if p.coerce(value) != p.default:
+                    out[p.name] = p.coerce(value)
+                    break
+            except ValueError:
+                continue
+    return out
+
+
+WITH_ALTERNATIVES = [obj for obj in PLUGINS if _alternative_params(obj)]
+
+
+# -- every installed plugin passes --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("obj", PLUGINS, ids=_id)
+def test_every_plugin_conforms(obj: Plugin) -> None:
+    reason = kit.check_plugin(obj)
+    if reason is not None:  # only sources that cannot load without a file are skipped
+        assert obj.kind == "dataset"
+        required = [p.name for p in obj.params if p.required]
+        assert required and all(name in reason for name in required), reason
+
+
+@pytest.mark.parametrize("obj", WITH_ALTERNATIVES, ids=_id)
+def test_every_plugin_conforms_with_non_default_params(obj: Plugin) -> None:
+    params = _alternative_params(obj)
+    assert kit.check_plugin(obj, params) is None
+
+
+@pytest.mark.parametrize("cost", list(REGISTRY.costs.values()), ids=lambda c: c.name)
+def test_costs_conform_through_activations_with_non_default_params(cost: Cost) -> None:
+    pairs = [(act, _alternative_params(act)) for act in REGISTRY.activations.values()]
+    kit.check_cost(cost, activations=pairs)
+
+
+def test_required_params_are_checked_when_given(tmp_path: Path) -> None:
+    source = REGISTRY.datasets["csv"]
+    assert kit.check_plugin(source) is not None
+    rows = ["a,b,label", *(f"{i},{i * i % 7},{i % 2}" for i in range(10))]
+    (tmp_path / "data.csv").write_text("\n".join(rows) + "\n")
+    params = {"path": str(tmp_path / "data.csv"), "target": "label"}
+    assert kit.check_plugin(source, params) is None
+    with pytest.raises(ValueError, match="path"):
+        kit.check_dataset(source)
+
+
+def test_the_kit_needs_no_pytest_and_names_no_built_in_plugin() -> None:
+    code = "import sys, runner.testing; assert 'pytest' not in sys.modules, 'pytest imported'"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    source = Path(kit.__file__).read_text()
+    for obj in PLUGINS:
+        if obj.distribution == "runner":
+            assert not re.search(rf"[\"']{re.escape(obj.name)}[\"']", source), obj.name
+
+
+# -- deliberately wrong plugins -----------------------------------------------------------------
+
+
+class Logistic(Activation):
+    """A correct logistic, the base of the broken ones below."""
+
+    name = "test_logistic"
+    output_range = (0.0, 1.0)
+
+    def forward(self, z: np.ndarray, **params: Any) -> np.ndarray:
+        return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+    def derivative(self, z: np.ndarray, a: np.ndarray, **params: Any) -> np.ndarray:
+        return a * (1.0 - a)
+
+
+def _fails(check: Any, *args: Any, **kwargs: Any) -> str:
+    with pytest.raises(AssertionError) as info:
+        check(*args, **kwargs)
+    return str(info.value)
+
+
+def test_correct_reference_plugins_pass() -> None:
+    kit.check_activation(Logistic())
+    kit.check_cost(SquaredError(), activations=[Logistic()])
+
+
+def test_a_wrong_activation_derivative_is_caught() -> None:
+    class WrongDerivative(Logistic):
+        name = "wrong_derivative"
+
+        def derivative(self, z: np.ndarray, a: np.ndarray, **params: Any) -> np.ndarray:
+            return a * (1.0 + a)  # should be a (1 - a)
+
+    message = _fails(kit.check_activation, WrongDerivative())
+    assert "activation 'wrong_derivative'" in message
+    assert "central differences" in message and "max relative error" in message
+
+
+def test_a_wrong_derivative_beside_a_right_backward_is_caught() -> None:
+    class WrongOnlyDerivative(Logistic):
+        name = "wrong_only_derivative"
+
+        def derivative(self, z: np.ndarray, a: np.ndarray, **params: Any) -> np.ndarray:
+            return 2.0 * a * (1.0 - a)
+
+        def backward(self, z: np.ndarray, a: np.ndarray, grad_a: np.ndarray, **p: Any) -> Any:
+            return grad_a * a * (1.0 - a)
+
+    message = _fails(kit.check_activation, WrongOnlyDerivative())
+    assert "derivative(z, a)" in message and "relative error" in message
+
+
+def test_the_notes_sigmoid_sign_slip_is_caught() -> None:
+    class NotesSigmoid(Logistic):
+        name = "notes_sigmoid"
+
+        def forward(self, z: np.ndarray, **params: Any) -> np.ndarray:
+            return 1.0 / (1.0 + np.exp(z))  # the notes' 1/(1+e^{z}); its derivative is -a(1-a)
+
+    message = _fails(kit.check_activation, NotesSigmoid())
+    assert "notes_sigmoid" in message and "central differences" in message
+
+
+def test_an_activation_outside_its_range_or_changing_dtype_is_caught() -> None:
+    class Shifted(Logistic):
+        name = "shifted"
+
+        def forward(self, z: np.ndarray, **params: Any) -> np.ndarray:
+            return super().forward(z) + 0.5
+
+    assert "outside output_range" in _fails(kit.check_activation, Shifted())
+
+    class Upcasting(Logistic):
+        name = "upcasting"
+
+        def forward(self, z: np.ndarray, **params: Any) -> np.ndarray:
+            return super().forward(z.astype(np.float64))
+
+    message = _fails(kit.check_activation, Upcasting())
+    assert "float32" in message and "dtype" in message
+
+
+def test_an_activation_that_mixes_members_is_caught() -> None:
+    class Coupled(Logistic):
+        name = "coupled"
+
+        def forward(self, z: np.ndarray, **params: Any) -> np.ndarray:
+            return super().forward(z - z.mean(axis=0, keepdims=True))
+
+    message = _fails(kit.check_activation, Coupled())
+    assert "population broadcasting" in message and "member" in message
+
+
+class SquaredError(Cost):
+    """A correct squared error, the base of the broken costs below."""
+
+    name = "test_squared_error"
+
+    def value(self, a: np.ndarray, y: np.ndarray, **params: Any) -> np.ndarray:
+        return (0.5 * (a - y) ** 2).sum(axis=-2).mean(axis=-1)
+
+    def derivative(self, a: np.ndarray, y: np.ndarray, **params: Any) -> np.ndarray:
+        return a - y
+
+
+class SignSlipSquaredError(SquaredError):
+    name = "sign_slip"
+
+    def derivative(self, a: np.ndarray, y: np.ndarray, **params: Any) -> np.ndarray:
+        return y - a  # the notes' slip: dC/da is a - y
+
+
+def test_the_notes_cost_sign_slip_is_caught() -> None:
+    message = _fails(kit.check_cost, SignSlipSquaredError(), activations=[])
+    assert "cost 'sign_slip'" in message
+    assert "derivative(a, y)" in message and "max relative error" in message
+
+
+def test_a_cost_that_forgets_the_mean_over_samples_is_caught() -> None:
+    class SummedError(SquaredError):
+        name = "summed"
+
+        def value(self, a: np.ndarray, y: np.ndarray, **params: Any) -> np.ndarray:
+            return (0.5 * (a - y) ** 2).sum(axis=(-2, -1))
+
+    message = _fails(kit.check_cost, SummedError(), activations=[])
+    assert "S x central differences" in message
+
+
+def test_a_delta_that_holds_only_for_another_activation_is_caught() -> None:
+    class OverEagerDelta(SquaredError):
+        name = "over_eager"
+
+        def delta(self, z: Any, a: Any, y: Any, activation: Any, act_params: Any, **p: Any) -> Any:
+            return a - y  # right for a linear output only
+
+    tanh = REGISTRY.activations["tanh"]
+    identity = REGISTRY.activations["identity"]
+    kit.check_cost(OverEagerDelta(), activations=[identity])
+    message = _fails(kit.check_cost, OverEagerDelta(), activations=[identity, tanh])
+    assert "delta through output activation 'tanh'" in message
+
+
+def test_a_step_rule_that_climbs_is_caught() -> None:
+    class Ascent(StepRule):
+        name = "ascent"
+        params = (Param("learning_rate", float, 0.1, "step", low=0.0, per_member=True),)
+
+        def step(self, params: list, grads: list, state: dict, learning_rate: Any = 0.1) -> None:
+            for p, g in zip(params, grads, strict=True):
+                p += learning_rate * g  # the notes' MLP update, as written, climbs
+
+    message = _fails(kit.check_step_rule, Ascent())
+    assert "step rule 'ascent'" in message and "descent on the convex quadratic" in message
+    assert "expected a decrease" in message
+
+
+def test_a_step_rule_that_couples_members_or_skips_biases_is_caught() -> None:
+    class GlobalNorm(StepRule):
+        name = "global_norm"
+        params = (Param("learning_rate", float, 0.1, "step", low=0.0, per_member=True),)
+
+        def step(self, params: list, grads: list, state: dict, learning_rate: Any = 0.1) -> None:
+            norm = np.sqrt(sum((g * g).sum() for g in grads))  # over the whole population
+            for p, g in zip(params, grads, strict=True):
+                p -= learning_rate * g / norm
+
+    message = _fails(kit.check_step_rule, GlobalNorm())
+    assert "member" in message and "alone" in message
+
+    class WeightsOnly(StepRule):
+        name = "weights_only"
+
+        def step(self, params: list, grads: list, state: dict, **hyper: Any) -> None:
+            for p, g in zip(params[:1], grads[:1], strict=True):
+                p -= 0.1 * g
+
+    assert "did not change" in _fails(kit.check_step_rule, WeightsOnly())
+
+    class Replacing(StepRule):
+        name = "replacing"
+
+        def step(self, params: list, grads: list, state: dict, **hyper: Any) -> None:
+            params[:] = [p - 0.1 * g for p, g in zip(params, grads, strict=True)]
+
+    assert "in place" in _fails(kit.check_step_rule, Replacing())
+
+
+def test_a_strategy_that_keeps_a_diverged_member_is_caught() -> None:
+    class PlainArgmin(Strategy):  # the base class's select: argmin picks a NaN
+        name = "plain_argmin"
+
+    message = _fails(kit.check_strategy, PlainArgmin())
+    assert "strategy 'plain_argmin'" in message and "non-finite" in message
+
+    class Zero(Strategy):
+        name = "zero_members"
+
+        def members(self, **params: Any) -> int:
+            return 0
+
+    assert "integer >= 1" in _fails(kit.check_strategy, Zero())
+
+
+def test_an_initializer_drawing_from_the_global_generator_is_caught() -> None:
+    class GlobalRandom(Initializer):
+        name = "global_random"
+
+        def initialize(self, rng: Any, fan_in: int, fan_out: int, **params: Any) -> Any:
+            W = np.random.standard_normal((fan_out, fan_in))  # noqa: NPY002
+            return W, np.zeros((fan_out, 1))
+
+    message = _fails(kit.check_initializer, GlobalRandom())
+    assert "determinism" in message
+
+    class Transposed(Initializer):
+        name = "transposed"
+
+        def initialize(self, rng: Any, fan_in: int, fan_out: int, **params: Any) -> Any:
+            return rng.standard_normal((fan_in, fan_out)), np.zeros((fan_out, 1))
+
+    assert "expected shape (3, 2)" in _fails(kit.check_initializer, Transposed())
+
+
+def test_a_dataset_with_bad_labels_or_names_is_caught() -> None:
+    class BadLabels(DatasetSource):
+        name = "bad_labels"
+
+        def load(self, rng: Any, **params: Any) -> Dataset:
+            X = rng.standard_normal((6, 2))
+            return Dataset(X, np.arange(6), "classification", 2, ("u", "v"), self.name)
+
+    assert "labels in [0, 2)" in _fails(kit.check_dataset, BadLabels())
+
+    class BadNames(DatasetSource):
+        name = "bad_names"
+
+        def load(self, rng: Any, **params: Any) -> Dataset:
+            X = np.zeros((4, 3))
+            return Dataset(X, np.array([0, 1, 0, 1]), "classification", 2, ("u",), self.name)
+
+    assert "feature_names" in _fails(kit.check_dataset, BadNames())
+
+    class Unseeded(DatasetSource):
+        name = "unseeded"
+
+        def load(self, rng: Any, **params: Any) -> Dataset:
+            X = np.random.default_rng().standard_normal((4, 1))
+            return Dataset(X, np.array([0, 1, 0, 1]), "classification", 2, ("u",), self.name)
+
+    assert "determinism" in _fails(kit.check_dataset, Unseeded())
+
+
+def test_a_plugin_that_raises_is_reported_as_a_failed_check() -> None:
+    class Raising(Logistic):
+        name = "raising"
+
+        def backward(self, z: Any, a: Any, grad_a: Any, **params: Any) -> Any:
+            raise RuntimeError("boom")
+
+    message = _fails(kit.check_plugin, Raising())
+    assert "activation 'raising'" in message and "RuntimeError: boom" in message
+
+
+def test_a_wrong_network_gradient_is_caught() -> None:
+    class HalfDelta(SquaredError):
+        name = "half_delta"
+
+        def delta(self, z: Any, a: Any, y: Any, activation: Any, act_params: Any, **p: Any) -> Any:
+            return 0.5 * (a - y)
+
+    identity = REGISTRY.activations["identity"]
+    tanh = REGISTRY.activations["tanh"]
+    rng = np.random.default_rng(0)
+    good = Network((2, 3, 1), tanh, identity, SquaredError())
+    bad = Network((2, 3, 1), tanh, identity, HalfDelta())
+    W = [rng.standard_normal((2, 3, 2)), rng.standard_normal((2, 1, 3))]
+    b = [rng.standard_normal((2, 3, 1)), rng.standard_normal((2, 1, 1))]
+    X, Y = rng.standard_normal((2, 5)), rng.standard_normal((1, 5))
+    kit.check_network_gradients(good, W, b, X, Y)
+    message = _fails(kit.check_network_gradients, bad, W, b, X, Y)
+    assert "half_delta" in message and "central differences" in message

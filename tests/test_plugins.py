@@ -1,0 +1,645 @@
+"""Third-party plugin packages are first-class: discovery, listing, commands, training and errors.
+
+``tests/plugin_pkg`` is a separate distribution, ``runner-example-plugins``, with one plugin of
+every kind. The "example plugin distribution" block of ``conftest.py`` builds it into a wheel and
+installs it with pip into a temporary directory; these tests put that directory on ``sys.path`` (or
+on ``PYTHONPATH`` of a subprocess), exactly as if a user had run ``pip install``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import runner
+from runner import hookspecs
+from runner.cli import cli
+from runner.errors import PluginError
+from runner.manager import HOOK_KINDS, collect, get_plugin_manager, get_registry
+from runner.network import Network, member_rng
+from runner.training import Schedule, train
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+DISTRIBUTION = "runner-example-plugins"
+VERSION = "0.2.0"
+#: kind -> the one plugin of that kind the example distribution registers
+EXAMPLE = {
+    "activation": "swish",
+    "cost": "huber",
+    "step_rule": "adam",
+    "strategy": "best_of_last",
+    "initializer": "lecun",
+    "dataset": "checkerboard",
+}
+
+#: every hook in runner.hookspecs -> the test that exercises it (test_every_hook_is_tested)
+HOOK_TESTS = {
+    "register_activations": "test_register_activations_swish",
+    "register_costs": "test_register_costs_huber",
+    "register_optimizers": "test_register_optimizers_adam_and_best_of_last",
+    "register_initializers": "test_register_initializers_lecun",
+    "register_datasets": "test_register_datasets_checkerboard",
+    "register_commands": "test_register_commands_example_hello",
+}
+
+
+@pytest.fixture(autouse=True)
+def fresh_registry() -> Any:
+    """Every test discovers plugins afresh, and leaves no cached registry to the next one."""
+    get_registry.cache_clear()
+    yield
+    get_registry.cache_clear()
+
+
+def hook_names() -> set[str]:
+    """The names of the hooks declared in runner.hookspecs."""
+    return {
+        name
+        for name, f in inspect.getmembers(hookspecs, inspect.isfunction)
+        if hasattr(f, "runner_spec")
+    }
+
+
+def registered_by(hook: str) -> list[Any]:
+    """Call the example distribution's implementation of ``hook``; return what it registered."""
+    pm = get_plugin_manager()
+    [impl] = [
+        i for i in getattr(pm.hook, hook).get_hookimpls() if i.plugin_name.startswith(DISTRIBUTION)
+    ]
+    objects: list[Any] = []
+    impl.function(objects.append)
+    return objects
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``python -m runner ARGS`` in a real subprocess."""
+    command = [sys.executable, "-m", "runner", *args]
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def central_difference(f: Any, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """d f(x) / dx elementwise for a function acting elementwise, by central differences."""
+    return (f(x + h) - f(x - h)) / (2 * h)
+
+
+# --- discovery ---------------------------------------------------------------------------------
+
+
+def test_entry_point_discovery_finds_one_plugin_of_each_kind(example_plugins: Path) -> None:
+    dist = metadata.distribution(DISTRIBUTION)
+    assert dist.version == VERSION
+    [ep] = [ep for ep in dist.entry_points if ep.group == "runner"]
+    assert (ep.name, ep.value) == ("example", "runner_example")
+
+    registry = get_registry()
+    third_party = sorted((o.kind, o.name) for o in registry.all() if o.distribution != "runner")
+    assert third_party == sorted(EXAMPLE.items())
+    for kind, name in EXAMPLE.items():
+        obj = registry.get(kind, name)
+        assert isinstance(obj, runner.kinds.KINDS[kind])
+        assert (obj.distribution, obj.version) == (DISTRIBUTION, VERSION)
+    import runner_example
+
+    assert runner_example.__version__ == VERSION
+    assert Path(runner_example.__file__).is_relative_to(example_plugins)
+
+
+def test_builtins_come_from_runners_own_entry_points(example_plugins: Path) -> None:
+    own = metadata.distribution("runner")
+    modules = {ep.value for ep in own.entry_points if ep.group == "runner"}
+    assert modules, "runner registers its built-ins through [project.entry-points.runner]"
+    builtins = [o for o in get_registry().all() if o.distribution != DISTRIBUTION]
+    assert {o.kind for o in builtins} == set(EXAMPLE)
+    for obj in builtins:
+        assert (obj.distribution, obj.version) == ("runner", own.version)
+        assert type(obj).__module__ in modules
+
+
+@pytest.mark.parametrize(
+    ("value", "loaded"),
+    [
+        ("", False),
+        ("runner-example-plugins", True),
+        ("example", True),
+        ("Runner_Example_Plugins", True),
+        ("some-other-package", False),
+        ("some-other-package, example", True),
+    ],
+)
+def test_runner_plugins_env_var_selects_third_party_plugins(
+    example_plugins: Path, monkeypatch: pytest.MonkeyPatch, value: str, loaded: bool
+) -> None:
+    monkeypatch.setenv("RUNNER_PLUGINS", value)
+    registry = get_registry()
+    distributions = {o.distribution for o in registry.all()}
+    assert distributions == ({"runner", DISTRIBUTION} if loaded else {"runner"})
+    assert ("swish" in registry.activations) is loaded
+    assert "sigmoid" in registry.activations  # the built-ins always load
+
+
+def test_without_the_package_only_builtins_are_found() -> None:
+    assert {o.distribution for o in get_registry().all()} == {"runner"}
+
+
+# --- one test per hook (test_every_hook_is_tested keeps this complete) -------------------------
+
+
+def test_register_activations_swish(example_plugins: Path) -> None:
+    [swish] = registered_by("register_activations")
+    assert type(swish) is type(get_registry().activations["swish"])
+    z = np.linspace(-6.0, 6.0, 61).reshape(1, 61, 1) * np.array([1.0, 0.5]).reshape(2, 1, 1)
+    for beta in (1.0, 2.5):
+        a = swish.forward(z, beta=beta)
+        assert a.shape == z.shape
+        np.testing.assert_allclose(a, z / (1.0 + np.exp(-beta * z)), rtol=1e-12, atol=1e-15)
+        numeric = central_difference(lambda x, b=beta: swish.forward(x, beta=b), z)
+        np.testing.assert_allclose(swish.derivative(z, a, beta=beta), numeric, atol=1e-8)
+    assert swish.resolve({"beta": "2"}) == {"beta": 2.0}
+    with pytest.raises(ValueError, match="> 0"):
+        swish.resolve({"beta": 0})
+
+
+def test_register_costs_huber(example_plugins: Path) -> None:
+    [huber] = registered_by("register_costs")
+    assert type(huber) is type(get_registry().costs["huber"])
+    rng = np.random.default_rng(1)
+    a = rng.normal(0.0, 2.0, (3, 2, 7))  # (P, N, S): errors on both sides of delta
+    y = rng.normal(0.0, 1.0, (3, 2, 7))
+    for delta in (0.5, 1.0):
+        value = huber.value(a, y, delta=delta)
+        assert value.shape == (3,)
+        d = np.abs(a - y)
+        small = np.where(d <= delta, 0.5 * d**2, delta * (d - delta / 2))
+        np.testing.assert_allclose(value, small.sum(axis=1).mean(axis=1))
+        # the derivative is per sample: the mean over S samples scales the total by 1/S
+        numeric = np.empty_like(a)
+        h = 1e-6
+        for index in np.ndindex(a.shape):
+            up, down = a.copy(), a.copy()
+            up[index] += h
+            down[index] -= h
+            p = index[0]
+            diff = huber.value(up, y, delta=delta)[p] - huber.value(down, y, delta=delta)[p]
+            numeric[index] = diff / (2 * h) * a.shape[-1]
+        np.testing.assert_allclose(huber.derivative(a, y, delta=delta), numeric, atol=1e-6)
+
+
+def test_register_optimizers_adam_and_best_of_last(example_plugins: Path) -> None:
+    adam, best_of_last = registered_by("register_optimizers")
+    registry = get_registry()
+    assert type(adam) is type(registry.step_rules["adam"])
+    assert type(best_of_last) is type(registry.strategies["best_of_last"])
+    assert {p.name for p in adam.params} == {"learning_rate", "beta1", "beta2", "epsilon"}
+    assert [p.name for p in adam.params if p.per_member] == ["learning_rate"]
+
+    rng = np.random.default_rng(2)
+    shapes = [(3, 4, 2), (3, 4, 1)]
+    params = [rng.normal(size=s) for s in shapes]
+    state = adam.init_state(params)
+    assert all(s.shape[0] == 3 for arrays in state.values() for s in arrays)
+    rates = np.array([0.1, 0.01, 0.001]).reshape(3, 1, 1)
+    alone = [[p[i : i + 1].copy() for p in params] for i in range(3)]
+    alone_state = [adam.init_state(ps) for ps in alone]
+    arrays = list(params)
+    for _ in range(4):
+        grads = [rng.normal(size=s) for s in shapes]
+        adam.step(params, grads, state, learning_rate=rates, beta1=0.8)
+        for i in range(3):
+            member_grads = [g[i : i + 1] for g in grads]
+            adam.step(
+                alone[i], member_grads, alone_state[i], learning_rate=rates[i : i + 1], beta1=0.8
+            )
+    assert all(p is q for p, q in zip(params, arrays, strict=True))  # updated in place
+    for i in range(3):  # bitwise the same alone or in a population
+        for p, q in zip(params, alone[i], strict=True):
+            assert np.array_equal(p[i : i + 1], q)
+
+    # one scalar parameter against the textbook formula
+    w, m, v = [np.array([[[1.0]]])], 0.0, 0.0
+    s = adam.init_state(w)
+    for t, g in enumerate([0.5, -0.2, 0.3], start=1):
+        expected = w[0].item()
+        m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
+        expected -= 0.01 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+        adam.step(w, [np.array([[[g]]])], s, learning_rate=0.01)
+        assert w[0].item() == pytest.approx(expected, rel=1e-12)
+
+    assert best_of_last.members(**best_of_last.resolve({"tries": 5})) == 5
+    assert best_of_last.select(np.array([0.3, 0.1, np.nan, 0.1, np.inf])) == 3  # tie: the last
+    assert best_of_last.select(np.array([np.nan, 0.4, -np.inf])) == 1  # non-finite: never kept
+    assert best_of_last.select(np.array([np.nan, np.inf])) in (0, 1)
+
+
+def test_register_initializers_lecun(example_plugins: Path) -> None:
+    [lecun] = registered_by("register_initializers")
+    assert type(lecun) is type(get_registry().initializers["lecun"])
+    W, b = lecun.initialize(np.random.default_rng(3), 400, 300, gain=2.0)
+    assert W.shape == (300, 400) and b.shape == (300, 1)
+    assert not b.any()
+    assert W.std() == pytest.approx(2.0 / np.sqrt(400), rel=0.02)
+    again, _ = lecun.initialize(np.random.default_rng(3), 400, 300, gain=2.0)
+    assert np.array_equal(W, again)
+
+
+def test_register_datasets_checkerboard(example_plugins: Path) -> None:
+    [board] = registered_by("register_datasets")
+    assert type(board) is type(get_registry().datasets["checkerboard"])
+    data = board.load(np.random.default_rng(4), **board.resolve({"n_samples": 500, "tiles": 3}))
+    assert data.X.shape == (500, 2) and data.y.shape == (500,)
+    assert (data.task, data.n_classes, data.name) == ("classification", 2, "checkerboard")
+    cells = np.floor(data.X * 3).astype(int)
+    assert np.array_equal(data.y, cells.sum(axis=1) % 2)
+    assert set(np.unique(data.y)) == {0, 1}
+    same = board.load(np.random.default_rng(4), n_samples=500, tiles=3)
+    assert np.array_equal(data.X, same.X)
+
+
+def test_register_commands_example_hello(example_plugins: Path) -> None:
+    group = click.Group("runner")
+    get_plugin_manager().hook.register_commands(cli=group)
+    assert "example-hello" in group.commands
+    result = CliRunner().invoke(group, ["example-hello", "--name", "Ada"])
+    assert result.exit_code == 0, result.output
+    assert f"Hello, Ada! {DISTRIBUTION} {VERSION} is installed." in result.output
+
+
+# --- the command line --------------------------------------------------------------------------
+
+
+def assert_lists_example_plugins(rows: list[dict[str, Any]]) -> None:
+    registry = get_registry()
+    by_name = {(row["kind"], row["name"]): row for row in rows}
+    for kind, name in EXAMPLE.items():
+        row = by_name[(kind, name)]
+        assert (row["distribution"], row["version"]) == (DISTRIBUTION, VERSION)
+        declared = registry.get(kind, name).params
+        assert [p["name"] for p in row["parameters"]] == [p.name for p in declared]
+    adam = {p["name"]: p for p in by_name[("step_rule", "adam")]["parameters"]}
+    assert adam["beta2"]["default"] == 0.999 and adam["beta2"]["accepted"] == "a number in [0, 1)"
+    assert adam["learning_rate"]["per_member"] is True
+    assert by_name[("activation", "sigmoid")]["distribution"] == "runner"
+
+
+def test_plugins_command_lists_example_plugins(example_plugins: Path) -> None:
+    result = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    assert_lists_example_plugins(json.loads(result.output))
+
+    table = CliRunner().invoke(cli, ["plugins", "--kind", "step_rule"])
+    assert table.exit_code == 0, table.output
+    for text in ("adam", DISTRIBUTION, VERSION, "beta2=0.999", "epsilon=1e-08"):
+        assert text in table.output
+    assert "swish" not in table.output
+
+
+@pytest.mark.slow
+def test_plugins_command_in_a_subprocess(
+    example_plugins: Path, example_plugin_env: dict[str, str], tmp_path: Path
+) -> None:
+    done = run_cli("plugins", "--json", env=example_plugin_env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert_lists_example_plugins(json.loads(done.stdout))
+
+
+@pytest.mark.slow
+def test_plugin_command_in_a_subprocess(example_plugin_env: dict[str, str], tmp_path: Path) -> None:
+    done = run_cli("example-hello", env=example_plugin_env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        f"Hello, world! {DISTRIBUTION} {VERSION} is installed.",
+        "plugins: swish huber adam best_of_last lecun checkerboard",
+    ]
+    help_text = run_cli("--help", env=example_plugin_env, cwd=tmp_path).stdout
+    assert "example-hello" in help_text
+
+
+def test_conformance_kit_passes_on_example_plugins(example_plugins: Path) -> None:
+    from runner.testing import check_plugin  # what a plugin author's own tests do
+
+    registry = get_registry()
+    for kind, name in EXAMPLE.items():
+        check_plugin(registry.get(kind, name))
+
+
+def test_runner_check_passes_on_example_plugins(example_plugins: Path) -> None:
+    result = CliRunner().invoke(cli, ["check", *EXAMPLE.values()])
+    assert result.exit_code == 0, result.output
+    for kind, name in EXAMPLE.items():
+        assert f"ok   {kind} {name} ({DISTRIBUTION})" in result.output
+
+
+# --- sweep tables get the plugins' parameters as columns ---------------------------------------
+
+TABLE = """\
+dataset,tiles,hidden,activation,output_activation,cost,delta,initializer,optimizer,learning_rate,beta2,strategy,tries,epochs
+checkerboard,3,8-8,swish,identity,huber,0.5,lecun,adam,0.01|0.003,0.99,best_of_last,4,300
+"""
+
+
+def test_sweep_table_columns_come_from_the_plugins_declarations(
+    example_plugins: Path, tmp_path: Path
+) -> None:
+    from runner.errors import TableError
+    from runner.table import load_specs
+
+    assert TABLE in DOCS.read_text(encoding="utf-8")  # the table docs/plugins.md shows
+    table = tmp_path / "example.csv"
+    table.write_text(TABLE)
+    specs = load_specs(table)
+    assert [dict(s.optimizer_params) for s in specs] == [
+        {"learning_rate": lr, "beta1": 0.9, "beta2": 0.99, "epsilon": 1e-8} for lr in (0.01, 0.003)
+    ]
+    spec = specs[0]
+    assert (spec.activation, spec.cost, spec.optimizer, spec.strategy) == (
+        "swish",
+        "huber",
+        "adam",
+        "best_of_last",
+    )
+    assert dict(spec.dataset_params) == {"n_samples": 200, "tiles": 3}
+    assert dict(spec.cost_params) == {"delta": 0.5}
+    assert dict(spec.strategy_params) == {"tries": 4}
+    assert dict(spec.versions)["adam"] == f"{DISTRIBUTION}=={VERSION}"
+
+    table.write_text(TABLE.replace(",0.99,", ",1.5,"))
+    with pytest.raises(TableError) as caught:
+        load_specs(table)
+    assert "'beta2'" in str(caught.value) and "a number in [0, 1)" in str(caught.value)
+
+
+# --- training with third-party plugins ---------------------------------------------------------
+
+
+def test_training_uses_every_example_plugin(example_plugins: Path) -> None:
+    registry = get_registry()
+    swish, huber = registry.activations["swish"], registry.costs["huber"]
+    adam, strategy = registry.step_rules["adam"], registry.strategies["best_of_last"]
+    lecun, board = registry.initializers["lecun"], registry.datasets["checkerboard"]
+
+    data = board.load(np.random.default_rng(0), **board.resolve({"n_samples": 64}))
+    X, Y = data.X.T, data.y.astype(float).reshape(1, -1)  # (N_0, S) and (N_L, S)
+    network = Network(
+        sizes=(2, 8, 1),
+        hidden=swish,
+        output=swish,
+        cost=huber,
+        hidden_params=swish.resolve({"beta": 1.5}),
+        output_params=swish.resolve({}),
+        cost_params=huber.resolve({"delta": 0.5}),
+    )
+    members = strategy.members(**strategy.resolve({}))
+    rngs = [member_rng(7, restart) for restart in range(members)]
+    W, b = network.init_population(lecun, lecun.resolve({}), rngs)
+
+    # backpropagation through swish and huber agrees with central differences of the loss
+    _, dW, _, _ = network.gradients(W, b, X, Y)
+    h = 1e-6
+    for index in [(0, 0, 0), (1, 3, 1), (2, 7, 0)]:
+        up = [w.copy() for w in W]
+        down = [w.copy() for w in W]
+        up[0][index] += h
+        down[0][index] -= h
+        p = index[0]
+        numeric = (network.loss(up, b, X, Y)[p] - network.loss(down, b, X, Y)[p]) / (2 * h)
+        assert dW[0][index] == pytest.approx(numeric, abs=1e-7)
+
+    before = network.loss(W, b, X, Y)
+    rates = [adam.param("learning_rate").coerce(lr) for lr in (0.05, 0.02, 0.01)]
+    hyper = adam.resolve({}) | {"learning_rate": np.array(rates)}  # one rate per member
+    results = train(network, W, b, X, Y, adam, hyper, Schedule(epochs=40), rngs)
+    final = np.array([r.history["loss"][1][-1] for r in results])
+    assert [r.status for r in results] == ["finished"] * members
+    assert np.all(final < before)
+    assert np.all(network.loss(W, b, X, Y) < before)  # train left the final weights in W, b
+    keep = strategy.select(final)
+    assert final[keep] == final.min()
+
+
+# --- broken and clashing distributions ---------------------------------------------------------
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=70.1"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{dist}"
+version = "1.0.0"
+
+[project.entry-points.runner]
+{entry_point} = "{module}"
+
+[tool.setuptools]
+packages = ["{module}"]
+"""
+
+DUPLICATE_SOURCE = '''\
+"""Registers an activation whose name the built-ins already use."""
+
+from runner import Activation, hookimpl
+
+
+class AnotherSigmoid(Activation):
+    name = "sigmoid"
+
+    def forward(self, z, **params):
+        return z
+
+    def derivative(self, z, a, **params):
+        return z * 0 + 1
+
+
+@hookimpl
+def register_activations(register):
+    register(AnotherSigmoid())
+'''
+
+BROKEN_SOURCE = '''\
+"""Needs a package that is not installed, so importing it fails."""
+
+import runner_dependency_that_is_not_installed  # noqa: F401
+'''
+
+
+def make_distribution(root: Path, dist: str, module: str, source: str) -> Path:
+    """Write a one-module project for ``dist`` under ``root``; return its folder."""
+    project = root / dist
+    (project / module).mkdir(parents=True)
+    pyproject = PYPROJECT.format(dist=dist, entry_point=module.split("_")[-1], module=module)
+    (project / "pyproject.toml").write_text(pyproject)
+    (project / module / "__init__.py").write_text(source)
+    return project
+
+
+@pytest.fixture(scope="module")
+def duplicate_dist(tmp_path_factory: pytest.TempPathFactory, install_distribution: Any) -> Path:
+    """runner-dup-sigmoid installed in a directory of its own: it registers ``sigmoid`` again."""
+    root = tmp_path_factory.mktemp("templates")
+    source = make_distribution(root, "runner-dup-sigmoid", "runner_dup_sigmoid", DUPLICATE_SOURCE)
+    return install_distribution(source)
+
+
+@pytest.fixture(scope="module")
+def broken_dist(tmp_path_factory: pytest.TempPathFactory, install_distribution: Any) -> Path:
+    """runner-broken-plugin installed in a directory of its own: importing it fails."""
+    root = tmp_path_factory.mktemp("templates")
+    source = make_distribution(root, "runner-broken-plugin", "runner_broken_plugin", BROKEN_SOURCE)
+    return install_distribution(source)
+
+
+def test_duplicate_name_is_an_error_naming_both_distributions(
+    duplicate_dist: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RUNNER_PLUGINS", raising=False)
+    monkeypatch.syspath_prepend(str(duplicate_dist))
+    with pytest.raises(PluginError) as caught:
+        get_registry()
+    message = str(caught.value)
+    assert "'sigmoid'" in message
+    assert "'runner'" in message and "'runner-dup-sigmoid'" in message
+
+
+def test_failing_import_is_an_error_naming_the_distribution(
+    broken_dist: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RUNNER_PLUGINS", raising=False)
+    monkeypatch.syspath_prepend(str(broken_dist))
+    with pytest.raises(PluginError) as caught:
+        get_registry()
+    message = str(caught.value)
+    assert "'runner-broken-plugin'" in message
+    assert "No module named 'runner_dependency_that_is_not_installed'" in message
+    # a broken distribution left out by RUNNER_PLUGINS is never imported
+    get_registry.cache_clear()
+    monkeypatch.setenv("RUNNER_PLUGINS", "")
+    assert "sigmoid" in get_registry().activations
+
+
+BAD = {"duplicate": "runner-dup-sigmoid", "broken": "runner-broken-plugin"}
+
+
+@pytest.mark.parametrize("which", sorted(BAD))
+def test_plugin_errors_on_the_command_line(
+    which: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("RUNNER_PLUGINS", raising=False)
+    monkeypatch.syspath_prepend(str(request.getfixturevalue(f"{which}_dist")))
+    result = CliRunner().invoke(cli, ["plugins"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+    assert BAD[which] in result.stderr and not result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", sorted(BAD))
+def test_plugin_errors_in_a_subprocess(
+    which: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "RUNNER_PLUGINS"}
+    env["PYTHONPATH"] = str(request.getfixturevalue(f"{which}_dist"))
+    done = run_cli("plugins", env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and BAD[which] in lines[0]
+    assert "Traceback" not in done.stderr and not done.stdout
+    if which == "duplicate":
+        assert "'runner'" in lines[0] and "'sigmoid'" in lines[0]
+
+
+# --- every hook is tested and documented -------------------------------------------------------
+
+
+def test_every_hook_is_tested() -> None:
+    assert set(HOOK_TESTS) == hook_names()
+    assert set(HOOK_KINDS) | {"register_commands"} == hook_names()
+    for hook, test_name in HOOK_TESTS.items():
+        test = globals().get(test_name)
+        assert callable(test), f"{hook}: no test called {test_name}"
+
+
+def test_example_distribution_implements_every_hook(example_plugins: Path) -> None:
+    pm = get_plugin_manager()
+    implemented = {
+        hook
+        for hook in hook_names()
+        if any(
+            i.plugin_name.startswith(DISTRIBUTION) for i in getattr(pm.hook, hook).get_hookimpls()
+        )
+    }
+    assert implemented == hook_names()
+
+
+HOOK_HEADING = re.compile(r"^### `(\w+)(\(.*\)(?: -> .+)?)`$", re.MULTILINE)
+
+
+def documented_hooks() -> dict[str, tuple[str, str]]:
+    """Hook name -> (signature, the section's first python block) from docs/plugins.md."""
+    text = DOCS.read_text(encoding="utf-8")
+    headings = list(HOOK_HEADING.finditer(text))
+    out = {}
+    for match in headings:
+        rest = text[match.end() :]
+        section = re.split(r"^#{1,3} ", rest, maxsplit=1, flags=re.MULTILINE)[0]
+        block = re.search(r"^```python\n(.*?)^```", section, re.MULTILINE | re.DOTALL)
+        out[match.group(1)] = (match.group(2), block.group(1) if block else "")
+    return out
+
+
+def test_every_hook_is_documented_with_its_exact_signature() -> None:
+    documented = documented_hooks()
+    assert set(documented) == hook_names()
+    for name in hook_names():
+        spec = getattr(hookspecs, name)
+        assert documented[name][0] == str(inspect.signature(spec, eval_str=True)), name
+
+
+def load_doc_example(name: str, source: str, tmp_path: Path) -> Any:
+    """Import a code block of the docs as a module of its own."""
+    path = tmp_path / f"doc_example_{name}.py"
+    path.write_text(textwrap.dedent(source), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("hook", sorted(HOOK_TESTS))
+def test_every_documented_example_runs(
+    hook: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RUNNER_PLUGINS", "")  # the built-ins and the example from the docs only
+    _, source = documented_hooks()[hook]
+    assert source, f"docs/plugins.md has no python example for {hook}"
+    module = load_doc_example(hook, source, tmp_path)
+    pm = get_plugin_manager(extra=[module])
+    if hook == "register_commands":
+        group = click.Group("runner")
+        pm.hook.register_commands(cli=group)
+        assert group.commands, "the example adds no command"
+        for command in group.commands.values():
+            result = CliRunner().invoke(group, [command.name])
+            assert result.exit_code == 0, result.output
+        return
+    builtins = collect(get_plugin_manager())
+    registry = collect(pm)
+    new = [o for o in registry.all() if o.name not in builtins.by_kind[o.kind]]
+    assert new, f"the example for {hook} registers nothing"
+    for obj in new:
+        assert obj.kind in HOOK_KINDS[hook]
+        from runner.testing import check_plugin
+
+        check_plugin(obj)

@@ -1,0 +1,216 @@
+"""The sweep from table to a real SQLite MLflow store, in-process: layout, resume, failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from runner import Activation
+from runner.errors import TableError
+from runner.manager import get_registry
+from runner.spec import RunSpec, freeze
+from runner.sweep import FailFast, plan_populations, run_sweep
+
+XOR = """dataset,hidden,activation,output_activation,cost,optimizer,learning_rate,momentum,restarts,epochs,seed
+xor,2,sigmoid,sigmoid,cross_entropy,gd,1.0,,1,300,0..2
+xor,2,sigmoid,sigmoid,cross_entropy,momentum,0.5,0.9,1,300,0..1
+xor,2,sigmoid,sigmoid,cross_entropy,gd,1.0,,3,300,0
+"""
+
+
+def _client(uri: str):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def _children(uri: str, experiment: str) -> list:
+    client = _client(uri)
+    exp = client.get_experiment_by_name(experiment)
+    runs = client.search_runs([exp.experiment_id], max_results=1000)
+    return [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+
+
+@pytest.fixture
+def xor_table(tmp_path: Path) -> Path:
+    path = tmp_path / "xor.csv"
+    path.write_text(XOR)
+    return path
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    (tmp_path / "store").mkdir()
+    return tmp_path / "store"
+
+
+def test_sweep_records_parent_and_children(xor_table, store, store_dir):
+    summary = run_sweep(xor_table, tracking_uri=store, jobs=1)
+    assert summary.planned == 6 and summary.finished + summary.diverged == 6
+    assert summary.failed == 0 and summary.skipped == 0
+
+    client = _client(store)
+    exp = client.get_experiment_by_name("xor")
+    runs = client.search_runs([exp.experiment_id], max_results=100)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parents) == 1 and len(children) == 6
+    parent = parents[0]
+    assert parent.info.status == "FINISHED"
+    assert parent.data.metrics["planned"] == 6
+    assert parent.data.metrics["finished"] + parent.data.metrics["diverged"] == 6
+    assert parent.data.tags["runner.best_run_id"] in {c.info.run_id for c in children}
+
+    names = {c.info.run_name for c in children}
+    assert "sigmoid-momentum-lr0.5-m0.9-seed1" in names
+    child = next(c for c in children if c.info.run_name == "sigmoid-gd-lr1-seed0")
+    assert child.data.params["optimizer"] == "gd"
+    assert child.data.params["optimizer.learning_rate"] == "1.0"
+    assert child.data.tags["runner.table_row"] == "1"
+    assert len(child.data.tags["runner.spec_hash"]) == 16
+    history = client.get_metric_history(child.info.run_id, "loss")
+    steps = [m.step for m in history]
+    assert steps == sorted(steps) and steps[-1] == int(child.data.metrics["epochs"])
+    assert len(history) <= 201
+    assert history[-1].value < history[0].value
+
+    local = client.download_artifacts(child.info.run_id, "weights.npz", str(store_dir))
+    with np.load(local, allow_pickle=False) as weights:
+        assert weights["W1"].shape == (2, 2) and weights["W2"].shape == (1, 2)
+    arch = json.loads(
+        Path(
+            client.download_artifacts(child.info.run_id, "architecture.json", str(store_dir))
+        ).read_text()
+    )
+    assert arch["sizes"] == [2, 2, 1]
+
+
+def test_repeated_sweep_skips_everything(xor_table, store, store_dir):
+    first = run_sweep(xor_table, tracking_uri=store, jobs=1)
+    again = run_sweep(xor_table, tracking_uri=store, jobs=1)
+    assert again.skipped == first.planned == 6
+    assert again.finished == again.failed == 0
+    assert len(_children(store, "xor")) == 6
+    rerun = run_sweep(xor_table, tracking_uri=store, jobs=1, rerun=True)
+    assert rerun.finished + rerun.diverged == 6
+    assert len(_children(store, "xor")) == 12
+
+
+def test_dry_run_writes_nothing(xor_table, store, store_dir):
+    summary = run_sweep(xor_table, tracking_uri=store, dry_run=True)
+    assert summary.to_run == 6 and summary.skipped == 0
+    assert not (store_dir / "mlflow.db").exists()
+    run_sweep(xor_table, tracking_uri=store, jobs=1)
+    assert run_sweep(xor_table, tracking_uri=store, dry_run=True).skipped == 6
+
+
+def test_invalid_table_writes_nothing(tmp_path, store, store_dir):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("dataset,activation,learning_rate\nxor,sigmod,fast\n")
+    with pytest.raises(TableError) as info:
+        run_sweep(bad, tracking_uri=store, jobs=1)
+    text = "\n".join(info.value.problems)
+    assert "sigmod" in text and "did you mean 'sigmoid'" in text
+    assert "fast" in text
+    assert not (store_dir / "mlflow.db").exists()
+
+
+def test_diverged_run_is_recorded_with_reason(tmp_path, store, store_dir):
+    table = tmp_path / "diverge.csv"
+    table.write_text(
+        "dataset,hidden,activation,output_activation,cost,learning_rate,epochs,seed\n"
+        "xor,2,tanh,identity,squared_error,50|0.1,200,0\n"
+    )
+    summary = run_sweep(table, tracking_uri=store, jobs=1)
+    assert summary.diverged == 1 and summary.finished == 1
+    children = {c.info.run_name: c for c in _children(store, "diverge")}
+    bad = children["tanh-gd-lr50-seed0"]
+    assert bad.data.tags["runner.status"] == "diverged"
+    assert "epoch" in bad.data.tags["runner.reason"]
+    assert bad.data.metrics["diverged"] == 1
+    assert children["tanh-gd-lr0.1-seed0"].data.metrics["diverged"] == 0
+
+
+class Exploding(Activation):
+    """A test plugin that raises for one parameter value."""
+
+    name = "exploding"
+    from runner import Param
+
+    params = (Param("fuse", float, 0.0, "raise when positive"),)
+
+    def forward(self, z, fuse=0.0, **params):
+        if fuse > 0:
+            raise RuntimeError("the fuse blew")
+        return np.tanh(z)
+
+    def derivative(self, z, a, **params):
+        return 1.0 - a * a
+
+
+@pytest.fixture
+def exploding():
+    registry = get_registry()
+    registry.add(Exploding(), "tests", "0")
+    yield
+    del registry.by_kind["activation"]["exploding"]
+
+
+def test_failed_run_is_recorded_and_sweep_goes_on(tmp_path, store, store_dir, exploding):
+    table = tmp_path / "fail.csv"
+    table.write_text("dataset,activation,fuse,epochs,seed\nxor,exploding,0|1,50,0..1\n")
+    summary = run_sweep(table, tracking_uri=store, jobs=1)
+    assert summary.failed == 2 and summary.finished + summary.diverged == 2
+    children = _children(store, "fail")
+    failed = [c for c in children if c.info.status == "FAILED"]
+    assert len(failed) == 2
+    assert all("the fuse blew" in c.data.tags["runner.reason"] for c in failed)
+
+    with pytest.raises(FailFast):
+        run_sweep(table, tracking_uri=store, jobs=1, fail_fast=True, experiment="ff")
+
+
+def test_populations_group_compatible_specs_and_match_alone():
+    from runner.population import PopulationTask, run_population
+
+    def spec(seed, lr, optimizer="gd", hidden=(2,)):
+        params = (
+            {"learning_rate": lr} if optimizer == "gd" else {"learning_rate": lr, "momentum": 0.9}
+        )
+        return RunSpec(
+            dataset="xor",
+            hidden=hidden,
+            activation="sigmoid",
+            output_activation="sigmoid",
+            cost="cross_entropy",
+            initializer="normal",
+            optimizer=optimizer,
+            strategy="restarts",
+            seed=seed,
+            epochs=200,
+            optimizer_params=freeze(params),
+            strategy_params=freeze({"restarts": 1 + seed % 2}),
+        )
+
+    specs = [spec(s, lr) for s in range(6) for lr in (0.5, 1.0)]
+    specs += [spec(0, 0.5, "momentum"), spec(0, 0.5, hidden=(3,))]
+    tasks = plan_populations(specs)
+    assert sorted(len(t.specs) for t in tasks) == [1, 1, 12]
+    grouped = {r.spec_hash: r for t in tasks for r in run_population(t)}
+    for s in specs[:4]:
+        alone = run_population(PopulationTask((s,)))[0]
+        together = grouped[s.spec_hash()]
+        for a, b in zip(alone.weights + alone.biases, together.weights + together.biases):
+            assert np.array_equal(a, b)
+        assert alone.restart_losses == together.restart_losses
+
+    split = plan_populations(specs[:12], jobs=2)
+    assert len(split) == 2 and sum(len(t.specs) for t in split) == 12

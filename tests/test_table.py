@@ -1,0 +1,614 @@
+"""Sweep tables: reading every format, expanding cells, and reporting every problem at once."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from runner import Param, StepRule, hookimpl
+from runner.errors import TableError
+from runner.manager import collect, get_plugin_manager, get_registry
+from runner.table import CORE, MAX_RUNS_PER_ROW, describe_columns, load_specs, read_table
+
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+
+
+def write(folder: Path, text: str, name: str = "t.csv") -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def problems_of(path: Path, registry: Any = None) -> list[str]:
+    with pytest.raises(TableError) as info:
+        load_specs(path, registry)
+    return info.value.problems
+
+
+def find(lines: list[str], row: int, column: str, value: Any) -> str:
+    """The one problem line about ``value`` in ``column`` of ``row``; fails if there is none."""
+    head = f"row {row}, column {column!r}: {value!r} is not valid: "
+    hits = [line for line in lines if head in line]
+    assert len(hits) == 1, f"no single problem {head!r} in:\n" + "\n".join(lines)
+    return hits[0]
+
+
+def assert_problem(
+    path: Path, lines: list[str], row: int, column: str, value: Any, *accepted: str
+) -> str:
+    """A problem line names the file, the row, the column, the value and what is accepted."""
+    line = find(lines, row, column, value)
+    assert line.startswith(f"{path}: row {row}, column {column!r}: {value!r} is not valid: ")
+    for phrase in accepted:
+        assert phrase in line, f"{phrase!r} not in {line!r}"
+    return line
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+ROWS = [
+    {"activation": "sigmoid|tanh", "hidden": "2", "learning_rate": "0.5", "seed": "0..1"},
+    {"activation": "relu", "hidden": "4-4", "learning_rate": "", "seed": "3"},
+]
+
+
+def test_every_format_reads_to_the_same_specs(tmp_path: Path) -> None:
+    frame = pd.DataFrame(ROWS)
+    csv = tmp_path / "t.csv"
+    frame.to_csv(csv, index=False)
+    tsv = tmp_path / "t.tsv"
+    frame.to_csv(tsv, index=False, sep="\t")
+    native = [  # JSON and Parquet carry numbers as numbers and blanks as null
+        {"activation": "sigmoid|tanh", "hidden": 2, "learning_rate": 0.5, "seed": "0..1"},
+        {"activation": "relu", "hidden": "4-4", "learning_rate": None, "seed": "3"},
+    ]
+    js = tmp_path / "t.json"
+    js.write_text(json.dumps(native))
+    parquet = tmp_path / "t.parquet"
+    typed = pd.DataFrame(
+        {
+            "activation": ["sigmoid|tanh", "relu"],
+            "hidden": ["2", "4-4"],
+            "learning_rate": [0.5, None],
+            "seed": ["0..1", "3"],
+        }
+    )
+    typed.to_parquet(parquet)
+    paths = [csv, tsv, js, parquet]
+    if _has("openpyxl"):
+        xlsx = tmp_path / "t.xlsx"
+        frame.to_excel(xlsx, index=False)
+        paths.append(xlsx)
+
+    expected = [
+        ("sigmoid", (2,), 0.5, 0),
+        ("sigmoid", (2,), 0.5, 1),
+        ("tanh", (2,), 0.5, 0),
+        ("tanh", (2,), 0.5, 1),
+        ("relu", (4, 4), 0.1, 3),
+    ]
+    hashes = None
+    for path in paths:
+        specs = load_specs(path)
+        got = [(s.activation, s.hidden, s.learning_rate, s.seed) for s in specs]
+        assert got == expected, path
+        assert [s.row for s in specs] == [1, 1, 1, 1, 2]
+        assert all(s.source == str(path) for s in specs)
+        digests = [s.spec_hash() for s in specs]
+        hashes = hashes or digests
+        assert digests == hashes, f"{path.suffix} gives other specs than .csv"
+    assert len(paths) >= 4
+
+
+def _has(module: str) -> bool:
+    try:
+        __import__(module)
+    except ImportError:
+        return False
+    return True
+
+
+def test_read_table_strips_names_and_numbers_rows_as_in_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, " activation , seed\nsigmoid,1\n\ntanh,2\n")
+    frame = read_table(path)
+    assert list(frame.columns) == ["activation", "seed"]
+    assert list(frame.index) == [1, 2, 3]
+    assert frame.loc[3, "activation"] == "tanh"
+    assert frame.loc[2, "seed"] == ""
+    specs = load_specs(path)
+    assert [(s.activation, s.row) for s in specs] == [("sigmoid", 1), ("tanh", 3)]
+
+
+def test_json_lists_are_alternatives(tmp_path: Path) -> None:
+    path = write(tmp_path, json.dumps([{"learning_rate": [0.1, 0.5], "seed": 2}]), "t.json")
+    specs = load_specs(path)
+    assert [(s.learning_rate, s.seed) for s in specs] == [(0.1, 2), (0.5, 2)]
+
+
+# --- defaults, expansion, comments, parameters --------------------------------------------------
+
+
+def test_blank_cells_take_the_defaults(tmp_path: Path) -> None:
+    path = write(tmp_path, "# note,seed,learning_rate\nall defaults,0,\n")
+    (spec,) = load_specs(path)
+    assert (spec.dataset, spec.hidden, spec.activation, spec.output_activation) == (
+        "xor",
+        (2,),
+        "sigmoid",
+        "sigmoid",
+    )
+    assert (spec.cost, spec.initializer, spec.optimizer, spec.strategy) == (
+        "cross_entropy",
+        "normal",
+        "gd",
+        "restarts",
+    )
+    assert (spec.epochs, spec.batch_size, spec.seed, spec.data_seed) == (1000, 0, 0, 0)
+    assert (spec.test_size, spec.scale, spec.dtype) == (0.0, "none", "float64")
+    assert spec.target_loss is None and spec.gradient_tolerance is None
+    assert spec.params_of("optimizer") == {"learning_rate": 0.1}
+    assert spec.params_of("strategy") == {"restarts": 1}
+    assert spec.params_of("activation") == {"beta": 1.0}
+    assert spec.params_of("initializer") == {"scale": 1.0}
+    registry = get_registry()
+    used = ["xor", "sigmoid", "cross_entropy", "normal", "gd", "restarts"]
+    versions = dict(spec.versions)
+    assert set(versions) == set(used)
+    for kind, name in [("dataset", "xor"), ("step_rule", "gd"), ("strategy", "restarts")]:
+        obj = registry.get(kind, name)
+        assert versions[name] == f"{obj.distribution}=={obj.version}"
+
+
+def test_core_settings_are_read(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "epochs,batch_size,data_seed,test_size,scaling,target_loss,gradient_tolerance,dtype\n"
+        "50,8,3,0.25,standard,0.01,1e-6,float32\n",
+    )
+    (spec,) = load_specs(path)
+    assert (spec.epochs, spec.batch_size, spec.data_seed, spec.test_size) == (50, 8, 3, 0.25)
+    assert (spec.scale, spec.target_loss, spec.gradient_tolerance, spec.dtype) == (
+        "standard",
+        0.01,
+        1e-6,
+        "float32",
+    )
+
+
+def test_a_row_expands_to_the_product_of_its_cells_leftmost_slowest(tmp_path: Path) -> None:
+    path = write(tmp_path, "activation,seed,learning_rate\nsigmoid|tanh,0..2,0.1|1\nrelu,5,\n")
+    specs = load_specs(path)
+    got = [(s.activation, s.seed, s.learning_rate) for s in specs]
+    assert got == [
+        (a, seed, lr) for a in ("sigmoid", "tanh") for seed in (0, 1, 2) for lr in (0.1, 1.0)
+    ] + [("relu", 5, 0.1)]
+    assert [s.row for s in specs] == [1] * 12 + [2]
+
+
+def test_hidden_values_are_layer_size_strings(tmp_path: Path) -> None:
+    path = write(tmp_path, "hidden\n2|4-4|16 - 8 - 4|none|5..6\n0\n")
+    specs = load_specs(path)
+    assert [s.hidden for s in specs] == [(2,), (4, 4), (16, 8, 4), (), (5,), (6,)]
+    assert [s.row for s in specs] == [1] * 6  # row 2 ("0": no hidden layer) repeats "none"
+
+
+def test_plugin_names_take_alternatives_and_parameters_apply_where_declared(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "optimizer,learning_rate,momentum\ngd|momentum|nesterov,0.5,0.8|0.9\n")
+    specs = load_specs(path)
+    got = [(s.optimizer, s.params_of("optimizer")) for s in specs]
+    assert got == [  # gd takes no momentum: its two combinations are one specification
+        ("gd", {"learning_rate": 0.5}),
+        ("momentum", {"learning_rate": 0.5, "momentum": 0.8}),
+        ("momentum", {"learning_rate": 0.5, "momentum": 0.9}),
+        ("nesterov", {"learning_rate": 0.5, "momentum": 0.8}),
+        ("nesterov", {"learning_rate": 0.5, "momentum": 0.9}),
+    ]
+
+
+def test_comment_columns_are_ignored(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "# note,seed,#,  # why\nfirst, 1 ,anything|at..all,x\n# only a comment,,,\n",
+    )
+    specs = load_specs(path)
+    assert [s.seed for s in specs] == [1]
+
+
+def test_bare_parameters_reach_every_chosen_plugin_that_declares_them(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "activation,output_activation,beta,output_activation.beta,initializer,scale\n"
+        "sigmoid,sigmoid,2,,normal,0.5\n"
+        "sigmoid,sigmoid,2,3,uniform,\n"
+        "tanh,sigmoid,2,,normal,\n",
+    )
+    first, second, third = load_specs(path)
+    assert first.params_of("activation") == {"beta": 2.0}
+    assert first.params_of("output") == {"beta": 2.0}
+    assert first.params_of("initializer") == {"scale": 0.5}
+    assert second.params_of("activation") == {"beta": 2.0}
+    assert second.params_of("output") == {"beta": 3.0}  # qualified beats bare for its part
+    assert (second.initializer, second.params_of("initializer")) == ("uniform", {"scale": 1.0})
+    assert third.params_of("activation") == {}  # tanh declares no beta
+    assert third.params_of("output") == {"beta": 2.0}
+
+
+def test_qualified_columns_target_one_part(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "activation.beta,initializer.scale,optimizer.learning_rate,strategy.restarts,dataset.noise,dataset\n"
+        "4,0.25,0.3,3,0.3,moons\n",
+    )
+    (spec,) = load_specs(path)
+    assert spec.params_of("activation") == {"beta": 4.0}
+    assert spec.params_of("output") == {"beta": 1.0}
+    assert spec.params_of("initializer") == {"scale": 0.25}
+    assert spec.learning_rate == 0.3
+    assert spec.params_of("strategy") == {"restarts": 3}
+    assert spec.params_of("dataset") == {"n_samples": 200, "noise": 0.3}
+
+
+class _ThirdParty:
+    """A third party's step rule with a parameter the core has never heard of."""
+
+    class Adamish(StepRule):
+        name = "adamish"
+        params = (
+            Param("learning_rate", float, 0.001, "step size", low=0, low_open=True),
+            Param("beta2", float, 0.999, "decay of the second moment", low=0, high=1),
+        )
+
+        def step(self, params: Any, grads: Any, state: Any, **hyper: Any) -> None:
+            for p, g in zip(params, grads, strict=True):
+                p -= hyper["learning_rate"] * g
+
+    @hookimpl
+    def register_optimizers(self, register: Any) -> None:
+        register(self.Adamish())
+
+
+def test_a_third_party_parameter_gets_a_column(tmp_path: Path) -> None:
+    registry = collect(get_plugin_manager(extra=[_ThirdParty()]))
+    path = write(tmp_path, "optimizer,beta2\nadamish,0.99\n")
+    (spec,) = load_specs(path, registry)
+    assert spec.params_of("optimizer") == {"learning_rate": 0.001, "beta2": 0.99}
+    lines = problems_of(write(tmp_path, "optimizer,beta2\nadamish,2\n", "bad.csv"), registry)
+    assert_problem(tmp_path / "bad.csv", lines, 1, "beta2", "2", "a number in [0, 1]")
+    assert "beta2" not in {c for c, *_ in describe_columns()}
+    assert "beta2" in {c for c, *_ in describe_columns(registry)}
+
+
+# --- data sets and paths ------------------------------------------------------------------------
+
+POINTS = "x1,x2,label\n0,0,a\n1,0,b\n0,1,b\n1,1,a\n"
+
+
+def test_paths_are_resolved_relative_to_the_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "study" / "data", POINTS, "points.csv")
+    write(tmp_path / "study", "dataset,path,target\ncsv,data/points.csv,label\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    (spec,) = load_specs(Path("..") / "study" / "t.csv")
+    expected = (tmp_path / "study" / "data" / "points.csv").resolve()
+    assert spec.params_of("dataset")["path"] == str(expected)
+    assert Path(spec.params_of("dataset")["path"]).is_absolute()
+    assert spec.params_of("dataset")["target"] == "label"
+
+
+def test_data_problems_name_file_row_column_and_value(tmp_path: Path) -> None:
+    write(tmp_path / "data", POINTS, "points.csv")
+    path = write(
+        tmp_path,
+        "dataset,path,target\n"
+        "csv,data/points.csv,label\n"
+        "csv,data/missing.csv,label\n"
+        "csv,data/points.csv,lable\n"
+        "csv,,\n",
+    )
+    lines = problems_of(path)
+    assert_problem(path, lines, 2, "path", "data/missing.csv", "no such file")
+    assert_problem(path, lines, 3, "target", "lable", "did you mean 'label'?")
+    assert_problem(path, lines, 4, "path", "", "requires path", "a file path")
+    assert_problem(path, lines, 4, "target", "", "requires target")
+    assert len(lines) == 4
+
+
+def test_an_unreadable_data_file_is_a_table_problem(tmp_path: Path) -> None:
+    (tmp_path / "junk.csv").write_bytes(b'"unclosed,quote\n\x00\x01')
+    path = write(tmp_path, "dataset,path,target\ncsv,junk.csv,label\n")
+    lines = problems_of(path)
+    assert_problem(path, lines, 1, "path", "junk.csv", "data set 'csv' cannot be prepared")
+
+
+# --- validation: every problem names file, row, column, value and what is accepted --------------
+
+
+def test_unknown_plugin_names_suggest_the_close_one(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "dataset,activation,output_activation,cost,initializer,optimizer,strategy\n"
+        "xro,sigmod,sigmoid,cross_entropi,normall,momentun,restart\n",
+    )
+    lines = problems_of(path)
+    assert_problem(path, lines, 1, "dataset", "xro", "did you mean 'xor'?")
+    assert_problem(path, lines, 1, "activation", "sigmod", "did you mean 'sigmoid'?", "tanh")
+    assert_problem(path, lines, 1, "cost", "cross_entropi", "did you mean 'cross_entropy'?")
+    assert_problem(path, lines, 1, "initializer", "normall", "did you mean 'normal'?")
+    assert_problem(path, lines, 1, "optimizer", "momentun", "did you mean 'momentum'?")
+    assert_problem(path, lines, 1, "strategy", "restart", "did you mean 'restarts'?")
+    assert len(lines) == 6
+
+
+def test_optimizer_and_strategy_must_be_of_their_kind(tmp_path: Path) -> None:
+    path = write(tmp_path, "optimizer,strategy\nrestarts,momentum\n")
+    lines = problems_of(path)
+    assert_problem(
+        path, lines, 1, "optimizer", "restarts", "is a strategy, not a step rule", "gd, momentum"
+    )
+    assert_problem(
+        path, lines, 1, "strategy", "momentum", "is a step rule, not a strategy", "'optimizer'"
+    )
+
+
+def test_an_output_only_activation_cannot_be_hidden(tmp_path: Path) -> None:
+    path = write(tmp_path, "activation\nsoftmax\n")
+    lines = problems_of(path)
+    line = assert_problem(path, lines, 1, "activation", "softmax", "only on the output layer")
+    assert "sigmoid" in line and "softmax" not in line.split("hidden activations:")[1]
+
+
+def test_the_cost_must_accept_the_output_activation(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "output_activation,cost\n"
+        "identity,cross_entropy\n"
+        "sigmoid,categorical_cross_entropy\n"
+        "softmax,squared_error\n"
+        "softmax,categorical_cross_entropy\n",
+    )
+    lines = problems_of(path)
+    assert_problem(path, lines, 1, "cost", "cross_entropy", "needs outputs in [0, 1]")
+    assert_problem(path, lines, 2, "cost", "categorical_cross_entropy", "normalizes")
+    assert_problem(path, lines, 3, "cost", "squared_error", "categorical cost")
+    assert len(lines) == 3
+
+
+@pytest.mark.parametrize("value", ["0-4", "2.5", "a", "-2", "2--2", "4-"])
+def test_layer_sizes_must_be_positive_integers(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, f"hidden\n2|{value}\n")
+    lines = problems_of(path)
+    assert_problem(path, lines, 1, "hidden", value, "positive integer layer sizes", "16-16")
+    assert len(lines) == 1
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "accepted"),
+    [
+        ("epochs", "ten", "an integer >= 1"),
+        ("epochs", "0", "an integer >= 1"),
+        ("epochs", "2.5", "an integer >= 1"),
+        ("batch_size", "-1", "an integer >= 0"),
+        ("seed", "-3", "an integer >= 0"),
+        ("test_size", "1", "a number in [0, 1)"),
+        ("scaling", "zscore", "one of none, standard, minmax"),
+        ("dtype", "float16", "one of float64, float32"),
+        ("target_loss", "-1", "a number >= 0"),
+        ("gradient_tolerance", "0", "a number > 0"),
+        ("learning_rate", "-0.1", "a number > 0"),
+        ("momentum", "1", "a number in [0, 1)"),
+        ("restarts", "0", "an integer >= 1"),
+        ("learning_rate", "nan", "a number > 0"),
+        ("learning_rate", "inf", "a number > 0"),
+        ("test_size", "NaN", "a number in [0, 1)"),
+    ],
+)
+def test_wrong_types_and_ranges(tmp_path: Path, column: str, value: str, accepted: str) -> None:
+    path = write(tmp_path, f"optimizer,{column}\nmomentum,{value}\n")
+    lines = problems_of(path)
+    assert_problem(path, lines, 1, column, value, accepted)
+    assert len(lines) == 1
+
+
+@pytest.mark.parametrize(
+    ("cell", "bad", "accepted"),
+    [
+        ("5..1", "5..1", "write '1..5'"),
+        ("0.1..0.5", "0.1..0.5", "a range of integers"),
+        ("0..2|9..3", "9..3", "write '3..9'"),
+        ("1||2", "1||2", "none of them empty"),
+    ],
+)
+def test_bad_multi_value_cells(tmp_path: Path, cell: str, bad: str, accepted: str) -> None:
+    path = write(tmp_path, f"seed\n{cell}\n")
+    lines = problems_of(path)
+    assert_problem(path, lines, 1, "seed", bad, accepted)
+
+
+def test_a_parameter_must_belong_to_a_chosen_plugin(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "optimizer,momentum,activation,activation.beta,alpha\ngd,0.9,relu,2,\ntanh,,,,0.1\n",
+    )
+    lines = problems_of(path)
+    line = assert_problem(
+        path,
+        lines,
+        1,
+        "momentum",
+        "0.9",
+        "parameter 'momentum' does not belong to the chosen plugins of this row",
+        "optimizer 'gd' takes: learning_rate",
+    )
+    assert "step rule 'momentum'" in line
+    assert_problem(path, lines, 1, "activation.beta", "2", "activation 'relu' takes: no parameters")
+    assert_problem(path, lines, 2, "optimizer", "tanh", "is an activation, not a step rule")
+
+
+def test_unknown_columns_suggest_the_close_one(tmp_path: Path) -> None:
+    path = write(tmp_path, "lerning_rate,optimiser.momentum,epoch,zzz\n0.5,0.9,10,1\n")
+    lines = problems_of(path)
+    for column, close in [
+        ("lerning_rate", "learning_rate"),
+        ("optimiser.momentum", "optimizer.momentum"),
+        ("epoch", "epochs"),
+    ]:
+        (line,) = [x for x in lines if f"column {column!r}:" in x]
+        assert line.startswith(f"{path}: header, column {column!r}: {column!r} is not a known")
+        assert f"did you mean {close!r}?" in line
+        assert "learning_rate" in line and "epochs" in line and "'#'" in line
+    (line,) = [x for x in lines if "'zzz'" in x]
+    assert "did you mean" not in line
+    assert len(lines) == 4
+
+
+def test_duplicate_and_unnamed_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "seed,activation, seed,\n1,tanh,2,\n3,relu,4,oops\n")
+    lines = problems_of(path)
+    assert any(
+        x.startswith(f"{path}: header, column 'seed': 'seed' appears 2 times (columns 1, 3)")
+        for x in lines
+    )
+    assert any(f"{path}: header, column 4: the column has no name" in x for x in lines)
+    assert any("row 2: 'oops'" in x for x in lines)
+
+
+def test_empty_tables(tmp_path: Path) -> None:
+    for text, phrase in [
+        ("", "the file is empty"),
+        ("activation,seed\n", "no data rows"),
+        ("# note,seed\nonly a comment,\n\n,\n", "no data rows"),
+    ]:
+        path = write(tmp_path, text)
+        (line,) = problems_of(path)
+        assert line.startswith(f"{path}: ") and phrase in line
+    path = write(tmp_path, "[]", "t.json")
+    (line,) = problems_of(path)
+    assert "no data rows" in line
+
+
+def test_files_that_are_not_tables(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.csv"
+    assert problems_of(missing) == [f"{missing}: no such file"]
+    (tmp_path / "folder.csv").mkdir()
+    assert "not a file" in problems_of(tmp_path / "folder.csv")[0]
+    for name in ("t.txt", "t.xls", "noextension"):
+        (line,) = problems_of(write(tmp_path, "seed\n1\n", name))
+        assert "unsupported table format" in line
+        assert all(ext in line for ext in (".csv", ".tsv", ".json", ".parquet", ".xlsx"))
+    junk = bytes(range(256)) * 4
+    for name in ("junk.csv", "junk.tsv", "junk.xlsx", "junk.parquet", "junk.json"):
+        path = tmp_path / name
+        path.write_bytes(junk)
+        (line,) = problems_of(path)
+        assert line.startswith(f"{path}: "), line
+        assert "accepted" in line or "not valid JSON" in line or "UTF-8" in line, line
+    latin = write(tmp_path, "", "latin.csv")
+    latin.write_bytes("activation\nsigmo\xefd\n".encode("latin-1"))
+    assert "not UTF-8" in problems_of(latin)[0]
+    ragged = write(tmp_path, "seed,epochs\n1,2\n3,4,5\n", "ragged.csv")
+    assert "not a readable CSV table" in problems_of(ragged)[0]
+    (line,) = problems_of(write(tmp_path, '{"seed": 1}', "obj.json"))
+    assert "a JSON table is a list of records" in line
+
+
+def test_xlsx_without_openpyxl_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "t.xlsx"
+    path.write_bytes(b"not opened")
+    monkeypatch.setitem(sys.modules, "openpyxl", None)  # makes `import openpyxl` fail
+    (line,) = problems_of(path)
+    assert "pip install openpyxl" in line and "excel" in line
+
+
+def test_a_row_may_not_expand_beyond_the_limit(tmp_path: Path) -> None:
+    path = write(tmp_path, f"seed,learning_rate\n0..{MAX_RUNS_PER_ROW - 1},0.1|0.2\n")
+    (line,) = problems_of(path)
+    assert f"row 1: the row expands to {2 * MAX_RUNS_PER_ROW} runs" in line
+
+
+def test_every_problem_of_the_table_is_reported_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "activation,seed,learning_rate,epochs\n"
+        "sigmoid,0..2,0.5,1000\n"
+        "sigmod,1,0.5,1000\n"
+        "tanh,5..1,-1,1000\n"
+        "relu,1,0.5,many\n",
+    )
+    with pytest.raises(TableError) as info:
+        load_specs(path)
+    lines = info.value.problems
+    assert str(info.value) == f"{path}: 4 problems"
+    assert_problem(path, lines, 2, "activation", "sigmod", "did you mean 'sigmoid'?")
+    assert_problem(path, lines, 3, "seed", "5..1", "write '1..5'")
+    assert_problem(path, lines, 3, "learning_rate", "-1", "a number > 0")
+    assert_problem(path, lines, 4, "epochs", "many", "an integer >= 1")
+    rows = [int(line.split("row ")[1].split(",")[0]) for line in lines]
+    assert rows == sorted(rows)
+
+
+# --- hashes -------------------------------------------------------------------------------------
+
+
+def test_spec_hashes_are_stable_and_distinct(tmp_path: Path) -> None:
+    text = "activation,seed,learning_rate\nsigmoid|tanh,0..4,0.1|0.5\n"
+    first = [s.spec_hash() for s in load_specs(write(tmp_path / "a", text))]
+    again = [s.spec_hash() for s in load_specs(write(tmp_path / "a", text))]
+    moved = [s.spec_hash() for s in load_specs(write(tmp_path / "b", text))]
+    assert first == again == moved  # neither the run nor the table's place changes a hash
+    assert len(set(first)) == len(first) == 20
+    reordered = write(tmp_path / "c", "learning_rate,seed,activation\n0.5,3,tanh\n")
+    (spec,) = load_specs(reordered)
+    assert spec.spec_hash() in first and spec.row == 1
+
+
+def test_equal_configurations_are_kept_once(tmp_path: Path) -> None:
+    path = write(tmp_path, "seed,learning_rate\n0..1,0.1\n1,0.1\n1,\n2,0.1\n")
+    specs = load_specs(path)
+    assert [(s.seed, s.row) for s in specs] == [(0, 1), (1, 1), (2, 4)]
+
+
+# --- documentation and the example tables -------------------------------------------------------
+
+
+def test_describe_columns_documents_every_column() -> None:
+    rows = describe_columns()
+    by_column = {column: (default, text) for column, default, text in rows}
+    assert list(by_column)[: len(CORE)] == list(CORE)
+    assert by_column["activation"][0] == "sigmoid" and "tanh" in by_column["activation"][1]
+    assert "softmax" not in by_column["activation"][1]
+    assert by_column["epochs"] == ("1000", "passes over the training set; an integer >= 1")
+    assert by_column["target_loss"][0] == "(blank)"
+    assert "'momentum', 'nesterov'" in by_column["momentum"][1]
+    for name in ("learning_rate", "beta", "restarts", "noise", "path", "target", "scale"):
+        assert name in by_column
+
+
+@pytest.mark.parametrize(("name", "runs"), [("xor.csv", 30), ("moons.csv", 18), ("digits.csv", 4)])
+def test_the_example_tables_validate(name: str, runs: int) -> None:
+    specs = load_specs(EXPERIMENTS / name)
+    assert len(specs) == runs
+    assert len({s.spec_hash() for s in specs}) == runs
+
+
+def test_odd_json_cells_are_problems_not_crashes(tmp_path: Path) -> None:
+    records = [{"activation": {"name": "sigmoid"}, "seed": [[1]], "hidden": True}]
+    path = write(tmp_path, json.dumps(records), "t.json")
+    lines = problems_of(path)
+    assert_problem(path, lines, 1, "activation", {"name": "sigmoid"}, "installed")
+    assert_problem(path, lines, 1, "seed", [1], "an integer >= 0")
+    assert_problem(path, lines, 1, "hidden", True, "positive integer layer sizes")
+    (line,) = problems_of(write(tmp_path, '[{"seed": 1, "seed": 2}]', "dup.json"))
+    assert line.startswith(f"{tmp_path / 'dup.json'}: header, column 'seed': 'seed' appears twice")

@@ -1,0 +1,228 @@
+"""The training loop: stop criteria, divergence, mini-batch reproducibility, metric history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from runner.manager import get_registry
+from runner.network import Network, member_rng
+from runner.training import MemberResult, Schedule, gradient_norm, train
+
+REGISTRY = get_registry()
+ACT = REGISTRY.activations
+COST = REGISTRY.costs
+
+XOR_X = np.array([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
+XOR_Y = np.array([[0.0, 1.0, 1.0, 0.0]])
+
+
+def _xor() -> Network:
+    return Network((2, 2, 1), ACT["sigmoid"], ACT["sigmoid"], COST["cross_entropy"])
+
+
+def _regression(seed: int = 3, n: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((2, n))
+    return X, np.sin(X[:1]) + 0.5 * X[1:]
+
+
+def _run(
+    network: Network,
+    seeds: list[int],
+    X: np.ndarray,
+    Y: np.ndarray,
+    schedule: Schedule,
+    hyper: dict[str, Any],
+    rule: str = "gd",
+    initializer: str = "normal",
+) -> tuple[list[np.ndarray], list[np.ndarray], list[MemberResult]]:
+    rngs = [member_rng(s) for s in seeds]
+    W, b = network.init_population(REGISTRY.initializers[initializer], {}, rngs)
+    results = train(network, W, b, X, Y, REGISTRY.step_rules[rule], hyper, schedule, rngs)
+    return W, b, results
+
+
+def _same_weights(a: MemberResult, b: MemberResult) -> bool:
+    pairs = zip(a.weights + a.biases, b.weights + b.biases, strict=True)
+    return all(np.array_equal(x, y) for x, y in pairs)
+
+
+# -- stop criteria ------------------------------------------------------------------------------
+
+
+def test_target_loss_stops_a_member_and_marks_it_converged() -> None:
+    network = _xor()
+    seeds = list(range(12))
+    schedule = Schedule(epochs=3000, target_loss=0.1)
+    hyper = {"learning_rate": np.full(len(seeds), 1.0)}
+    _, _, results = _run(network, seeds, XOR_X, XOR_Y, schedule, hyper)
+    converged = [r for r in results if r.converged]
+    assert 0 < len(converged) < len(results)  # some reach the target, some stay stuck
+    for seed, r in zip(seeds, results, strict=True):
+        steps, losses = r.history["loss"]
+        assert r.status == "finished" and steps[-1] == r.epochs
+        if r.converged:
+            assert r.epochs < schedule.epochs and losses[-1] <= 0.1
+            assert (losses[:-1] > 0.1).all()  # it stopped at the first epoch at the target
+            W = [w[None] for w in r.weights]
+            b = [x[None] for x in r.biases]
+            assert network.loss(W, b, XOR_X, XOR_Y)[0] <= 0.1
+            # stopping early changes nothing for the member: alone it stops at the same epoch
+            _, _, (alone,) = _run(network, [seed], XOR_X, XOR_Y, schedule, {"learning_rate": 1.0})
+            assert alone.epochs == r.epochs and _same_weights(alone, r)
+        else:
+            assert r.epochs == schedule.epochs and losses[-1] > 0.1
+
+
+def test_gradient_tolerance_stops_a_member_at_the_least_squares_solution() -> None:
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((3, 50))
+    true_W, true_b = np.array([[1.5, -2.0, 0.5]]), 0.25
+    Y = true_W @ X + true_b
+    identity = ACT["identity"]
+    network = Network((3, 1), identity, identity, COST["squared_error"])
+    schedule = Schedule(epochs=20000, gradient_tolerance=1e-8, log_every=1)
+    _, _, results = _run(network, [0, 1, 2], X, Y, schedule, {"learning_rate": 0.3})
+    for r in results:
+        assert r.converged and r.status == "finished"
+        assert 0 < r.epochs < schedule.epochs
+        steps, norms = r.history["gradient_norm"]
+        assert steps[-1] == r.epochs and norms[-1] < 1e-8 and norms[0] > 1e-8
+        np.testing.assert_allclose(r.weights[0], true_W, atol=1e-6)
+        np.testing.assert_allclose(r.biases[0], [[true_b]], atol=1e-6)
+
+
+def test_gradient_norm_is_the_norm_of_the_whole_gradient_of_each_member() -> None:
+    rng = np.random.default_rng(0)
+    grads = [rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 3, 1))]
+    expected = [np.sqrt(sum((g[p] ** 2).sum() for g in grads)) for p in range(4)]
+    np.testing.assert_allclose(gradient_norm(grads), expected, rtol=1e-12)
+
+
+# -- divergence ---------------------------------------------------------------------------------
+
+
+def test_a_diverging_member_is_marked_and_the_others_finish_as_they_would_alone() -> None:
+    X, Y = _regression()
+    network = Network((2, 3, 1), ACT["tanh"], ACT["identity"], COST["squared_error"])
+    seeds = list(range(8))
+    rates = np.array([0.05, 0.05, 0.1, 1e6, 0.1, 0.02, 0.1, 1e4])  # two absurd rates
+    schedule = Schedule(epochs=300)
+    hyper = {"learning_rate": rates, "momentum": 0.9}
+    _, _, results = _run(network, seeds, X, Y, schedule, hyper, "momentum", "xavier")
+    diverged = [i for i, r in enumerate(results) if r.status == "diverged"]
+    assert diverged == [3, 7]
+    for i in diverged:
+        r = results[i]
+        assert not r.converged and r.epochs < schedule.epochs
+        assert "loss" in r.reason and f"epoch {r.epochs}" in r.reason
+        assert not np.isfinite(r.history["loss"][1][-1])
+    assert results[3].epochs != results[7].epochs  # stopped rows leave at different epochs
+    for i, r in enumerate(results):
+        if i in diverged:
+            continue
+        assert r.status == "finished" and r.epochs == schedule.epochs and r.reason == ""
+        assert np.isfinite(r.history["loss"][1]).all()
+        alone_hyper = {"learning_rate": rates[i : i + 1], "momentum": 0.9}
+        _, _, (alone,) = _run(network, [i], X, Y, schedule, alone_hyper, "momentum", "xavier")
+        assert _same_weights(alone, r), f"member {i} differs from training it alone"
+
+
+# -- mini-batches -------------------------------------------------------------------------------
+
+
+def test_mini_batch_training_with_shuffling_is_reproducible() -> None:
+    X, Y = _regression(n=50)
+    network = Network((2, 4, 1), ACT["tanh"], ACT["identity"], COST["squared_error"])
+    schedule = Schedule(epochs=20, batch_size=8)  # 50 samples: six batches of 8 and one of 2
+    hyper = {"learning_rate": 0.05}
+
+    def run(seeds: list[int]) -> list[MemberResult]:
+        return _run(network, seeds, X, Y, schedule, hyper, "gd", "xavier")[2]
+
+    first, again = run([0, 1, 2]), run([0, 1, 2])
+    for a, b in zip(first, again, strict=True):
+        assert _same_weights(a, b)
+        assert np.array_equal(a.history["loss"][1], b.history["loss"][1])
+
+    # the order of samples comes from each member's own generator: the same initial weights
+    # shuffled by other generators end elsewhere, and full batches end elsewhere again
+    rngs = [member_rng(s) for s in range(3)]
+    W, b = network.init_population(REGISTRY.initializers["xavier"], {}, rngs)
+    W2, b2 = [w.copy() for w in W], [x.copy() for x in b]
+    other = [member_rng(s, restart=7) for s in range(3)]
+    shuffled = train(network, W2, b2, X, Y, REGISTRY.step_rules["gd"], hyper, schedule, other)
+    for a, b_ in zip(first, shuffled, strict=True):
+        assert not _same_weights(a, b_)
+    full = Schedule(epochs=20)
+    whole = train(network, W, b, X, Y, REGISTRY.step_rules["gd"], hyper, full, rngs)
+    for a, b_ in zip(first, whole, strict=True):
+        assert not _same_weights(a, b_)
+
+
+def test_a_batch_size_of_the_whole_set_is_full_batch_training() -> None:
+    X, Y = _regression(n=20)
+    network = Network((2, 3, 1), ACT["tanh"], ACT["identity"], COST["squared_error"])
+    hyper = {"learning_rate": 0.1}
+    _, _, full = _run(network, [4], X, Y, Schedule(epochs=30), hyper)
+    _, _, same = _run(network, [4], X, Y, Schedule(epochs=30, batch_size=20), hyper)
+    assert _same_weights(full[0], same[0])
+
+
+# -- history ------------------------------------------------------------------------------------
+
+
+def test_history_is_decimated_to_max_points_with_step_equal_to_epoch() -> None:
+    network = _xor()
+    hyper = {"learning_rate": 1.0}
+    schedule = Schedule(epochs=1000, max_points=50)
+    _, _, results = _run(network, [0, 1, 2], XOR_X, XOR_Y, schedule, hyper)
+    _, _, dense = _run(
+        network, [0, 1, 2], XOR_X, XOR_Y, Schedule(epochs=100, max_points=100), hyper
+    )
+    for r, d in zip(results, dense, strict=True):
+        for name in ("loss", "gradient_norm"):
+            steps, values = r.history[name]
+            assert len(steps) == len(values) <= 50
+            assert np.array_equal(steps, np.arange(20, 1001, 20))
+            assert np.isfinite(values).all()
+            # step = epoch: the decimated points are the dense history's values at those epochs
+            d_steps, d_values = d.history[name]
+            assert np.array_equal(d_steps, np.arange(1, 101))
+            np.testing.assert_allclose(values[:5], d_values[19::20], rtol=1e-6)
+    # the loss recorded at epoch 1 is the loss of the initial weights
+    rngs = [member_rng(s) for s in [0, 1, 2]]
+    W, b = network.init_population(REGISTRY.initializers["normal"], {}, rngs)
+    start = network.loss(W, b, XOR_X, XOR_Y)
+    np.testing.assert_allclose([d.history["loss"][1][0] for d in dense], start, rtol=1e-6)
+
+
+def test_history_of_an_early_stopped_member_ends_at_its_last_epoch() -> None:
+    network = _xor()
+    schedule = Schedule(epochs=5000, max_points=40, target_loss=0.1)
+    _, _, results = _run(network, list(range(8)), XOR_X, XOR_Y, schedule, {"learning_rate": 1.0})
+    every = schedule.every()
+    assert every == 125
+    stopped = [r for r in results if r.epochs < schedule.epochs]
+    assert stopped and any(r.epochs % every for r in stopped)
+    for r in results:
+        steps, values = r.history["loss"]
+        assert len(steps) <= schedule.max_points and steps[-1] == r.epochs
+        assert (np.diff(steps) > 0).all() and (steps[:-1] % every == 0).all()
+        assert values[-1] <= 0.1 if r.converged else values[-1] > 0.1
+
+
+def test_zero_epochs_returns_the_initial_weights() -> None:
+    network = _xor()
+    rngs = [member_rng(s) for s in range(3)]
+    W, b = network.init_population(REGISTRY.initializers["normal"], {}, rngs)
+    start = [w.copy() for w in W + b]
+    results = train(
+        network, W, b, XOR_X, XOR_Y, REGISTRY.step_rules["gd"], {}, Schedule(epochs=0), rngs
+    )
+    for p, r in enumerate(results):
+        assert r.epochs == 0 and len(r.history["loss"][0]) == 0
+        for x, s in zip(r.weights + r.biases, start, strict=True):
+            assert np.array_equal(x, s[p])

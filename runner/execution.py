@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import pickle
 import queue
 import signal
 import socket
@@ -287,15 +288,15 @@ class _ProcessPool:
 
         Returns the workers' exit codes by pid and the start reports not yet read.
         """
-        if self.executor is None:
-            return {}, []
-        self._note_processes()
+        if self.executor is not None:
+            self._note_processes()
         if kill:
             for process in self.processes.values():
                 with contextlib.suppress(Exception):
                     process.kill()
-        self.executor.shutdown(wait=True, cancel_futures=True)
-        self.executor = None
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor = None
         for process in self.processes.values():
             with contextlib.suppress(Exception):
                 process.join(timeout=5)
@@ -332,7 +333,8 @@ def _run_pool(driver: _Driver, *, jobs: int, timeout: float | None, worker: Work
     in_flight: dict[Future, int] = {}
     running: dict[int, tuple[int, float]] = {}  # task index -> (worker pid, start time)
     deaths: Counter[int] = Counter()
-    idle_breaks = 0
+    idle_breaks = 0  # breaks in a row with no task running and no result in between
+    done_at_last_break = 0
 
     def note_started(reports: list[tuple[int, int]]) -> None:
         for index, pid in reports:
@@ -363,18 +365,30 @@ def _run_pool(driver: _Driver, *, jobs: int, timeout: float | None, worker: Work
             if index not in driver.done:
                 todo.appendleft(index)
 
+    try:
+        pickle.dumps(worker)
+    except Exception as exc:
+        raise ExecutionError(
+            f"the worker function cannot be sent to worker processes: {_error_reason(exc)}"
+        ) from None
     with _single_blas_thread_env():
         pool = _ProcessPool(jobs, worker)
         try:
             while todo or in_flight:
+                broken = False
                 while todo and len(in_flight) < TASKS_PER_WORKER * jobs:
                     index = todo.popleft()
                     driver.submit(index)
-                    in_flight[pool.submit(index, tasks[index])] = index
+                    try:
+                        in_flight[pool.submit(index, tasks[index])] = index
+                    except BrokenProcessPool:  # a worker died since the last look
+                        todo.appendleft(index)
+                        broken = True
+                        break
                 finished, _ = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 note_started(pool.started())
                 lost = settle(list(finished))
-                if lost:
+                if lost or broken:
                     # a worker died: the pool is broken and every unfinished future fails with it
                     codes, late = pool.restart(kill=False)
                     note_started(late)
@@ -384,16 +398,17 @@ def _run_pool(driver: _Driver, *, jobs: int, timeout: float | None, worker: Work
                     culprits = {i: c for i, c in was_running.items() if c != -signal.SIGTERM}
                     culprits = culprits or was_running
                     running.clear()
-                    if culprits:
+                    if culprits or len(driver.done) > done_at_last_break:
                         idle_breaks = 0
                     else:
                         idle_breaks += 1
-                        if idle_breaks >= MAX_IDLE_BREAKS:
-                            shown = sorted({str(c) for c in codes.values()})
-                            raise ExecutionError(
-                                "worker processes keep dying before running any task "
-                                f"(exit codes {', '.join(shown)})"
-                            )
+                    done_at_last_break = len(driver.done)
+                    if idle_breaks >= MAX_IDLE_BREAKS:
+                        shown = sorted({str(c) for c in codes.values()})
+                        raise ExecutionError(
+                            "worker processes keep dying before running any task "
+                            f"(exit codes {', '.join(shown)})"
+                        )
                     for index, code in culprits.items():
                         deaths[index] += 1
                         if deaths[index] >= MAX_WORKER_DEATHS:

@@ -197,25 +197,27 @@ def save_pyfunc(network_dir: Path | str, path: Path | str) -> Path:
     quiet = logging.getLogger("mlflow.pyfunc")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # "no signature": none is given on purpose, see _inputs
-    with tempfile.TemporaryDirectory(prefix="runner-pyfunc-") as tmp, warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        code = Path(tmp) / "runner_network.py"
-        code.write_text(PYFUNC_CODE)
-        mlflow.pyfunc.save_model(
-            path=str(path),
-            python_model=str(code),
-            artifacts={
-                "weights": str(network_dir / WEIGHTS_FILE),
-                "architecture": str(network_dir / ARCHITECTURE_FILE),
-            },
-            # given explicitly: inferring them would load the model in a subprocess
-            pip_requirements=[
-                f"runner=={runner.__version__}",
-                f"mlflow=={mlflow.__version__}",
-                f"numpy=={np.__version__}",
-            ],
-        )
-    quiet.setLevel(level)
+    try:
+        with tempfile.TemporaryDirectory(prefix="runner-pyfunc-") as tmp, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            code = Path(tmp) / "runner_network.py"
+            code.write_text(PYFUNC_CODE)
+            mlflow.pyfunc.save_model(
+                path=str(path),
+                python_model=str(code),
+                artifacts={
+                    "weights": str(network_dir / WEIGHTS_FILE),
+                    "architecture": str(network_dir / ARCHITECTURE_FILE),
+                },
+                # given explicitly: inferring them would load the model in a subprocess
+                pip_requirements=[
+                    f"runner=={runner.__version__}",
+                    f"mlflow=={mlflow.__version__}",
+                    f"numpy=={np.__version__}",
+                ],
+            )
+    finally:
+        quiet.setLevel(level)
     return path
 
 

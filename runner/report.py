@@ -36,6 +36,8 @@ class RichObserver(Observer):
         self.started = time.perf_counter()
 
     def planned(self, summary: SweepSummary, tasks: list[PopulationTask]) -> None:
+        if summary.dry_run:
+            return
         self.console.print(
             f"[bold]{summary.table}[/]: {summary.planned} configurations, "
             f"{summary.skipped} already done, {summary.to_run} to run "
@@ -134,4 +136,5 @@ def print_results(summary: SweepSummary, console: Console, n: int = 10) -> None:
         f"skipped {summary.skipped} (already done), of {summary.planned} planned"
     )
     if summary.ui_command:
-        console.print(f"Open the results: [bold]{summary.ui_command}[/]")
+        console.print("Open the results:")
+        console.print(summary.ui_command, soft_wrap=True, markup=False, highlight=False)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -59,20 +59,30 @@ class RunSpec:
 
     def content(self) -> dict[str, Any]:
         """Everything that determines the result, as JSON-ready data (no row, no source)."""
-        data = asdict(self)
-        for key in ("row", "source", "versions"):
-            data.pop(key)
-        data["hidden"] = list(self.hidden)
-        for key, value in list(data.items()):
-            if key.endswith("_params"):
-                data[key] = {k: v for k, v in value}
+        data: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in ("row", "source", "versions"):
+                continue
+            value = getattr(self, f.name)
+            if f.name.endswith("_params"):
+                value = dict(value)
+            elif f.name == "hidden":
+                value = list(value)
+            data[f.name] = value
         return data
 
     def spec_hash(self) -> str:
-        """A stable identifier: sha256 of the canonical content and the plugins' versions."""
-        payload = {"spec": self.content(), "plugins": {k: v for k, v in self.versions}}
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """A stable identifier: sha256 of the canonical content and the plugins' versions.
+
+        Computed once per object (specifications are immutable).
+        """
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            payload = {"spec": self.content(), "plugins": dict(self.versions)}
+            text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+            cached = hashlib.sha256(text.encode()).hexdigest()[:16]
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
     def params_of(self, part: str) -> dict[str, Any]:
         """The parameters of one part (``"optimizer"``, ``"dataset"``, ...) as a dict."""

@@ -113,15 +113,16 @@ def plan_populations(
         target = min(max_members, max(MIN_SPLIT_MEMBERS, math.ceil(total / jobs)))
     tasks: list[PopulationTask] = []
     for group in groups.values():
+        group_members = sum(members(s) for s in group)
+        quota = group_members / math.ceil(group_members / target)  # equal shares, each <= target
         chunk: list[RunSpec] = []
         size = 0
         for spec in group:
-            k = members(spec)
-            if chunk and size + k > target:
+            chunk.append(spec)
+            size += members(spec)
+            if size >= quota:
                 tasks.append(PopulationTask(tuple(chunk), log_every, max_points))
                 chunk, size = [], 0
-            chunk.append(spec)
-            size += k
         if chunk:
             tasks.append(PopulationTask(tuple(chunk), log_every, max_points))
     # the largest populations first, so the slowest work starts early

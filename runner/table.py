@@ -7,7 +7,9 @@ training settings; every other column is a parameter of one of the row's chosen 
 
 A cell may hold several values, ``0.1|0.5|1.0``, or an inclusive integer range, ``0..9``; a row
 expands to the Cartesian product of its cells, the leftmost column varying slowest. A blank cell
-means the default. In a JSON table a list is a list of alternative values.
+means the default; a row that is blank or holds only comments is skipped. In a JSON table a list
+is a list of alternative values. A parameter column applies only to the combinations whose plugins
+declare it. File-path parameters are resolved relative to the table's folder and stored absolute.
 
 :func:`load_specs` validates the whole table against the installed plugins before anything runs:
 each problem becomes one line naming the file, the row (the first data row is "row 1", so row N is
@@ -448,9 +450,8 @@ class _Builder:
             resolved[part] = obj.resolve(given[part])  # values were coerced one by one
             for p in obj.params:
                 if p.required and resolved[part][p.name] is None:
-                    label = KIND_LABELS[obj.kind]
-                    self.cell(row, p.name, "", f"{label} {obj.name!r} requires {p.name} "
-                              f"({p.accepted()}: {p.help})")  # fmt: skip
+                    need = f"{KIND_LABELS[obj.kind]} {obj.name!r} requires {p.name}"
+                    self.cell(row, p.name, "", f"{need} ({p.accepted()}: {p.help})")
                     missing = True
         if missing:
             return None
@@ -464,7 +465,9 @@ class _Builder:
             **{PARTS[part][1]: freeze(values) for part, values in resolved.items()},
             row=row,
             source=self.file,
-            versions=freeze({o.name: f"{o.distribution}=={o.version}" for o in plugins.values()}),
+            versions=freeze(
+                {f"{o.kind}:{o.name}": f"{o.distribution}=={o.version}" for o in plugins.values()}
+            ),
         )
         key = (
             spec.dataset,
@@ -625,7 +628,7 @@ def load_specs(path: Path | str, registry: Registry | None = None) -> list[RunSp
     usable = {name: names.index(name) for name in names if name in CORE or name in columns}
 
     specs: list[RunSpec] = []
-    seen: set[str] = set()
+    seen: set[RunSpec] = set()
     data_rows = 0
     content = [i for i, name in enumerate(names) if not name.startswith("#")]
     for row, values in zip(frame.index, frame.itertuples(index=False, name=None), strict=True):
@@ -633,8 +636,8 @@ def load_specs(path: Path | str, registry: Registry | None = None) -> list[RunSp
             continue  # blank, or only comments
         data_rows += 1
         for spec in _expand(builder, int(row), values, usable, columns):
-            if spec.spec_hash() not in seen:
-                seen.add(spec.spec_hash())
+            if spec not in seen:  # equal content (row, source aside) means an equal hash
+                seen.add(spec)
                 specs.append(spec)
     if data_rows == 0:
         builder.add(f"{path}: the table has no data rows; add one row per configuration")

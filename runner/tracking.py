@@ -155,6 +155,9 @@ class Tracker:
     spools; ``spool_dir`` defaults to ``.runner-spool`` in the working directory.
     """
 
+    #: runs per search_runs page when listing finished runs
+    page_size = 1000
+
     def __init__(
         self,
         uri: str,
@@ -178,6 +181,7 @@ class Tracker:
             for key, value in (
                 ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"),
                 ("MLFLOW_HTTP_REQUEST_TIMEOUT", "30"),
+                ("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true"),  # no "View run" per run
             )
             if key not in os.environ
         }
@@ -272,12 +276,14 @@ class Tracker:
             return f"open {self.uri} in a browser (the tracking server's own UI)"
         return f"mlflow ui --backend-store-uri {self.uri}"
 
-    def artifact_location(self) -> str | None:
-        """For a SQLite store: ``mlartifacts/`` beside the database file, as a ``file:`` URI."""
+    def artifact_location(self, experiment: str) -> str | None:
+        """For a SQLite store: ``mlartifacts/<experiment>/`` beside the database file, as a
+        ``file:`` URI (``mlflow ui`` run anywhere then serves the artifacts)."""
         path = sqlite_path(self.uri)
         if path is None:
-            return None
-        return (path.parent / ARTIFACT_FOLDER).resolve().as_uri()
+            return None  # a server decides where its artifacts go
+        folder = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment).strip("._") or "experiment"
+        return (path.parent / ARTIFACT_FOLDER / folder).resolve().as_uri()
 
     def experiment(self, name: str) -> str:
         """The id of experiment ``name``, created if missing."""
@@ -290,7 +296,7 @@ class Tracker:
                         deadline,
                         self.client.create_experiment,
                         name,
-                        artifact_location=self.artifact_location(),
+                        artifact_location=self.artifact_location(name),
                         tags={"runner.version": runner.__version__},
                     )
                 except Exception as exc:
@@ -320,7 +326,7 @@ class Tracker:
                     self.client.search_runs,
                     [experiment_id],
                     filter_string=query,
-                    max_results=1000,
+                    max_results=self.page_size,
                     page_token=token,
                 )
                 hashes.update(r.data.tags.get("runner.spec_hash") for r in page)

@@ -57,3 +57,24 @@ def interrupt_for_seeds(seeds: tuple[int, ...], task: PopulationTask) -> list[Ru
     if task.specs[0].seed in seeds:
         raise KeyboardInterrupt
     return run_population(task)
+
+
+def blas_settings(task: PopulationTask) -> list[RunResult]:
+    """Report, as the reason of failed results, the BLAS thread settings the worker runs with."""
+    from threadpoolctl import threadpool_info
+
+    from runner.execution import BLAS_THREAD_VARS, failed_results
+
+    variables = [os.environ.get(var, "unset") for var in BLAS_THREAD_VARS]
+    threads = {str(pool["num_threads"]) for pool in threadpool_info()}
+    return failed_results(task, " ".join(variables + sorted(threads)))
+
+
+class DiesWhenUnpickled:
+    """A worker function that kills the process unpickling it: workers die before any task runs."""
+
+    def __reduce__(self) -> tuple:
+        return (os._exit, (5,))
+
+    def __call__(self, task: PopulationTask) -> list[RunResult]:
+        return run_population(task)

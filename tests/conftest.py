@@ -119,15 +119,31 @@ def env_with_tests_on_path() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def dask_cluster() -> Iterator[str]:
-    """The address of a dask LocalCluster: 2 worker processes of one thread each, with nannies."""
+    """The address of a dask LocalCluster: 2 worker processes of one thread each, with nannies.
+
+    Each worker holds only the task it runs (worker-saturation 1.0), so a worker that dies
+    takes no bystanders with it, and dask's count of deaths per task stays exact. The cluster
+    would close a worker's nanny 15 s (lost-worker-timeout) after any death of that worker if
+    the worker happens to be gone at that moment -- e.g. being restarted after a timeout -- so
+    that check is pushed out of the session.
+    """
     distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=None,
-    ) as cluster:
+    import dask
+
+    settings = {
+        "distributed.scheduler.worker-saturation": 1.0,
+        "distributed.deploy.lost-worker-timeout": "1 hour",
+    }
+    with (
+        dask.config.set(settings),
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+    ):
         yield cluster.scheduler_address
 
 
@@ -135,7 +151,8 @@ def dask_cluster() -> Iterator[str]:
 def dask_cli_cluster(tmp_path: Path) -> Iterator[str]:
     """`dask scheduler` and one `dask worker` started as subprocesses on 127.0.0.1; their address.
 
-    Both are stopped by pid (SIGTERM, then SIGKILL if they linger) when the test ends.
+    Both are stopped by pid (SIGTERM, then SIGKILL if they linger), worker first, when the test
+    ends.
     """
     distributed = pytest.importorskip("distributed")
     address = f"tcp://127.0.0.1:{free_port()}"
@@ -158,9 +175,8 @@ def dask_cli_cluster(tmp_path: Path) -> Iterator[str]:
             client.wait_for_workers(1, timeout=60)
         yield address
     finally:
-        for process in reversed(processes):
+        for process in reversed(processes):  # the worker first, while its scheduler still answers
             process.terminate()
-        for process in processes:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -169,3 +185,155 @@ def dask_cli_cluster(tmp_path: Path) -> Iterator[str]:
 
 
 # --- end of execution ---
+
+
+# --- tracking ---
+# Real MLflow stores for tests/test_tracking.py. Creating a SQLite store runs MLflow's schema
+# migrations (seconds), so one empty store is made per session and copied for each test. Results
+# are real: runner.population.run_population on small data sets. `mlflow_server` starts a real
+# `mlflow server` subprocess on 127.0.0.1 and stops it by its process group in the finalizer.
+
+
+def tracking_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tracking_spec(**fields: object) -> object:
+    """A small RunSpec on xor (sigmoid, momentum, three restarts) with ``fields`` replaced."""
+    from runner.spec import RunSpec, freeze
+
+    base = dict(
+        dataset="xor", hidden=(3,), activation="sigmoid", output_activation="sigmoid",
+        cost="cross_entropy", initializer="xavier", optimizer="momentum", strategy="restarts",
+        seed=0, epochs=300, optimizer_params=freeze({"learning_rate": 2.0, "momentum": 0.9}),
+        strategy_params=freeze({"restarts": 3}), row=1, source="experiments/xor.csv",
+        versions=freeze({"sigmoid": "runner==0.1.0", "momentum": "runner==0.1.0"}),
+    )  # fmt: skip
+    base.update(fields)
+    return RunSpec(**base)
+
+
+@pytest.fixture(scope="session")
+def tracking_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty, fully migrated MLflow SQLite database to copy."""
+    from mlflow import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments(max_results=1)
+    return path
+
+
+@pytest.fixture
+def sqlite_uri(tmp_path: Path, tracking_template_db: Path) -> str:
+    """The URI of a fresh SQLite store of this test's own (tmp_path/store/mlflow.db)."""
+    folder = tmp_path / "store"
+    folder.mkdir()
+    shutil.copyfile(tracking_template_db, folder / "mlflow.db")
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+@pytest.fixture(scope="session")
+def xor_results() -> list:
+    """Two finished RunResults on xor (seeds 0 and 1, three restarts each), one population."""
+    from runner.population import PopulationTask, run_population
+
+    specs = (tracking_spec(seed=0, row=1), tracking_spec(seed=1, row=2))
+    results = run_population(PopulationTask(specs))
+    assert [r.status for r in results] == ["finished", "finished"]
+    return results
+
+
+@pytest.fixture(scope="session")
+def moons_result() -> object:
+    """A finished RunResult on moons with standard scaling and a test split."""
+    from runner.population import PopulationTask, run_population
+    from runner.spec import freeze
+
+    spec = tracking_spec(
+        dataset="moons", dataset_params=freeze({"n_samples": 60, "noise": 0.1}), hidden=(5,),
+        activation="tanh", scale="standard", test_size=0.25, data_seed=4, epochs=200,
+        optimizer_params=freeze({"learning_rate": 0.5, "momentum": 0.9}),
+        strategy_params=freeze({"restarts": 1}),
+    )  # fmt: skip
+    (result,) = run_population(PopulationTask((spec,)))
+    assert result.status == "finished", result.reason
+    return result
+
+
+class MlflowServer:
+    """A real `mlflow server` on 127.0.0.1 with a SQLite backend; start/stop by process group."""
+
+    def __init__(self, folder: Path, template: Path) -> None:
+        self.folder = folder
+        self.db = folder / "server.db"
+        shutil.copyfile(template, self.db)
+        self.port = tracking_port()
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 90.0) -> None:
+        import time
+        import urllib.request
+
+        mlflow_cli = Path(sys.executable).with_name("mlflow")
+        command = [
+            str(mlflow_cli) if mlflow_cli.exists() else "mlflow", "server",
+            "--backend-store-uri", f"sqlite:///{self.db}", "--host", "127.0.0.1",
+            "--port", str(self.port), "--workers", "1",
+            "--artifacts-destination", str(self.folder / "artifacts"),
+        ]  # fmt: skip
+        with open(self.folder / "server.log", "ab") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.folder,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group, so stop() reaches its workers
+                env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+            )
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.process.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        text = (self.folder / "server.log").read_text(errors="replace")[-3000:]
+        pytest.fail(f"mlflow server did not come up on {self.uri}:\n{text}", pytrace=False)
+
+    def stop(self) -> None:
+        import signal
+
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)  # the server and the workers it started
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.fixture
+def mlflow_server(tmp_path: Path, tracking_template_db: Path) -> Iterator[MlflowServer]:
+    """A started MlflowServer; stopped (by its process group) when the test ends."""
+    (tmp_path / "server").mkdir()
+    server = MlflowServer(tmp_path / "server", tracking_template_db)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+# --- end of tracking ---

@@ -26,11 +26,14 @@ def runner_cmd(*args: str) -> list[str]:
 def status_counts(db: Path) -> dict[str, int]:
     if not db.exists():
         return {}
-    with sqlite3.connect(db) as con:
-        rows = con.execute(
-            "select r.status, count(*) from runs r join tags t on t.run_uuid = r.run_uuid "
-            "where t.key = 'runner.spec_hash' group by r.status"
-        ).fetchall()
+    try:
+        with sqlite3.connect(db) as con:
+            rows = con.execute(
+                "select r.status, count(*) from runs r join tags t on t.run_uuid = r.run_uuid "
+                "where t.key = 'runner.spec_hash' group by r.status"
+            ).fetchall()
+    except sqlite3.OperationalError:  # MLflow is still creating its tables
+        return {}
     return dict(rows)
 
 

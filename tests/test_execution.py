@@ -18,7 +18,7 @@ from pathlib import Path
 import _faulty
 import numpy as np
 import pytest
-from conftest import EXECUTION_TESTS_DIR, free_port, env_with_tests_on_path
+from conftest import EXECUTION_TESTS_DIR, env_with_tests_on_path, free_port
 
 from runner.errors import ExecutionError
 from runner.execution import TASKS_PER_WORKER, default_jobs, failed_results, run_tasks
@@ -149,6 +149,8 @@ def test_pool_recovers_from_workers_that_die_once(tmp_path: Path) -> None:
 
 
 def test_dask_recovers_from_workers_that_die_once(dask_cluster: str, tmp_path: Path) -> None:
+    # dask itself reschedules what a dead worker held, and gives up on a task after more than
+    # three deaths; with one task per worker, each task here is implicated in one death only
     tasks = xor_tasks(3)
     worker = functools.partial(_faulty.crash_once, str(tmp_path))
     results = run(tasks, jobs=1, scheduler=dask_cluster, worker=worker).by_seed()
@@ -177,10 +179,24 @@ def test_dask_gives_up_on_a_task_that_always_kills_its_worker(dask_cluster: str)
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_task_over_the_timeout_fails_and_the_rest_finish(jobs: int) -> None:
     worker = functools.partial(_faulty.hang_for_seeds, (1,))
-    results = run(xor_tasks(4), jobs=jobs, timeout=2, worker=worker).by_seed()
+    # generous: a fresh worker's first task also discovers plugins and loads the data
+    results = run(xor_tasks(4), jobs=jobs, timeout=4, worker=worker).by_seed()
     assert results[1].status == "failed"
-    assert results[1].reason == "timeout after 2 s"
+    assert results[1].reason == "timeout after 4 s"
     assert {results[s].status for s in (0, 2, 3, 104)} == {"finished"}
+
+
+def test_dask_cancels_a_task_over_the_timeout_and_the_rest_finish(dask_cluster: str) -> None:
+    worker = functools.partial(_faulty.hang_for_seeds, (1,))
+    results = run(xor_tasks(4), jobs=1, scheduler=dask_cluster, timeout=4, worker=worker)
+    by_seed = results.by_seed()
+    assert by_seed[1].reason == "timeout after 4 s"
+    assert {by_seed[s].status for s in (0, 2, 3, 104)} == {"finished"}
+    # the stuck worker was restarted: the cluster runs tasks on two workers again
+    distributed = pytest.importorskip("distributed")
+    with distributed.Client(dask_cluster, set_as_default=False) as client:
+        client.wait_for_workers(2, timeout=60)
+        assert len(client.scheduler_info()["workers"]) == 2
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
@@ -303,4 +319,30 @@ def test_missing_dask_is_an_execution_error(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ExecutionError, match=r"pip install 'runner\[dask\]'"):
         run_tasks(
             xor_tasks(2), jobs=1, scheduler="tcp://127.0.0.1:8786", timeout=None, on_result=print
+        )
+
+
+def test_pool_workers_use_one_blas_thread_and_the_driver_env_is_restored() -> None:
+    before = {var: os.environ.get(var) for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    results = run(xor_tasks(2), jobs=2, worker=_faulty.blas_settings).by_seed()
+    assert {r.reason for r in results.values()} == {"1 1 1 1"}
+    assert {var: os.environ.get(var) for var in before} == before
+
+
+def test_workers_that_die_before_running_anything_are_an_execution_error() -> None:
+    with pytest.raises(ExecutionError, match="keep dying before running any task"):
+        run_tasks(
+            xor_tasks(2),
+            jobs=2,
+            scheduler=None,
+            timeout=None,
+            on_result=print,
+            worker=_faulty.DiesWhenUnpickled(),
+        )
+
+
+def test_a_worker_function_that_cannot_be_pickled_is_an_execution_error() -> None:
+    with pytest.raises(ExecutionError, match="cannot be sent to worker processes"):
+        run_tasks(
+            xor_tasks(2), jobs=2, scheduler=None, timeout=None, on_result=print, worker=lambda t: []
         )

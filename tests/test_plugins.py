@@ -373,7 +373,7 @@ def test_sweep_table_columns_come_from_the_plugins_declarations(
     assert dict(spec.dataset_params) == {"n_samples": 200, "tiles": 3}
     assert dict(spec.cost_params) == {"delta": 0.5}
     assert dict(spec.strategy_params) == {"tries": 4}
-    assert dict(spec.versions)["adam"] == f"{DISTRIBUTION}=={VERSION}"
+    assert dict(spec.versions)["step_rule:adam"] == f"{DISTRIBUTION}=={VERSION}"
 
     table.write_text(TABLE.replace(",0.99,", ",1.5,"))
     with pytest.raises(TableError) as caught:

@@ -157,12 +157,19 @@ def test_blank_cells_take_the_defaults(tmp_path: Path) -> None:
     assert spec.params_of("activation") == {"beta": 1.0}
     assert spec.params_of("initializer") == {"scale": 1.0}
     registry = get_registry()
-    used = ["xor", "sigmoid", "cross_entropy", "normal", "gd", "restarts"]
+    used = [
+        "dataset:xor",
+        "activation:sigmoid",
+        "cost:cross_entropy",
+        "initializer:normal",
+        "step_rule:gd",
+        "strategy:restarts",
+    ]
     versions = dict(spec.versions)
     assert set(versions) == set(used)
     for kind, name in [("dataset", "xor"), ("step_rule", "gd"), ("strategy", "restarts")]:
         obj = registry.get(kind, name)
-        assert versions[name] == f"{obj.distribution}=={obj.version}"
+        assert versions[f"{kind}:{name}"] == f"{obj.distribution}=={obj.version}"
 
 
 def test_core_settings_are_read(tmp_path: Path) -> None:

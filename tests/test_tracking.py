@@ -1,0 +1,474 @@
+"""runner.tracking and runner.model against real MLflow stores.
+
+Every test writes to a real SQLite store of its own (copied from one migrated template, see the
+"tracking" block of conftest.py) or to a real `mlflow server` subprocess, with results of real
+training runs on xor and moons. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import tracking_port, tracking_spec
+
+import runner
+from runner import tracking
+from runner.errors import TrackingError
+from runner.model import TrainedNetwork, load_network
+from runner.spec import RunResult
+
+XOR_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
+
+
+@pytest.fixture
+def tracker(sqlite_uri: str, tmp_path: Path) -> tracking.Tracker:
+    return tracking.Tracker(sqlite_uri, retry_seconds=2.0, spool_dir=tmp_path / "spool")
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> Path:
+    path = tmp_path / "xor.csv"
+    path.write_text("activation,seed\nsigmoid,0\nsigmoid,1\n")
+    return path
+
+
+def sweep(tracker: tracking.Tracker, table: Path) -> tuple[str, str]:
+    experiment_id = tracker.experiment("xor")
+    settings = {"jobs": "1", "scheduler": "", "log_every": "auto"}
+    parent = tracker.start_sweep(experiment_id, table, {"planned": 2}, settings)
+    return experiment_id, parent
+
+
+def children(tracker: tracking.Tracker, experiment_id: str, parent: str) -> list:
+    query = f"tags.`mlflow.parentRunId` = '{parent}'"
+    return tracker.client.search_runs([experiment_id], filter_string=query)
+
+
+# -- where the store is and whether it can be used -----------------------------------------
+
+
+def test_mlflow_is_imported_only_by_tracking_and_model() -> None:
+    code = (
+        "import sys, runner.tracking, runner.model, runner.population, runner.sweep, runner.cli;"
+        "print('mlflow' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
+    package = Path(runner.__file__).parent
+    importers = {
+        path.name
+        for path in package.glob("*.py")
+        if re.search(r"^\s*(import mlflow|from mlflow)", path.read_text(), re.M)
+    }
+    assert importers <= {"tracking.py", "model.py"}
+
+
+def test_resolve_uri_prefers_option_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert tracking.resolve_uri(None) == tracking.DEFAULT_URI == "sqlite:///mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
+    assert tracking.resolve_uri(None) == "http://127.0.0.1:5000"
+    assert tracking.resolve_uri("sqlite:///other.db") == "sqlite:///other.db"
+
+
+def test_ui_command_names_the_absolute_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    local = tracking.Tracker("sqlite:///mlflow.db")
+    assert local.uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert local.ui_command() == f"mlflow ui --backend-store-uri sqlite:///{tmp_path}/mlflow.db"
+    assert local.artifact_location("xor") == (tmp_path / "mlartifacts" / "xor").as_uri()
+    assert local.artifact_location("../a b") == (tmp_path / "mlartifacts" / "a_b").as_uri()
+    assert "http://127.0.0.1:5000" in tracking.Tracker("http://127.0.0.1:5000").ui_command()
+
+
+def test_check_reports_unusable_stores_in_one_line(tmp_path: Path) -> None:
+    closed = f"http://127.0.0.1:{tracking_port()}"
+    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "junk.db").write_text("not a database " * 100)
+    cases = {
+        closed: "Connection refused",
+        f"sqlite:///{tmp_path}/missing/mlflow.db": "does not exist",
+        f"sqlite:///{tmp_path}/a-file/mlflow.db": "does not exist",
+        f"sqlite:///{tmp_path}/junk.db": "not a database",
+        "htp://127.0.0.1:5000": "unsupported scheme",
+    }
+    for uri, cause in cases.items():
+        with pytest.raises(TrackingError) as info:
+            tracking.Tracker(uri).check()
+        message = str(info.value)
+        assert "\n" not in message and cause in message and uri in message, message
+    assert not (tmp_path / "missing").exists()  # a mistyped folder is not created
+
+
+def test_check_accepts_a_working_store(sqlite_uri: str) -> None:
+    tracking.Tracker(sqlite_uri).check()
+
+
+# -- one run ---------------------------------------------------------------------------------
+
+
+def test_record_writes_name_params_tags_histories_and_artifacts(
+    tracker: tracking.Tracker, table: Path, xor_results: list[RunResult], tmp_path: Path
+) -> None:
+    result = xor_results[0]
+    experiment_id, parent = sweep(tracker, table)
+    run_id = tracker.record(experiment_id, parent, result)
+    run = tracker.client.get_run(run_id)
+
+    assert (
+        run.info.run_name == result.spec.run_name() == "sigmoid-momentum-lr2-m0.9-restarts3-seed0"
+    )
+    assert run.info.status == "FINISHED"
+    assert run.data.params == result.spec.flat_params()
+    tags = run.data.tags
+    assert tags["mlflow.parentRunId"] == parent
+    assert tags["runner.spec_hash"] == result.spec_hash == result.spec.spec_hash()
+    assert tags["runner.table_row"] == "1"
+    assert tags["runner.table"] == "experiments/xor.csv"
+    assert tags["runner.status"] == "finished"
+    assert json.loads(tags["runner.plugins"]) == dict(result.spec.versions)
+    assert tags["runner.version"] == runner.__version__
+    assert "runner.reason" not in tags and "runner.nonfinite" not in tags
+
+    for name, (steps, values) in result.history.items():
+        history = sorted(tracker.client.get_metric_history(run_id, name), key=lambda m: m.step)
+        assert [m.step for m in history] == np.asarray(steps).tolist()  # step = epoch
+        np.testing.assert_allclose([m.value for m in history], values, rtol=1e-12)
+        stamps = [m.timestamp for m in history]
+        assert stamps == sorted(stamps)
+        assert run.info.start_time <= stamps[0] and stamps[-1] <= run.info.end_time
+    assert {"loss", "accuracy", "gradient_norm"} <= set(result.history)
+    for name, value in result.metrics.items():
+        assert run.data.metrics[name] == pytest.approx(value, rel=1e-12), name
+    restarts = tracker.client.get_metric_history(run_id, "restart_loss")
+    assert sorted((m.step, m.value) for m in restarts) == list(enumerate(result.restart_losses))
+
+    assert run.info.artifact_uri.startswith((tmp_path / "store" / "mlartifacts" / "xor").as_uri())
+    names = {a.path for a in tracker.client.list_artifacts(run_id)}
+    assert names == {"weights.npz", "architecture.json", "restarts.json"}
+    folder = Path(tracker.client.download_artifacts(run_id, "", str(tmp_path / "download")))
+    with np.load(folder / "weights.npz", allow_pickle=False) as weights:
+        assert sorted(weights.files) == ["W1", "W2", "b1", "b2"]
+        for m in (1, 2):
+            np.testing.assert_array_equal(weights[f"W{m}"], result.weights[m - 1])
+            np.testing.assert_array_equal(weights[f"b{m}"], result.biases[m - 1])
+    assert json.loads((folder / "architecture.json").read_text()) == result.architecture
+    restarts_json = json.loads((folder / "restarts.json").read_text())
+    assert restarts_json["final_losses"] == result.restart_losses
+    assert restarts_json["selected"] == int(result.metrics["selected_restart"])
+
+
+def test_record_once_per_spec_hash(
+    tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
+) -> None:
+    experiment_id, parent = sweep(tracker, table)
+    first = tracker.record(experiment_id, parent, xor_results[0])
+    assert tracker.record(experiment_id, parent, xor_results[0]) == first
+    assert [r.info.run_id for r in children(tracker, experiment_id, parent)] == [first]
+
+
+def test_nonfinite_values_are_left_out_or_clamped(
+    tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
+) -> None:
+    base = xor_results[0]
+    steps, values = base.history["loss"]
+    values = np.array(values, dtype=float)
+    values[5:] = np.nan
+    result = dataclasses.replace(
+        base,
+        status="diverged",
+        reason="loss became NaN at epoch 12",
+        metrics={**base.metrics, "train_loss": math.nan, "gradient_bound": math.inf},
+        history={"loss": (steps, values)},
+        restart_losses=[math.nan, 0.5],
+    )
+    experiment_id, parent = sweep(tracker, table)
+    run_id = tracker.record(experiment_id, parent, result)
+    run = tracker.client.get_run(run_id)
+    assert run.info.status == "FINISHED"  # diverged is a result, not a failure
+    assert run.data.tags["runner.status"] == "diverged"
+    assert run.data.tags["runner.reason"] == "loss became NaN at epoch 12"
+    assert run.data.tags["runner.nonfinite"] == "loss,restart_loss,train_loss"
+    assert "train_loss" not in run.data.metrics
+    assert run.data.metrics["gradient_bound"] == tracking.LARGEST_FLOAT
+    loss = tracker.client.get_metric_history(run_id, "loss")
+    assert sorted(m.step for m in loss) == np.asarray(steps[:5]).tolist()
+    assert all(math.isfinite(m.value) for m in loss)
+    assert [
+        (m.step, m.value) for m in tracker.client.get_metric_history(run_id, "restart_loss")
+    ] == [(1, 0.5)]
+
+
+def test_failed_run_keeps_params_and_reason(
+    tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
+) -> None:
+    spec = tracking_spec(seed=7, row=3)
+    result = RunResult(spec, spec.spec_hash(), "failed", reason="ValueError: plugin raised")
+    experiment_id, parent = sweep(tracker, table)
+    run = tracker.client.get_run(tracker.record(experiment_id, parent, result))
+    assert run.info.status == "FAILED"
+    assert run.data.tags["runner.reason"] == "ValueError: plugin raised"
+    assert run.data.params == spec.flat_params()
+    assert tracker.client.list_artifacts(run.info.run_id) == []
+
+
+def test_long_histories_are_logged_in_batches_within_limits(
+    tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
+) -> None:
+    n = 2500
+    steps = np.arange(1, n + 1)
+    history = {name: (steps, np.linspace(1.0, 0.0, n)) for name in ("loss", "accuracy")}
+    result = dataclasses.replace(xor_results[0], history=history)
+    experiment_id, parent = sweep(tracker, table)
+    run_id = tracker.record(experiment_id, parent, result)
+    for name in history:
+        assert len(tracker.client.get_metric_history(run_id, name)) == n
+
+    batches = list(tracking._batches(list(range(2500)), list(range(250)), list(range(30))))
+    for metrics, params, tags in batches:
+        assert len(metrics) <= 1000 and len(params) <= 100 and len(tags) <= 100
+        assert len(metrics) + len(params) + len(tags) <= 1000
+    assert sum(len(b[0]) for b in batches) == 2500 and sum(len(b[1]) for b in batches) == 250
+
+
+# -- a sweep ---------------------------------------------------------------------------------
+
+
+def test_finished_hashes_killed_runs_and_end_of_sweep(
+    tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
+) -> None:
+    tracker.page_size = 1  # every run on a page of its own: the listing must follow page tokens
+    experiment_id, parent = sweep(tracker, table)
+    finished = xor_results[0]
+    diverged = dataclasses.replace(xor_results[1], status="diverged", reason="loss became NaN")
+    failed_spec = tracking_spec(seed=2, row=3)
+    killed_spec = tracking_spec(seed=3, row=4)
+    best = tracker.record(experiment_id, parent, finished)
+    tracker.record(experiment_id, parent, diverged)
+    tracker.record(
+        experiment_id, parent, RunResult(failed_spec, failed_spec.spec_hash(), "failed", "boom")
+    )
+    tracker.mark_killed(experiment_id, parent, [finished.spec, killed_spec], "interrupted")
+
+    assert tracker.finished_hashes(experiment_id) == {finished.spec_hash, diverged.spec_hash}
+    runs = children(tracker, experiment_id, parent)
+    assert len(runs) == 4  # the recorded spec was not marked KILLED
+    (killed,) = [r for r in runs if r.data.tags["runner.spec_hash"] == killed_spec.spec_hash()]
+    assert killed.info.status == "KILLED"
+    assert killed.info.run_name == killed_spec.run_name()
+    assert killed.data.tags["runner.status"] == "killed"
+    assert killed.data.tags["runner.reason"] == "interrupted"
+    assert killed.data.params == killed_spec.flat_params()
+
+    counts = {"planned": 4, "skipped": 0, "finished": 1, "diverged": 1, "failed": 1, "killed": 1}
+    tracker.end_sweep(parent, counts, best, "KILLED")
+    run = tracker.client.get_run(parent)
+    assert run.info.status == "KILLED"
+    assert re.fullmatch(r"sweep xor \d{4}-\d\d-\d\d \d\d:\d\d", run.info.run_name)
+    assert {k: run.data.metrics[k] for k in counts} == counts
+    assert run.data.tags["runner.best_run_id"] == best
+    assert run.data.metrics["best_train_loss"] == pytest.approx(finished.metrics["train_loss"])
+    assert run.data.params == {
+        "table": str(table),
+        "jobs": "1",
+        "scheduler": "",
+        "log_every": "auto",
+    }
+    assert [a.path for a in tracker.client.list_artifacts(parent)] == ["xor.csv"]
+
+
+def test_finished_hashes_readonly_creates_nothing(
+    tmp_path: Path, tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
+) -> None:
+    missing = tmp_path / "none" / "mlflow.db"
+    assert tracking.finished_hashes_readonly(f"sqlite:///{missing}", "xor") == set()
+    assert not missing.parent.exists()
+    experiment_id, parent = sweep(tracker, table)
+    tracker.record(experiment_id, parent, xor_results[0])
+    assert tracking.finished_hashes_readonly(tracker.uri, "xor") == {xor_results[0].spec_hash}
+    assert tracking.finished_hashes_readonly(tracker.uri, "other") == set()
+
+
+# -- prediction ------------------------------------------------------------------------------
+
+
+def test_load_network_predicts_as_the_trained_network(
+    tracker: tracking.Tracker, table: Path, moons_result: RunResult
+) -> None:
+    from runner.data import labels, prepare
+    from runner.manager import get_registry
+    from runner.network import Network
+
+    experiment_id, parent = sweep(tracker, table)
+    run_id = tracker.record(experiment_id, parent, moons_result)
+    network = load_network(run_id, tracker.uri)
+
+    spec, registry = moons_result.spec, get_registry()
+    data = prepare(
+        registry.get("dataset", "moons"),
+        spec.params_of("dataset"),
+        data_seed=spec.data_seed,
+        test_size=spec.test_size,
+        scale=spec.scale,
+        one_hot=False,
+    )
+    assert data.scale == "standard" and not np.allclose(data.spread, 1.0)
+    trained = Network(
+        sizes=(2, 5, 1),
+        hidden=registry.get("activation", "tanh"),
+        output=registry.get("activation", "sigmoid"),
+        cost=registry.get("cost", "cross_entropy"),
+    )
+    W = [w[None] for w in moons_result.weights]
+    b = [v[None] for v in moons_result.biases]
+    for X, Y, accuracy in (
+        (data.X, data.Y, "train_accuracy"),
+        (data.X_test, data.Y_test, "test_accuracy"),
+    ):
+        raw_rows = (X * data.spread + data.shift).T  # the inputs as a user has them
+        expected = trained.predict(W, b, X)[0].T
+        np.testing.assert_allclose(network.predict(raw_rows), expected, rtol=1e-10, atol=1e-12)
+        predicted = network.predict_labels(raw_rows)
+        assert np.mean(predicted == labels(Y)) == pytest.approx(moons_result.metrics[accuracy])
+
+
+def test_trained_network_rejects_inputs_of_the_wrong_width(xor_results: list[RunResult]) -> None:
+    result = xor_results[0]
+    network = TrainedNetwork(result.architecture, result.weights, result.biases)
+    with pytest.raises(ValueError, match=r"shape \(samples, 2\)"):
+        network.predict(np.zeros((4, 3)))
+    assert network.predict_labels(XOR_INPUTS).tolist() == [0, 1, 1, 0]
+
+
+def test_best_model_loads_with_mlflow_pyfunc(
+    tracker: tracking.Tracker,
+    table: Path,
+    xor_results: list[RunResult],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import mlflow.pyfunc
+    import pandas as pd
+
+    result = xor_results[0]
+    assert result.metrics["train_accuracy"] == 1.0
+    experiment_id, parent = sweep(tracker, table)
+    best = tracker.record(experiment_id, parent, result)
+    tracker.end_sweep(parent, {"finished": 1}, best, "FINISHED")
+    tracker.log_best_model(parent, best)
+    assert tracker.client.get_run(parent).data.tags["runner.best_model"] == (
+        f"runs:/{parent}/best_model"
+    )
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracker.uri)
+    model = mlflow.pyfunc.load_model(f"runs:/{parent}/best_model")
+    expected = load_network(best, tracker.uri).predict(XOR_INPUTS)
+    np.testing.assert_allclose(model.predict(XOR_INPUTS), expected)
+    frame = pd.DataFrame(XOR_INPUTS[:, ::-1], columns=["x2", "x1"])  # matched by feature name
+    np.testing.assert_allclose(model.predict(frame), expected)
+    assert (np.asarray(model.predict(XOR_INPUTS)).ravel() > 0.5).tolist() == [0, 1, 1, 0]
+
+
+# -- the spool -------------------------------------------------------------------------------
+
+
+def test_spool_round_trip_keeps_everything(tmp_path: Path, xor_results: list[RunResult]) -> None:
+    base = xor_results[0]
+    result = dataclasses.replace(
+        base,
+        metrics={**base.metrics, "test_loss": math.nan, "bound": -math.inf},
+        restart_losses=[math.nan, math.inf, 0.25],
+        reason="note",
+    )
+    path = tracking.result_to_spool(result, tmp_path / "item", {"parent_id": "abc"})
+    json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"non-JSON {c}"))
+    back, extra = tracking.result_from_spool(path)
+    assert extra == {"parent_id": "abc"}
+    assert back.spec == result.spec and back.spec.spec_hash() == result.spec.spec_hash()
+    assert (back.spec.row, back.spec.source, back.spec.versions) == (
+        result.spec.row,
+        result.spec.source,
+        result.spec.versions,
+    )
+    for field in ("spec_hash", "status", "reason", "architecture", "wall_time"):
+        assert getattr(back, field) == getattr(result, field), field
+    np.testing.assert_equal(back.metrics, result.metrics)  # NaN equals NaN here
+    np.testing.assert_equal(back.restart_losses, result.restart_losses)
+    assert list(back.history) == list(result.history)
+    for name, (steps, values) in result.history.items():
+        np.testing.assert_array_equal(back.history[name][0], steps)
+        np.testing.assert_array_equal(back.history[name][1], values)
+        assert back.history[name][1].dtype == np.asarray(values).dtype
+    for got, want in zip(back.weights + back.biases, result.weights + result.biases, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_replay_completes_a_run_created_before_the_store_went_away(
+    tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
+) -> None:
+    result = xor_results[0]
+    experiment_id, parent = sweep(tracker, table)
+    # the state a record leaves when the store vanishes right after create_run
+    item = {"record_id": "r1", "experiment_id": experiment_id, "parent_id": parent}
+    tags = tracking._run_tags(result.spec, result.spec_hash, parent, "r1")
+    partial = tracker.client.create_run(experiment_id, tags=tags, run_name="partial")
+    item.update(run_id=partial.info.run_id, start_ms=1_000_000, end_ms=1_060_000)
+    tracker._spool_result(result, item)
+    assert tracker.spooled_count(experiment_id) == 1
+    assert tracker.finished_hashes(experiment_id) == set()  # spooled is not yet done
+
+    assert tracker.replay_spool(experiment_id) == 1
+    assert tracker.spooled_count(experiment_id) == 0
+    (run,) = children(tracker, experiment_id, parent)
+    assert run.info.run_id == partial.info.run_id and run.info.status == "FINISHED"
+    assert tracker.finished_hashes(experiment_id) == {result.spec_hash}
+
+
+@pytest.mark.slow
+def test_server_away_spools_and_next_sweep_replays(
+    mlflow_server, tmp_path: Path, table: Path, xor_results: list[RunResult]
+) -> None:
+    first, second = xor_results
+    spool = tmp_path / "spool"
+    tracker = tracking.Tracker(mlflow_server.uri, retry_seconds=1.0, spool_dir=spool)
+    tracker.check()
+    experiment_id, parent = sweep(tracker, table)
+    best = tracker.record(experiment_id, parent, first)
+    assert best is not None
+    np.testing.assert_allclose(  # artifacts went through the server's artifact proxy
+        load_network(best, mlflow_server.uri).predict(XOR_INPUTS),
+        TrainedNetwork(first.architecture, first.weights, first.biases).predict(XOR_INPUTS),
+    )
+
+    mlflow_server.stop()
+    assert tracker.record(experiment_id, parent, second) is None
+    (spooled,) = tracker.spooled
+    assert spooled.exists() and spooled.with_suffix(".npz").exists()
+    tracker.end_sweep(parent, {"planned": 2, "finished": 2}, best, "FINISHED")  # spooled too
+    with pytest.raises(TrackingError, match="Connection refused") as info:
+        tracking.Tracker(mlflow_server.uri).check()
+    assert "\n" not in str(info.value)
+
+    mlflow_server.start()  # same port, same database
+    again = tracking.Tracker(mlflow_server.uri, spool_dir=spool)
+    again.check()
+    assert again.experiment("xor") == experiment_id
+    assert again.finished_hashes(experiment_id) == {first.spec_hash}
+    assert again.replay_spool(experiment_id) == 1
+    assert again.finished_hashes(experiment_id) == {first.spec_hash, second.spec_hash}
+    assert not any(p.is_file() for p in spool.rglob("*.json"))
+    replayed = [r for r in children(again, experiment_id, parent) if r.info.run_id != best]
+    assert [r.data.tags["runner.spec_hash"] for r in replayed] == [second.spec_hash]
+    closed = again.client.get_run(parent)
+    assert closed.info.status == "FINISHED"
+    assert closed.data.tags["runner.best_run_id"] == best
+    assert closed.data.metrics["finished"] == 2

@@ -102,7 +102,9 @@ def fmt_time(seconds: float) -> str:
 def table(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """Print a plain-text table (Markdown-compatible, so it can be pasted into the README)."""
     rows = [[str(c) for c in r] for r in rows]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    widths = [
+        max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)
+    ]
     print(f"\n{title}")
     print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")

@@ -147,7 +147,9 @@ def main() -> None:
     p = _common.parser(__doc__)
     p.add_argument("--networks", type=int, default=None, help="population size (100000)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (1000)")
-    p.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of " + ", ".join(MODES))
+    p.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated subset of " + ", ".join(MODES)
+    )
     args = p.parse_args()
     n = args.networks or (10_000 if args.quick else 100_000)
     epochs = args.epochs or (100 if args.quick else 1000)

@@ -106,7 +106,9 @@ def initial_weights(spec):
     reg = get_registry()
     sig = reg.get("activation", "sigmoid")
     net = Network((2, 2, 1), sig, sig, reg.get("cost", "cross_entropy"))
-    W, b = net.init_population(reg.get("initializer", "normal"), {"scale": 1.0}, [member_rng(spec.seed)])
+    W, b = net.init_population(
+        reg.get("initializer", "normal"), {"scale": 1.0}, [member_rng(spec.seed)]
+    )
     return [w[0] for w in W], [v[0] for v in b]
 
 
@@ -228,7 +230,12 @@ def main() -> None:
     by_spec = {r.spec: r for r in results}
 
     rows = [
-        ["runner population, end to end", _common.fmt_time(e2e), _common.fmt_time(runner_net), "1.0"],
+        [
+            "runner population, end to end",
+            _common.fmt_time(e2e),
+            _common.fmt_time(runner_net),
+            "1.0",
+        ],
         [
             "runner train() loop only",
             _common.fmt_time(loop),

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from runner.plugins.activations import Sigmoid, Softmax
 
 from runner import Activation, Cost, hookimpl
-from runner.plugins.activations import Sigmoid, Softmax
 
 Array = np.ndarray
 

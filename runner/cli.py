@@ -224,7 +224,7 @@ def sweep(
     from runner.report import RichObserver, print_plan, print_results
     from runner.sweep import run_sweep
 
-    out = Console(width=max(120, Console().width))
+    out = Console(width=max(150, Console().width))
     observer = RichObserver(enabled=not quiet)
     try:
         summary = run_sweep(

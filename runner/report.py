@@ -102,31 +102,22 @@ def print_results(summary: SweepSummary, console: Console, n: int = 10) -> None:
     """The best configurations by loss with their run ids, the counts and the UI command."""
     rows = ranked(summary, n)
     if rows:
+        has_test = any("test_loss" in r.metrics for _, r in rows)
         table = Table(title=f"best {len(rows)} runs of {summary.experiment}")
-        for column in (
-            "run id",
-            "run name",
-            "row",
-            "status",
-            "train loss",
-            "test loss",
-            "accuracy",
-            "epochs",
-        ):
-            table.add_column(column)
+        table.add_column("run id", no_wrap=True, min_width=32)
+        table.add_column("run name", overflow="fold")
+        for column in ("row", "status", "train loss", "test loss", "accuracy", "epochs"):
+            if column != "test loss" or has_test:
+                table.add_column(column, no_wrap=True)
         for run_id, r in rows:
             m = r.metrics
             acc = m.get("test_accuracy", m.get("train_accuracy"))
-            table.add_row(
-                run_id or "-",
-                r.spec.run_name(),
-                str(r.spec.row),
-                r.status,
-                _fmt(m.get("train_loss")),
-                _fmt(m.get("test_loss")),
-                _fmt(acc),
-                _fmt(m.get("epochs")),
-            )
+            cells = [run_id or "-", r.spec.run_name(), str(r.spec.row), r.status]
+            cells.append(_fmt(m.get("train_loss")))
+            if has_test:
+                cells.append(_fmt(m.get("test_loss")))
+            cells += [_fmt(acc), _fmt(m.get("epochs"))]
+            table.add_row(*cells)
         console.print(table)
     failed = [r for _, r in summary.results if r.status == "failed"]
     for r in failed[:10]:

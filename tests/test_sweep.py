@@ -14,7 +14,11 @@ from runner.manager import get_registry
 from runner.spec import RunSpec, freeze
 from runner.sweep import FailFast, plan_populations, run_sweep
 
-XOR = """dataset,hidden,activation,output_activation,cost,optimizer,learning_rate,momentum,restarts,epochs,seed
+HEADER = (
+    "dataset,hidden,activation,output_activation,cost,optimizer,"
+    "learning_rate,momentum,restarts,epochs,seed"
+)
+XOR = f"""{HEADER}
 xor,2,sigmoid,sigmoid,cross_entropy,gd,1.0,,1,300,0..2
 xor,2,sigmoid,sigmoid,cross_entropy,momentum,0.5,0.9,1,300,0..1
 xor,2,sigmoid,sigmoid,cross_entropy,gd,1.0,,3,300,0
@@ -208,7 +212,9 @@ def test_populations_group_compatible_specs_and_match_alone():
     for s in specs[:4]:
         alone = run_population(PopulationTask((s,)))[0]
         together = grouped[s.spec_hash()]
-        for a, b in zip(alone.weights + alone.biases, together.weights + together.biases):
+        for a, b in zip(
+            alone.weights + alone.biases, together.weights + together.biases, strict=True
+        ):
             assert np.array_equal(a, b)
         assert alone.restart_losses == together.restart_losses
 

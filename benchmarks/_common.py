@@ -55,7 +55,7 @@ def have(module: str) -> bool:
 
 
 def torch_or_none(threads: int) -> Any:
-    """``torch`` with ``threads`` intra-op threads, or None (and a note) when it is not installed."""
+    """``torch`` with ``threads`` intra-op threads, or None (and a note) if not installed."""
     if not have("torch"):
         print("PyTorch: not installed (pip install torch==2.13.0 for the CPU wheel); rows skipped")
         return None
@@ -84,7 +84,7 @@ def machine() -> str:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return (
         f"{platform.machine()} {cores} cores, Python {platform.python_version()}, "
-        f"numpy {np.__version__}, threads per engine {os.environ.get('OMP_NUM_THREADS', '?')}"
+        f"numpy {np.__version__}, threads per engine {os.environ.get('OMP_NUM_THREADS', 'default')}"
     )
 
 

@@ -163,7 +163,7 @@ def run_torch(torch, seeds, epochs, data):
         opt = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=MOMENTUM)
         loss_fn = torch.nn.CrossEntropyLoss()  # log-softmax + negative log-likelihood
 
-        def fit(model=model, opt=opt, gen=gen):
+        def fit(model=model, opt=opt, gen=gen, loss_fn=loss_fn):
             n = X.shape[0]
             for _ in range(epochs):
                 order = torch.randperm(n, generator=gen)

@@ -17,6 +17,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+#: the clock of :func:`timed`: "cpu" (this process's CPU time, robust when other jobs share the
+#: cores) or "wall"; compute benchmarks offer ``--clock``
+CLOCK = {"name": "wall", "fn": time.perf_counter}
+
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
@@ -33,6 +37,22 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
         help="BLAS/OpenMP/torch threads for every engine (default 1: per-core figures)",
     )
     return p
+
+
+def add_clock(p: argparse.ArgumentParser) -> None:
+    """Add ``--clock cpu|wall`` (default cpu) to a compute benchmark's parser."""
+    p.add_argument(
+        "--clock",
+        choices=("cpu", "wall"),
+        default="cpu",
+        help="cpu: CPU time of this process (default; robust on a shared machine); wall: wall time",
+    )
+
+
+def set_clock(name: str) -> None:
+    """Make :func:`timed` use the CPU time of this process ("cpu") or wall time ("wall")."""
+    CLOCK["name"] = name
+    CLOCK["fn"] = time.process_time if name == "cpu" else time.perf_counter
 
 
 def limit_threads(argv: Sequence[str] | None = None) -> int:
@@ -66,10 +86,11 @@ def torch_or_none(threads: int) -> Any:
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """``(seconds, result)`` of one call of ``fn``."""
-    start = time.perf_counter()
+    """``(seconds, result)`` of one call of ``fn``, on the clock chosen with :func:`set_clock`."""
+    clock = CLOCK["fn"]
+    start = clock()
     out = fn()
-    return time.perf_counter() - start, out
+    return clock() - start, out
 
 
 def median_time(fn: Callable[[], Any], repeats: int) -> float:
@@ -85,6 +106,7 @@ def machine() -> str:
     return (
         f"{platform.machine()} {cores} cores, Python {platform.python_version()}, "
         f"numpy {np.__version__}, threads per engine {os.environ.get('OMP_NUM_THREADS', 'default')}"
+        f", clock: {CLOCK['name']}"
     )
 
 

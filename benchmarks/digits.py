@@ -20,9 +20,11 @@ What it measures
 
     Reported: median seconds per run, mean test accuracy over the seeds, and the ratio of each
     peer's seconds per run to the runner's single-run figure. One thread per engine
-    (``--threads`` changes that). Nothing is asserted about time.
+    (``--threads`` changes that). Times are this process's CPU time
+    (``--clock wall`` for wall time), so that other jobs on the machine disturb them less.
+    Nothing is asserted about time.
 
-Run:  python benchmarks/digits.py [--quick] [--threads N]
+Run:  python benchmarks/digits.py [--quick] [--threads N] [--clock cpu|wall]
 """
 
 from __future__ import annotations
@@ -181,7 +183,10 @@ def run_torch(torch, seeds, epochs, data):
 
 
 def main() -> None:
-    args = _common.parser(__doc__).parse_args()
+    p = _common.parser(__doc__)
+    _common.add_clock(p)
+    args = p.parse_args()
+    _common.set_clock(args.clock)
     epochs = 5 if args.quick else 50
     seeds = list(range(2 if args.quick else 5))
     data = split()

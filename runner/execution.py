@@ -6,8 +6,8 @@
 - ``jobs > 1`` (or a ``timeout``, which needs a process that can be stopped): a
   :class:`concurrent.futures.ProcessPoolExecutor` on the ``spawn`` start method (safe with the
   driver's threads and open MLflow connections), each worker limited to one BLAS thread.
-- ``scheduler="tcp://host:port"``: ``distributed.Client(address).get_executor(pure=False)``;
-  dask is imported only then.
+- ``scheduler="tcp://host:port"``: ``distributed.Client(address).get_executor(pure=False)``
+  (:mod:`runner.dask_executor`); dask is imported only then.
 
 Whatever runs the tasks, the results come back to the driving process, which alone calls
 ``on_start`` and ``on_result`` — each at most once per task, ``on_start`` always before
@@ -28,35 +28,35 @@ import contextlib
 import multiprocessing
 import os
 import pickle
-import queue
 import signal
-import socket
 import threading
 import time
-import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
+from runner.driver import (
+    MAX_WORKER_DEATHS,
+    POLL_SECONDS,
+    TASKS_PER_WORKER,
+    Driver,
+    OnResult,
+    OnStart,
+    Worker,
+    default_worker,
+    error_reason,
+    failed_results,
+)
 from runner.errors import ExecutionError
 from runner.spec import RunResult
 
 if TYPE_CHECKING:
     from runner.population import PopulationTask
 
-Worker = Callable[["PopulationTask"], list[RunResult]]
-OnResult = Callable[["PopulationTask", list[RunResult]], None]
-OnStart = Callable[["PopulationTask"], None]
-
 BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-MAX_WORKER_DEATHS = 2  # a task whose worker dies this often is marked failed
 MAX_IDLE_BREAKS = 3  # pool breaks in a row with no task running: workers cannot start
-TASKS_PER_WORKER = 2  # bound on submitted-but-unfinished tasks, per worker
-POLL_SECONDS = 0.2  # how often the driver looks at start reports and deadlines
-CONNECT_SECONDS = 10  # how long to wait for a dask scheduler to answer
-DASK_HINT = "dask is not installed: pip install 'runner[dask]'"
 
 
 def default_jobs() -> int:
@@ -97,77 +97,22 @@ def run_tasks(
     tasks = list(tasks)
     if not tasks:
         return
-    driver = _Driver(tasks, on_result, on_start)
+    driver = Driver(tasks, on_result, on_start)
     if scheduler:
-        _run_dask(driver, scheduler, jobs=jobs, timeout=timeout, worker=worker)
+        from runner.dask_executor import run_dask
+
+        run_dask(driver, scheduler, jobs=jobs, timeout=timeout, worker=worker)
     elif jobs == 1 and timeout is None:
         _run_inline(driver, worker)
     else:
         _run_pool(driver, jobs=jobs, timeout=timeout, worker=worker)
 
 
-def failed_results(task: PopulationTask, reason: str) -> list[RunResult]:
-    """One ``failed`` result, with ``reason``, for each specification of the task."""
-    return [
-        RunResult(spec=spec, spec_hash=spec.spec_hash(), status="failed", reason=reason)
-        for spec in task.specs
-    ]
-
-
-class _Driver:
-    """The driving process's bookkeeping: which tasks were submitted, started and delivered."""
-
-    def __init__(self, tasks: list[PopulationTask], on_result: OnResult, on_start: OnStart | None):
-        self.tasks = tasks
-        self.on_result = on_result
-        self.on_start = on_start
-        self.submitted: dict[int, None] = {}  # insertion-ordered set of task indices
-        self.started: set[int] = set()
-        self.done: set[int] = set()
-
-    def submit(self, index: int) -> None:
-        # noted before the actual submission: an interruption in between errs towards in_flight
-        self.submitted[index] = None
-
-    def start(self, index: int) -> None:
-        if index in self.started or index in self.done:
-            return
-        self.started.add(index)
-        if self.on_start is not None:
-            self.on_start(self.tasks[index])
-
-    def deliver(self, index: int, results: list[RunResult]) -> None:
-        """Hand a task's results to ``on_result``, unless that already happened."""
-        if index in self.done:
-            return
-        self.start(index)
-        self.on_result(self.tasks[index], results)
-        self.done.add(index)
-
-    def fail(self, index: int, reason: str) -> None:
-        self.deliver(index, failed_results(self.tasks[index], reason))
-
-    def interrupted(self) -> KeyboardInterrupt:
-        exc = KeyboardInterrupt()
-        exc.in_flight = [self.tasks[i] for i in self.submitted if i not in self.done]  # type: ignore[attr-defined]
-        return exc
-
-
-def _default_worker() -> Worker:
-    from runner.population import run_population
-
-    return run_population
-
-
-def _error_reason(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
-
-
 # --- in the calling process -------------------------------------------------------------------
 
 
-def _run_inline(driver: _Driver, worker: Worker | None) -> None:
-    work = worker or _default_worker()
+def _run_inline(driver: Driver, worker: Worker | None) -> None:
+    work = worker or default_worker()
     try:
         for index, task in enumerate(driver.tasks):
             driver.submit(index)
@@ -175,7 +120,7 @@ def _run_inline(driver: _Driver, worker: Worker | None) -> None:
             try:
                 results = work(task)
             except Exception as exc:
-                results = failed_results(task, _error_reason(exc))
+                results = failed_results(task, error_reason(exc))
             driver.deliver(index, results)
     except KeyboardInterrupt:
         raise driver.interrupted() from None
@@ -205,7 +150,7 @@ def _pool_work(worker: Worker | None, index: int, task: PopulationTask) -> list[
     """What a pool worker runs for one task: report the start, then compute."""
     if _started_reports is not None:
         _started_reports.put((index, os.getpid()))
-    return (worker or _default_worker())(task)
+    return (worker or default_worker())(task)
 
 
 @contextlib.contextmanager
@@ -327,7 +272,7 @@ def _death_reason(code: int | None) -> str:
     return f"worker process died (exit code {code})"
 
 
-def _run_pool(driver: _Driver, *, jobs: int, timeout: float | None, worker: Worker | None) -> None:
+def _run_pool(driver: Driver, *, jobs: int, timeout: float | None, worker: Worker | None) -> None:
     tasks = driver.tasks
     todo = deque(range(len(tasks)))
     in_flight: dict[Future, int] = {}
@@ -357,7 +302,7 @@ def _run_pool(driver: _Driver, *, jobs: int, timeout: float | None, worker: Work
                 lost.append(index)
             else:  # the worker function raised, or its results did not pickle
                 running.pop(index, None)
-                driver.fail(index, _error_reason(exc))
+                driver.fail(index, error_reason(exc))
         return lost
 
     def requeue(indices: list[int]) -> None:
@@ -369,7 +314,7 @@ def _run_pool(driver: _Driver, *, jobs: int, timeout: float | None, worker: Work
         pickle.dumps(worker)
     except Exception as exc:
         raise ExecutionError(
-            f"the worker function cannot be sent to worker processes: {_error_reason(exc)}"
+            f"the worker function cannot be sent to worker processes: {error_reason(exc)}"
         ) from None
     with _single_blas_thread_env():
         pool = _ProcessPool(jobs, worker)
@@ -437,168 +382,3 @@ def _run_pool(driver: _Driver, *, jobs: int, timeout: float | None, worker: Work
             pool.kill()
             raise
         pool.close()
-
-
-# --- on a dask cluster ------------------------------------------------------------------------
-
-
-def _dask_work(worker: Worker | None, index: int, task: PopulationTask, topic: str) -> Any:
-    """What a dask worker runs for one task: report the start as an event, then compute."""
-    with contextlib.suppress(Exception):
-        from distributed import get_worker
-
-        this = get_worker()
-        this.log_event(topic, {"index": index, "worker": this.address})
-    return (worker or _default_worker())(task)
-
-
-def _probe(address: str) -> None:
-    """Fail fast, with a clear message, if nothing listens at a tcp:// scheduler address."""
-    scheme, sep, rest = address.partition("://")
-    if not sep:
-        scheme, rest = "tcp", address
-    if scheme != "tcp":
-        return
-    host, _, port = rest.rpartition(":")
-    if not host:
-        host, port = rest, "8786"
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS):
-            pass
-    except ValueError:
-        raise ExecutionError(f"invalid dask scheduler address {address!r}") from None
-    except OSError as exc:
-        why = exc.strerror or str(exc) or type(exc).__name__
-        raise ExecutionError(f"cannot reach the dask scheduler at {address}: {why}") from None
-
-
-def _connect(address: str) -> Any:
-    try:
-        import distributed
-    except ImportError:
-        raise ExecutionError(DASK_HINT) from None
-    _probe(address)
-    try:
-        return distributed.Client(address, timeout=f"{CONNECT_SECONDS}s", set_as_default=False)
-    except Exception as exc:
-        raise ExecutionError(
-            f"cannot reach the dask scheduler at {address}: {_error_reason(exc)}"
-        ) from None
-
-
-def _run_dask(
-    driver: _Driver, address: str, *, jobs: int, timeout: float | None, worker: Worker | None
-) -> None:
-    """Run on a dask cluster; dask itself reschedules tasks whose worker died.
-
-    A task whose workers keep dying ends with dask's ``KilledWorker`` and is marked failed. A
-    timed-out task's future is cancelled and, if its worker has a nanny, the worker is restarted
-    (dask cannot interrupt a running task otherwise). On Ctrl-C the futures are cancelled; tasks
-    already running on the cluster finish there and their results are discarded.
-    """
-    client = _connect(address)
-    tasks = driver.tasks
-    topic = f"runner-start-{uuid.uuid4().hex}"
-    reports: queue.SimpleQueue = queue.SimpleQueue()
-    executor = None
-    restarts: list[threading.Thread] = []
-    try:
-        client.subscribe_topic(topic, lambda event: reports.put(event[1]))
-        executor = client.get_executor(pure=False)
-        threads = sum(client.nthreads().values())
-        limit = TASKS_PER_WORKER * max(threads, jobs, 1)
-        todo = deque(range(len(tasks)))
-        in_flight: dict[Future, int] = {}
-        running: dict[int, tuple[str, float]] = {}  # task index -> (worker address, start time)
-        lost: Counter[int] = Counter()
-        while todo or in_flight:
-            while todo and len(in_flight) < limit:
-                index = todo.popleft()
-                driver.submit(index)
-                future = executor.submit(_dask_work, worker, index, tasks[index], topic)
-                in_flight[future] = index
-            finished, _ = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-            while True:
-                try:
-                    report = reports.get_nowait()
-                except queue.Empty:
-                    break
-                index = int(report["index"])
-                if index not in driver.done:
-                    running[index] = (str(report["worker"]), time.monotonic())
-                    driver.start(index)
-            for future in finished:
-                index = in_flight.pop(future)
-                running.pop(index, None)
-                if future.cancelled():  # not by us: the cluster lost it
-                    if client.status not in ("running", "connecting"):
-                        raise ExecutionError(f"lost the dask scheduler at {address}")
-                    lost[index] += 1
-                    if lost[index] > MAX_WORKER_DEATHS:
-                        driver.fail(index, "lost by the dask cluster")
-                    elif index not in driver.done:
-                        todo.appendleft(index)
-                    continue
-                exc = future.exception()
-                if exc is None:
-                    driver.deliver(index, future.result())
-                elif type(exc).__name__ == "KilledWorker":
-                    driver.fail(index, "worker process died (dask gave up: KilledWorker)")
-                else:
-                    driver.fail(index, _error_reason(exc))
-            if timeout is not None:
-                now = time.monotonic()
-                waiting = {i: f for f, i in in_flight.items()}
-                stuck = set()
-                for index, (where, began) in list(running.items()):
-                    future = waiting.get(index)
-                    if future is None or future.done() or now - began <= timeout:
-                        continue
-                    future.cancel()
-                    del in_flight[future]
-                    del running[index]
-                    driver.fail(index, f"timeout after {timeout:g} s")
-                    stuck.add(where)
-                if stuck:
-                    restarts.append(_restart_dask_workers(client, stuck))
-        for thread in restarts:  # let restarts finish before the client goes away
-            thread.join(timeout=2 * CONNECT_SECONDS)
-    except KeyboardInterrupt:
-        with contextlib.suppress(Exception):
-            executor.shutdown(wait=False)  # type: ignore[union-attr]
-        raise driver.interrupted() from None
-    finally:
-        with contextlib.suppress(Exception):
-            client.unsubscribe_topic(topic)
-        with contextlib.suppress(Exception):
-            client.close(timeout=5)
-
-
-def _restart_dask_workers(client: Any, addresses: set[str]) -> threading.Thread:
-    """Restart, in the background, the workers whose thread is stuck in a timed-out task.
-
-    Only workers with a nanny are restarted (the scheduler would shut down the others for good);
-    the driver does not wait for them to come back.
-    """
-
-    def restart() -> None:
-        with contextlib.suppress(Exception):
-            known = client.scheduler_info().get("workers", {})
-            nannied = [a for a in addresses if known.get(a, {}).get("nanny")]
-            if not nannied:
-                return
-            try:
-                client.sync(
-                    client.scheduler.restart_workers,
-                    workers=nannied,
-                    timeout=CONNECT_SECONDS,
-                    wait_for_workers=False,
-                    on_error="return",
-                    stimulus_id=f"runner-timeout-{time.time()}",
-                )
-            except TypeError:  # an older scheduler: restart and wait for the workers
-                client.restart_workers(nannied, timeout=30, raise_for_error=False)
-
-    thread = threading.Thread(target=restart, name="runner-restart-workers", daemon=True)
-    thread.start()
-    return thread

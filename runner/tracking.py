@@ -18,17 +18,14 @@ transient failures with backoff (``retry_seconds`` in all); if the store stays a
 written to ``.runner-spool/<store key>/<experiment id>/`` as JSON plus ``.npz`` (never pickle) and
 ``record`` returns None. :meth:`Tracker.replay_spool`, called at the start of the next sweep,
 records what was spooled and deletes it. A spooled result only counts as done once recorded.
+The spool's layout and serialization are in :mod:`runner.spool`; what a run consists of (tags,
+params, metric points, artifacts) is in :mod:`runner.run_record`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import getpass
-import hashlib
-import json
 import logging
-import math
 import os
 import re
 import tempfile
@@ -40,15 +37,46 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import numpy as np
-
 import runner
 from runner.errors import TrackingError
-from runner.model import ARCHITECTURE_FILE, WEIGHTS_FILE, load_network, save_pyfunc, save_weights
+from runner.model import ARCHITECTURE_FILE, WEIGHTS_FILE, load_network, save_pyfunc
+from runner.run_record import (
+    LARGEST_FLOAT,
+    MAX_PARAM_LENGTH,
+    batches,
+    now_ms,
+    run_metrics,
+    run_params,
+    run_tags,
+    storable_float,
+    user_name,
+    write_artifacts,
+)
 from runner.spec import RunResult, RunSpec
+from runner.spool import (
+    SPOOL_DIR,
+    remove_result,
+    result_from_spool,
+    result_to_spool,
+    spool_folder,
+    spool_result,
+    spool_sweep_end,
+    spooled_results,
+    spooled_sweep_ends,
+)
+from runner.store import (
+    DEFAULT_URI,
+    SCHEMES,
+    cause_of,
+    is_transient,
+    normalize_uri,
+    resolve_uri,
+    sqlite_path,
+)
 
 __all__ = [
     "DEFAULT_URI",
+    "LARGEST_FLOAT",
     "Tracker",
     "finished_hashes_readonly",
     "load_network",
@@ -57,95 +85,12 @@ __all__ = [
     "result_to_spool",
 ]
 
-DEFAULT_URI = "sqlite:///mlflow.db"
-SPOOL_DIR = ".runner-spool"
 ARTIFACT_FOLDER = "mlartifacts"
-RESTARTS_FILE = "restarts.json"
 BEST_MODEL = "best_model"
 
-# MLflow's limits (mlflow.utils.validation): per log_batch call and per value
-MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTITIES = 1000, 100, 100, 1000
-MAX_PARAM_LENGTH, MAX_TAG_LENGTH = 6000, 8000
-LARGEST_FLOAT = 1.7976931348623157e308
-
-SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
-#: MLflow error codes that mean "try again later"; any other MlflowException is a real error
-TRANSIENT_CODES = frozenset(
-    {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED"}
-)
 RUN_STATUS = {"finished": "FINISHED", "diverged": "FINISHED", "failed": "FAILED"}
 
 log = logging.getLogger(__name__)
-
-
-def resolve_uri(cli_value: str | None = None) -> str:
-    """The store to use: ``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///mlflow.db``."""
-    for value in (cli_value, os.environ.get("MLFLOW_TRACKING_URI")):
-        if value and value.strip():
-            return value.strip()
-    return DEFAULT_URI
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI (relative to the working directory unless it
-    starts with a fourth slash); None for an in-memory database or another scheme."""
-    if not uri.startswith("sqlite:"):
-        return None
-    rest = uri.removeprefix("sqlite:").split("?", 1)[0]
-    if not rest.startswith("///"):
-        return None
-    path = rest[3:]
-    return None if path in ("", ":memory:") else Path(path)
-
-
-def _normalize(uri: str) -> str:
-    """A sqlite URI with an absolute path, so that changing directory cannot move the store."""
-    path = sqlite_path(uri)
-    if path is None or path.is_absolute():
-        return uri
-    query = uri.split("?", 1)[1] if "?" in uri else ""
-    return f"sqlite:///{path.resolve()}" + (f"?{query}" if query else "")
-
-
-def _cause(exc: BaseException) -> str:
-    """One short line saying why a store call failed."""
-    text = str(exc)
-    errno = re.search(r"\[Errno -?\d+\] [^\"')\n]+", text)
-    if errno:
-        return errno.group(0).strip()
-    line = " ".join(text.split()) or type(exc).__name__
-    return line if len(line) <= 300 else line[:297] + "..."
-
-
-def _transient(exc: BaseException) -> bool:
-    """Whether a failed store call may succeed when tried again (server away, database busy)."""
-    code = getattr(exc, "error_code", None)
-    if code is not None:
-        return code in TRANSIENT_CODES
-    if isinstance(exc, OSError | TimeoutError):
-        return True
-    return type(exc).__module__.startswith(("sqlalchemy", "requests", "urllib3"))
-
-
-def _finite(value: Any) -> float | None:
-    """A value MLflow can store: None for NaN, +-inf clamped to the largest float."""
-    value = float(value)
-    if math.isnan(value):
-        return None
-    if math.isinf(value):
-        return math.copysign(LARGEST_FLOAT, value)
-    return value
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in some containers
-        return "unknown"
 
 
 class Tracker:
@@ -166,7 +111,7 @@ class Tracker:
         spool_dir: Path | str | None = None,
         check_timeout: float = 5.0,
     ) -> None:
-        self.uri = _normalize(uri)
+        self.uri = normalize_uri(uri)
         self.retry_seconds = float(retry_seconds)
         self.check_timeout = float(check_timeout)
         self.spool_root = Path(spool_dir or SPOOL_DIR).resolve()
@@ -223,7 +168,7 @@ class Tracker:
                 self._away = False
                 return result
             except Exception as exc:
-                if not _transient(exc) or time.monotonic() + delay > deadline:
+                if not is_transient(exc) or time.monotonic() + delay > deadline:
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
@@ -234,7 +179,7 @@ class Tracker:
         return time.monotonic() + (self.retry_seconds if seconds is None else seconds)
 
     def _fail(self, what: str, exc: BaseException) -> TrackingError:
-        return TrackingError(f"tracking store {self.uri}: {what}: {_cause(exc)}")
+        return TrackingError(f"tracking store {self.uri}: {what}: {cause_of(exc)}")
 
     def check(self) -> None:
         """Raise :class:`TrackingError` (one line) unless the store can be reached and used."""
@@ -265,7 +210,7 @@ class Tracker:
         except Exception as exc:
             if scheme.startswith("http"):
                 raise TrackingError(
-                    f"cannot reach tracking server {self.uri}: {_cause(exc)} "
+                    f"cannot reach tracking server {self.uri}: {cause_of(exc)} "
                     "(is `mlflow server` running there?)"
                 ) from None
             raise self._fail("cannot be used", exc) from None
@@ -350,12 +295,12 @@ class Tracker:
         from mlflow.entities import Metric, Param
 
         table = Path(table_path)
-        now = _now_ms()
+        now = now_ms()
         tags = {
             "runner.kind": "sweep",
             "runner.table": str(table),
             "runner.version": runner.__version__,
-            "mlflow.user": _user(),
+            "mlflow.user": user_name(),
             "mlflow.source.name": "runner sweep",
             "mlflow.source.type": "LOCAL",
         }
@@ -369,7 +314,7 @@ class Tracker:
                 deadline, self.client.create_run, experiment_id, now, tags, run_name=name
             )
             run_id = run.info.run_id
-            for m, p, t in _batches(metrics, params, []):
+            for m, p, t in batches(metrics, params, []):
                 self._call(deadline, self.client.log_batch, run_id, m, p, t)
             if table.is_file():
                 self._call(deadline, self.client.log_artifact, run_id, str(table))
@@ -386,7 +331,7 @@ class Tracker:
         try:
             self._end_sweep(parent_id, counts, best, status, self._deadline())
         except Exception as exc:
-            if not _transient(exc) or parent_id not in self._experiments:
+            if not is_transient(exc) or parent_id not in self._experiments:
                 raise self._fail("cannot close the sweep's run", exc) from None
             self._away = True
             self._spool_end(parent_id, counts=counts, best=best, status=status)
@@ -396,7 +341,7 @@ class Tracker:
     ) -> None:
         from mlflow.entities import Metric, RunTag
 
-        now = _now_ms()
+        now = now_ms()
         metrics = [Metric(k, float(v), now, 0) for k, v in counts.items()]
         tags = [RunTag("runner.sweep_status", status.lower())]
         if best:
@@ -406,9 +351,9 @@ class Tracker:
                 RunTag("runner.best_run_name", run.info.run_name or ""),
             ]
             for key, value in sorted(run.data.metrics.items()):
-                if (value := _finite(value)) is not None:
+                if (value := storable_float(value)) is not None:
                     metrics.append(Metric(f"best_{key}", value, now, 0))
-        for m, p, t in _batches(metrics, [], tags):
+        for m, p, t in batches(metrics, [], tags):
             self._call(deadline, self.client.log_batch, parent_id, m, p, t)
         self._call(deadline, self.client.set_terminated, parent_id, status.upper(), now)
 
@@ -418,7 +363,7 @@ class Tracker:
         try:
             self._log_best_model(parent_id, best_run_id, self._deadline())
         except Exception as exc:
-            if not _transient(exc) or parent_id not in self._experiments:
+            if not is_transient(exc) or parent_id not in self._experiments:
                 raise self._fail("cannot log the best model", exc) from None
             self._away = True
             self._spool_end(parent_id, best_model=best_run_id)
@@ -449,7 +394,7 @@ class Tracker:
         key = (parent_id or "", result.spec_hash)
         if key in self._recorded:
             return self._recorded[key]
-        now = _now_ms()
+        now = now_ms()
         item = {
             "record_id": uuid.uuid4().hex,
             "experiment_id": experiment_id,
@@ -461,7 +406,7 @@ class Tracker:
         try:
             run_id = self._write_run(result, item, self._deadline())
         except Exception as exc:
-            if not _transient(exc):
+            if not is_transient(exc):
                 if getattr(exc, "error_code", None) is None:
                     raise  # a bug, not the store
                 raise self._fail(f"cannot record run {result.spec.run_name()}", exc) from None
@@ -469,7 +414,7 @@ class Tracker:
                 log.warning(
                     "tracking store %s is away (%s); keeping results in %s until the next sweep",
                     self.uri,
-                    _cause(exc),
+                    cause_of(exc),
                     self._spool_folder(experiment_id),
                 )
             self._away = True
@@ -484,7 +429,7 @@ class Tracker:
         spec = result.spec
         start, end = int(item["start_ms"]), int(item["end_ms"])
         if item["run_id"] is None:
-            tags = _run_tags(spec, result.spec_hash, item["parent_id"], item["record_id"])
+            tags = run_tags(spec, result.spec_hash, item["parent_id"], item["record_id"])
             tags["runner.status"] = result.status
             run = self._call(
                 deadline,
@@ -496,13 +441,13 @@ class Tracker:
             )
             item["run_id"] = run.info.run_id
         run_id = item["run_id"]
-        metrics, nonfinite = _run_metrics(result, start, end)
+        metrics, nonfinite = run_metrics(result, start, end)
         tags = [("runner.reason", result.reason[:5000])] if result.reason else []
         if nonfinite:
             tags.append(("runner.nonfinite", ",".join(sorted(nonfinite))))
-        self._log(deadline, run_id, metrics, _params(spec), tags)
+        self._log(deadline, run_id, metrics, run_params(spec), tags)
         with tempfile.TemporaryDirectory(prefix="runner-run-") as tmp:
-            if _write_artifacts(result, Path(tmp)):
+            if write_artifacts(result, Path(tmp)):
                 self._call(deadline, self.client.log_artifacts, run_id, tmp)
         status = RUN_STATUS.get(result.status, "FAILED")
         self._call(deadline, self.client.set_terminated, run_id, status, end)
@@ -518,7 +463,7 @@ class Tracker:
     ) -> None:
         from mlflow.entities import Metric, Param, RunTag
 
-        for m, p, t in _batches(
+        for m, p, t in batches(
             [Metric(*x) for x in metrics], [Param(*x) for x in params], [RunTag(*x) for x in tags]
         ):
             self._call(deadline, self.client.log_batch, run_id, m, p, t)
@@ -529,12 +474,12 @@ class Tracker:
         """A KILLED child run for each spec not yet recorded in this sweep (Ctrl-C). Best
         effort: a store that is away is not waited for (the specs run again next time)."""
         deadline = self._deadline(min(self.retry_seconds, 10.0))
-        now = _now_ms()
+        now = now_ms()
         for spec in specs:
             spec_hash = spec.spec_hash()
             if (parent_id, spec_hash) in self._recorded:
                 continue
-            tags = _run_tags(spec, spec_hash, parent_id, uuid.uuid4().hex)
+            tags = run_tags(spec, spec_hash, parent_id, uuid.uuid4().hex)
             tags.update({"runner.status": "killed", "runner.reason": reason[:5000]})
             try:
                 run = self._call(
@@ -545,39 +490,30 @@ class Tracker:
                     tags,
                     run_name=spec.run_name(),
                 )
-                self._log(deadline, run.info.run_id, [], _params(spec), [])
+                self._log(deadline, run.info.run_id, [], run_params(spec), [])
                 self._call(deadline, self.client.set_terminated, run.info.run_id, "KILLED", now)
             except Exception as exc:
-                if not _transient(exc):
+                if not is_transient(exc):
                     raise self._fail("cannot mark runs KILLED", exc) from None
                 self._away = True
                 log.warning("tracking store %s is away; runs not marked KILLED", self.uri)
                 return
             self._recorded[(parent_id, spec_hash)] = run.info.run_id
 
-    # -- the spool -------------------------------------------------------------------------
+    # -- the spool (runner.spool) ----------------------------------------------------------
 
     def _spool_folder(self, experiment_id: str) -> Path:
-        key = hashlib.sha256(self.uri.encode()).hexdigest()[:12]
-        return self.spool_root / key / str(experiment_id)
+        return spool_folder(self.spool_root, self.uri, experiment_id)
 
     def _spool_result(self, result: RunResult, item: dict[str, Any]) -> Path:
-        folder = self._spool_folder(item["experiment_id"])
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder.parent / "store.txt").write_text(self.uri + "\n")
-        return result_to_spool(result, folder / f"run-{result.spec_hash}-{item['record_id']}", item)
+        return spool_result(self._spool_folder(item["experiment_id"]), self.uri, result, item)
 
     def _spool_end(self, parent_id: str, **fields: Any) -> None:
-        folder = self._spool_folder(self._experiments[parent_id])
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"sweep-{parent_id}.json"
-        data = json.loads(path.read_text()) if path.exists() else {"parent_id": parent_id}
-        data.update(fields)
-        _write_json(path, data)
+        spool_sweep_end(self._spool_folder(self._experiments[parent_id]), parent_id, fields)
 
     def spooled_count(self, experiment_id: str) -> int:
         """How many results wait in the spool for this store and experiment."""
-        return len(list(self._spool_folder(experiment_id).glob("run-*.json")))
+        return len(spooled_results(self._spool_folder(experiment_id)))
 
     def replay_spool(self, experiment_id: str, parent_id: str | None = None) -> int:
         """Record every result spooled for this store and experiment (under ``parent_id``, or
@@ -588,7 +524,7 @@ class Tracker:
             return 0
         done = 0
         try:
-            for path in sorted(folder.glob("run-*.json")):
+            for path in spooled_results(folder):
                 result, item = result_from_spool(path)
                 item["experiment_id"] = experiment_id
                 if item["run_id"] is not None and not self._resumable(item):
@@ -598,11 +534,9 @@ class Tracker:
                 deadline = time.monotonic() + self.retry_seconds
                 run_id = self._write_run(result, item, deadline)
                 self._recorded[(item["parent_id"] or "", result.spec_hash)] = run_id
-                path.unlink()
-                path.with_suffix(".npz").unlink(missing_ok=True)
+                remove_result(path)
                 done += 1
-            for path in sorted(folder.glob("sweep-*.json")):
-                data = json.loads(path.read_text())
+            for path, data in spooled_sweep_ends(folder):
                 deadline = time.monotonic() + self.retry_seconds
                 if "status" in data:
                     self._end_sweep(
@@ -632,7 +566,7 @@ class Tracker:
 def finished_hashes_readonly(uri: str, experiment: str) -> set[str]:
     """Spec hashes FINISHED in experiment ``experiment`` of ``uri``, creating nothing: a SQLite
     file that does not exist, or a missing experiment, has none. For dry runs."""
-    path = sqlite_path(_normalize(uri))
+    path = sqlite_path(normalize_uri(uri))
     if path is not None and not path.is_file():
         return set()
     tracker = Tracker(uri)
@@ -644,221 +578,3 @@ def finished_hashes_readonly(uri: str, experiment: str) -> set[str]:
     if found is None or found.lifecycle_stage == "deleted":
         return set()
     return tracker.finished_hashes(found.experiment_id)
-
-
-# -- what a run consists of ----------------------------------------------------------------
-
-
-def _run_tags(
-    spec: RunSpec, spec_hash: str, parent_id: str | None, record_id: str
-) -> dict[str, str]:
-    tags = {
-        "runner.kind": "run",
-        "runner.spec_hash": spec_hash,
-        "runner.table": spec.source,
-        "runner.table_row": str(spec.row),
-        "runner.plugins": json.dumps(dict(spec.versions), sort_keys=True),
-        "runner.version": runner.__version__,
-        "runner.record_id": record_id,
-        "mlflow.user": _user(),
-        "mlflow.source.name": "runner sweep",
-        "mlflow.source.type": "LOCAL",
-    }
-    if parent_id:
-        tags["mlflow.parentRunId"] = parent_id
-    return {k: v[:MAX_TAG_LENGTH] for k, v in tags.items()}
-
-
-def _params(spec: RunSpec) -> list[tuple[str, str]]:
-    return [(k, v[:MAX_PARAM_LENGTH]) for k, v in spec.flat_params().items()]
-
-
-def _run_metrics(
-    result: RunResult, start_ms: int, end_ms: int
-) -> tuple[list[tuple[str, float, int, int]], set[str]]:
-    """``(key, value, timestamp, step)`` for the histories (step = epoch, timestamps spread over
-    the run's wall time), the final metrics (at the last epoch) and ``restart_loss`` per restart
-    (step = restart index); plus the names that had NaN values, which are left out."""
-    out: list[tuple[str, float, int, int]] = []
-    nonfinite: set[str] = set()
-    last = int(result.metrics.get("epochs", 0) or 0)
-    for steps, _ in result.history.values():
-        if len(steps):
-            last = max(last, int(np.max(steps)))
-    span = max(end_ms - start_ms, 0)
-
-    def add(key: str, value: Any, step: int, timestamp: int) -> None:
-        finite = _finite(value)
-        if finite is None:
-            nonfinite.add(key)
-        else:
-            out.append((key, finite, timestamp, step))
-
-    for name, (steps, values) in result.history.items():
-        for step, value in zip(
-            np.asarray(steps).tolist(), np.asarray(values).tolist(), strict=True
-        ):
-            add(name, value, int(step), start_ms + (span * int(step)) // max(last, 1))
-    for name, value in result.metrics.items():
-        add(name, value, last, end_ms)
-    for i, value in enumerate(result.restart_losses):
-        add("restart_loss", value, i, end_ms)
-    return out, nonfinite
-
-
-def _batches(metrics: list, params: list, tags: list) -> Iterator[tuple[list, list, list]]:
-    """Split into log_batch calls within MLflow's limits (1000 metrics, 100 params, 100 tags,
-    1000 entities per call)."""
-    m, p, t = list(metrics), list(params), list(tags)
-    while m or p or t:
-        ps, p = p[:MAX_PARAMS], p[MAX_PARAMS:]
-        ts, t = t[:MAX_TAGS], t[MAX_TAGS:]
-        room = min(MAX_METRICS, MAX_ENTITIES - len(ps) - len(ts))
-        ms, m = m[:room], m[room:]
-        yield ms, ps, ts
-
-
-def _write_artifacts(result: RunResult, folder: Path) -> bool:
-    """weights.npz, architecture.json and restarts.json of a result; False if it has none."""
-    wrote = False
-    if result.weights:
-        save_weights(folder / WEIGHTS_FILE, result.weights, result.biases)
-        wrote = True
-    if result.architecture:
-        text = json.dumps(_plain(result.architecture, None), indent=2, sort_keys=True)
-        (folder / ARCHITECTURE_FILE).write_text(text)
-        wrote = True
-    if result.restart_losses:
-        selected = result.metrics.get("selected_restart")
-        restarts = {
-            "strategy": result.spec.strategy,
-            "strategy_params": dict(result.spec.strategy_params),
-            "final_losses": [_finite(x) for x in result.restart_losses],
-            "selected": None if selected is None else int(selected),
-        }
-        (folder / RESTARTS_FILE).write_text(json.dumps(_plain(restarts, None), indent=2))
-        wrote = True
-    return wrote
-
-
-# -- spool serialization: JSON + npz, never pickle -----------------------------------------
-
-_FLOAT_KEY = "$float"
-
-
-def _plain(obj: Any, nonfinite: Any = "tagged") -> Any:
-    """JSON-ready data; non-finite floats become ``{"$float": "nan"}`` (or ``nonfinite``)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v, nonfinite) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v, nonfinite) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _plain(obj.tolist(), nonfinite)
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return {_FLOAT_KEY: repr(obj)} if nonfinite == "tagged" else nonfinite
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
-def _unplain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        if set(obj) == {_FLOAT_KEY}:
-            return float(obj[_FLOAT_KEY])
-        return {k: _unplain(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_unplain(v) for v in obj]
-    return obj
-
-
-def _hashable(value: Any) -> Any:
-    return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
-
-
-def _write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_plain(data), indent=1, sort_keys=True, allow_nan=False))
-    os.replace(tmp, path)
-
-
-def spec_to_dict(spec: RunSpec) -> dict[str, Any]:
-    """Every field of a spec (row, source and versions included) as JSON-ready data."""
-    return _plain({f.name: getattr(spec, f.name) for f in dataclasses.fields(spec)})
-
-
-def spec_from_dict(data: dict[str, Any]) -> RunSpec:
-    data = _unplain(data)
-    known = {f.name for f in dataclasses.fields(RunSpec)}
-    kwargs = {}
-    for key, value in data.items():
-        if key not in known:
-            continue
-        if key == "hidden":
-            value = tuple(int(n) for n in value)
-        elif key.endswith("_params") or key == "versions":
-            value = tuple((str(k), _hashable(v)) for k, v in value)
-        kwargs[key] = value
-    return RunSpec(**kwargs)
-
-
-def result_to_spool(result: RunResult, stem: Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write ``stem.npz`` (weights ``W1..``/``b1..``, histories) and then ``stem.json`` (all the
-    rest, plus ``extra``); returns the JSON path. The JSON is written last, atomically, so a
-    half-written item is never replayed."""
-    stem = Path(stem)
-    arrays: dict[str, np.ndarray] = {}
-    for m, (w, b) in enumerate(zip(result.weights, result.biases, strict=True), start=1):
-        arrays[f"W{m}"], arrays[f"b{m}"] = np.asarray(w), np.asarray(b)
-    names = list(result.history)
-    for i, name in enumerate(names):
-        steps, values = result.history[name]
-        arrays[f"h{i}_steps"], arrays[f"h{i}_values"] = np.asarray(steps), np.asarray(values)
-    with open(stem.with_suffix(".npz"), "wb") as fh:
-        np.savez(fh, **arrays)
-    data = {
-        "format": 1,
-        "spec": spec_to_dict(result.spec),
-        "spec_hash": result.spec_hash,
-        "status": result.status,
-        "reason": result.reason,
-        "metrics": result.metrics,
-        "history": names,
-        "layers": len(result.weights),
-        "restart_losses": list(result.restart_losses),
-        "architecture": result.architecture,
-        "wall_time": result.wall_time,
-        "extra": extra or {},
-    }
-    path = stem.with_suffix(".json")
-    _write_json(path, data)
-    return path
-
-
-def result_from_spool(path: Path | str) -> tuple[RunResult, dict[str, Any]]:
-    """Read what :func:`result_to_spool` wrote: ``(result, extra)``."""
-    path = Path(path)
-    data = _unplain(json.loads(path.read_text()))
-    with np.load(path.with_suffix(".npz"), allow_pickle=False) as arrays:
-        layers = range(1, int(data["layers"]) + 1)
-        weights = [arrays[f"W{m}"] for m in layers]
-        biases = [arrays[f"b{m}"] for m in layers]
-        history = {
-            name: (arrays[f"h{i}_steps"], arrays[f"h{i}_values"])
-            for i, name in enumerate(data["history"])
-        }
-    result = RunResult(
-        spec=spec_from_dict(data["spec"]),
-        spec_hash=data["spec_hash"],
-        status=data["status"],
-        reason=data["reason"],
-        metrics={k: float(v) for k, v in data["metrics"].items()},
-        history=history,
-        weights=weights,
-        biases=biases,
-        restart_losses=[float(x) for x in data["restart_losses"]],
-        architecture=data["architecture"],
-        wall_time=float(data["wall_time"]),
-    )
-    return result, data["extra"]

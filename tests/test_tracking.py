@@ -20,7 +20,7 @@ import pytest
 from conftest import tracking_port, tracking_spec
 
 import runner
-from runner import tracking
+from runner import run_record, tracking
 from runner.errors import TrackingError
 from runner.model import TrainedNetwork, load_network
 from runner.spec import RunResult
@@ -234,7 +234,7 @@ def test_long_histories_are_logged_in_batches_within_limits(
     for name in history:
         assert len(tracker.client.get_metric_history(run_id, name)) == n
 
-    batches = list(tracking._batches(list(range(2500)), list(range(250)), list(range(30))))
+    batches = list(run_record.batches(list(range(2500)), list(range(250)), list(range(30))))
     for metrics, params, tags in batches:
         assert len(metrics) <= 1000 and len(params) <= 100 and len(tags) <= 100
         assert len(metrics) + len(params) + len(tags) <= 1000
@@ -419,7 +419,7 @@ def test_replay_completes_a_run_created_before_the_store_went_away(
     experiment_id, parent = sweep(tracker, table)
     # the state a record leaves when the store vanishes right after create_run
     item = {"record_id": "r1", "experiment_id": experiment_id, "parent_id": parent}
-    tags = tracking._run_tags(result.spec, result.spec_hash, parent, "r1")
+    tags = run_record.run_tags(result.spec, result.spec_hash, parent, "r1")
     partial = tracker.client.create_run(experiment_id, tags=tags, run_name="partial")
     item.update(run_id=partial.info.run_id, start_ms=1_000_000, end_ms=1_060_000)
     tracker._spool_result(result, item)

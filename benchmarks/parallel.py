@@ -1,4 +1,4 @@
-"""Parallel sweeps and tracking servers, measured as a user runs them: whole ``runner sweep`` processes.
+"""Parallel sweeps and tracking servers, measured as a user runs them: whole `runner sweep` runs.
 
 1. The speed-up of ``--jobs 2`` over ``--jobs 1`` on a CPU-bound table (digits, 64-64-10, tanh,
    softmax, mini-batches of 32): each command runs against a fresh SQLite store; the two are

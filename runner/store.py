@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import re
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 DEFAULT_URI = "sqlite:///mlflow.db"
@@ -69,3 +71,15 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, OSError | TimeoutError):
         return True
     return type(exc).__module__.startswith(("sqlalchemy", "requests", "urllib3"))
+
+
+def local_folder(artifact_uri: str | None) -> Path | None:
+    """The folder of a local artifact location (``file:`` URI or plain path), else None."""
+    if not artifact_uri:
+        return None
+    parsed = urllib.parse.urlparse(artifact_uri)
+    if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
+        return Path(urllib.request.url2pathname(parsed.path))
+    if parsed.scheme == "" and Path(artifact_uri).is_absolute():
+        return Path(artifact_uri)
+    return None

@@ -69,6 +69,7 @@ from runner.store import (
     SCHEMES,
     cause_of,
     is_transient,
+    local_folder,
     normalize_uri,
     resolve_uri,
     sqlite_path,
@@ -440,15 +441,21 @@ class Tracker:
                 run_name=spec.run_name(),
             )
             item["run_id"] = run.info.run_id
+            item["artifact_uri"] = run.info.artifact_uri
         run_id = item["run_id"]
         metrics, nonfinite = run_metrics(result, start, end)
         tags = [("runner.reason", result.reason[:5000])] if result.reason else []
         if nonfinite:
             tags.append(("runner.nonfinite", ",".join(sorted(nonfinite))))
         self._log(deadline, run_id, metrics, run_params(spec), tags)
-        with tempfile.TemporaryDirectory(prefix="runner-run-") as tmp:
-            if write_artifacts(result, Path(tmp)):
-                self._call(deadline, self.client.log_artifacts, run_id, tmp)
+        folder = local_folder(item.get("artifact_uri"))
+        if folder is not None:  # a local store: write in place, no copy, no lookup of the run
+            folder.mkdir(parents=True, exist_ok=True)
+            write_artifacts(result, folder)
+        else:
+            with tempfile.TemporaryDirectory(prefix="runner-run-") as tmp:
+                if write_artifacts(result, Path(tmp)):
+                    self._call(deadline, self.client.log_artifacts, run_id, tmp)
         status = RUN_STATUS.get(result.status, "FAILED")
         self._call(deadline, self.client.set_terminated, run_id, status, end)
         return run_id

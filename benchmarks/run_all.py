@@ -1,7 +1,7 @@
 """Run every benchmark in turn, each in its own process, and print their tables.
 
 Each script runs as ``python benchmarks/NAME.py`` with the options given here (``--quick`` for a
-smoke run of all of them in well under a minute). The exit status is 1 if a script failed to run,
+smoke run of all of them in a minute or two). The exit status is 1 if a script failed to run,
 never because of a time: no benchmark asserts anything about time.
 
 Run:  python benchmarks/run_all.py [--quick] [--only xor_population,digits,...]
@@ -17,7 +17,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-BENCHMARKS = ("xor_population", "digits", "memory", "startup", "tracking")
+BENCHMARKS = ("xor_population", "digits", "memory", "startup", "tracking", "parallel")
+#: scripts with their own options: they take --quick but not --threads
+OWN_OPTIONS = ("parallel",)
 
 
 def main() -> None:
@@ -31,11 +33,12 @@ def main() -> None:
             f"unknown benchmark(s) {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}"
         )
     here = Path(__file__).resolve().parent
-    extra = (["--quick"] if args.quick else []) + ["--threads", str(args.threads)]
+    quick = ["--quick"] if args.quick else []
     failed, spent = [], []
     for name in chosen:
         print(f"\n===== {name} =====", flush=True)
         start = time.perf_counter()
+        extra = quick if name in OWN_OPTIONS else [*quick, "--threads", str(args.threads)]
         done = subprocess.run([sys.executable, str(here / f"{name}.py"), *extra], check=False)
         spent.append(
             [name, f"{time.perf_counter() - start:.0f}", "ok" if done.returncode == 0 else "FAILED"]

@@ -38,11 +38,26 @@ class Sigmoid(Activation):
     params = (Param("beta", float, 1.0, "steepness of the logistic", low=0.0, low_open=True),)
 
     def forward(self, z: Array, beta: float = 1.0, **params: Any) -> Array:
-        # 1/(1+e^{-x}) = (1 + tanh(x/2)) / 2, which never overflows
-        return 0.5 * (1.0 + np.tanh(0.5 * beta * z))
+        # 1/(1+e^{-x}) = (1 + tanh(x/2)) / 2, which never overflows; in place, one buffer
+        a = np.multiply(z, 0.5 * beta)
+        np.tanh(a, out=a)
+        a += 1.0
+        a *= 0.5
+        return a
 
     def derivative(self, z: Array, a: Array, beta: float = 1.0, **params: Any) -> Array:
         return beta * a * (1.0 - a)
+
+    def backward(
+        self, z: Array, a: Array, grad_a: Array, beta: float = 1.0, **params: Any
+    ) -> Array:
+        # grad_a * beta a (1 - a), in one buffer
+        out = np.subtract(1.0, a)
+        out *= a
+        out *= grad_a
+        if beta != 1.0:
+            out *= beta
+        return out
 
 
 class Tanh(Activation):

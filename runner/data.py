@@ -273,4 +273,4 @@ def accuracy(a: Array, Y: Array) -> Array:
         raise ValueError(f"outputs of shape {a.shape} do not match targets of shape {Y.shape}")
     if a.shape[-1] == 0:
         return np.full(a.shape[0], np.nan)
-    return np.mean(labels(a) == labels(Y), axis=-1)
+    return (labels(a) == labels(Y)).sum(axis=-1) / a.shape[-1]

@@ -28,6 +28,35 @@ def _t(a: Array) -> Array:
     return np.swapaxes(a, -1, -2)
 
 
+#: per-member matrices with at most this many rows and columns are multiplied with einsum (numpy's
+#: own loops); numpy's matmul makes one BLAS call per member, which dominates for tiny networks.
+#: Both compute every member's product the same way whatever the population size, so a member is
+#: bitwise the same alone or in a population (one big reshaped GEMM would not be: OpenBLAS picks
+#: its kernel by the whole matrix's size).
+TINY = 4
+
+
+def weighted_input(W: Array, a: Array) -> Array:
+    """W a for every member; ``a`` is shared ``(N_in, S)`` or per member ``(P, N_in, S)``."""
+    if a.ndim == 3 and W.shape[-1] <= TINY and W.shape[-2] <= TINY:
+        return np.einsum("pij,pjs->pis", W, a)
+    return W @ a
+
+
+def delta_outer(delta: Array, a: Array) -> Array:
+    """delta a^T for every member, summed over samples: shape ``(P, N_out, N_in)``."""
+    if delta.shape[-2] <= TINY and a.shape[-2] <= TINY:
+        return np.einsum("pis,js->pij" if a.ndim == 2 else "pis,pjs->pij", delta, a)
+    return delta @ _t(a)
+
+
+def back_propagate(W: Array, delta: Array) -> Array:
+    """W^T delta for every member: dC/da of the layer below."""
+    if W.shape[-1] <= TINY and W.shape[-2] <= TINY:
+        return np.einsum("pji,pjs->pis", W, delta)
+    return _t(W) @ delta
+
+
 @dataclass
 class Network:
     """The shape and plugins of a population of networks; the weights are passed in.
@@ -62,7 +91,7 @@ class Network:
         zs: list[Array] = []
         activations: list[Array] = [X]
         for m in range(1, self.n_layers + 1):
-            z = W[m - 1] @ a
+            z = weighted_input(W[m - 1], a)
             z += b[m - 1]
             g, params = self.activation(m)
             a = g.forward(z, **params)
@@ -99,11 +128,12 @@ class Network:
         db: list[Array] = [None] * L  # type: ignore[list-item]
         delta = self.output_delta(zs[-1], a_out, Y)
         for m in range(L, 0, -1):
-            dW[m - 1] = (delta @ _t(activations[m - 1])) / n_samples
-            db[m - 1] = delta.sum(axis=-1, keepdims=True) / n_samples
+            dW[m - 1] = delta_outer(delta, activations[m - 1]) / n_samples
+            db[m - 1] = np.einsum("pis->pi", delta)[..., None] / n_samples
             if m > 1:  # no delta is needed for the input layer
                 g, params = self.activation(m - 1)
-                delta = g.backward(zs[m - 2], activations[m - 1], _t(W[m - 1]) @ delta, **params)
+                grad_a = back_propagate(W[m - 1], delta)
+                delta = g.backward(zs[m - 2], activations[m - 1], grad_a, **params)
         return loss, dW, db, a_out
 
     def init_population(

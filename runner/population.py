@@ -150,6 +150,9 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
         max_points=task.max_points,
     )
     acc = accuracy if data.task == "classification" else None
+    full_batch = first.batch_size <= 0 or first.batch_size >= data.X.shape[-1]
+    if full_batch:  # the generators only shuffle mini-batches; ~1 KB each
+        rngs = []
     members = train(network, W, b, data.X, data.Y, step_rule, hyper, schedule, rngs, acc)
 
     with np.errstate(all="ignore"):

@@ -74,27 +74,30 @@ class _History:
 
     def allocate(self, epochs: int) -> None:
         n_points = epochs // self.every
+        # one row per member, so that a member's history is a contiguous view, never a copy
         self.values = {
-            name: np.full((n_points, self.n_members), np.nan, dtype=np.float32)
+            name: np.full((self.n_members, n_points), np.nan, dtype=np.float32)
             for name in self.names
         }
+        self.steps = np.arange(1, n_points + 1) * self.every
 
     def record(self, epoch: int, ids: Array, metrics: dict[str, Array]) -> None:
         if epoch % self.every == 0:
             k = epoch // self.every - 1
             for name in self.names:
-                self.values[name][k, ids] = metrics[name]
+                self.values[name][ids, k] = metrics[name]
 
     def finish(self, ids: Array, metrics: dict[str, Array]) -> None:
-        for name in self.names:
-            self.last[name][ids] = metrics[name]
+        for name in self.names:  # a metric not computed at that epoch stays NaN
+            if name in metrics:
+                self.last[name][ids] = metrics[name]
 
     def of(self, member: int, stop_epoch: int) -> dict[str, tuple[Array, Array]]:
         n = stop_epoch // self.every
-        steps = np.arange(1, n + 1) * self.every
+        steps = self.steps[:n]  # views: shared steps, the member's own row of float32 values
         out = {}
         for name in self.names:
-            vals = self.values[name][:n, member].astype(np.float64)
+            vals = self.values[name][member, :n]
             if stop_epoch % self.every:
                 s = np.append(steps, stop_epoch)
                 vals = np.append(vals, self.last[name][member])
@@ -108,7 +111,7 @@ def gradient_norm(grads: list[Array]) -> Array:
     """The Euclidean norm of every member's whole gradient, shape ``(P,)``."""
     total = np.zeros(grads[0].shape[0])
     for g in grads:
-        total += (g * g).sum(axis=(1, 2))
+        total += np.einsum("pij,pij->p", g, g)
     return np.sqrt(total)
 
 
@@ -153,19 +156,43 @@ def train(
     stop_epoch = np.zeros(P, dtype=np.int64)
     reasons = [""] * P
 
+    every = schedule.every()
+    always = schedule.target_loss is not None or schedule.gradient_tolerance is not None
+    hyp: dict[str, Any] = {}
+    Y_rows: Array | None = None
     with np.errstate(all="ignore"):
         for epoch in range(1, schedule.epochs + 1):
-            hyp = {k: v[ids].reshape(-1, 1, 1) for k, v in per_member.items()} | shared
+            if not hyp:  # per-member values of the live rows; reset when rows are dropped
+                hyp = {k: v[ids].reshape(-1, 1, 1) for k, v in per_member.items()} | shared
+            # the gradient norm and accuracy only where they are recorded or decide a stop
+            recorded = epoch % every == 0 or epoch == schedule.epochs
             if full_batch:
-                loss, dW, db, a_out = network.gradients(params[:L], params[L:], X, Y)
+                # targets as one contiguous row per member: broadcasting a (N_L, S) operand
+                # against (P, N_L, S) costs ~5x a same-shape operation in numpy
+                if Y_rows is None or len(Y_rows) != len(ids):
+                    Y_rows = np.ascontiguousarray(np.broadcast_to(Y, (len(ids), *Y.shape)))
+                loss, dW, db, a_out = network.gradients(params[:L], params[L:], X, Y_rows)
                 grads = [*dW, *db]
-                metrics = {"loss": loss, "gradient_norm": gradient_norm(grads)}
-                if accuracy:
-                    metrics["accuracy"] = accuracy(a_out, Y)
+                metrics = {"loss": loss}
+                if recorded or always or not np.isfinite(loss[alive]).all():
+                    metrics["gradient_norm"] = gradient_norm(grads)
+                    if accuracy:
+                        metrics["accuracy"] = accuracy(a_out, Y_rows)
                 step_rule.step(params, grads, state, **hyp)
             else:
                 metrics = _minibatch_epoch(
-                    network, params, L, X, Y, step_rule, state, hyp, rngs, schedule, accuracy
+                    network,
+                    params,
+                    L,
+                    X,
+                    Y,
+                    step_rule,
+                    state,
+                    hyp,
+                    rngs,
+                    schedule,
+                    accuracy,
+                    full=recorded or always,
                 )
 
             loss = metrics["loss"]
@@ -178,8 +205,8 @@ def train(
             done &= alive & ~diverged
             stopping = diverged | done | (alive & (epoch == schedule.epochs))
 
-            live_ids = ids[alive]
-            history.record(epoch, live_ids, {k: v[alive] for k, v in metrics.items()})
+            if epoch % every == 0:
+                history.record(epoch, ids[alive], {k: v[alive] for k, v in metrics.items()})
             if stopping.any():
                 rows = np.flatnonzero(stopping)
                 members = ids[rows]
@@ -201,7 +228,8 @@ def train(
                     for arrays in state.values():
                         arrays[:] = [s[keep] for s in arrays]
                     ids, alive = ids[keep], alive[keep]
-                    rngs = [rngs[i] for i in keep]
+                    rngs = [rngs[i] for i in keep] if rngs else rngs
+                    hyp = {}
 
     results = []
     for i in range(P):
@@ -242,6 +270,7 @@ def _minibatch_epoch(
     rngs: list[np.random.Generator],
     schedule: Schedule,
     accuracy: Callable[[Array, Array], Array] | None,
+    full: bool = True,
 ) -> dict[str, Array]:
     """One epoch of shuffled mini-batches, every member with its own order of samples.
 
@@ -252,8 +281,10 @@ def _minibatch_epoch(
     B = schedule.batch_size
     order = np.stack([rng.permutation(n_samples) for rng in rngs])  # (P, S)
     P = order.shape[0]
-    sums = {"loss": np.zeros(P), "gradient_norm": np.zeros(P)}
-    if accuracy:
+    sums = {"loss": np.zeros(P)}
+    if full:
+        sums["gradient_norm"] = np.zeros(P)
+    if full and accuracy:
         sums["accuracy"] = np.zeros(P)
     for start in range(0, n_samples, B):
         idx = order[:, start : start + B]
@@ -262,12 +293,14 @@ def _minibatch_epoch(
         n = idx.shape[1]
         loss, dW, db, a_out = network.gradients(params[:L], params[L:], Xb, Yb)
         grads = [*dW, *db]
-        g = gradient_norm(grads)
         sums["loss"] += n * loss
-        sums["gradient_norm"] += n * g * g
-        if accuracy:
+        if full:
+            g = gradient_norm(grads)
+            sums["gradient_norm"] += n * g * g
+        if full and accuracy:
             sums["accuracy"] += n * accuracy(a_out, Yb)
         step_rule.step(params, grads, state, **hyp)
     out = {k: v / n_samples for k, v in sums.items()}
-    out["gradient_norm"] = np.sqrt(out["gradient_norm"])
+    if full:
+        out["gradient_norm"] = np.sqrt(out["gradient_norm"])
     return out

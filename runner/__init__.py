@@ -6,6 +6,8 @@ train networks from installed plugins.
 
 from __future__ import annotations
 
+from typing import Any
+
 from runner.errors import PluginError, RunnerError, TableError, TrackingError
 from runner.hookspecs import hookimpl
 from runner.kinds import (
@@ -27,6 +29,8 @@ __all__ = [
     "Dataset",
     "DatasetSource",
     "Initializer",
+    "MLPClassifier",
+    "MLPRegressor",
     "Param",
     "Plugin",
     "PluginError",
@@ -38,3 +42,15 @@ __all__ = [
     "__version__",
     "hookimpl",
 ]
+
+
+#: names exported lazily, so that ``import runner`` never imports scikit-learn
+_LAZY = {"MLPClassifier": "runner.estimators", "MLPRegressor": "runner.estimators"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'runner' has no attribute {name!r}")

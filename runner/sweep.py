@@ -8,6 +8,7 @@ MLflow as it arrives. Nothing is written for a table that does not validate.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Callable
@@ -244,6 +245,8 @@ def run_sweep(
 
 
 def _count(summary: SweepSummary, result: RunResult, run_id: str | None) -> None:
+    # keep what the report needs, not the weights and history already in the store
+    result = dataclasses.replace(result, history={}, weights=[], biases=[], architecture={})
     if result.status == "failed":
         summary.failed += 1
     elif result.status == "diverged":

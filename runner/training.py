@@ -11,7 +11,7 @@ others never wait and a member's result is bitwise the same alone or in any popu
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,11 +36,17 @@ class Schedule:
     gradient_tolerance: float | None = None
     log_every: int = 0  # 0: choose so that at most ``max_points`` epochs are recorded
     max_points: int = 200
+    #: bytes the metric history of one population may take; a very large population records
+    #: fewer points rather than more memory (200 points of 3 metrics fit 50,000 members)
+    history_bytes: int = 128 * 2**20
 
-    def every(self) -> int:
+    def every(self, members: int = 1, metrics: int = 1) -> int:
+        """Record every this many epochs: ``log_every``, else at most ``max_points`` points,
+        fewer where ``members`` x ``metrics`` float32 histories would exceed ``history_bytes``."""
         if self.log_every > 0:
             return self.log_every
-        return max(1, math.ceil(self.epochs / self.max_points))
+        by_budget = max(1, self.history_bytes // (4 * max(1, members) * max(1, metrics)))
+        return max(1, math.ceil(self.epochs / min(self.max_points, by_budget)))
 
 
 @dataclass
@@ -67,10 +73,8 @@ class _History:
     last: dict[str, Array] = field(init=False)
 
     def __post_init__(self) -> None:
-        n_points = 0
         self.values = {}
         self.last = {name: np.full(self.n_members, np.nan) for name in self.names}
-        self._points = n_points
 
     def allocate(self, epochs: int) -> None:
         n_points = epochs // self.every
@@ -107,6 +111,43 @@ class _History:
         return out
 
 
+@dataclass
+class PopulationResult:
+    """What a whole population ends with, as arrays with the population axis first.
+
+    Indexing gives one member's :class:`MemberResult`, built on demand from views into these
+    arrays, so a population of 100,000 networks holds no 100,000 Python objects.
+    """
+
+    W: list[Array]
+    b: list[Array]
+    diverged: Array  # bool (P,)
+    converged: Array  # bool (P,)
+    epochs: Array  # int (P,)
+    reasons: dict[int, str]
+    history: _History
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def __getitem__(self, i: int) -> MemberResult:
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        return MemberResult(
+            weights=[w[i] for w in self.W],
+            biases=[b[i] for b in self.b],
+            status="diverged" if self.diverged[i] else "finished",
+            converged=bool(self.converged[i]),
+            epochs=int(self.epochs[i]),
+            history=self.history.of(i, int(self.epochs[i])),
+            reason=self.reasons.get(i, ""),
+        )
+
+    def __iter__(self) -> Iterator[MemberResult]:
+        return (self[i] for i in range(len(self)))
+
+
 def gradient_norm(grads: list[Array]) -> Array:
     """The Euclidean norm of every member's whole gradient, shape ``(P,)``."""
     total = np.zeros(grads[0].shape[0])
@@ -126,8 +167,8 @@ def train(
     schedule: Schedule,
     rngs: list[np.random.Generator],
     accuracy: Callable[[Array, Array], Array] | None = None,
-) -> list[MemberResult]:
-    """Train every member of a population; return one :class:`MemberResult` per member.
+) -> PopulationResult:
+    """Train every member of a population; ``result[i]`` is member i's :class:`MemberResult`.
 
     ``W`` and ``b`` are updated in place. ``X`` is ``(N_0, S)`` and ``Y`` is ``(N_L, S)``, shared
     by all members. ``hyper`` maps each step-rule hyperparameter to a scalar or to an array of one
@@ -137,7 +178,7 @@ def train(
     n_samples = X.shape[-1]
     full_batch = schedule.batch_size <= 0 or schedule.batch_size >= n_samples
     names = ("loss", "accuracy", "gradient_norm") if accuracy else ("loss", "gradient_norm")
-    history = _History(schedule.every(), P, names)
+    history = _History(schedule.every(P, len(names)), P, names)
     history.allocate(schedule.epochs)
 
     params = [*W, *b]
@@ -151,12 +192,12 @@ def train(
     alive = np.ones(P, dtype=bool)  # rows still training (a stopped row stays until compaction)
     rngs = list(rngs)
     final = [p.copy() for p in params]  # what a member ends with if no epoch runs
-    status = np.full(P, "finished", dtype=object)
+    diverged_members = np.zeros(P, dtype=bool)
     converged = np.zeros(P, dtype=bool)
     stop_epoch = np.zeros(P, dtype=np.int64)
-    reasons = [""] * P
+    reasons: dict[int, str] = {}
 
-    every = schedule.every()
+    every = history.every
     always = schedule.target_loss is not None or schedule.gradient_tolerance is not None
     hyp: dict[str, Any] = {}
     Y_rows: Array | None = None
@@ -217,8 +258,8 @@ def train(
                 converged[members] = done[rows]
                 for row, member in zip(rows, members, strict=True):
                     if diverged[row]:
-                        status[member] = "diverged"
-                        reasons[member] = f"loss became {loss[row]} at epoch {epoch}"
+                        diverged_members[member] = True
+                        reasons[int(member)] = f"loss became {loss[row]} at epoch {epoch}"
                 alive &= ~stopping
                 if not alive.any():
                     break
@@ -231,22 +272,17 @@ def train(
                     rngs = [rngs[i] for i in keep] if rngs else rngs
                     hyp = {}
 
-    results = []
-    for i in range(P):
-        results.append(
-            MemberResult(
-                weights=[final[m][i] for m in range(L)],
-                biases=[final[L + m][i] for m in range(L)],
-                status=str(status[i]),
-                converged=bool(converged[i]),
-                epochs=int(stop_epoch[i]),
-                history=history.of(i, int(stop_epoch[i])),
-                reason=reasons[i],
-            )
-        )
-    W[:] = [f[:] for f in final[:L]]
-    b[:] = [f[:] for f in final[L:]]
-    return results
+    W[:] = final[:L]
+    b[:] = final[L:]
+    return PopulationResult(
+        W=final[:L],
+        b=final[L:],
+        diverged=diverged_members,
+        converged=converged,
+        epochs=stop_epoch,
+        reasons=reasons,
+        history=history,
+    )
 
 
 def _as_member_array(value: Any, P: int, dtype: Any) -> Array:

@@ -77,15 +77,16 @@ def child(mode: str, n: int, epochs: int) -> None:
         reg = get_registry()
         sig = reg.get("activation", "sigmoid")
         net = Network((2, 2, 1), sig, sig, reg.get("cost", "cross_entropy"))
-        rngs = [member_rng(i) for i in range(n)]
-        W, b = net.init_population(reg.get("initializer", "normal"), {}, rngs)
+        # full batch: each member's generator is needed only to draw its weights, one at a time
+        rngs = (member_rng(i) for i in range(n))
+        W, b = net.init_population(reg.get("initializer", "normal"), {}, rngs, n)
         lr = np.geomspace(0.1, 10.0, n)
         X = np.array([[0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 1.0, 1.0]])
         Y = np.array([[0.0, 1.0, 1.0, 0.0]])
         mark("weights initialized")
         results = train(
             net, W, b, X, Y, reg.get("step_rule", "gd"), {"learning_rate": lr},
-            Schedule(epochs=epochs), rngs, accuracy,
+            Schedule(epochs=epochs), [], accuracy,
         )  # fmt: skip
         mark("trained (results held)")
         assert len(results) == n
@@ -118,21 +119,21 @@ def measure(mode: str, n: int, epochs: int) -> None:
 
 def estimate(n: int, epochs: int) -> list[list[str]]:
     """The big buffers of an N-network XOR population, from the shapes the code uses."""
+    from runner.training import Schedule
+
     n_params = 2 * 2 + 2 + 2 * 1 + 1  # W1, b1, W2, b2
-    every = max(1, -(-epochs // 200))
-    points = epochs // every
     metrics = 3  # loss, accuracy, gradient_norm
+    every = Schedule(epochs=epochs).every(n, metrics)  # the history budget may thin the points
+    points = epochs // every
     mb = 1024 * 1024
     weights = n * n_params * 8
-    history = points * n * metrics * 4  # float32 (points, P) per metric in training._History
-    # MemberResult.history: per member and metric, float64 steps and values of `points` entries
-    per_member = metrics * 2 * (points * 8 + 112)
+    history = points * n * metrics * 4  # float32 (P, points) per metric in training._History
     return [
-        ["weights + final copy + step state (float64)", f"{3 * weights / mb:.1f}"],
-        [f"training history buffers ({metrics} x float32 ({points}, P))", f"{history / mb:.1f}"],
+        ["weights + final copy (float64)", f"{2 * weights / mb:.1f}"],
         [
-            f"per-member history arrays in results ({metrics} x 2 float64 x {points})",
-            f"{n * per_member / mb:.1f}",
+            f"history buffers ({metrics} x float32 (P, {points}), every {every} epochs); "
+            "members' histories are views into them",
+            f"{history / mb:.1f}",
         ],
     ]
 

@@ -13,6 +13,7 @@ dC/db^m = mean over samples of delta^m.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,14 +141,16 @@ class Network:
         self,
         initializer: Any,
         init_params: dict[str, Any],
-        rngs: list[np.random.Generator],
+        rngs: Iterable[np.random.Generator],
+        members: int | None = None,
     ) -> tuple[list[Array], list[Array]]:
         """Draw every member's weights from its own generator, layer by layer, W before b.
 
         A member's weights depend only on its generator, so they are the same whether it is
-        initialized alone or inside any population.
+        initialized alone or inside any population. ``rngs`` may be a lazy iterable (then give
+        ``members``), so that a large population never holds all its generators at once.
         """
-        P = len(rngs)
+        P = len(rngs) if members is None else members  # type: ignore[arg-type]
         W = [np.empty((P, n_out, n_in), self.dtype) for n_in, n_out in self.layer_shapes()]
         b = [np.empty((P, n_out, 1), self.dtype) for _, n_out in self.layer_shapes()]
         for p, rng in enumerate(rngs):

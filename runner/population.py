@@ -126,15 +126,20 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
 
     # one member per (specification, restart), each with its own generator
     owners: list[int] = []
-    rngs: list[np.random.Generator] = []
+    keys: list[tuple[int, int]] = []
     strategies = []
     for i, spec in enumerate(task.specs):
         strategy = registry.get("strategy", spec.strategy)
         strategies.append(strategy)
         for restart in range(strategy.members(**spec.params_of("strategy"))):
             owners.append(i)
-            rngs.append(member_rng(spec.seed, restart))
-    W, b = network.init_population(initializer, first.params_of("initializer"), rngs)
+            keys.append((spec.seed, restart))
+    full_batch = first.batch_size <= 0 or first.batch_size >= data.X.shape[-1]
+    # the generators shuffle mini-batches after drawing the initial weights; with full batches
+    # they are needed only for the draw, one at a time (a generator takes ~1 KB)
+    rngs = [] if full_batch else [member_rng(seed, restart) for seed, restart in keys]
+    draws = (member_rng(seed, restart) for seed, restart in keys) if full_batch else rngs
+    W, b = network.init_population(initializer, first.params_of("initializer"), draws, len(keys))
 
     hyper: dict[str, Any] = {}
     for p in step_rule.params:
@@ -150,9 +155,6 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
         max_points=task.max_points,
     )
     acc = accuracy if data.task == "classification" else None
-    full_batch = first.batch_size <= 0 or first.batch_size >= data.X.shape[-1]
-    if full_batch:  # the generators only shuffle mini-batches; ~1 KB each
-        rngs = []
     members = train(network, W, b, data.X, data.Y, step_rule, hyper, schedule, rngs, acc)
 
     with np.errstate(all="ignore"):

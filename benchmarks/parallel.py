@@ -89,16 +89,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         digits = folder / "digits.csv"
-        epochs = 3 if args.quick else 20
+        epochs = 3 if args.quick else 40
+        # 4 hidden sizes x 2 activations: 8 populations (of 2 seeds each) to share out
         digits.write_text(
             "dataset,hidden,activation,output_activation,cost,optimizer,learning_rate,"
             "momentum,batch_size,scaling,test_size,epochs,seed\n"
-            "digits,64,tanh,softmax,categorical_cross_entropy,momentum,0.05|0.1,0.9,32,"
-            f"minmax,0.25,{epochs},0..3\n"
+            "digits,32|48|64|96,tanh|relu,softmax,categorical_cross_entropy,momentum,0.05,0.9,"
+            f"32,minmax,0.25,{epochs},0..1\n"
         )
-        n_digits = 8
+        n_digits = 16
         print(
-            f"1. --jobs 2 vs --jobs 1: {n_digits} digits runs (64-64-10, batch 32, {epochs} epochs)"
+            f"1. --jobs 2 vs --jobs 1: {n_digits} digits runs in 8 populations "
+            f"(64-{{32,48,64,96}}-10, batch 32, {epochs} epochs)"
         )
         ones, twos, ratios = [], [], []
         for i in range(repeats):

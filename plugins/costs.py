@@ -20,8 +20,10 @@ Array = np.ndarray
 
 
 def _clip(a: Array) -> Array:
+    """``a`` limited to [eps, 1 - eps] (two ufuncs: np.clip costs several times more per call)."""
     eps = np.finfo(a.dtype).eps
-    return np.clip(a, eps, 1.0 - eps)
+    out = np.maximum(a, eps)
+    return np.minimum(out, 1.0 - eps, out=out)
 
 
 def _mean_over_samples(c: Array) -> Array:

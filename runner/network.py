@@ -39,8 +39,8 @@ TINY = 4
 
 def weighted_input(W: Array, a: Array) -> Array:
     """W a for every member; ``a`` is shared ``(N_in, S)`` or per member ``(P, N_in, S)``."""
-    if a.ndim == 3 and W.shape[-1] <= TINY and W.shape[-2] <= TINY:
-        return np.einsum("pij,pjs->pis", W, a)
+    if W.shape[-1] <= TINY and W.shape[-2] <= TINY:
+        return np.einsum("pij,js->pis" if a.ndim == 2 else "pij,pjs->pis", W, a)
     return W @ a
 
 
@@ -117,12 +117,16 @@ class Network:
         return delta
 
     def gradients(
-        self, W: list[Array], b: list[Array], X: Array, Y: Array
-    ) -> tuple[Array, list[Array], list[Array], Array]:
-        """Backpropagation: ``(loss, dC/dW, dC/db, a^L)`` for every member at once."""
+        self, W: list[Array], b: list[Array], X: Array, Y: Array, with_loss: bool = True
+    ) -> tuple[Array | None, list[Array], list[Array], Array]:
+        """Backpropagation: ``(loss, dC/dW, dC/db, a^L)`` for every member at once.
+
+        With ``with_loss=False`` the cost itself is not evaluated (only its derivative is
+        needed for the gradients) and ``loss`` is None.
+        """
         zs, activations = self.forward(W, b, X)
         a_out = activations[-1]
-        loss = self.cost.value(a_out, Y, **self.cost_params)
+        loss = self.cost.value(a_out, Y, **self.cost_params) if with_loss else None
         n_samples = X.shape[-1]
         L = self.n_layers
         dW: list[Array] = [None] * L  # type: ignore[list-item]

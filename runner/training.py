@@ -212,10 +212,20 @@ def train(
                 # against (P, N_L, S) costs ~5x a same-shape operation in numpy
                 if Y_rows is None or len(Y_rows) != len(ids):
                     Y_rows = np.ascontiguousarray(np.broadcast_to(Y, (len(ids), *Y.shape)))
-                loss, dW, db, a_out = network.gradients(params[:L], params[L:], X, Y_rows)
+                # the cost itself only where it is recorded or decides a stop; in between, a
+                # diverging member shows as a non-finite output-layer bias gradient
+                needed = recorded or always
+                loss, dW, db, a_out = network.gradients(
+                    params[:L], params[L:], X, Y_rows, with_loss=needed
+                )
+                if loss is None:
+                    if np.isfinite(db[-1][alive]).all():
+                        loss = np.zeros(len(ids))  # not looked at: nothing stops or records
+                    else:
+                        loss = network.cost.value(a_out, Y_rows, **network.cost_params)
                 grads = [*dW, *db]
                 metrics = {"loss": loss}
-                if recorded or always or not np.isfinite(loss[alive]).all():
+                if needed or not np.isfinite(loss[alive]).all():
                     metrics["gradient_norm"] = gradient_norm(grads)
                     if accuracy:
                         metrics["accuracy"] = accuracy(a_out, Y_rows)

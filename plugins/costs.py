@@ -71,7 +71,8 @@ class CrossEntropy(Cost):
         **params: Any,
     ) -> Array | None:
         if isinstance(activation, Sigmoid):
-            return activation_params.get("beta", 1.0) * (a - y)
+            beta = activation_params.get("beta", 1.0)
+            return a - y if beta == 1.0 else beta * (a - y)
         return None
 
 

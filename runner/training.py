@@ -201,6 +201,7 @@ def train(
     always = schedule.target_loss is not None or schedule.gradient_tolerance is not None
     hyp: dict[str, Any] = {}
     Y_rows: Array | None = None
+    all_alive = True  # no stopped row is waiting to be dropped
     with np.errstate(all="ignore"):
         for epoch in range(1, schedule.epochs + 1):
             if not hyp:  # per-member values of the live rows; reset when rows are dropped
@@ -218,12 +219,14 @@ def train(
                 loss, dW, db, a_out = network.gradients(
                     params[:L], params[L:], X, Y_rows, with_loss=needed
                 )
-                if loss is None:
-                    if np.isfinite(db[-1][alive]).all():
-                        loss = np.zeros(len(ids))  # not looked at: nothing stops or records
-                    else:
-                        loss = network.cost.value(a_out, Y_rows, **network.cost_params)
                 grads = [*dW, *db]
+                if loss is None:
+                    out_bias = db[-1] if all_alive else db[-1][alive]
+                    if np.isfinite(out_bias).all():
+                        # nothing is recorded and no member can stop at this epoch
+                        step_rule.step(params, grads, state, **hyp)
+                        continue
+                    loss = network.cost.value(a_out, Y_rows, **network.cost_params)
                 metrics = {"loss": loss}
                 if needed or not np.isfinite(loss[alive]).all():
                     metrics["gradient_norm"] = gradient_norm(grads)
@@ -271,6 +274,7 @@ def train(
                         diverged_members[member] = True
                         reasons[int(member)] = f"loss became {loss[row]} at epoch {epoch}"
                 alive &= ~stopping
+                all_alive = False
                 if not alive.any():
                     break
                 if (~alive).sum() >= COMPACT_FRACTION * alive.size:
@@ -279,6 +283,7 @@ def train(
                     for arrays in state.values():
                         arrays[:] = [s[keep] for s in arrays]
                     ids, alive = ids[keep], alive[keep]
+                    all_alive = True
                     rngs = [rngs[i] for i in keep] if rngs else rngs
                     hyp = {}
 

@@ -339,8 +339,9 @@ def _minibatch_epoch(
         sums["accuracy"] = np.zeros(P)
     for start in range(0, n_samples, B):
         idx = order[:, start : start + B]
-        Xb = np.moveaxis(X[:, idx], 1, 0)  # (P, N_0, B)
-        Yb = np.moveaxis(Y[:, idx], 1, 0)
+        # (N, P, B) gathered, viewed as (P, N, B); transpose is moveaxis without its overhead
+        Xb = X[:, idx].transpose(1, 0, 2)
+        Yb = Y[:, idx].transpose(1, 0, 2)
         n = idx.shape[1]
         loss, dW, db, a_out = network.gradients(params[:L], params[L:], Xb, Yb)
         grads = [*dW, *db]

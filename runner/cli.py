@@ -121,6 +121,7 @@ def check(names: tuple[str, ...]) -> None:
       runner check sigmoid cross_entropy
       runner check all
     """
+    from runner.manager import did_you_mean
     from runner.testing import check_plugin
 
     registry = _registry()
@@ -132,11 +133,10 @@ def check(names: tuple[str, ...]) -> None:
             found = [obj for obj in registry.all() if obj.name == name]
             if not found:
                 known = sorted({obj.name for obj in registry.all()})
-                import difflib
-
-                close = difflib.get_close_matches(name, known, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise RunnerError(f"no installed plugin is called {name!r}{hint}")
+                hint = did_you_mean(name, known).strip()
+                raise RunnerError(
+                    f"no installed plugin is called {name!r}" + (f"; {hint}" if hint else "")
+                )
             targets.extend(found)
     failed = 0
     for obj in targets:
@@ -251,11 +251,12 @@ def sweep(
 
 
 def _add_plugin_commands() -> None:
-    """Let installed plugins add commands through the ``register_commands`` hook."""
-    from runner.manager import get_plugin_manager
+    """Let installed plugins add commands through the ``register_commands`` hook.
 
+    The registry's own plugin manager is used, so entry points are loaded once per process.
+    """
     try:
-        get_plugin_manager().hook.register_commands(cli=cli)
+        _registry().plugin_manager.hook.register_commands(cli=cli)
     except RunnerError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(exc.exit_code)

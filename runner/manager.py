@@ -110,13 +110,20 @@ def _provenance(plugin: object) -> tuple[str, str]:
     return (f"<{module}>", "")
 
 
+def did_you_mean(name: object, names: Iterable[str]) -> str:
+    """``"did you mean 'x'? "`` for the closest of ``names``, or ``""`` when none is close."""
+    close = difflib.get_close_matches(str(name), list(names), n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
 @dataclass
 class Registry:
-    """Every registered plugin object, by kind and name."""
+    """Every registered plugin object, by kind and name, and the manager they came from."""
 
     by_kind: dict[str, dict[str, Plugin]] = field(
         default_factory=lambda: {kind: {} for kind in KINDS}
     )
+    plugin_manager: pluggy.PluginManager | None = None
 
     def add(self, obj: Plugin, distribution: str, version: str) -> None:
         kind = obj.kind
@@ -147,8 +154,7 @@ class Registry:
     def unknown_message(self, kind: str, name: str) -> str:
         label = KIND_LABELS[kind]
         names = self.names(kind)
-        close = difflib.get_close_matches(str(name), names, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
+        hint = did_you_mean(name, names)
         return f"unknown {label} {name!r}; {hint}installed: {', '.join(names) or 'none'}"
 
     def all(self) -> list[Plugin]:
@@ -170,7 +176,7 @@ class Registry:
 
 def collect(pm: pluggy.PluginManager) -> Registry:
     """Call every registration hook, one implementation at a time, and build the registry."""
-    registry = Registry()
+    registry = Registry(plugin_manager=pm)
     for hook_name, kinds in HOOK_KINDS.items():
         caller = getattr(pm.hook, hook_name)
         for impl in caller.get_hookimpls():

@@ -35,15 +35,6 @@ class PopulationTask:
     def hashes(self) -> tuple[str, ...]:
         return tuple(s.spec_hash() for s in self.specs)
 
-    def members(self) -> int:
-        """How many networks the population trains (restarts included)."""
-        registry = get_registry()
-        total = 0
-        for spec in self.specs:
-            strategy = registry.get("strategy", spec.strategy)
-            total += strategy.members(**spec.params_of("strategy"))
-        return total
-
 
 def run_population(task: PopulationTask) -> list[RunResult]:
     """Train the task's population; a failure is confined to the specifications that cause it.

@@ -13,32 +13,11 @@ import _faulty
 
 from runner.execution import run_tasks
 from runner.population import PopulationTask
-from runner.spec import RunSpec, freeze
 
 
 def main() -> int:
     jobs = int(sys.argv[1])
-    tasks = [
-        PopulationTask(
-            (
-                RunSpec(
-                    dataset="xor",
-                    hidden=(2,),
-                    activation="sigmoid",
-                    output_activation="sigmoid",
-                    cost="cross_entropy",
-                    initializer="normal",
-                    optimizer="gd",
-                    strategy="restarts",
-                    seed=seed,
-                    epochs=10,
-                    optimizer_params=freeze({"learning_rate": 1.0}),
-                    strategy_params=freeze({"restarts": 1}),
-                ),
-            )
-        )
-        for seed in range(8)
-    ]
+    tasks = [PopulationTask((_faulty.xor_spec(seed, epochs=10),)) for seed in range(8)]
     try:
         run_tasks(
             tasks,

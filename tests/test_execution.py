@@ -23,30 +23,13 @@ from conftest import EXECUTION_TESTS_DIR, env_with_tests_on_path, free_port
 from runner.errors import ExecutionError
 from runner.execution import TASKS_PER_WORKER, default_jobs, failed_results, run_tasks
 from runner.population import PopulationTask
-from runner.spec import RunResult, RunSpec, freeze
-
-
-def xor_spec(seed: int, epochs: int = 200) -> RunSpec:
-    return RunSpec(
-        dataset="xor",
-        hidden=(2,),
-        activation="sigmoid",
-        output_activation="sigmoid",
-        cost="cross_entropy",
-        initializer="normal",
-        optimizer="gd",
-        strategy="restarts",
-        seed=seed,
-        epochs=epochs,
-        optimizer_params=freeze({"learning_rate": 1.0}),
-        strategy_params=freeze({"restarts": 1}),
-    )
+from runner.spec import RunResult
 
 
 def xor_tasks(n: int) -> list[PopulationTask]:
     """``n`` tasks of one specification each (seeds 0..n-1); the last one holds two seeds."""
-    tasks = [PopulationTask((xor_spec(seed),)) for seed in range(n - 1)]
-    tasks.append(PopulationTask((xor_spec(n - 1), xor_spec(100 + n))))
+    tasks = [PopulationTask((_faulty.xor_spec(seed),)) for seed in range(n - 1)]
+    tasks.append(PopulationTask((_faulty.xor_spec(n - 1), _faulty.xor_spec(100 + n))))
     return tasks
 
 

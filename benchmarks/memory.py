@@ -70,7 +70,7 @@ def child(mode: str, n: int, epochs: int) -> None:
     assert runner.__version__
     start = time.perf_counter()
     if mode == "train":
-        from runner.data import accuracy
+        from runner.data import labels
         from runner.network import Network, member_rng
         from runner.training import Schedule, train
 
@@ -86,7 +86,7 @@ def child(mode: str, n: int, epochs: int) -> None:
         mark("weights initialized")
         results = train(
             net, W, b, X, Y, reg.get("step_rule", "gd"), {"learning_rate": lr},
-            Schedule(epochs=epochs), [], accuracy,
+            Schedule(epochs=epochs), [], labels,
         )  # fmt: skip
         mark("trained (results held)")
         assert len(results) == n

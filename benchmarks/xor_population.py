@@ -92,12 +92,12 @@ def runner_train_only(all_specs, epochs):
     X = np.array(X_ROWS).T.copy()
     Y = np.array([Y_LABELS], dtype=float)
     lr = np.array([s.learning_rate for s in all_specs])
-    from runner.data import accuracy
+    from runner.data import labels
 
     rule = reg.get("step_rule", "gd")
     return _common.timed(
         lambda: train(
-            net, W, b, X, Y, rule, {"learning_rate": lr}, Schedule(epochs=epochs), rngs, accuracy
+            net, W, b, X, Y, rule, {"learning_rate": lr}, Schedule(epochs=epochs), rngs, labels
         )
     )[0]
 

@@ -38,12 +38,14 @@ class Sigmoid(Activation):
     params = (Param("beta", float, 1.0, "steepness of the logistic", low=0.0, low_open=True),)
 
     def forward(self, z: Array, beta: float = 1.0, **params: Any) -> Array:
-        # 1/(1+e^{-x}) = (1 + tanh(x/2)) / 2, which never overflows; in place, one buffer
-        a = np.multiply(z, 0.5 * beta)
-        np.tanh(a, out=a)
+        # 1 / (1 + e^{-beta z}) in one buffer. Where e^{-beta z} overflows the result is 0, as it
+        # should be; the form keeps full relative precision in the negative tail, where
+        # (1 + tanh(beta z / 2)) / 2 cancels to 0 from about z = -37 on.
+        a = np.multiply(z, -beta)
+        with np.errstate(over="ignore"):
+            np.exp(a, out=a)
         a += 1.0
-        a *= 0.5
-        return a
+        return np.divide(1.0, a, out=a)
 
     def derivative(self, z: Array, a: Array, beta: float = 1.0, **params: Any) -> Array:
         return beta * a * (1.0 - a)
@@ -71,6 +73,13 @@ class Tanh(Activation):
 
     def derivative(self, z: Array, a: Array, **params: Any) -> Array:
         return 1.0 - a * a
+
+    def backward(self, z: Array, a: Array, grad_a: Array, **params: Any) -> Array:
+        # grad_a * (1 - a^2), in one buffer
+        out = np.multiply(a, a)
+        np.subtract(1.0, out, out=out)
+        out *= grad_a
+        return out
 
 
 class ReLU(Activation):
@@ -123,8 +132,10 @@ class Softmax(Activation):
     output_only = True
 
     def forward(self, z: Array, **params: Any) -> Array:
-        e = np.exp(z - z.max(axis=-2, keepdims=True))
-        return e / e.sum(axis=-2, keepdims=True)
+        e = np.subtract(z, z.max(axis=-2, keepdims=True))  # exp never overflows
+        np.exp(e, out=e)
+        e /= e.sum(axis=-2, keepdims=True)
+        return e
 
     def derivative(self, z: Array, a: Array, **params: Any) -> Array:
         """The diagonal of the Jacobian, a_k (1 - a_k); :meth:`backward` uses the whole of it."""

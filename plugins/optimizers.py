@@ -35,6 +35,7 @@ class GradientDescent(StepRule):
 
     name = "gd"
     params = (LEARNING_RATE,)
+    elementwise = True
 
     def step(
         self,
@@ -53,6 +54,7 @@ class Momentum(StepRule):
 
     name = "momentum"
     params = (LEARNING_RATE, MOMENTUM)
+    elementwise = True
 
     def init_state(self, params: list[Array]) -> dict[str, list[Array]]:
         return {"update": [np.zeros_like(p) for p in params]}
@@ -77,6 +79,7 @@ class Nesterov(StepRule):
 
     name = "nesterov"
     params = (LEARNING_RATE, MOMENTUM)
+    elementwise = True
 
     def init_state(self, params: list[Array]) -> dict[str, list[Array]]:
         return {"velocity": [np.zeros_like(p) for p in params]}

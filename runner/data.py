@@ -262,7 +262,7 @@ def labels(a: Array) -> Array:
     a = np.asarray(a)
     if a.shape[-2] == 1:
         return (a[..., 0, :] > 0.5).astype(np.int64)
-    return np.argmax(a, axis=-2)
+    return a.argmax(axis=-2)
 
 
 def accuracy(a: Array, Y: Array) -> Array:

@@ -109,9 +109,19 @@ class StepRule(Plugin):
     values are lists of arrays with the population axis first (the core keeps it aligned with
     the population when finished members are dropped). Hyperparameters declared
     ``per_member=True`` arrive as arrays of shape ``(P, 1, 1)``.
+
+    A rule that sets :attr:`elementwise` promises that it updates every entry of every parameter
+    by the same formula from that entry's own gradient, state and hyperparameters. The core then
+    passes all parameters as one flat array (one array of gradients, state arrays shaped like
+    it), and each per-member hyperparameter as an array of the same shape holding every entry's
+    member's value, or as a plain number when all members share it: an update is then a few
+    calls on one long array instead of a few calls per layer. ``runner.testing.check_step_rule``
+    checks the promise.
     """
 
     kind: ClassVar[str] = "step_rule"
+    #: True when :meth:`step` treats every entry alike and independently (see above)
+    elementwise: ClassVar[bool] = False
 
     def init_state(self, params: list[Array]) -> dict[str, list[Array]]:
         return {}

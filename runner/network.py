@@ -6,15 +6,22 @@ with a^0 the input. Every array carries a leading population axis: ``W[m]`` has 
 ``S`` samples as columns. The inputs ``X`` have shape ``(N_0, S)`` when all members see the same
 samples, or ``(P, N_0, S)`` when each member has its own mini-batch.
 
+Memory layout: a network whose layers are all tiny (:data:`TINY`) keeps its population arrays
+population-contiguous (Fortran order: the population axis varies fastest in memory), so that every
+product and elementwise step runs along the population, as one vectorized loop, instead of over
+many tiny per-member rows. The shapes, and so every plugin's view of the arrays, are the same in
+either order; only :attr:`Network.order` tells them apart.
+
 Backpropagation: delta^L = dC/dz^L from the cost (its exact simplification where one holds), then
 delta^m = g'(z^m) * (W^{m+1})^T delta^{m+1}, and dC/dW^m = delta^m (a^{m-1})^T / S,
-dC/db^m = mean over samples of delta^m.
+dC/db^m = mean over samples of delta^m. The division by S is taken once, on delta^L.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -26,35 +33,68 @@ Array = np.ndarray
 
 def _t(a: Array) -> Array:
     """Transpose the last two axes (a^T for every member)."""
-    return np.swapaxes(a, -1, -2)
+    return a.swapaxes(-1, -2)
 
 
 #: per-member matrices with at most this many rows and columns are multiplied with einsum (numpy's
 #: own loops); numpy's matmul makes one BLAS call per member, which dominates for tiny networks.
 #: Both compute every member's product the same way whatever the population size, so a member is
 #: bitwise the same alone or in a population (one big reshaped GEMM would not be: OpenBLAS picks
-#: its kernel by the whole matrix's size).
+#: its kernel by the whole matrix's size). In population-contiguous order einsum's loops run
+#: along the population; with a population of one they would run another way, so such
+#: populations are trained with at least :data:`MIN_CONTIGUOUS` rows.
 TINY = 4
 
+#: the fewest rows a population-contiguous population is computed with (see :data:`TINY`)
+MIN_CONTIGUOUS = 2
 
-def weighted_input(W: Array, a: Array) -> Array:
-    """W a for every member; ``a`` is shared ``(N_in, S)`` or per member ``(P, N_in, S)``."""
-    if W.shape[-1] <= TINY and W.shape[-2] <= TINY:
-        return np.einsum("pij,js->pis" if a.ndim == 2 else "pij,pjs->pis", W, a)
+
+def is_tiny(n_out: int, n_in: int) -> bool:
+    """Whether a layer's per-member products go through einsum rather than matmul."""
+    return n_out <= TINY and n_in <= TINY
+
+
+def memory_order(sizes: tuple[int, ...]) -> str:
+    """``"F"`` (population-contiguous) when every layer is tiny, else ``"C"``."""
+    tiny = all(is_tiny(n_out, n_in) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=False))
+    return "F" if tiny else "C"
+
+
+def weighted_input(W: Array, a: Array, order: str = "K") -> Array:
+    """W a for every member; ``a`` is shared ``(N_in, S)`` or per member ``(P, N_in, S)``.
+
+    ``order`` is the memory order of the result of a tiny product (einsum's ``order``)."""
+    if is_tiny(*W.shape[-2:]):
+        sub = "pij,js->pis" if a.ndim == 2 else "pij,pjs->pis"
+        return np.einsum(sub, W, a, order=order)
     return W @ a
 
 
-def delta_outer(delta: Array, a: Array) -> Array:
+def delta_outer(delta: Array, a: Array, order: str = "K", out: Array | None = None) -> Array:
     """delta a^T for every member, summed over samples: shape ``(P, N_out, N_in)``."""
-    if delta.shape[-2] <= TINY and a.shape[-2] <= TINY:
-        return np.einsum("pis,js->pij" if a.ndim == 2 else "pis,pjs->pij", delta, a)
-    return delta @ _t(a)
+    if is_tiny(delta.shape[-2], a.shape[-2]):
+        sub = "pis,js->pij" if a.ndim == 2 else "pis,pjs->pij"
+        return np.einsum(sub, delta, a, order=order, out=out)
+    return np.matmul(delta, _t(a), out=out)
 
 
-def back_propagate(W: Array, delta: Array) -> Array:
+def bias_gradient(delta: Array, order: str = "K", out: Array | None = None) -> Array:
+    """delta summed over samples for every member: shape ``(P, N_out, 1)``.
+
+    A population-contiguous sum runs along the population (einsum); any other is a plain
+    reduction of each member's contiguous rows, which costs less per call."""
+    if order == "F":
+        if out is None:
+            return np.einsum("pis->pi", delta)[..., None]
+        np.einsum("pis->pi", delta, out=out[..., 0])
+        return out
+    return np.add.reduce(delta, axis=-1, keepdims=True, out=out)
+
+
+def back_propagate(W: Array, delta: Array, order: str = "K") -> Array:
     """W^T delta for every member: dC/da of the layer below."""
-    if W.shape[-1] <= TINY and W.shape[-2] <= TINY:
-        return np.einsum("pji,pjs->pis", W, delta)
+    if is_tiny(*W.shape[-2:]):
+        return np.einsum("pji,pjs->pis", W, delta, order=order)
     return _t(W) @ delta
 
 
@@ -75,7 +115,12 @@ class Network:
     cost_params: dict[str, Any] = field(default_factory=dict)
     dtype: Any = np.float64
 
-    @property
+    @cached_property
+    def order(self) -> str:
+        """The memory order of this network's population arrays: ``"F"`` or ``"C"``."""
+        return memory_order(self.sizes)
+
+    @cached_property
     def n_layers(self) -> int:
         """The number of weight layers, L."""
         return len(self.sizes) - 1
@@ -86,15 +131,19 @@ class Network:
             return self.output, self.output_params
         return self.hidden, self.hidden_params
 
+    @cached_property
+    def _activations(self) -> list[tuple[Activation, dict[str, Any]]]:
+        return [self.activation(m) for m in range(1, self.n_layers + 1)]
+
     def forward(self, W: list[Array], b: list[Array], X: Array) -> tuple[list[Array], list[Array]]:
         """Return ``(zs, activations)``: ``zs[m-1] = z^m`` and ``activations[m] = a^m``."""
         a = X
+        order = self.order
         zs: list[Array] = []
         activations: list[Array] = [X]
-        for m in range(1, self.n_layers + 1):
-            z = weighted_input(W[m - 1], a)
-            z += b[m - 1]
-            g, params = self.activation(m)
+        for W_m, b_m, (g, params) in zip(W, b, self._activations, strict=True):
+            z = weighted_input(W_m, a, order)
+            z += b_m
             a = g.forward(z, **params)
             zs.append(z)
             activations.append(a)
@@ -117,27 +166,34 @@ class Network:
         return delta
 
     def gradients(
-        self, W: list[Array], b: list[Array], X: Array, Y: Array, with_loss: bool = True
+        self,
+        W: list[Array],
+        b: list[Array],
+        X: Array,
+        Y: Array,
+        with_loss: bool = True,
+        out: tuple[list[Array], list[Array]] | None = None,
     ) -> tuple[Array | None, list[Array], list[Array], Array]:
         """Backpropagation: ``(loss, dC/dW, dC/db, a^L)`` for every member at once.
 
         With ``with_loss=False`` the cost itself is not evaluated (only its derivative is
-        needed for the gradients) and ``loss`` is None.
+        needed for the gradients) and ``loss`` is None. ``out`` gives arrays shaped like ``W``
+        and ``b`` to write the gradients into (the training loop's preallocated buffers).
         """
         zs, activations = self.forward(W, b, X)
         a_out = activations[-1]
         loss = self.cost.value(a_out, Y, **self.cost_params) if with_loss else None
-        n_samples = X.shape[-1]
         L = self.n_layers
-        dW: list[Array] = [None] * L  # type: ignore[list-item]
-        db: list[Array] = [None] * L  # type: ignore[list-item]
-        delta = self.output_delta(zs[-1], a_out, Y)
+        order = self.order
+        dW, db = out if out is not None else ([None] * L, [None] * L)
+        # the mean over samples is taken once, on delta^L: every later delta is linear in it
+        delta = self.output_delta(zs[-1], a_out, Y) / X.shape[-1]
         for m in range(L, 0, -1):
-            dW[m - 1] = delta_outer(delta, activations[m - 1]) / n_samples
-            db[m - 1] = np.einsum("pis->pi", delta)[..., None] / n_samples
+            dW[m - 1] = delta_outer(delta, activations[m - 1], order, dW[m - 1])
+            db[m - 1] = bias_gradient(delta, order, db[m - 1])
             if m > 1:  # no delta is needed for the input layer
-                g, params = self.activation(m - 1)
-                grad_a = back_propagate(W[m - 1], delta)
+                g, params = self._activations[m - 2]
+                grad_a = back_propagate(W[m - 1], delta, order)
                 delta = g.backward(zs[m - 2], activations[m - 1], grad_a, **params)
         return loss, dW, db, a_out
 
@@ -155,8 +211,9 @@ class Network:
         ``members``), so that a large population never holds all its generators at once.
         """
         P = len(rngs) if members is None else members  # type: ignore[arg-type]
-        W = [np.empty((P, n_out, n_in), self.dtype) for n_in, n_out in self.layer_shapes()]
-        b = [np.empty((P, n_out, 1), self.dtype) for _, n_out in self.layer_shapes()]
+        shapes, order = self.layer_shapes(), self.order
+        W = [np.empty((P, n_out, n_in), self.dtype, order=order) for n_in, n_out in shapes]
+        b = [np.empty((P, n_out, 1), self.dtype, order=order) for _, n_out in shapes]
         for p, rng in enumerate(rngs):
             for m, (n_in, n_out) in enumerate(self.layer_shapes()):
                 w, bias = initializer.initialize(rng, n_in, n_out, **init_params)

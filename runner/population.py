@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.data import Prepared, accuracy, prepare
+from runner.data import Prepared, accuracy, labels, prepare
 from runner.manager import get_registry
 from runner.network import Network, member_rng
 from runner.spec import RunResult, RunSpec
@@ -145,8 +145,9 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
         log_every=task.log_every,
         max_points=task.max_points,
     )
-    acc = accuracy if data.task == "classification" else None
-    members = train(network, W, b, data.X, data.Y, step_rule, hyper, schedule, rngs, acc)
+    classify = data.task == "classification"
+    acc, to_labels = (accuracy, labels) if classify else (None, None)
+    members = train(network, W, b, data.X, data.Y, step_rule, hyper, schedule, rngs, to_labels)
 
     with np.errstate(all="ignore"):
         final = _evaluate(network, W, b, data, acc)

@@ -18,12 +18,15 @@ from typing import Any
 import numpy as np
 
 from runner.kinds import StepRule
-from runner.network import Network
+from runner.network import MIN_CONTIGUOUS, Network
 
 Array = np.ndarray
 
 #: drop stopped rows from the working arrays once they are this fraction of them
 COMPACT_FRACTION = 0.25
+
+#: bytes of shuffled samples a mini-batch epoch gathers at a time for the whole population
+GATHER_BYTES = 32 * 2**20
 
 
 @dataclass(frozen=True)
@@ -148,12 +151,17 @@ class PopulationResult:
         return (self[i] for i in range(len(self)))
 
 
+def squared_norm(grads: list[Array]) -> Array:
+    """The squared Euclidean norm of every member's whole gradient, shape ``(P,)``."""
+    total = np.einsum("pij,pij->p", grads[0], grads[0])
+    for g in grads[1:]:
+        total += np.einsum("pij,pij->p", g, g)
+    return total
+
+
 def gradient_norm(grads: list[Array]) -> Array:
     """The Euclidean norm of every member's whole gradient, shape ``(P,)``."""
-    total = np.zeros(grads[0].shape[0])
-    for g in grads:
-        total += np.einsum("pij,pij->p", g, g)
-    return np.sqrt(total)
+    return np.sqrt(squared_norm(grads))
 
 
 def train(
@@ -166,32 +174,38 @@ def train(
     hyper: dict[str, Any],
     schedule: Schedule,
     rngs: list[np.random.Generator],
-    accuracy: Callable[[Array, Array], Array] | None = None,
+    labels: Callable[[Array], Array] | None = None,
 ) -> PopulationResult:
     """Train every member of a population; ``result[i]`` is member i's :class:`MemberResult`.
 
     ``W`` and ``b`` are updated in place. ``X`` is ``(N_0, S)`` and ``Y`` is ``(N_L, S)``, shared
     by all members. ``hyper`` maps each step-rule hyperparameter to a scalar or to an array of one
     value per member; ``rngs`` are the members' generators, used to shuffle mini-batches.
+    ``labels`` turns outputs ``(P, N_L, S)`` into class labels ``(P, S)`` (and targets
+    ``(N_L, S)`` into ``(S,)``) to record accuracy; without it no accuracy is recorded.
     """
-    P = W[0].shape[0]
+    n_members = W[0].shape[0]
+    order = network.order
+    min_rows = MIN_CONTIGUOUS if order == "F" else 1
+    # a population-contiguous population is computed with at least MIN_CONTIGUOUS rows (see
+    # runner.network.TINY); the extra rows copy the first member and are dropped at the end
+    extra = max(0, min_rows - n_members)
+    rngs = list(rngs) + [np.random.default_rng(0) for _ in range(extra)] if rngs else []
+    P = n_members + extra
     n_samples = X.shape[-1]
     full_batch = schedule.batch_size <= 0 or schedule.batch_size >= n_samples
-    names = ("loss", "accuracy", "gradient_norm") if accuracy else ("loss", "gradient_norm")
+    names = ("loss", "accuracy", "gradient_norm") if labels else ("loss", "gradient_norm")
+    target = labels(Y) if labels else None  # every sample's class, (S,)
     history = _History(schedule.every(P, len(names)), P, names)
     history.allocate(schedule.epochs)
 
-    params = [*W, *b]
     L = len(W)
-    state = step_rule.init_state(params)
-    dtype = W[0].dtype
-    per_member = {k: _as_member_array(v, P, dtype) for k, v in hyper.items() if np.ndim(v) > 0}
-    shared = {k: v for k, v in hyper.items() if np.ndim(v) == 0}
+    work = _Work([_pad(p, extra) for p in [*W, *b]], order, step_rule, hyper, extra)
+    params, grads = work.params, work.grads
 
     ids = np.arange(P)  # the member each working row belongs to
     alive = np.ones(P, dtype=bool)  # rows still training (a stopped row stays until compaction)
-    rngs = list(rngs)
-    final = [p.copy() for p in params]  # what a member ends with if no epoch runs
+    final = [p.copy(order="K") for p in params]  # what a member ends with if no epoch runs
     diverged_members = np.zeros(P, dtype=bool)
     converged = np.zeros(P, dtype=bool)
     stop_epoch = np.zeros(P, dtype=np.int64)
@@ -199,54 +213,40 @@ def train(
 
     every = history.every
     always = schedule.target_loss is not None or schedule.gradient_tolerance is not None
-    hyp: dict[str, Any] = {}
     Y_rows: Array | None = None
     all_alive = True  # no stopped row is waiting to be dropped
+    out = (grads[:L], grads[L:])
     with np.errstate(all="ignore"):
         for epoch in range(1, schedule.epochs + 1):
-            if not hyp:  # per-member values of the live rows; reset when rows are dropped
-                hyp = {k: v[ids].reshape(-1, 1, 1) for k, v in per_member.items()} | shared
             # the gradient norm and accuracy only where they are recorded or decide a stop
             recorded = epoch % every == 0 or epoch == schedule.epochs
             if full_batch:
                 # targets as one contiguous row per member: broadcasting a (N_L, S) operand
                 # against (P, N_L, S) costs ~5x a same-shape operation in numpy
                 if Y_rows is None or len(Y_rows) != len(ids):
-                    Y_rows = np.ascontiguousarray(np.broadcast_to(Y, (len(ids), *Y.shape)))
+                    Y_rows = np.broadcast_to(Y, (len(ids), *Y.shape)).copy(order=order)
                 # the cost itself only where it is recorded or decides a stop; in between, a
                 # diverging member shows as a non-finite output-layer bias gradient
                 needed = recorded or always
-                loss, dW, db, a_out = network.gradients(
-                    params[:L], params[L:], X, Y_rows, with_loss=needed
+                loss, _, db, a_out = network.gradients(
+                    params[:L], params[L:], X, Y_rows, with_loss=needed, out=out
                 )
-                grads = [*dW, *db]
                 if loss is None:
                     out_bias = db[-1] if all_alive else db[-1][alive]
-                    if np.isfinite(out_bias).all():
+                    if math.isfinite(out_bias.sum()):
                         # nothing is recorded and no member can stop at this epoch
-                        step_rule.step(params, grads, state, **hyp)
+                        work.step()
                         continue
                     loss = network.cost.value(a_out, Y_rows, **network.cost_params)
                 metrics = {"loss": loss}
                 if needed or not np.isfinite(loss[alive]).all():
-                    metrics["gradient_norm"] = gradient_norm(grads)
-                    if accuracy:
-                        metrics["accuracy"] = accuracy(a_out, Y_rows)
-                step_rule.step(params, grads, state, **hyp)
+                    metrics["gradient_norm"] = np.sqrt(work.squared_norm())
+                    if labels:
+                        metrics["accuracy"] = (labels(a_out) == target).sum(axis=-1) / n_samples
+                work.step()
             else:
                 metrics = _minibatch_epoch(
-                    network,
-                    params,
-                    L,
-                    X,
-                    Y,
-                    step_rule,
-                    state,
-                    hyp,
-                    rngs,
-                    schedule,
-                    accuracy,
-                    full=recorded or always,
+                    network, work, X, Y, rngs, schedule, labels, target, full=recorded or always
                 )
 
             loss = metrics["loss"]
@@ -277,27 +277,151 @@ def train(
                 all_alive = False
                 if not alive.any():
                     break
-                if (~alive).sum() >= COMPACT_FRACTION * alive.size:
+                n_alive = int(alive.sum())
+                if alive.size - n_alive >= COMPACT_FRACTION * alive.size and n_alive >= min_rows:
                     keep = np.flatnonzero(alive)
-                    params[:] = [p[keep] for p in params]
-                    for arrays in state.values():
-                        arrays[:] = [s[keep] for s in arrays]
                     ids, alive = ids[keep], alive[keep]
+                    work.keep(keep, ids)
+                    params, grads = work.params, work.grads
+                    out = (grads[:L], grads[L:])
                     all_alive = True
                     rngs = [rngs[i] for i in keep] if rngs else rngs
-                    hyp = {}
 
+    final = [f[:n_members] for f in final]
     W[:] = final[:L]
     b[:] = final[L:]
     return PopulationResult(
         W=final[:L],
         b=final[L:],
-        diverged=diverged_members,
-        converged=converged,
-        epochs=stop_epoch,
-        reasons=reasons,
+        diverged=diverged_members[:n_members],
+        converged=converged[:n_members],
+        epochs=stop_epoch[:n_members],
+        reasons={i: r for i, r in reasons.items() if i < n_members},
         history=history,
     )
+
+
+class _Work:
+    """The working arrays of the live rows, and the step rule that moves them.
+
+    Parameters and gradients each live in one flat buffer of ``P x K`` entries (``K`` per
+    member), with a view per layer (``params``/``grads``: W^1..W^L, then b^1..b^L) in the
+    population's memory order: population-contiguous (``F``) buffers hold each layer's block
+    with the population varying fastest, so the buffer is a ``(K, P)`` matrix; ``C`` buffers
+    hold each member's parameters together, a ``(P, K)`` matrix. Either way a member's
+    squared gradient norm is one product over ``K``, and dropping rows is one gather. An
+    elementwise step rule (:attr:`runner.kinds.StepRule.elementwise`) steps the whole buffer at
+    once; any other gets the per-layer views and ``(P, 1, 1)`` per-member hyperparameters.
+    """
+
+    def __init__(
+        self,
+        arrays: list[Array],
+        order: str,
+        rule: StepRule,
+        hyper: dict[str, Any],
+        extra: int = 0,
+    ) -> None:
+        """``arrays`` include ``extra`` padding rows, copies of the first member."""
+        P, dtype = arrays[0].shape[0], arrays[0].dtype
+        self.order, self.rule = order, rule
+        self.elementwise = bool(getattr(rule, "elementwise", False))
+        self.shapes = [a.shape[1:] for a in arrays]
+        self.sizes = [math.prod(shape) for shape in self.shapes]
+        self.K = sum(self.sizes)
+        self.per_member = {
+            k: _pad(_as_member_array(v, P - extra, dtype), extra)
+            for k, v in hyper.items()
+            if np.ndim(v) > 0
+        }
+        self.shared = {k: v for k, v in hyper.items() if np.ndim(v) == 0}
+        self.flat = np.empty(P * self.K, dtype)
+        self.params = self._views(self.flat)
+        for view, a in zip(self.params, arrays, strict=True):
+            view[...] = a
+        self.gflat = np.empty_like(self.flat)
+        self.grads = self._views(self.gflat)
+        self.state = rule.init_state([self.flat] if self.elementwise else self.params)
+        if self.elementwise:
+            for name, arrays_ in self.state.items():
+                if any(s.shape != self.flat.shape for s in arrays_):
+                    raise ValueError(
+                        f"step rule {rule.name!r} is elementwise, but its state {name!r} is not "
+                        "shaped like the parameters it was given"
+                    )
+        self.hyper = self._hyper(np.arange(P))
+
+    def _matrix(self, flat: Array) -> Array:
+        """The flat buffer as ``(K, P)`` (population-contiguous) or ``(P, K)``."""
+        return flat.reshape(self.K, -1) if self.order == "F" else flat.reshape(-1, self.K)
+
+    def _views(self, flat: Array) -> list[Array]:
+        M = self._matrix(flat)
+        views, start = [], 0
+        for shape, size in zip(self.shapes, self.sizes, strict=True):
+            if self.order == "F":
+                block = M[start : start + size].reshape((*shape[::-1], -1)).T
+            else:
+                block = M[:, start : start + size].reshape((-1, *shape))
+            views.append(block)
+            start += size
+        return views
+
+    def _hyper(self, ids: Array) -> dict[str, Any]:
+        """Per-member hyperparameters of the rows ``ids`` in the form the step rule takes."""
+        out: dict[str, Any] = {}
+        for name, values in self.per_member.items():
+            v = values[ids]
+            if not self.elementwise:
+                out[name] = v.reshape(-1, 1, 1)
+            elif (v == v[0]).all():
+                out[name] = v[0]  # a scalar of the parameters' dtype
+            elif self.order == "F":
+                out[name] = np.tile(v, self.K)
+            else:
+                out[name] = np.repeat(v, self.K)
+        return out | self.shared
+
+    def step(self) -> None:
+        if self.elementwise:
+            self.rule.step([self.flat], [self.gflat], self.state, **self.hyper)
+        else:
+            self.rule.step(self.params, self.grads, self.state, **self.hyper)
+
+    def squared_norm(self) -> Array:
+        """Every member's squared gradient norm, shape ``(P,)``."""
+        G = self._matrix(self.gflat)
+        return np.einsum("kp,kp->p", G, G) if self.order == "F" else np.einsum("pk,pk->p", G, G)
+
+    def keep(self, keep: Array, ids: Array) -> None:
+        """Drop every row but ``keep``; ``ids`` are the members of the rows kept."""
+        self.flat = self._keep(self.flat, keep)
+        self.params = self._views(self.flat)
+        self.gflat = np.empty_like(self.flat)
+        self.grads = self._views(self.gflat)
+        for arrays in self.state.values():
+            if self.elementwise:
+                arrays[:] = [self._keep(s, keep) for s in arrays]
+            else:
+                arrays[:] = [_rows(s, keep, self.order) for s in arrays]
+        self.hyper = self._hyper(ids)
+
+    def _keep(self, flat: Array, keep: Array) -> Array:
+        M = self._matrix(flat)
+        return (M[:, keep] if self.order == "F" else M[keep]).ravel()
+
+
+def _pad(a: Array, extra: int) -> Array:
+    """``a`` with ``extra`` copies of its first row appended (the same array when none)."""
+    if not extra:
+        return a
+    return np.concatenate([a, np.repeat(a[:1], extra, axis=0)])
+
+
+def _rows(a: Array, keep: Array, order: str) -> Array:
+    """The rows ``keep`` of a population array, in the population's memory order."""
+    rows = a[keep]
+    return np.asfortranarray(rows) if order == "F" else rows
 
 
 def _as_member_array(value: Any, P: int, dtype: Any) -> Array:
@@ -311,48 +435,63 @@ def _as_member_array(value: Any, P: int, dtype: Any) -> Array:
 
 def _minibatch_epoch(
     network: Network,
-    params: list[Array],
-    L: int,
+    work: _Work,
     X: Array,
     Y: Array,
-    step_rule: StepRule,
-    state: dict[str, list[Array]],
-    hyp: dict[str, Any],
     rngs: list[np.random.Generator],
     schedule: Schedule,
-    accuracy: Callable[[Array, Array], Array] | None,
+    labels: Callable[[Array], Array] | None,
+    target: Array | None,
     full: bool = True,
 ) -> dict[str, Array]:
     """One epoch of shuffled mini-batches, every member with its own order of samples.
 
-    The epoch's loss and accuracy are the sample-weighted means over its batches; its gradient
-    norm is the root of the sample-weighted mean of the squared batch norms.
+    The epoch's loss is the sample-weighted mean over its batches, its accuracy the fraction of
+    samples its batches classified right, and its gradient norm the root of the sample-weighted
+    mean of the squared batch norms.
     """
     n_samples = X.shape[-1]
     B = schedule.batch_size
+    L = network.n_layers
+    params, grads = work.params, work.grads
+    out = (grads[:L], grads[L:])
     order = np.stack([rng.permutation(n_samples) for rng in rngs])  # (P, S)
-    P = order.shape[0]
-    sums = {"loss": np.zeros(P)}
+    P = len(order)
+    # every member's shuffled samples are gathered a chunk of batches at a time (the whole
+    # epoch unless that would take more than GATHER_BYTES), and batches are views into it
+    per_sample = P * (X.shape[0] + Y.shape[0]) * X.itemsize
+    chunk = max(B, GATHER_BYTES // per_sample // B * B)
+    batches: list[int] = []
+    losses: list[Array] = []
+    squared_norms: list[Array] = []
+    correct: list[Array] = []
+    for first in range(0, n_samples, chunk):
+        idx = order[:, first : first + chunk]
+        # population-contiguous: gathered as (N, S, P) and viewed as (P, N, S); else gathered
+        # as (N, P, S) and viewed as (P, N, S)
+        if network.order == "F":
+            Xe, Ye = X[:, idx.T].transpose(2, 0, 1), Y[:, idx.T].transpose(2, 0, 1)
+        else:
+            Xe, Ye = X[:, idx].transpose(1, 0, 2), Y[:, idx].transpose(1, 0, 2)
+        predicted: list[Array] = []  # the chunk's predicted labels, compared at its end
+        for start in range(0, idx.shape[1], B):
+            stop = start + B
+            Xb, Yb = Xe[:, :, start:stop], Ye[:, :, start:stop]
+            loss, _, _, a_out = network.gradients(params[:L], params[L:], Xb, Yb, out=out)
+            batches.append(Xb.shape[-1])
+            losses.append(loss)
+            if full:
+                squared_norms.append(work.squared_norm())
+                if labels:
+                    predicted.append(labels(a_out))
+            work.step()
+        if predicted:
+            chunk_labels = np.concatenate(predicted, axis=-1)
+            correct.append((chunk_labels == target[idx]).sum(axis=-1))
+    weights = np.array(batches, dtype=float) / n_samples
+    metrics = {"loss": weights @ np.array(losses)}
     if full:
-        sums["gradient_norm"] = np.zeros(P)
-    if full and accuracy:
-        sums["accuracy"] = np.zeros(P)
-    for start in range(0, n_samples, B):
-        idx = order[:, start : start + B]
-        # (N, P, B) gathered, viewed as (P, N, B); transpose is moveaxis without its overhead
-        Xb = X[:, idx].transpose(1, 0, 2)
-        Yb = Y[:, idx].transpose(1, 0, 2)
-        n = idx.shape[1]
-        loss, dW, db, a_out = network.gradients(params[:L], params[L:], Xb, Yb)
-        grads = [*dW, *db]
-        sums["loss"] += n * loss
-        if full:
-            g = gradient_norm(grads)
-            sums["gradient_norm"] += n * g * g
-        if full and accuracy:
-            sums["accuracy"] += n * accuracy(a_out, Yb)
-        step_rule.step(params, grads, state, **hyp)
-    out = {k: v / n_samples for k, v in sums.items()}
-    if full:
-        out["gradient_norm"] = np.sqrt(out["gradient_norm"])
-    return out
+        metrics["gradient_norm"] = np.sqrt(weights @ np.array(squared_norms))
+        if labels:
+            metrics["accuracy"] = np.sum(correct, axis=0) / n_samples
+    return metrics

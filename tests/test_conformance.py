@@ -286,6 +286,25 @@ def test_a_step_rule_that_couples_members_or_skips_biases_is_caught() -> None:
     assert "in place" in _fails(kit.check_step_rule, Replacing())
 
 
+def test_a_step_rule_that_claims_elementwise_but_scales_per_layer_is_caught() -> None:
+    class LayerNormalized(StepRule):
+        """Each layer's step scaled by that layer's gradient size: fine per layer, not flat."""
+
+        name = "layer_normalized"
+        elementwise = True
+        params = (Param("learning_rate", float, 0.1, "step", low=0.0, per_member=True),)
+
+        def step(self, params: list, grads: list, state: dict, learning_rate: Any = 0.1) -> None:
+            for p, g in zip(params, grads, strict=True):
+                size = np.sqrt((g * g).mean(axis=tuple(range(1, g.ndim)), keepdims=True))
+                p -= learning_rate * g / (1.0 + size)
+
+    message = _fails(kit.check_step_rule, LayerNormalized())
+    assert "elementwise: all parameters as one flat array" in message
+    LayerNormalized.elementwise = False  # the same rule, honest about it, passes
+    kit.check_step_rule(LayerNormalized())
+
+
 def test_a_strategy_that_keeps_a_diverged_member_is_caught() -> None:
     class PlainArgmin(Strategy):  # the base class's select: argmin picks a NaN
         name = "plain_argmin"

@@ -7,6 +7,7 @@ with no new test. Training a population must give every member bitwise what it g
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -211,3 +212,14 @@ def test_float32_is_kept_throughout() -> None:
     assert end.dtype == np.float32 and np.isfinite(end).all()
     assert (end < start).all()
     assert network.predict(W, b, X).dtype == np.float32
+
+
+def test_sigmoid_keeps_relative_precision_in_its_negative_tail() -> None:
+    sigmoid = ACTIVATIONS["sigmoid"]
+    z = np.array([[[-40.0, -300.0, -800.0, 0.0, 40.0]]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # exp(800) overflowing must not warn
+        a = sigmoid.forward(z)
+    exact = [np.exp(-40.0) / (1.0 + np.exp(-40.0)), np.exp(-300.0), 0.0, 0.5, 1.0]
+    np.testing.assert_allclose(a[0, 0], exact, rtol=1e-15, atol=0)
+    np.testing.assert_allclose(sigmoid.forward(z, beta=2.0)[0, 0, 0], np.exp(-80.0), rtol=1e-15)

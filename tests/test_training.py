@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pytest
 
+from runner import training
 from runner.manager import get_registry
 from runner.network import Network, member_rng
 from runner.training import MemberResult, Schedule, gradient_norm, train
@@ -226,3 +228,92 @@ def test_zero_epochs_returns_the_initial_weights() -> None:
         assert r.epochs == 0 and len(r.history["loss"][0]) == 0
         for x, s in zip(r.weights + r.biases, start, strict=True):
             assert np.array_equal(x, s[p])
+
+
+# -- memory layout and the packed step ----------------------------------------------------------
+
+
+def test_tiny_networks_are_population_contiguous_and_larger_ones_are_not() -> None:
+    tiny = _xor()
+    larger = Network((8, 6, 3), ACT["tanh"], ACT["softmax"], COST["categorical_cross_entropy"])
+    assert tiny.order == "F" and larger.order == "C"
+    rngs = [member_rng(s) for s in range(5)]
+    W, b = tiny.init_population(REGISTRY.initializers["normal"], {}, rngs)
+    assert all(x.flags.f_contiguous and not x.flags.c_contiguous for x in W[:1])
+    W, b = larger.init_population(REGISTRY.initializers["xavier"], {}, rngs)
+    assert all(x.flags.c_contiguous for x in W + b)
+
+
+def test_a_population_stopping_down_to_one_live_row_equals_each_member_alone() -> None:
+    # target_loss stops most members early; the rows left shrink to one live member while
+    # the population-contiguous arrays keep at least two rows
+    network = _xor()
+    seeds = list(range(12))
+    schedule = Schedule(epochs=2000, target_loss=0.05)
+    rates = np.linspace(0.5, 3.0, len(seeds))
+    _, _, together = _run(network, seeds, XOR_X, XOR_Y, schedule, {"learning_rate": rates})
+    assert len({m.epochs for m in together}) > 3  # members really stopped at different epochs
+    for i, seed in enumerate(seeds):
+        hyper = {"learning_rate": rates[i : i + 1]}
+        _, _, (alone,) = _run(network, [seed], XOR_X, XOR_Y, schedule, hyper)
+        assert _same_weights(alone, together[i]) and alone.epochs == together[i].epochs
+
+
+@pytest.mark.parametrize("sizes", [(2, 4, 1), (6, 8, 3)], ids=["contiguous", "row-major"])
+def test_mini_batches_gathered_in_chunks_equal_one_gather_per_epoch(
+    sizes: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((sizes[0], 50))
+    labels = rng.integers(0, sizes[-1], 50) if sizes[-1] > 1 else (X[0] > 0).astype(int)
+    Y = np.eye(sizes[-1])[labels].T if sizes[-1] > 1 else labels[None].astype(float)
+    output, cost = (
+        (ACT["softmax"], COST["categorical_cross_entropy"])
+        if sizes[-1] > 1
+        else (ACT["sigmoid"], COST["cross_entropy"])
+    )
+    network = Network(sizes, ACT["tanh"], output, cost)
+    schedule = Schedule(epochs=5, batch_size=8)
+    hyper = {"learning_rate": np.linspace(0.05, 0.2, 6), "momentum": 0.9}
+    _, _, whole = _run(network, list(range(6)), X, Y, schedule, hyper, "momentum", "xavier")
+    monkeypatch.setattr(training, "GATHER_BYTES", 1)  # one batch per gather
+    _, _, chunked = _run(network, list(range(6)), X, Y, schedule, hyper, "momentum", "xavier")
+    for a, b in zip(whole, chunked, strict=True):
+        assert _same_weights(a, b)
+        assert np.array_equal(a.history["loss"][1], b.history["loss"][1])
+
+
+def test_a_row_major_mini_batch_population_equals_each_member_alone() -> None:
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((6, 40))
+    Y = np.eye(3)[rng.integers(0, 3, 40)].T
+    network = Network((6, 8, 3), ACT["tanh"], ACT["softmax"], COST["categorical_cross_entropy"])
+    assert network.order == "C"
+    schedule = Schedule(epochs=8, batch_size=16)
+    rates = np.linspace(0.05, 0.3, 7)
+    hyper = {"learning_rate": rates, "momentum": 0.9}
+    _, _, together = _run(network, list(range(7)), X, Y, schedule, hyper, "momentum", "xavier")
+    for i in range(7):
+        alone_hyper = {"learning_rate": rates[i : i + 1], "momentum": 0.9}
+        _, _, (alone,) = _run(network, [i], X, Y, schedule, alone_hyper, "momentum", "xavier")
+        assert _same_weights(alone, together[i])
+        for name in ("loss", "gradient_norm"):
+            assert np.array_equal(alone.history[name][1], together[i].history[name][1])
+
+
+@pytest.mark.parametrize("rule", ["gd", "momentum", "nesterov"])
+def test_the_packed_step_equals_the_per_layer_step(rule: str) -> None:
+    builtin = REGISTRY.step_rules[rule]
+    per_layer = type(builtin)()
+    per_layer.elementwise = False  # the same rule, stepped one layer at a time
+    network = _xor()
+    seeds = list(range(20))
+    hyper = {"learning_rate": np.linspace(0.2, 2.0, len(seeds)), "momentum": 0.8}
+    schedule = Schedule(epochs=200)
+    results = []
+    for step_rule in (builtin, per_layer):
+        rngs = [member_rng(s) for s in seeds]
+        W, b = network.init_population(REGISTRY.initializers["normal"], {}, rngs)
+        results.append(train(network, W, b, XOR_X, XOR_Y, step_rule, hyper, schedule, rngs))
+    for packed, layered in zip(*results, strict=True):
+        assert _same_weights(packed, layered)

@@ -90,6 +90,9 @@ def check_step_rule(
     - with every ``per_member`` hyperparameter given as a ``(P, 1, 1)`` array of different
       values, each member's parameters and state after three steps are bitwise what running that
       member alone (with ``(1, 1, 1)`` arrays) gives;
+    - a rule that declares itself ``elementwise`` gives bitwise the same parameters and state
+      when all parameters come as one flat array, with every per-member hyperparameter spread
+      to one value per entry (as the training loop passes them), as with one array per layer;
     - on the convex quadratic ``f(w) = 1/2 w^T A w`` (eigenvalues of ``A`` in [0.05, 0.5]) each of
       five steps with the default hyperparameters (or ``params``) decreases ``f``.
     """
@@ -136,8 +139,40 @@ def check_step_rule(
                         s_p,
                         s[one],
                     )
+        if getattr(step_rule, "elementwise", False):
+            _check_elementwise(step_rule, start, grads, shared, per_member, together, state)
 
     _check_descends(step_rule, shared, rng)
+
+
+def _check_elementwise(
+    rule: StepRule,
+    start: list[Array],
+    grads: list[list[Array]],
+    shared: dict[str, Any],
+    per_member: dict[str, Array],
+    together: list[Array],
+    state: dict[str, list[Array]],
+) -> None:
+    """The rule on one flat array, each member's parameters together, as the core packs them."""
+    P, dtype = start[0].shape[0], start[0].dtype
+    K = sum(int(np.prod(w.shape[1:])) for w in start)
+
+    def pack(arrays: list[Array]) -> Array:
+        return np.concatenate([a.reshape(P, -1) for a in arrays], axis=1).ravel()
+
+    check = f"elementwise: all parameters as one flat array ({np.dtype(dtype)})"
+    flat = [pack(start)]
+    hyper = shared | {k: np.repeat(v.ravel(), K) for k, v in per_member.items()}
+    flat_state = call(rule, f"{check}: init_state", rule.init_state, flat)
+    for k, gs in enumerate(grads):
+        call(rule, f"{check}: step {k}", rule.step, flat, [pack(gs)], flat_state, **hyper)
+    assert_equal(rule, f"{check}: params", flat[0], pack(together))
+    for key, arrays in state.items():
+        packed = flat_state.get(key, [])
+        if len(packed) != 1 or packed[0].shape != flat[0].shape:
+            fail(rule, check, f"state[{key!r}] must be one array shaped like the flat parameters")
+        assert_equal(rule, f"{check}: state[{key!r}]", packed[0], pack(arrays))
 
 
 def _check_descends(rule: StepRule, hyper: dict[str, Any], rng: np.random.Generator) -> None:

@@ -22,9 +22,14 @@ Array = np.ndarray
 _EPS = {np.dtype(t): np.finfo(t).eps for t in (np.float16, np.float32, np.float64)}
 
 
+def _eps(a: Array) -> Any:
+    """The machine epsilon of ``a``'s dtype (looked up once per dtype: np.finfo costs a call)."""
+    return _EPS.get(a.dtype) or np.finfo(a.dtype).eps
+
+
 def _clip(a: Array) -> Array:
     """``a`` limited to [eps, 1 - eps] (two ufuncs: np.clip costs several times more per call)."""
-    eps = _EPS.get(a.dtype) or np.finfo(a.dtype).eps
+    eps = _eps(a)
     out = np.maximum(a, eps)
     return np.minimum(out, 1.0 - eps, out=out)
 
@@ -88,8 +93,8 @@ class CategoricalCrossEntropy(Cost):
 
     def value(self, a: Array, y: Array, **params: Any) -> Array:
         # only the lower clip matters: log(a) <= 0 for every a <= 1
-        eps = _EPS.get(a.dtype) or np.finfo(a.dtype).eps
-        return np.einsum("...ns,...ns->...", y, np.log(np.maximum(a, eps))) * (-1.0 / a.shape[-1])
+        log_a = np.log(np.maximum(a, _eps(a)))
+        return np.einsum("...ns,...ns->...", y, log_a) * (-1.0 / a.shape[-1])
 
     def derivative(self, a: Array, y: Array, **params: Any) -> Array:
         return -y / _clip(a)

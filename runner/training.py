@@ -151,17 +151,12 @@ class PopulationResult:
         return (self[i] for i in range(len(self)))
 
 
-def squared_norm(grads: list[Array]) -> Array:
-    """The squared Euclidean norm of every member's whole gradient, shape ``(P,)``."""
-    total = np.einsum("pij,pij->p", grads[0], grads[0])
-    for g in grads[1:]:
-        total += np.einsum("pij,pij->p", g, g)
-    return total
-
-
 def gradient_norm(grads: list[Array]) -> Array:
     """The Euclidean norm of every member's whole gradient, shape ``(P,)``."""
-    return np.sqrt(squared_norm(grads))
+    total = np.zeros(grads[0].shape[0])
+    for g in grads:
+        total += np.einsum("pij,pij->p", g, g)
+    return np.sqrt(total)
 
 
 def train(

@@ -19,7 +19,9 @@ What it measures
                   runner's initial weights, with its own shuffling.
 
     Reported: median seconds per run, mean test accuracy over the seeds, and the ratio of each
-    peer's seconds per run to the runner's single-run figure. One thread per engine
+    peer's seconds per run to the runner's single-run figure; and the scikit-learn ratio paired
+    seed by seed (the runner's and scikit-learn's single runs alternate, so that a drift in the
+    machine's speed moves both). One thread per engine
     (``--threads`` changes that). Times are this process's CPU time
     (``--clock wall`` for wall time), so that other jobs on the machine disturb them less.
     Nothing is asserted about time.
@@ -102,51 +104,50 @@ def initial_weights(seed: int):
     return [w[0] for w in W], [v[0] for v in b]
 
 
-def run_runner(seeds, epochs):
+def runner_once(seed, epochs):
+    """``(seconds, test accuracy)`` of one runner run alone, end to end."""
     from runner.population import PopulationTask, run_population
 
-    times, accs = [], []
-    for seed in seeds:
-        seconds, (result,) = _common.timed(
-            lambda s=seed: run_population(PopulationTask((spec(s, epochs),)))
-        )
-        times.append(seconds)
-        accs.append(result.metrics["test_accuracy"])
+    task = PopulationTask((spec(seed, epochs),))
+    seconds, (result,) = _common.timed(lambda: run_population(task))
+    return seconds, result.metrics["test_accuracy"]
+
+
+def runner_population(seeds, epochs):
+    """``(seconds per run, test accuracies)`` of all seeds trained as one population."""
+    from runner.population import PopulationTask, run_population
+
     together, results = _common.timed(
         lambda: run_population(PopulationTask(tuple(spec(s, epochs) for s in seeds)))
     )
-    pop_accs = [r.metrics["test_accuracy"] for r in results]
-    return times, accs, together / len(seeds), pop_accs
+    return together / len(seeds), [r.metrics["test_accuracy"] for r in results]
 
 
-def run_sklearn(seeds, epochs, data):
+def sklearn_once(seed, epochs, data):
+    """``(seconds, test accuracy)`` of one scikit-learn fit."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.neural_network import MLPClassifier
 
     X, y, X_test, y_test = data
-    times, accs = [], []
-    for seed in seeds:
-        model = MLPClassifier(
-            hidden_layer_sizes=(HIDDEN,),
-            activation="tanh",
-            solver="sgd",
-            batch_size=BATCH,
-            learning_rate_init=LEARNING_RATE,
-            momentum=MOMENTUM,
-            nesterovs_momentum=False,
-            alpha=0.0,
-            max_iter=epochs,
-            tol=0.0,
-            n_iter_no_change=10**9,
-            shuffle=True,
-            random_state=seed,
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            seconds, _ = _common.timed(lambda m=model: m.fit(X, y))
-        times.append(seconds)
-        accs.append(model.score(X_test, y_test))
-    return times, accs
+    model = MLPClassifier(
+        hidden_layer_sizes=(HIDDEN,),
+        activation="tanh",
+        solver="sgd",
+        batch_size=BATCH,
+        learning_rate_init=LEARNING_RATE,
+        momentum=MOMENTUM,
+        nesterovs_momentum=False,
+        alpha=0.0,
+        max_iter=epochs,
+        tol=0.0,
+        n_iter_no_change=10**9,
+        shuffle=True,
+        random_state=seed,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        seconds, _ = _common.timed(lambda: model.fit(X, y))
+    return seconds, model.score(X_test, y_test)
 
 
 def run_torch(torch, seeds, epochs, data):
@@ -196,9 +197,21 @@ def main() -> None:
         f"{len(data[1])} / test {len(data[3])} samples; seeds {seeds}"
     )
     print(_common.machine())
-    run_runner([0], 1)  # warm up imports and the plugin registry
+    runner_once(0, 1)  # warm up imports and the plugin registry
+    sklearn_once(0, 1, data)
 
-    r_times, r_accs, r_pop, r_pop_accs = run_runner(seeds, epochs)
+    # the single runs of the two engines alternate, seed by seed, so that a drift in the
+    # machine's speed moves both; the paired ratio is the median of the per-seed ratios
+    r_times, r_accs, s_times, s_accs = [], [], [], []
+    for seed in seeds:
+        for once, times, accs in (
+            (lambda s=seed: runner_once(s, epochs), r_times, r_accs),
+            (lambda s=seed: sklearn_once(s, epochs, data), s_times, s_accs),
+        ):
+            seconds, acc = once()
+            times.append(seconds)
+            accs.append(acc)
+    r_pop, r_pop_accs = runner_population(seeds, epochs)
     r_sec = statistics.median(r_times)
 
     def row(name, times_or_sec, accs, ref=True):
@@ -211,7 +224,6 @@ def main() -> None:
         row("runner, one run at a time", r_times, r_accs, ref=False),
         row(f"runner, {len(seeds)} seeds as one population", r_pop, r_pop_accs),
     ]
-    s_times, s_accs = run_sklearn(seeds, epochs, data)
     rows.append(row("sklearn MLPClassifier", s_times, s_accs))
     torch = _common.torch_or_none(THREADS)
     if torch is not None:
@@ -221,6 +233,11 @@ def main() -> None:
         "Seconds per run and test accuracy (ratio = peer seconds per run / runner one run)",
         ["engine", "s per run (median)", "test accuracy mean (min-max)", "ratio"],
         rows,
+    )
+    paired = sorted(s / r for s, r in zip(s_times, r_times, strict=True))
+    print(
+        f"sklearn / runner one run, paired seed by seed: median {statistics.median(paired):.2f} "
+        f"(min {paired[0]:.2f}, max {paired[-1]:.2f})"
     )
 
 

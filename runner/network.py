@@ -15,6 +15,12 @@ either order; only :attr:`Network.order` tells them apart.
 Backpropagation: delta^L = dC/dz^L from the cost (its exact simplification where one holds), then
 delta^m = g'(z^m) * (W^{m+1})^T delta^{m+1}, and dC/dW^m = delta^m (a^{m-1})^T / S,
 dC/db^m = mean over samples of delta^m. The division by S is taken once, on delta^L.
+
+Training folds each layer's bias into its weights: with theta^m = [W^m | b^m] and the layer's input
+given a row of ones, [a^{m-1}; 1], the forward product is z^m = theta^m [a^{m-1}; 1] and the
+gradient of both is one product, dC/dtheta^m = delta^m [a^{m-1}; 1]^T / S. That is the same
+mathematics in two calls per layer fewer (:meth:`Network.backprop`); :meth:`Network.forward`, used
+for predictions, keeps the plain z = W a + b.
 """
 
 from __future__ import annotations
@@ -60,42 +66,53 @@ def memory_order(sizes: tuple[int, ...]) -> str:
     return "F" if tiny else "C"
 
 
-def weighted_input(W: Array, a: Array, order: str = "K") -> Array:
+def weighted_input(W: Array, a: Array, tiny: bool, order: str = "K") -> Array:
     """W a for every member; ``a`` is shared ``(N_in, S)`` or per member ``(P, N_in, S)``.
 
-    ``order`` is the memory order of the result of a tiny product (einsum's ``order``)."""
-    if is_tiny(*W.shape[-2:]):
+    ``tiny`` says the layer's products go through einsum (:func:`is_tiny`), and ``order`` is
+    the memory order of their results (einsum's ``order``)."""
+    if tiny:
         sub = "pij,js->pis" if a.ndim == 2 else "pij,pjs->pis"
         return np.einsum(sub, W, a, order=order)
     return W @ a
 
 
-def delta_outer(delta: Array, a: Array, order: str = "K", out: Array | None = None) -> Array:
+def delta_outer(
+    delta: Array, a: Array, tiny: bool, order: str = "K", out: Array | None = None
+) -> Array:
     """delta a^T for every member, summed over samples: shape ``(P, N_out, N_in)``."""
-    if is_tiny(delta.shape[-2], a.shape[-2]):
+    if tiny:
         sub = "pis,js->pij" if a.ndim == 2 else "pis,pjs->pij"
         return np.einsum(sub, delta, a, order=order, out=out)
     return np.matmul(delta, _t(a), out=out)
 
 
-def bias_gradient(delta: Array, order: str = "K", out: Array | None = None) -> Array:
-    """delta summed over samples for every member: shape ``(P, N_out, 1)``.
-
-    A population-contiguous sum runs along the population (einsum); any other is a plain
-    reduction of each member's contiguous rows, which costs less per call."""
-    if order == "F":
-        if out is None:
-            return np.einsum("pis->pi", delta)[..., None]
-        np.einsum("pis->pi", delta, out=out[..., 0])
-        return out
-    return np.add.reduce(delta, axis=-1, keepdims=True, out=out)
-
-
-def back_propagate(W: Array, delta: Array, order: str = "K") -> Array:
+def back_propagate(W: Array, delta: Array, tiny: bool, order: str = "K") -> Array:
     """W^T delta for every member: dC/da of the layer below."""
-    if is_tiny(*W.shape[-2:]):
+    if tiny:
         return np.einsum("pji,pjs->pis", W, delta, order=order)
     return _t(W) @ delta
+
+
+def with_ones(a: Array, order: str = "C", out: Array | None = None) -> Array:
+    """[a; 1]: ``a``, shaped ``(N, S)`` or ``(P, N, S)``, with a row of ones under it.
+
+    ``out`` is reused when its shape fits: its last row already holds the ones, so only ``a`` is
+    copied in. That is what folds a layer's bias into its weights (z = [W | b] [a; 1])."""
+    shape = (*a.shape[:-2], a.shape[-2] + 1, a.shape[-1])
+    if out is None or out.shape != shape:
+        out = np.ones(shape, a.dtype, order=order)  # type: ignore[call-overload]
+    out[..., :-1, :] = a
+    return out
+
+
+def fold(W: list[Array], b: list[Array], order: str = "C") -> list[Array]:
+    """theta^m = [W^m | b^m] for every layer, shape ``(P, N_m, N_{m-1} + 1)``: new arrays in
+    memory order ``order``."""
+    return [
+        np.asarray(np.concatenate([w, v], axis=-1), order=order)  # type: ignore[call-overload]
+        for w, v in zip(W, b, strict=True)
+    ]
 
 
 @dataclass
@@ -132,6 +149,11 @@ class Network:
         return self.hidden, self.hidden_params
 
     @cached_property
+    def _tiny(self) -> list[bool]:
+        """Whether each layer's products go through einsum (decided on W^m, folded or not)."""
+        return [is_tiny(n_out, n_in) for n_in, n_out in self.layer_shapes()]
+
+    @cached_property
     def _activations(self) -> list[tuple[Activation, dict[str, Any]]]:
         return [self.activation(m) for m in range(1, self.n_layers + 1)]
 
@@ -141,8 +163,8 @@ class Network:
         order = self.order
         zs: list[Array] = []
         activations: list[Array] = [X]
-        for W_m, b_m, (g, params) in zip(W, b, self._activations, strict=True):
-            z = weighted_input(W_m, a, order)
+        for W_m, b_m, (g, params), tiny in zip(W, b, self._activations, self._tiny, strict=True):
+            z = weighted_input(W_m, a, tiny, order)
             z += b_m
             a = g.forward(z, **params)
             zs.append(z)
@@ -165,37 +187,59 @@ class Network:
             delta = self.output.backward(z, a, grad_a, **self.output_params)
         return delta
 
-    def gradients(
+    def backprop(
         self,
-        W: list[Array],
-        b: list[Array],
-        X: Array,
+        theta: list[Array],
+        X1: Array,
         Y: Array,
         with_loss: bool = True,
-        out: tuple[list[Array], list[Array]] | None = None,
+        out: list[Array] | None = None,
+        inputs: list[Array | None] | None = None,
+    ) -> tuple[Array | None, list[Array], Array]:
+        """Backpropagation with folded biases: ``(loss, dC/dtheta, a^L)`` for every member.
+
+        ``theta[m-1] = [W^m | b^m]`` (see :func:`fold`) and ``X1 = [X; 1]`` (:func:`with_ones`).
+        With ``with_loss=False`` the cost itself is not evaluated (only its derivative is needed
+        for the gradients) and ``loss`` is None. ``out`` gives arrays shaped like ``theta`` to
+        write the gradients into; ``inputs`` holds the ``[a^m; 1]`` of the hidden layers from one
+        call to the next (a list of ``L - 1`` entries, None at first), so that their rows of ones
+        are written once. These are the training loop's preallocated buffers.
+        """
+        L, order, tiny = self.n_layers, self.order, self._tiny
+        inputs = inputs if inputs is not None else [None] * (L - 1)
+        a1 = X1  # [a^{m-1}; 1]
+        zs: list[Array] = []
+        activations: list[Array] = []
+        for m, (theta_m, (g, params)) in enumerate(zip(theta, self._activations, strict=True)):
+            z = weighted_input(theta_m, a1, tiny[m], order)
+            a = g.forward(z, **params)
+            zs.append(z)
+            activations.append(a)
+            if m < L - 1:
+                a1 = inputs[m] = with_ones(a, order, inputs[m])
+        a_out = activations[-1]
+        loss = self.cost.value(a_out, Y, **self.cost_params) if with_loss else None
+        dtheta = out if out is not None else [None] * L
+        # the mean over samples is taken once, on delta^L: every later delta is linear in it
+        delta = self.output_delta(zs[-1], a_out, Y) / X1.shape[-1]
+        for m in range(L, 0, -1):
+            a1 = inputs[m - 2] if m > 1 else X1
+            dtheta[m - 1] = delta_outer(delta, a1, tiny[m - 1], order, dtheta[m - 1])
+            if m > 1:  # no delta is needed for the input layer
+                g, params = self._activations[m - 2]
+                grad_a = back_propagate(theta[m - 1][..., :-1], delta, tiny[m - 1], order)
+                delta = g.backward(zs[m - 2], activations[m - 2], grad_a, **params)
+        return loss, dtheta, a_out  # type: ignore[return-value]
+
+    def gradients(
+        self, W: list[Array], b: list[Array], X: Array, Y: Array, with_loss: bool = True
     ) -> tuple[Array | None, list[Array], list[Array], Array]:
         """Backpropagation: ``(loss, dC/dW, dC/db, a^L)`` for every member at once.
 
-        With ``with_loss=False`` the cost itself is not evaluated (only its derivative is
-        needed for the gradients) and ``loss`` is None. ``out`` gives arrays shaped like ``W``
-        and ``b`` to write the gradients into (the training loop's preallocated buffers).
-        """
-        zs, activations = self.forward(W, b, X)
-        a_out = activations[-1]
-        loss = self.cost.value(a_out, Y, **self.cost_params) if with_loss else None
-        L = self.n_layers
-        order = self.order
-        dW, db = out if out is not None else ([None] * L, [None] * L)
-        # the mean over samples is taken once, on delta^L: every later delta is linear in it
-        delta = self.output_delta(zs[-1], a_out, Y) / X.shape[-1]
-        for m in range(L, 0, -1):
-            dW[m - 1] = delta_outer(delta, activations[m - 1], order, dW[m - 1])
-            db[m - 1] = bias_gradient(delta, order, db[m - 1])
-            if m > 1:  # no delta is needed for the input layer
-                g, params = self._activations[m - 2]
-                grad_a = back_propagate(W[m - 1], delta, order)
-                delta = g.backward(zs[m - 2], activations[m - 1], grad_a, **params)
-        return loss, dW, db, a_out
+        The same computation as :meth:`backprop`, on separate weights and biases."""
+        theta, X1 = fold(W, b, self.order), with_ones(X, self.order)
+        loss, dtheta, a_out = self.backprop(theta, X1, Y, with_loss)
+        return loss, [d[..., :-1] for d in dtheta], [d[..., -1:] for d in dtheta], a_out
 
     def init_population(
         self,

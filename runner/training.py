@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from runner.kinds import StepRule
-from runner.network import MIN_CONTIGUOUS, Network
+from runner.network import MIN_CONTIGUOUS, Network, with_ones
 
 Array = np.ndarray
 
@@ -151,14 +151,6 @@ class PopulationResult:
         return (self[i] for i in range(len(self)))
 
 
-def gradient_norm(grads: list[Array]) -> Array:
-    """The Euclidean norm of every member's whole gradient, shape ``(P,)``."""
-    total = np.zeros(grads[0].shape[0])
-    for g in grads:
-        total += np.einsum("pij,pij->p", g, g)
-    return np.sqrt(total)
-
-
 def train(
     network: Network,
     W: list[Array],
@@ -194,9 +186,10 @@ def train(
     history = _History(schedule.every(P, len(names)), P, names)
     history.allocate(schedule.epochs)
 
-    L = len(W)
-    work = _Work([_pad(p, extra) for p in [*W, *b]], order, step_rule, hyper, extra)
-    params, grads = work.params, work.grads
+    padded = [_pad(w, extra) for w in W], [_pad(v, extra) for v in b]
+    work = _Work(*padded, order, step_rule, hyper, extra)
+    params = work.params
+    X1 = with_ones(X)  # the inputs with a row of ones under them: the biases are folded
 
     ids = np.arange(P)  # the member each working row belongs to
     alive = np.ones(P, dtype=bool)  # rows still training (a stopped row stays until compaction)
@@ -210,7 +203,6 @@ def train(
     always = schedule.target_loss is not None or schedule.gradient_tolerance is not None
     Y_rows: Array | None = None
     all_alive = True  # no stopped row is waiting to be dropped
-    out = (grads[:L], grads[L:])
     with np.errstate(all="ignore"):
         for epoch in range(1, schedule.epochs + 1):
             # the gradient norm and accuracy only where they are recorded or decide a stop
@@ -223,11 +215,11 @@ def train(
                 # the cost itself only where it is recorded or decides a stop; in between, a
                 # diverging member shows as a non-finite output-layer bias gradient
                 needed = recorded or always
-                loss, _, db, a_out = network.gradients(
-                    params[:L], params[L:], X, Y_rows, with_loss=needed, out=out
+                loss, _, a_out = network.backprop(
+                    work.blocks, X1, Y_rows, needed, work.gblocks, work.inputs
                 )
                 if loss is None:
-                    out_bias = db[-1] if all_alive else db[-1][alive]
+                    out_bias = work.grads[-1] if all_alive else work.grads[-1][alive]
                     if math.isfinite(out_bias.sum()):
                         # nothing is recorded and no member can stop at this epoch
                         work.step()
@@ -241,7 +233,7 @@ def train(
                 work.step()
             else:
                 metrics = _minibatch_epoch(
-                    network, work, X, Y, rngs, schedule, labels, target, full=recorded or always
+                    network, work, X1, Y, rngs, schedule, labels, target, full=recorded or always
                 )
 
             loss = metrics["loss"]
@@ -277,12 +269,12 @@ def train(
                     keep = np.flatnonzero(alive)
                     ids, alive = ids[keep], alive[keep]
                     work.keep(keep, ids)
-                    params, grads = work.params, work.grads
-                    out = (grads[:L], grads[L:])
+                    params = work.params
                     all_alive = True
                     rngs = [rngs[i] for i in keep] if rngs else rngs
 
     final = [f[:n_members] for f in final]
+    L = len(W)
     W[:] = final[:L]
     b[:] = final[L:]
     return PopulationResult(
@@ -299,29 +291,32 @@ def train(
 class _Work:
     """The working arrays of the live rows, and the step rule that moves them.
 
-    Parameters and gradients each live in one flat buffer of ``P x K`` entries (``K`` per
-    member), with a view per layer (``params``/``grads``: W^1..W^L, then b^1..b^L) in the
-    population's memory order: population-contiguous (``F``) buffers hold each layer's block
-    with the population varying fastest, so the buffer is a ``(K, P)`` matrix; ``C`` buffers
-    hold each member's parameters together, a ``(P, K)`` matrix. Either way a member's
-    squared gradient norm is one product over ``K``, and dropping rows is one gather. An
-    elementwise step rule (:attr:`runner.kinds.StepRule.elementwise`) steps the whole buffer at
-    once; any other gets the per-layer views and ``(P, 1, 1)`` per-member hyperparameters.
+    Every layer's weights and bias are one block theta^m = [W^m | b^m] (see
+    :meth:`runner.network.Network.backprop`); parameters and gradients each live in one flat
+    buffer of ``P x K`` entries (``K`` per member) with a view per block (``blocks``/``gblocks``)
+    and, inside those, per layer (``params``/``grads``: W^1..W^L, then b^1..b^L). The buffers are
+    in the population's memory order: population-contiguous (``F``) buffers hold each block with
+    the population varying fastest, so the buffer is a ``(K, P)`` matrix; ``C`` buffers hold each
+    member's parameters together, a ``(P, K)`` matrix. Either way a member's squared gradient
+    norm is one product over ``K``, and dropping rows is one gather. An elementwise step rule
+    (:attr:`runner.kinds.StepRule.elementwise`) steps the whole buffer at once; any other gets
+    the per-layer views and ``(P, 1, 1)`` per-member hyperparameters.
     """
 
     def __init__(
         self,
-        arrays: list[Array],
+        W: list[Array],
+        b: list[Array],
         order: str,
         rule: StepRule,
         hyper: dict[str, Any],
         extra: int = 0,
     ) -> None:
-        """``arrays`` include ``extra`` padding rows, copies of the first member."""
-        P, dtype = arrays[0].shape[0], arrays[0].dtype
+        """``W`` and ``b`` include ``extra`` padding rows, copies of the first member."""
+        P, dtype = W[0].shape[0], W[0].dtype
         self.order, self.rule = order, rule
         self.elementwise = bool(getattr(rule, "elementwise", False))
-        self.shapes = [a.shape[1:] for a in arrays]
+        self.shapes = [(w.shape[1], w.shape[2] + 1) for w in W]  # [W | b] of every layer
         self.sizes = [math.prod(shape) for shape in self.shapes]
         self.K = sum(self.sizes)
         self.per_member = {
@@ -331,11 +326,12 @@ class _Work:
         }
         self.shared = {k: v for k, v in hyper.items() if np.ndim(v) == 0}
         self.flat = np.empty(P * self.K, dtype)
-        self.params = self._views(self.flat)
-        for view, a in zip(self.params, arrays, strict=True):
+        self.blocks, self.params = self._views(self.flat)
+        for view, a in zip(self.params, [*W, *b], strict=True):
             view[...] = a
         self.gflat = np.empty_like(self.flat)
-        self.grads = self._views(self.gflat)
+        self.gblocks, self.grads = self._views(self.gflat)
+        self.inputs: list[Array | None] = [None] * (len(W) - 1)  # see Network.backprop
         self.state = rule.init_state([self.flat] if self.elementwise else self.params)
         if self.elementwise:
             for name, arrays_ in self.state.items():
@@ -350,17 +346,18 @@ class _Work:
         """The flat buffer as ``(K, P)`` (population-contiguous) or ``(P, K)``."""
         return flat.reshape(self.K, -1) if self.order == "F" else flat.reshape(-1, self.K)
 
-    def _views(self, flat: Array) -> list[Array]:
+    def _views(self, flat: Array) -> tuple[list[Array], list[Array]]:
+        """The blocks [W^m | b^m] of ``flat``, and the W^1..W^L, b^1..b^L inside them."""
         M = self._matrix(flat)
-        views, start = [], 0
+        blocks, start = [], 0
         for shape, size in zip(self.shapes, self.sizes, strict=True):
             if self.order == "F":
                 block = M[start : start + size].reshape((*shape[::-1], -1)).T
             else:
                 block = M[:, start : start + size].reshape((-1, *shape))
-            views.append(block)
+            blocks.append(block)
             start += size
-        return views
+        return blocks, [t[..., :-1] for t in blocks] + [t[..., -1:] for t in blocks]
 
     def _hyper(self, ids: Array) -> dict[str, Any]:
         """Per-member hyperparameters of the rows ``ids`` in the form the step rule takes."""
@@ -386,14 +383,15 @@ class _Work:
     def squared_norm(self) -> Array:
         """Every member's squared gradient norm, shape ``(P,)``."""
         G = self._matrix(self.gflat)
-        return np.einsum("kp,kp->p", G, G) if self.order == "F" else np.einsum("pk,pk->p", G, G)
+        return np.einsum("kp,kp->p", G, G) if self.order == "F" else np.vecdot(G, G)
 
     def keep(self, keep: Array, ids: Array) -> None:
         """Drop every row but ``keep``; ``ids`` are the members of the rows kept."""
         self.flat = self._keep(self.flat, keep)
-        self.params = self._views(self.flat)
+        self.blocks, self.params = self._views(self.flat)
         self.gflat = np.empty_like(self.flat)
-        self.grads = self._views(self.gflat)
+        self.gblocks, self.grads = self._views(self.gflat)
+        self.inputs = [None] * len(self.inputs)
         for arrays in self.state.values():
             if self.elementwise:
                 arrays[:] = [self._keep(s, keep) for s in arrays]
@@ -431,7 +429,7 @@ def _as_member_array(value: Any, P: int, dtype: Any) -> Array:
 def _minibatch_epoch(
     network: Network,
     work: _Work,
-    X: Array,
+    X1: Array,
     Y: Array,
     rngs: list[np.random.Generator],
     schedule: Schedule,
@@ -443,18 +441,15 @@ def _minibatch_epoch(
 
     The epoch's loss is the sample-weighted mean over its batches, its accuracy the fraction of
     samples its batches classified right, and its gradient norm the root of the sample-weighted
-    mean of the squared batch norms.
+    mean of the squared batch norms. ``X1`` are the inputs with their row of ones.
     """
-    n_samples = X.shape[-1]
+    n_samples = X1.shape[-1]
     B = schedule.batch_size
-    L = network.n_layers
-    params, grads = work.params, work.grads
-    out = (grads[:L], grads[L:])
     order = np.stack([rng.permutation(n_samples) for rng in rngs])  # (P, S)
     P = len(order)
     # every member's shuffled samples are gathered a chunk of batches at a time (the whole
     # epoch unless that would take more than GATHER_BYTES), and batches are views into it
-    per_sample = P * (X.shape[0] + Y.shape[0]) * X.itemsize
+    per_sample = P * (X1.shape[0] + Y.shape[0]) * X1.itemsize
     chunk = max(B, GATHER_BYTES // per_sample // B * B)
     batches: list[int] = []
     losses: list[Array] = []
@@ -465,14 +460,14 @@ def _minibatch_epoch(
         # population-contiguous: gathered as (N, S, P) and viewed as (P, N, S); else gathered
         # as (N, P, S) and viewed as (P, N, S)
         if network.order == "F":
-            Xe, Ye = X[:, idx.T].transpose(2, 0, 1), Y[:, idx.T].transpose(2, 0, 1)
+            Xe, Ye = X1[:, idx.T].transpose(2, 0, 1), Y[:, idx.T].transpose(2, 0, 1)
         else:
-            Xe, Ye = X[:, idx].transpose(1, 0, 2), Y[:, idx].transpose(1, 0, 2)
+            Xe, Ye = X1[:, idx].transpose(1, 0, 2), Y[:, idx].transpose(1, 0, 2)
         predicted: list[Array] = []  # the chunk's predicted labels, compared at its end
         for start in range(0, idx.shape[1], B):
             stop = start + B
             Xb, Yb = Xe[:, :, start:stop], Ye[:, :, start:stop]
-            loss, _, _, a_out = network.gradients(params[:L], params[L:], Xb, Yb, out=out)
+            loss, _, a_out = network.backprop(work.blocks, Xb, Yb, True, work.gblocks, work.inputs)
             batches.append(Xb.shape[-1])
             losses.append(loss)
             if full:

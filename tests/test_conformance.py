@@ -285,6 +285,16 @@ def test_a_step_rule_that_couples_members_or_skips_biases_is_caught() -> None:
 
     assert "in place" in _fails(kit.check_step_rule, Replacing())
 
+    class Flattening(StepRule):
+        name = "flattening"
+
+        def step(self, params: list, grads: list, state: dict, **hyper: Any) -> None:
+            for p, g in zip(params, grads, strict=True):
+                flat = p.reshape(-1)  # a copy, not a view, for a part of a [W | b] block
+                flat -= 0.1 * g.reshape(-1)
+
+    assert "views into [W | b] blocks" in _fails(kit.check_step_rule, Flattening())
+
 
 def test_a_step_rule_that_claims_elementwise_but_scales_per_layer_is_caught() -> None:
     class LayerNormalized(StepRule):

@@ -9,8 +9,8 @@ import pytest
 
 from runner import training
 from runner.manager import get_registry
-from runner.network import Network, member_rng
-from runner.training import MemberResult, Schedule, gradient_norm, train
+from runner.network import Network, fold, member_rng, with_ones
+from runner.training import MemberResult, Schedule, train
 
 REGISTRY = get_registry()
 ACT = REGISTRY.activations
@@ -96,11 +96,22 @@ def test_gradient_tolerance_stops_a_member_at_the_least_squares_solution() -> No
         np.testing.assert_allclose(r.biases[0], [[true_b]], atol=1e-6)
 
 
-def test_gradient_norm_is_the_norm_of_the_whole_gradient_of_each_member() -> None:
+@pytest.mark.parametrize("sizes", [(2, 3, 1), (5, 6, 2)], ids=["tiny", "blas"])
+def test_the_recorded_gradient_norm_is_the_norm_of_the_whole_gradient_of_each_member(
+    sizes: tuple[int, ...],
+) -> None:
+    # the first recorded point is the gradient at the initial weights, before the first step
+    network = Network(sizes, ACT["tanh"], ACT["identity"], COST["squared_error"])
     rng = np.random.default_rng(0)
-    grads = [rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 3, 1))]
-    expected = [np.sqrt(sum((g[p] ** 2).sum() for g in grads)) for p in range(4)]
-    np.testing.assert_allclose(gradient_norm(grads), expected, rtol=1e-12)
+    X, Y = rng.standard_normal((sizes[0], 9)), rng.standard_normal((sizes[-1], 9))
+    W0, b0 = network.init_population(
+        REGISTRY.initializers["normal"], {}, [member_rng(s) for s in range(4)]
+    )
+    _, dW, db, _ = network.gradients(W0, b0, X, Y)
+    expected = [np.sqrt(sum((g[p] ** 2).sum() for g in dW + db)) for p in range(4)]
+    _, _, results = _run(network, [0, 1, 2, 3], X, Y, Schedule(epochs=2, log_every=1), {})
+    recorded = [r.history["gradient_norm"][1][0] for r in results]
+    np.testing.assert_allclose(recorded, expected, rtol=1e-6)  # the history is float32
 
 
 # -- divergence ---------------------------------------------------------------------------------
@@ -242,6 +253,23 @@ def test_tiny_networks_are_population_contiguous_and_larger_ones_are_not() -> No
     assert all(x.flags.f_contiguous and not x.flags.c_contiguous for x in W[:1])
     W, b = larger.init_population(REGISTRY.initializers["xavier"], {}, rngs)
     assert all(x.flags.c_contiguous for x in W + b)
+
+
+@pytest.mark.parametrize("sizes", [(4, 4, 1), (8, 6, 3)], ids=["contiguous", "row-major"])
+def test_every_product_keeps_the_networks_memory_order(sizes: tuple[int, ...]) -> None:
+    # [W | b] of a (4, 4, 1) network is 4 x 5 and 1 x 5: its products are still computed as
+    # tiny ones, along the population, because the layer's weights are tiny
+    network = Network(sizes, ACT["tanh"], ACT["sigmoid"], COST["squared_error"])
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((sizes[0], 7)), rng.random((sizes[-1], 7))
+    W, b = network.init_population(
+        REGISTRY.initializers["xavier"], {}, [member_rng(s) for s in range(5)]
+    )
+    theta = fold(W, b, network.order)
+    _, dtheta, a_out = network.backprop(theta, with_ones(X), Y)
+    contiguous = "f_contiguous" if network.order == "F" else "c_contiguous"
+    assert network.order == ("F" if sizes[0] == 4 else "C")
+    assert all(getattr(x.flags, contiguous) for x in [*theta, *dtheta, a_out])
 
 
 def test_a_population_stopping_down_to_one_live_row_equals_each_member_alone() -> None:

@@ -46,6 +46,16 @@ def _check_state(rule: StepRule, check: str, state: Any, P: int) -> None:
                 )
 
 
+def _block_views(arrays: list[Array]) -> list[Array]:
+    """Copies of ``W1, b1, W2, b2`` as the training loop passes them: each layer's ``W`` and ``b``
+    are views into one ``[W | b]`` block, so neither is contiguous on its own."""
+    views = []
+    for W, b in zip(arrays[::2], arrays[1::2], strict=True):
+        block = np.concatenate([W, b], axis=-1)
+        views += [block[..., :-1], block[..., -1:]]
+    return views
+
+
 def _run_steps(
     rule: StepRule,
     params: list[Array],
@@ -87,6 +97,8 @@ def check_step_rule(
     - ``step`` updates the parameter arrays in place (same objects), keeping shapes and dtypes
       (float64 and float32), and moves every array when its gradient is not zero;
     - every array of ``init_state`` has the population axis first;
+    - parameters passed as views into one ``[W | b]`` block per layer (as the training loop
+      passes them) end bitwise where contiguous arrays end;
     - with every ``per_member`` hyperparameter given as a ``(P, 1, 1)`` array of different
       values, each member's parameters and state after three steps are bitwise what running that
       member alone (with ``(1, 1, 1)`` arrays) gives;
@@ -114,6 +126,15 @@ def check_step_rule(
         ]
         together = [w.copy() for w in start]
         state = _run_steps(step_rule, together, grads, hyper, label)
+        views = _block_views(start)
+        _run_steps(step_rule, views, grads, hyper, f"{label}, as views into [W | b] blocks")
+        for i, (v, w) in enumerate(zip(views, together, strict=True)):
+            assert_equal(
+                step_rule,
+                f"views into [W | b] blocks vs contiguous arrays, params[{i}] ({np.dtype(dtype)})",
+                v,
+                w,
+            )
         for p in range(P):
             one = slice(p, p + 1)
             alone = [w[one].copy() for w in start]

@@ -33,7 +33,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from runner.data import SCALES, fit_scale
+from runner.data import SCALES, encode_targets, fit_scale, labels
+from runner.kinds import Dataset
 from runner.manager import get_registry
 from runner.model import TrainedNetwork
 from runner.network import Network, member_rng
@@ -364,11 +365,8 @@ class MLPClassifier(ClassifierMixin, _MLP):
         if output is None:
             output = "sigmoid" if n_classes == 2 else "softmax"
         setup = self._setup(output, self.cost)
-        if n_classes == 2 and not setup.output.normalizes:
-            Y = (index == 1).astype(np.float64)[None, :]  # as runner.data.encode_targets
-        else:
-            Y = np.zeros((n_classes, len(index)))
-            Y[index, np.arange(len(index))] = 1.0
+        dataset = Dataset(X, index, "classification", n_classes)
+        Y = encode_targets(dataset, one_hot=setup.output.normalizes)
         self._fit(X, Y, setup, "classification", n_classes)
         return self
 
@@ -390,11 +388,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
 
     def predict(self, X: Any) -> Array:
         """Class labels: ``a > 0.5`` for one output unit, else the unit with the largest output."""
-        a = self._outputs(X)
-        if a.shape[1] == 1:
-            index = (a[:, 0] > 0.5).astype(np.int64)
-        else:
-            index = np.argmax(a, axis=1)
+        index = labels(self._outputs(X).T)  # checks that the estimator is fitted first
         return self.classes_[index]
 
 
@@ -449,7 +443,7 @@ class MLPRegressor(RegressorMixin, _MLP):
         y = np.asarray(y, dtype=np.float64)
         self._y_1d = y.ndim == 1
         setup = self._setup(self.output_activation or "identity", self.cost)
-        Y = y.reshape(len(y), -1).T  # as runner.data.encode_targets
+        Y = encode_targets(Dataset(X, y, "regression"), one_hot=False)
         self._fit(X, Y, setup, "regression", 0)
         return self
 

@@ -12,18 +12,9 @@ from typing import Any, NoReturn
 
 import numpy as np
 
+from runner.manager import KIND_LABELS
 from runner.params import Param, Plugin
 from runner.testing._numeric import Array, relative_error
-
-_LABELS = {
-    "activation": "activation",
-    "cost": "cost",
-    "step_rule": "step rule",
-    "strategy": "strategy",
-    "initializer": "initializer",
-    "dataset": "dataset",
-}
-
 
 # -- messages -----------------------------------------------------------------------------------
 
@@ -32,7 +23,7 @@ def plugin_label(obj: Any) -> str:
     kind = getattr(obj, "kind", type(obj).__name__)
     name = getattr(obj, "name", "") or type(obj).__name__
     dist = getattr(obj, "distribution", "")
-    return f"{_LABELS.get(kind, kind)} {name!r}" + (f" (from {dist})" if dist else "")
+    return f"{KIND_LABELS.get(kind, kind)} {name!r}" + (f" (from {dist})" if dist else "")
 
 
 def fail(obj: Any, check: str, detail: str) -> NoReturn:

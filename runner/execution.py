@@ -188,6 +188,33 @@ def _sigint_blocked() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold back Ctrl-C until the block is done, then raise it as it would have been raised.
+
+    For work that must not be cut in half, such as writing one run to the tracking store: a
+    KeyboardInterrupt in the middle of it would leave a run half-written and, on SQLite, a
+    transaction open that locks the store for the writes that follow (marking the rest
+    KILLED). Python runs signal handlers in the main thread only, so elsewhere this does
+    nothing. The handler is swapped rather than the signal masked, because any other thread
+    without the mask (a progress display's) would still let the signal through.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught and previous is not signal.SIG_IGN:
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            else:
+                raise KeyboardInterrupt
+
+
 class _ProcessPool:
     """A ProcessPoolExecutor that can be torn down and rebuilt, and says which worker ran what."""
 

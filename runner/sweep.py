@@ -203,9 +203,10 @@ def run_sweep(
         for result in results:
             if result.spec_hash in recorded:  # a re-executed task: record every spec once
                 continue
-            recorded.add(result.spec_hash)
-            run_id = tracker.record(experiment_id, parent, result)
-            _count(summary, result, run_id)
+            with execution.sigint_deferred():  # a run is recorded whole, and counted
+                recorded.add(result.spec_hash)
+                run_id = tracker.record(experiment_id, parent, result)
+                _count(summary, result, run_id)
             observer.result(summary, result, run_id)
             if fail_fast and result.status == "failed":
                 raise FailFast(

@@ -107,6 +107,7 @@ def test_ctrl_c_marks_killed_and_the_same_command_finishes_the_rest(tmp_path: Pa
     assert first.get("FINISHED", 0) >= 2
     assert first.get("FINISHED", 0) < 16
     assert first.get("KILLED", 0) >= 1
+    assert first.get("RUNNING", 0) == 0  # Ctrl-C never leaves a run half-written
 
     done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

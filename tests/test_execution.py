@@ -21,7 +21,13 @@ import pytest
 from conftest import EXECUTION_TESTS_DIR, env_with_tests_on_path, free_port
 
 from runner.errors import ExecutionError
-from runner.execution import TASKS_PER_WORKER, default_jobs, failed_results, run_tasks
+from runner.execution import (
+    TASKS_PER_WORKER,
+    default_jobs,
+    failed_results,
+    run_tasks,
+    sigint_deferred,
+)
 from runner.population import PopulationTask
 from runner.spec import RunResult
 
@@ -288,6 +294,20 @@ def test_ctrl_c_stops_the_workers_and_reports_in_flight_tasks(whole_group: bool)
     while [pid for pid in workers if _alive(pid)] and time.monotonic() < deadline:
         time.sleep(0.1)
     assert [pid for pid in workers if _alive(pid)] == []
+
+
+def test_ctrl_c_inside_sigint_deferred_is_raised_when_the_block_is_done() -> None:
+    steps = []
+    with pytest.raises(KeyboardInterrupt):
+        with sigint_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the default handler would have raised by now
+            steps.append("finished")
+    assert steps == ["finished"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    with sigint_deferred():  # without Ctrl-C the block just runs
+        steps.append("again")
+    assert steps == ["finished", "again"]
 
 
 def test_an_unreachable_scheduler_is_an_execution_error() -> None:

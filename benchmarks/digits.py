@@ -1,11 +1,12 @@
 """Digits 64-64-10 with mini-batches: seconds per run and test accuracy, runner vs peers.
 
 What it measures
-    scikit-learn's digits (1797 8x8 images, 10 classes), split once by ``runner.data.prepare``
-    (test_size 0.25, stratified, data_seed 0, standard scaling fitted on the training part); every
-    engine trains on exactly that split. Network 64-64-10: tanh hidden, softmax output,
-    categorical cross-entropy, Xavier/Glorot-uniform initialization, mini-batches of 32 shuffled
-    every epoch, momentum 0.9 (classical, not Nesterov), learning rate 0.1, 50 epochs, float64.
+    scikit-learn's digits (1797 8x8 images, 10 classes), split once by
+    ``runner.engine.data.prepare`` (test_size 0.25, stratified, data_seed 0, standard scaling
+    fitted on the training part); every engine trains on exactly that split. Network 64-64-10:
+    tanh hidden, softmax output, categorical cross-entropy, Xavier/Glorot-uniform
+    initialization, mini-batches of 32 shuffled every epoch, momentum 0.9 (classical, not
+    Nesterov), learning rate 0.1, 50 epochs, float64.
 
     runner        ``run_population`` on one ``RunSpec`` per seed, each run alone (P = 1), end to
                   end (data, initialization, training, final evaluation); and all seeds as ONE
@@ -51,47 +52,52 @@ DATA_SEED = 0
 
 
 def spec(seed: int, epochs: int):
-    from runner.spec import RunSpec, freeze
+    """The RunSpec of one table row with these settings."""
+    from runner.table import specs_from_rows
 
-    return RunSpec(
-        dataset="digits",
-        hidden=(HIDDEN,),
-        activation="tanh",
-        output_activation="softmax",
-        cost="categorical_cross_entropy",
-        initializer="xavier",
-        optimizer="momentum",
-        strategy="restarts",
-        seed=seed,
-        epochs=epochs,
-        optimizer_params=freeze({"learning_rate": LEARNING_RATE, "momentum": MOMENTUM}),
-        strategy_params=freeze({"restarts": 1}),
-        batch_size=BATCH,
-        data_seed=DATA_SEED,
-        test_size=TEST_SIZE,
-        scale=SCALE,
+    (one,) = specs_from_rows(
+        [
+            {
+                "dataset": "digits",
+                "hidden": HIDDEN,
+                "activation": "tanh",
+                "output_activation": "softmax",
+                "cost": "categorical_cross_entropy",
+                "initializer": "xavier",
+                "optimizer": "momentum",
+                "learning_rate": LEARNING_RATE,
+                "momentum": MOMENTUM,
+                "seed": seed,
+                "epochs": epochs,
+                "batch_size": BATCH,
+                "data_seed": DATA_SEED,
+                "test_size": TEST_SIZE,
+                "scaling": SCALE,
+            }
+        ]
     )
+    return one
 
 
 def split():
     """The split every engine uses, as rows: (X_train, y_train, X_test, y_test)."""
-    from runner.data import labels, prepare
-    from runner.manager import get_registry
+    from runner.engine.data import labels, prepare
+    from runner.plugin.registry import get_registry
 
     data = prepare(
         get_registry().get("dataset", "digits"),
         {},
         data_seed=DATA_SEED,
         test_size=TEST_SIZE,
-        scale=SCALE,
+        scaling=SCALE,
         one_hot=True,
     )
     return data.X.T.copy(), labels(data.Y), data.X_test.T.copy(), labels(data.Y_test)
 
 
 def initial_weights(seed: int):
-    from runner.manager import get_registry
-    from runner.network import Network, member_rng
+    from runner.engine.network import Network, member_rng
+    from runner.plugin.registry import get_registry
 
     reg = get_registry()
     net = Network(
@@ -106,7 +112,7 @@ def initial_weights(seed: int):
 
 def runner_once(seed, epochs):
     """``(seconds, test accuracy)`` of one runner run alone, end to end."""
-    from runner.population import PopulationTask, run_population
+    from runner.engine.population import PopulationTask, run_population
 
     task = PopulationTask((spec(seed, epochs),))
     seconds, (result,) = _common.timed(lambda: run_population(task))
@@ -115,7 +121,7 @@ def runner_once(seed, epochs):
 
 def runner_population(seeds, epochs):
     """``(seconds per run, test accuracies)`` of all seeds trained as one population."""
-    from runner.population import PopulationTask, run_population
+    from runner.engine.population import PopulationTask, run_population
 
     together, results = _common.timed(
         lambda: run_population(PopulationTask(tuple(spec(s, epochs) for s in seeds)))

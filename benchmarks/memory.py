@@ -6,12 +6,12 @@ What it measures
     process per measurement, so one child's peak never hides another's). Modes:
 
     imports     ``import runner`` + the plugin registry + numpy: the floor every worker pays.
-    train       ``runner.training.train`` on one population of N XOR networks (2-2-1, sigmoid,
-                cross-entropy, gd, 1000 epochs, per-member learning rates), metric history
-                kept as the training loop keeps it; returns N ``MemberResult`` s.
-    population  ``runner.population.run_population`` on a ``PopulationTask`` of N ``RunSpec`` s:
-                what a sweep worker does for one population (specs, data, training, evaluation,
-                N ``RunResult`` s with history and weights).
+    train       ``runner.engine.training.train`` on one population of N XOR networks (2-2-1,
+                sigmoid, cross-entropy, gd, 1000 epochs, per-member learning rates), metric
+                history kept as the training loop keeps it; returns N ``MemberResult`` s.
+    population  ``runner.engine.population.run_population`` on a ``PopulationTask`` of N
+                ``RunSpec`` s: what a sweep worker does for one population (specs, data,
+                training, evaluation, N ``RunResult`` s with history and weights).
 
     The child also reports its resident size after each phase (from /proc/self/status), which
     shows where the memory goes; an estimate of the big buffers (weights, history, results)
@@ -63,16 +63,16 @@ def child(mode: str, n: int, epochs: int) -> None:
     import numpy as np
 
     import runner
-    from runner.manager import get_registry
+    from runner.plugin.registry import get_registry
 
     get_registry()
     mark("imports + registry")
     assert runner.__version__
     start = time.perf_counter()
     if mode == "train":
-        from runner.data import labels
-        from runner.network import Network, member_rng
-        from runner.training import Schedule, train
+        from runner.engine.data import labels
+        from runner.engine.network import Network, member_rng
+        from runner.engine.training import Schedule, train
 
         reg = get_registry()
         sig = reg.get("activation", "sigmoid")
@@ -93,7 +93,7 @@ def child(mode: str, n: int, epochs: int) -> None:
     elif mode == "population":
         from xor_population import specs
 
-        from runner.population import PopulationTask, run_population
+        from runner.engine.population import PopulationTask, run_population
 
         all_specs = specs(np.geomspace(0.1, 10.0, 10), range(n // 10), epochs)
         mark("specs built")
@@ -119,7 +119,7 @@ def measure(mode: str, n: int, epochs: int) -> None:
 
 def estimate(n: int, epochs: int) -> list[list[str]]:
     """The big buffers of an N-network XOR population, from the shapes the code uses."""
-    from runner.training import Schedule
+    from runner.engine.training import Schedule
 
     n_params = 2 * 2 + 2 + 2 * 1 + 1  # W1, b1, W2, b2
     metrics = 3  # loss, accuracy, gradient_norm

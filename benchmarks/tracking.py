@@ -64,6 +64,8 @@ def mlflow_floor(uri: str, results: list, folder: Path) -> float:
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param
 
+    from runner.tracking.records import flat_params
+
     client = MlflowClient(tracking_uri=uri)
     exp = client.create_experiment("floor", artifact_location=(folder / "floor-art").as_uri())
     weights = folder / "weights.npz"
@@ -92,7 +94,7 @@ def mlflow_floor(uri: str, results: list, folder: Path) -> float:
             Metric(k, float(v), now, EPOCHS) for k, v in r.metrics.items() if np.isfinite(v)
         ]
         metrics += [Metric("restart_loss", v, now, i) for i, v in enumerate(r.restart_losses)]
-        params = [Param(k, v) for k, v in r.spec.flat_params().items()]
+        params = [Param(k, v) for k, v in flat_params(r.spec).items()]
         client.log_batch(run.info.run_id, metrics=metrics, params=params, tags=[])
         np.savez(weights, *r.weights, *r.biases)
         client.log_artifact(run.info.run_id, str(weights))
@@ -116,7 +118,7 @@ def main() -> None:
         return
     import numpy as np
 
-    from runner.population import run_population
+    from runner.engine.population import run_population
     from runner.sweep import plan_populations, run_sweep
     from runner.table import load_specs
     from runner.tracking import Tracker

@@ -5,10 +5,10 @@ What it measures
     cross-entropy, normal initialization, plain gradient descent, full batch of the 4 points,
     1000 epochs): 10 learning rates (geometric, 0.1 .. 10) x 100 seeds.
 
-    runner      all 1000 as ONE population: ``runner.population.run_population`` on a
+    runner      all 1000 as ONE population: ``runner.engine.population.run_population`` on a
                 ``PopulationTask`` of ``RunSpec``s (end to end: data, initialization, training,
                 final evaluation, one RunResult with history and weights per network), and the
-                training loop alone (``runner.training.train`` on the same population).
+                training loop alone (``runner.engine.training.train`` on the same population).
     sklearn     ``MLPClassifier(hidden_layer_sizes=(2,), activation="logistic", solver="sgd",
                 batch_size=4, learning_rate_init=lr, momentum=0, alpha=0, max_iter=1000, tol=0,
                 n_iter_no_change=10**9, shuffle=False)``: one network at a time, on a sample of
@@ -46,23 +46,18 @@ Y_LABELS = [0, 1, 1, 0]
 
 
 def specs(learning_rates, seeds, epochs):
-    """One RunSpec per (learning rate, seed), as a sweep table would give them."""
-    from runner.spec import RunSpec, freeze
+    """One RunSpec per (learning rate, seed), as a sweep table would give them: one row is
+    validated, and the others are that row's spec with the seed and rate replaced (validating
+    100,000 rows would dominate the memory benchmark's set-up)."""
+    import dataclasses
 
+    from runner.spec import freeze
+    from runner.table import specs_from_rows
+
+    (base,) = specs_from_rows([{"learning_rate": 1.0, "seed": 0, "epochs": epochs}])
     return tuple(
-        RunSpec(
-            dataset="xor",
-            hidden=(2,),
-            activation="sigmoid",
-            output_activation="sigmoid",
-            cost="cross_entropy",
-            initializer="normal",
-            optimizer="gd",
-            strategy="restarts",
-            seed=int(seed),
-            epochs=epochs,
-            optimizer_params=freeze({"learning_rate": float(lr)}),
-            strategy_params=freeze({"restarts": 1}),
+        dataclasses.replace(
+            base, seed=int(seed), optimizer_params=freeze({"learning_rate": float(lr)}), name=""
         )
         for lr in learning_rates
         for seed in seeds
@@ -71,18 +66,19 @@ def specs(learning_rates, seeds, epochs):
 
 def runner_end_to_end(all_specs):
     """Seconds for run_population over all specs, and the results."""
-    from runner.population import PopulationTask, run_population
+    from runner.engine.population import PopulationTask, run_population
 
     return _common.timed(lambda: run_population(PopulationTask(all_specs)))
 
 
 def runner_train_only(all_specs, epochs):
-    """Seconds for runner.training.train alone on the same population (data and init excluded)."""
+    """Seconds for runner.engine.training.train alone on the same population (data and init
+    excluded)."""
     import numpy as np
 
-    from runner.manager import get_registry
-    from runner.network import Network, member_rng
-    from runner.training import Schedule, train
+    from runner.engine.network import Network, member_rng
+    from runner.engine.training import Schedule, train
+    from runner.plugin.registry import get_registry
 
     reg = get_registry()
     sig = reg.get("activation", "sigmoid")
@@ -91,8 +87,8 @@ def runner_train_only(all_specs, epochs):
     W, b = net.init_population(reg.get("initializer", "normal"), {"scale": 1.0}, rngs)
     X = np.array(X_ROWS).T.copy()
     Y = np.array([Y_LABELS], dtype=float)
-    lr = np.array([s.learning_rate for s in all_specs])
-    from runner.data import labels
+    lr = np.array([s.params_of("optimizer")["learning_rate"] for s in all_specs])
+    from runner.engine.data import labels
 
     rule = reg.get("step_rule", "gd")
     return _common.timed(
@@ -104,8 +100,8 @@ def runner_train_only(all_specs, epochs):
 
 def initial_weights(spec):
     """The runner's initial weights of one specification (P = 1)."""
-    from runner.manager import get_registry
-    from runner.network import Network, member_rng
+    from runner.engine.network import Network, member_rng
+    from runner.plugin.registry import get_registry
 
     reg = get_registry()
     sig = reg.get("activation", "sigmoid")
@@ -133,7 +129,7 @@ def sklearn_sample(sample, epochs):
                 activation="logistic",
                 solver="sgd",
                 batch_size=4,
-                learning_rate_init=spec.learning_rate,
+                learning_rate_init=spec.params_of("optimizer")["learning_rate"],
                 momentum=0.0,
                 alpha=0.0,
                 max_iter=epochs,
@@ -163,7 +159,7 @@ def torch_loop_sample(torch, sample, epochs):
             for layer, w, bias in zip((model[0], model[2]), W, b, strict=True):
                 layer.weight.copy_(torch.from_numpy(w))
                 layer.bias.copy_(torch.from_numpy(bias[:, 0]))
-        opt = torch.optim.SGD(model.parameters(), lr=spec.learning_rate)
+        opt = torch.optim.SGD(model.parameters(), lr=spec.params_of("optimizer")["learning_rate"])
         loss_fn = torch.nn.BCELoss()
 
         def fit(model=model, opt=opt, loss_fn=loss_fn):
@@ -194,7 +190,9 @@ def torch_batched(torch, all_specs, epochs):
     b2 = torch.tensor(np.stack([v[1] for v in b0]), requires_grad=True)  # (P, 1, 1)
     X = torch.tensor(X_ROWS, dtype=torch.float64).T.contiguous()  # (2, 4)
     Y = torch.tensor([Y_LABELS], dtype=torch.float64)  # (1, 4)
-    lr = torch.tensor([s.learning_rate for s in all_specs], dtype=torch.float64).view(P, 1, 1)
+    lr = torch.tensor(
+        [s.params_of("optimizer")["learning_rate"] for s in all_specs], dtype=torch.float64
+    ).view(P, 1, 1)
     params = (W1, b1, W2, b2)
 
     def fit():

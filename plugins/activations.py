@@ -19,6 +19,7 @@ class Identity(Activation):
     """g(z) = z, for regression outputs."""
 
     name = "identity"
+    link = "identity"
 
     def forward(self, z: Array, **params: Any) -> Array:
         return z.copy()
@@ -35,7 +36,11 @@ class Sigmoid(Activation):
 
     name = "sigmoid"
     output_range = (0.0, 1.0)
+    link = "logit"
     params = (Param("beta", float, 1.0, "steepness of the logistic", low=0.0, low_open=True),)
+
+    def link_slope(self, beta: float = 1.0, **params: Any) -> float:
+        return beta
 
     def forward(self, z: Array, beta: float = 1.0, **params: Any) -> Array:
         # 1 / (1 + e^{-beta z}) in one buffer. Where e^{-beta z} overflows the result is 0, as it
@@ -130,6 +135,7 @@ class Softmax(Activation):
     output_range = (0.0, 1.0)
     normalizes = True
     output_only = True
+    link = "softmax"
 
     def forward(self, z: Array, **params: Any) -> Array:
         e = np.subtract(z, z.max(axis=-2, keepdims=True))  # exp never overflows

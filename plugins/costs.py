@@ -1,10 +1,11 @@
 """Built-in costs: squared_error, cross_entropy (binary) and categorical_cross_entropy.
 
 Each cost is an object holding its function and its derivative together (as in mnielsen's
-``network2.py``). Where an output activation and a cost simplify (sigmoid with binary
-cross-entropy, softmax with categorical cross-entropy, both giving ``dc/dz = a - y``), the cost
-returns that exact delta; everywhere else the core applies the chain rule. Probabilities are
-clipped to [eps, 1 - eps] so that saturated outputs give large but finite values.
+``network2.py``). Each declares the canonical link of its distribution (binary cross-entropy:
+logit, categorical cross-entropy: softmax, squared error: identity); with an output activation
+of the same link (sigmoid, softmax, identity) the core uses the exact ``dc/dz = s (a - y)``,
+everywhere else the chain rule. Probabilities are clipped to [eps, 1 - eps] so that saturated
+outputs give large but finite values.
 """
 
 from __future__ import annotations
@@ -12,9 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from runner.plugins.activations import Sigmoid, Softmax
 
-from runner import Activation, Cost, hookimpl
+from runner import Cost, hookimpl
 
 Array = np.ndarray
 
@@ -43,6 +43,7 @@ class SquaredError(Cost):
     """C = 1/2 (a - y)^T (a - y), averaged over samples; dC/da = a - y."""
 
     name = "squared_error"
+    link = "identity"
 
     def value(self, a: Array, y: Array, **params: Any) -> Array:
         d = a - y
@@ -57,6 +58,7 @@ class CrossEntropy(Cost):
 
     name = "cross_entropy"
     input_range = (0.0, 1.0)
+    link = "logit"
 
     def value(self, a: Array, y: Array, **params: Any) -> Array:
         a = _clip(a)
@@ -69,20 +71,6 @@ class CrossEntropy(Cost):
         a = _clip(a)
         return (a - y) / (a * (1.0 - a))
 
-    def delta(
-        self,
-        z: Array,
-        a: Array,
-        y: Array,
-        activation: Activation,
-        activation_params: dict[str, Any],
-        **params: Any,
-    ) -> Array | None:
-        if isinstance(activation, Sigmoid):
-            beta = activation_params.get("beta", 1.0)
-            return a - y if beta == 1.0 else beta * (a - y)
-        return None
-
 
 class CategoricalCrossEntropy(Cost):
     """C = -sum_k y_k log a_k for one-hot y, with outputs that form a distribution (softmax)."""
@@ -90,6 +78,7 @@ class CategoricalCrossEntropy(Cost):
     name = "categorical_cross_entropy"
     input_range = (0.0, 1.0)
     needs_normalized = True
+    link = "softmax"
 
     def value(self, a: Array, y: Array, **params: Any) -> Array:
         # only the lower clip matters: log(a) <= 0 for every a <= 1
@@ -98,19 +87,6 @@ class CategoricalCrossEntropy(Cost):
 
     def derivative(self, a: Array, y: Array, **params: Any) -> Array:
         return -y / _clip(a)
-
-    def delta(
-        self,
-        z: Array,
-        a: Array,
-        y: Array,
-        activation: Activation,
-        activation_params: dict[str, Any],
-        **params: Any,
-    ) -> Array | None:
-        if isinstance(activation, Softmax):
-            return a - y
-        return None
 
 
 @hookimpl

@@ -9,14 +9,13 @@ pandas are imported inside ``load``, only when such a set is asked for.
 
 from __future__ import annotations
 
-import difflib
 import functools
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from runner import Dataset, DatasetSource, Param, hookimpl
+from runner import Dataset, DatasetSource, Param, did_you_mean, hookimpl
 
 Array = np.ndarray
 
@@ -299,10 +298,9 @@ class Csv(DatasetSource):
         columns = [str(c) for c in frame.columns]
         frame.columns = columns
         if target not in columns:
-            close = difflib.get_close_matches(target, columns, n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
             raise ValueError(
-                f"{path}: no target column {target!r}; {hint}columns: {', '.join(columns)}"
+                f"{path}: no target column {target!r}; {did_you_mean(target, columns)}"
+                f"columns: {', '.join(columns)}"
             )
         features = [c for c in columns if c != target]
         if not features:

@@ -16,7 +16,14 @@ from runner import Param, StepRule, Strategy, hookimpl
 Array = np.ndarray
 
 LEARNING_RATE = Param(
-    "learning_rate", float, 0.1, "step size eta", low=0.0, low_open=True, per_member=True
+    "learning_rate",
+    float,
+    0.1,
+    "step size eta",
+    low=0.0,
+    low_open=True,
+    per_member=True,
+    short="lr",
 )
 MOMENTUM = Param(
     "momentum",
@@ -27,6 +34,7 @@ MOMENTUM = Param(
     high=1.0,
     high_open=True,
     per_member=True,
+    short="m",
 )
 
 
@@ -106,7 +114,14 @@ class Restarts(Strategy):
 
     name = "restarts"
     params = (
-        Param("restarts", int, 1, "number of initial points trained per configuration", low=1),
+        Param(
+            "restarts",
+            int,
+            1,
+            "number of initial points trained per configuration",
+            low=1,
+            short="restarts",
+        ),
     )
 
     def members(self, restarts: int = 1, **params: Any) -> int:

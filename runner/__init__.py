@@ -1,16 +1,18 @@
 """runner: a plugin-based experiment runner for multi-layer perceptrons trained by backpropagation.
 
-The public API: the hook marker for plugins, the plugin base classes, and helpers to build and
-train networks from installed plugins.
+The public API: the hook marker for plugins, the plugin base classes and parameter declarations,
+the error family, and the scikit-learn estimators (imported on first use, so that
+``import runner`` never imports scikit-learn). The rooms behind it, and the way imports run
+between them, are described in ``docs/architecture.md``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from runner.errors import PluginError, RunnerError, TableError, TrackingError
-from runner.hookspecs import hookimpl
-from runner.kinds import (
+from runner.errors import PluginError, RunnerError, TableError, TrackingError, did_you_mean
+from runner.plugin.hookspecs import hookimpl
+from runner.plugin.kinds import (
     Activation,
     Cost,
     Dataset,
@@ -19,9 +21,8 @@ from runner.kinds import (
     StepRule,
     Strategy,
 )
-from runner.params import Param, Plugin
-
-__version__ = "0.1.0"
+from runner.plugin.params import Param, Plugin
+from runner.version import __version__
 
 __all__ = [
     "Activation",
@@ -40,12 +41,13 @@ __all__ = [
     "TableError",
     "TrackingError",
     "__version__",
+    "did_you_mean",
     "hookimpl",
 ]
 
 
 #: names exported lazily, so that ``import runner`` never imports scikit-learn
-_LAZY = {"MLPClassifier": "runner.estimators", "MLPRegressor": "runner.estimators"}
+_LAZY = {"MLPClassifier": "runner.engine.estimators", "MLPRegressor": "runner.engine.estimators"}
 
 
 def __getattr__(name: str) -> Any:

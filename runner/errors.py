@@ -1,10 +1,15 @@
-"""The one exception family for expected problems.
+"""The one exception family for expected problems, and how a problem is phrased.
 
 The CLI turns a :class:`RunnerError` into one clear line on stderr and an exit code, never a
-traceback. Anything else that escapes is a bug.
+traceback. Anything else that escapes is a bug. :func:`did_you_mean` and :func:`first_line` are
+the phrasings every stage shares; :func:`error_reason` is the one line a failed run records.
+This module imports nothing of runner's.
 """
 
 from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
 
 
 class RunnerError(Exception):
@@ -31,3 +36,20 @@ class TrackingError(RunnerError):
 
 class ExecutionError(RunnerError):
     """An executor (process pool, dask cluster) cannot be started or reached."""
+
+
+def did_you_mean(name: object, names: Iterable[str]) -> str:
+    """``"did you mean 'x'? "`` for the closest of ``names``, or ``""`` when none is close."""
+    close = difflib.get_close_matches(str(name), list(names), n=1)
+    return f"did you mean {close[0]!r}? " if close else ""
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (its type's name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def error_reason(exc: BaseException) -> str:
+    """The one-line ``reason`` a failed run records for ``exc``: its type and first line."""
+    return f"{type(exc).__name__}: {first_line(exc)}"

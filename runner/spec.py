@@ -1,9 +1,13 @@
-"""Run specifications: one configuration of a sweep as plain, hashable data.
+"""Run specifications and results: one configuration of a sweep, and what training it gave.
 
 A :class:`RunSpec` holds plugin names and resolved parameter values only, so it pickles to any
 worker and hashes the same everywhere. Its :meth:`~RunSpec.spec_hash` (the canonical sorted
 content plus the versions of the plugins it uses) identifies it in the tracking store, which is
-how a repeated sweep skips what is already done.
+how a repeated sweep skips what is already done. A :class:`RunResult` is what a worker returns
+for one specification. Neither knows where it came from or goes: the table builds specs
+(:mod:`runner.table`), the engine trains them (:mod:`runner.engine`), the recorder stores the
+results (:mod:`runner.tracking`). This module imports nothing of runner's; see
+``docs/architecture.md`` for the vocabulary (configuration, run, member, population).
 """
 
 from __future__ import annotations
@@ -16,6 +20,14 @@ from typing import Any
 
 Params = tuple[tuple[str, Any], ...]
 
+#: RunSpec fields that take no part in the hash: where the spec came from, what it is called,
+#: and the plugins' versions (those enter the hash on their own, under "plugins")
+NOT_HASHED = frozenset({"row", "source", "versions", "name"})
+
+#: RunSpec fields under the names the hash was first computed with: renaming a field must not
+#: change the hash, or every run recorded before the rename would be trained again
+HASH_NAMES = {"scaling": "scale", "output_activation_params": "output_params"}
+
 
 def freeze(params: dict[str, Any]) -> Params:
     """A dict of parameters as a sorted tuple of pairs (hashable, canonical)."""
@@ -26,7 +38,11 @@ def freeze(params: dict[str, Any]) -> Params:
 class RunSpec:
     """One fully resolved configuration: what to train, on what, for how long.
 
-    ``row`` and ``source`` say where it came from in the table and take no part in the hash.
+    Every core setting is given (the table's builder, :mod:`runner.table`, fills in the
+    defaults of :mod:`runner.engine.settings`); each part's plugin parameters are a frozen
+    ``*_params`` tuple, named ``<part>_params`` after the table column that names the plugin.
+    ``row``, ``source``, ``name`` and ``versions`` take no part in the content
+    (:data:`NOT_HASHED`); the versions enter the hash separately.
     """
 
     dataset: str
@@ -39,36 +55,38 @@ class RunSpec:
     strategy: str
     seed: int
     epochs: int
+    batch_size: int
+    data_seed: int
+    test_size: float
+    scaling: str
+    target_loss: float | None
+    gradient_tolerance: float | None
+    dtype: str
     dataset_params: Params = ()
     activation_params: Params = ()
-    output_params: Params = ()
+    output_activation_params: Params = ()
     cost_params: Params = ()
     initializer_params: Params = ()
     optimizer_params: Params = ()
     strategy_params: Params = ()
-    batch_size: int = 0
-    data_seed: int = 0
-    test_size: float = 0.0
-    scale: str = "none"
-    target_loss: float | None = None
-    gradient_tolerance: float | None = None
-    dtype: str = "float64"
     row: int = field(default=0, compare=False)
     source: str = field(default="", compare=False)
+    name: str = field(default="", compare=False)
     versions: Params = field(default=(), compare=False)
 
     def content(self) -> dict[str, Any]:
-        """Everything that determines the result, as JSON-ready data (no row, no source)."""
+        """Everything that determines the result, as JSON-ready data, under the names of
+        :data:`HASH_NAMES` (no row, source, name or versions)."""
         data: dict[str, Any] = {}
         for f in fields(self):
-            if f.name in ("row", "source", "versions"):
+            if f.name in NOT_HASHED:
                 continue
             value = getattr(self, f.name)
             if f.name.endswith("_params"):
                 value = dict(value)
             elif f.name == "hidden":
                 value = list(value)
-            data[f.name] = value
+            data[HASH_NAMES.get(f.name, f.name)] = value
         return data
 
     def spec_hash(self) -> str:
@@ -85,40 +103,13 @@ class RunSpec:
         return cached
 
     def params_of(self, part: str) -> dict[str, Any]:
-        """The parameters of one part (``"optimizer"``, ``"dataset"``, ...) as a dict."""
+        """The parameters of one part (``"optimizer"``, ``"output_activation"``, ...) as a dict."""
         return dict(getattr(self, f"{part}_params"))
 
-    @property
-    def learning_rate(self) -> Any:
-        return dict(self.optimizer_params).get("learning_rate")
-
     def run_name(self) -> str:
-        """A readable name such as ``sigmoid-momentum-lr0.5-seed3``."""
-        parts = [self.activation, self.optimizer]
-        if self.learning_rate is not None:
-            parts.append(f"lr{self.learning_rate:g}")
-        momentum = dict(self.optimizer_params).get("momentum")
-        if momentum is not None:
-            parts.append(f"m{momentum:g}")
-        restarts = dict(self.strategy_params).get("restarts")
-        if restarts is not None and restarts != 1:
-            parts.append(f"{self.strategy}{restarts}")
-        parts.append(f"seed{self.seed}")
-        return "-".join(str(p) for p in parts)
-
-    def flat_params(self) -> dict[str, str]:
-        """Every parameter as MLflow would show it: ``optimizer.learning_rate`` style keys."""
-        out: dict[str, str] = {}
-        for key, value in self.content().items():
-            if isinstance(value, dict):
-                prefix = key.removesuffix("_params")
-                for k, v in value.items():
-                    out[f"{prefix}.{k}"] = str(v)
-            elif isinstance(value, list):
-                out[key] = "-".join(str(v) for v in value) or "none"
-            else:
-                out[key] = str(value)
-        return out
+        """The name the table gave the run (see :func:`runner.table.names.run_name`), or the
+        data set and hash for a specification built without one."""
+        return self.name or f"{self.dataset}-{self.spec_hash()}"
 
     def population_key(self, per_member: frozenset[str]) -> tuple[Any, ...]:
         """What members of one vectorized population must share.
@@ -132,12 +123,12 @@ class RunSpec:
             self.dataset_params,
             self.data_seed,
             self.test_size,
-            self.scale,
+            self.scaling,
             self.hidden,
             self.activation,
             self.activation_params,
             self.output_activation,
-            self.output_params,
+            self.output_activation_params,
             self.cost,
             self.cost_params,
             self.initializer,
@@ -154,7 +145,11 @@ class RunSpec:
 
 @dataclass
 class RunResult:
-    """What a worker returns for one specification: status, metrics, history and weights."""
+    """What a worker returns for one specification: status, metrics, history and weights.
+
+    ``traceback`` is the whole traceback of a ``failed`` run whose plugin raised (the one-line
+    ``reason`` says what happened; the traceback says where).
+    """
 
     spec: RunSpec
     spec_hash: str
@@ -167,3 +162,4 @@ class RunResult:
     restart_losses: list[float] = field(default_factory=list)
     architecture: dict[str, Any] = field(default_factory=dict)
     wall_time: float = 0.0
+    traceback: str = ""

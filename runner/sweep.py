@@ -1,9 +1,12 @@
 """A sweep from table to tracking store: validate, plan populations, execute, record.
 
-The data flow of ``DESIGN.md``: the table becomes validated :class:`~runner.spec.RunSpec`\\ s; the
-specifications not yet FINISHED in the experiment are grouped into populations that share shapes
-and plugins; an executor trains them; the one recorder in this process writes every result to
-MLflow as it arrives. Nothing is written for a table that does not validate.
+The pipeline of ``docs/architecture.md``: the table becomes validated
+:class:`~runner.spec.RunSpec`\\ s (:mod:`runner.table`); the specifications not yet FINISHED in the
+experiment are grouped into populations that share shapes and plugins
+(:func:`plan_populations`); an executor trains them (:mod:`runner.execution`); the one recorder
+in this process writes every result to MLflow as it arrives (:mod:`runner.tracking`). Nothing is
+written for a table that does not validate. May import every room but the CLI; the table,
+execution and tracking rooms are imported when a sweep runs, not when this module is.
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.engine.population import PopulationTask
+from runner.engine.training import MAX_POINTS
 from runner.errors import RunnerError
-from runner.manager import Registry, get_registry
-from runner.population import PopulationTask
+from runner.plugin.registry import Registry, get_registry
 from runner.spec import RunResult, RunSpec
 
 #: the most networks one population trains at once; larger groups are split to bound memory
@@ -89,7 +92,7 @@ def plan_populations(
     jobs: int = 1,
     max_members: int = MAX_MEMBERS,
     log_every: int = 0,
-    max_points: int = 200,
+    max_points: int = MAX_POINTS,
 ) -> list[PopulationTask]:
     """Group specifications that can train together, then split to bound memory and feed workers.
 
@@ -144,7 +147,6 @@ def run_sweep(
     log_every: int = 0,
     timeout: float | None = None,
     observer: Observer | None = None,
-    on_validated: Callable[[list[RunSpec]], None] | None = None,
 ) -> SweepSummary:
     """Run every configuration of ``table`` not yet FINISHED in its experiment.
 
@@ -153,14 +155,12 @@ def run_sweep(
     :class:`SweepInterrupted` after Ctrl-C and :class:`FailFast` under ``fail_fast``.
     """
     from runner import execution, tracking
-    from runner import table as table_module
+    from runner.table import load_specs
 
     observer = observer or Observer()
     path = Path(table)
     registry = get_registry()
-    specs = table_module.load_specs(path, registry)
-    if on_validated:
-        on_validated(specs)
+    specs = load_specs(path, registry)
 
     uri = tracking.resolve_uri(tracking_uri)
     summary = SweepSummary(table=path, experiment=experiment or path.stem, tracking_uri=uri)

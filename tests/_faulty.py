@@ -11,26 +11,10 @@ import os
 import time
 from pathlib import Path
 
-from runner.population import PopulationTask, run_population
-from runner.spec import RunResult, RunSpec, freeze
+from _specs import xor_spec  # noqa: F401 (the execution tests' specifications)
 
-
-def xor_spec(seed: int, epochs: int = 200) -> RunSpec:
-    """A 2-2-1 XOR configuration (gd, learning rate 1.0) for the execution tests."""
-    return RunSpec(
-        dataset="xor",
-        hidden=(2,),
-        activation="sigmoid",
-        output_activation="sigmoid",
-        cost="cross_entropy",
-        initializer="normal",
-        optimizer="gd",
-        strategy="restarts",
-        seed=seed,
-        epochs=epochs,
-        optimizer_params=freeze({"learning_rate": 1.0}),
-        strategy_params=freeze({"restarts": 1}),
-    )
+from runner.engine.population import PopulationTask, run_population
+from runner.spec import RunResult
 
 
 def crash_once(marker_dir: str, task: PopulationTask) -> list[RunResult]:

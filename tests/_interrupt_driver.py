@@ -11,8 +11,8 @@ import sys
 
 import _faulty
 
+from runner.engine.population import PopulationTask
 from runner.execution import run_tasks
-from runner.population import PopulationTask
 
 
 def main() -> int:

@@ -47,7 +47,7 @@ def pip_install_target(source: Path, target: Path) -> Path:
 
 def clear_registry_cache() -> None:
     """Forget the cached registry so that the next get_registry() discovers plugins again."""
-    from runner.manager import get_registry
+    from runner.plugin.registry import get_registry
 
     get_registry.cache_clear()
 
@@ -190,32 +190,21 @@ def dask_cli_cluster(tmp_path: Path) -> Iterator[str]:
 # --- tracking ---
 # Real MLflow stores for tests/test_tracking.py. Creating a SQLite store runs MLflow's schema
 # migrations (seconds), so one empty store is made per session and copied for each test. Results
-# are real: runner.population.run_population on small data sets. `mlflow_server` starts a real
-# `mlflow server` subprocess on 127.0.0.1 and stops it by its process group in the finalizer.
-
-
-def tracking_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    import socket
-
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+# are real: runner.engine.population.run_population on small data sets. `mlflow_server` starts a
+# real `mlflow server` subprocess on 127.0.0.1 and stops it by its process group in the finalizer.
 
 
 def tracking_spec(**fields: object) -> object:
-    """A small RunSpec on xor (sigmoid, momentum, three restarts) with ``fields`` replaced."""
-    from runner.spec import RunSpec, freeze
+    """A small RunSpec on xor (sigmoid, momentum, three restarts) with ``fields`` replaced:
+    ``row`` and ``source`` as recorded, every other field a table cell."""
+    from _specs import spec_of
 
-    base = dict(
-        dataset="xor", hidden=(3,), activation="sigmoid", output_activation="sigmoid",
-        cost="cross_entropy", initializer="xavier", optimizer="momentum", strategy="restarts",
-        seed=0, epochs=300, optimizer_params=freeze({"learning_rate": 2.0, "momentum": 0.9}),
-        strategy_params=freeze({"restarts": 3}), row=1, source="experiments/xor.csv",
-        versions=freeze({"sigmoid": "runner==0.1.0", "momentum": "runner==0.1.0"}),
+    cells: dict[str, object] = dict(
+        dataset="xor", hidden="3", initializer="xavier", optimizer="momentum",
+        learning_rate=2.0, momentum=0.9, restarts=3, epochs=300, seed=0,
     )  # fmt: skip
-    base.update(fields)
-    return RunSpec(**base)
+    cells.update(fields)
+    return spec_of(source="experiments/xor.csv", **cells)
 
 
 @pytest.fixture(scope="session")
@@ -240,7 +229,7 @@ def sqlite_uri(tmp_path: Path, tracking_template_db: Path) -> str:
 @pytest.fixture(scope="session")
 def xor_results() -> list:
     """Two finished RunResults on xor (seeds 0 and 1, three restarts each), one population."""
-    from runner.population import PopulationTask, run_population
+    from runner.engine.population import PopulationTask, run_population
 
     specs = (tracking_spec(seed=0, row=1), tracking_spec(seed=1, row=2))
     results = run_population(PopulationTask(specs))
@@ -251,14 +240,12 @@ def xor_results() -> list:
 @pytest.fixture(scope="session")
 def moons_result() -> object:
     """A finished RunResult on moons with standard scaling and a test split."""
-    from runner.population import PopulationTask, run_population
-    from runner.spec import freeze
+    from runner.engine.population import PopulationTask, run_population
 
     spec = tracking_spec(
-        dataset="moons", dataset_params=freeze({"n_samples": 60, "noise": 0.1}), hidden=(5,),
-        activation="tanh", scale="standard", test_size=0.25, data_seed=4, epochs=200,
-        optimizer_params=freeze({"learning_rate": 0.5, "momentum": 0.9}),
-        strategy_params=freeze({"restarts": 1}),
+        dataset="moons", n_samples=60, noise=0.1, hidden="5", activation="tanh",
+        scaling="standard", test_size=0.25, data_seed=4, epochs=200, learning_rate=0.5,
+        restarts=1,
     )  # fmt: skip
     (result,) = run_population(PopulationTask((spec,)))
     assert result.status == "finished", result.reason
@@ -272,7 +259,7 @@ class MlflowServer:
         self.folder = folder
         self.db = folder / "server.db"
         shutil.copyfile(template, self.db)
-        self.port = tracking_port()
+        self.port = free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
 

@@ -18,9 +18,9 @@ import pytest
 
 import runner.testing as kit
 from runner import Activation, Cost, Dataset, DatasetSource, Initializer, StepRule, Strategy
-from runner.manager import get_registry
-from runner.network import Network
-from runner.params import Param, Plugin
+from runner.engine.network import Network
+from runner.plugin.params import Param, Plugin
+from runner.plugin.registry import get_registry
 
 REGISTRY = get_registry()
 PLUGINS = REGISTRY.all()
@@ -227,18 +227,30 @@ def test_a_cost_that_forgets_the_mean_over_samples_is_caught() -> None:
     assert "S x central differences" in message
 
 
-def test_a_delta_that_holds_only_for_another_activation_is_caught() -> None:
-    class OverEagerDelta(SquaredError):
-        name = "over_eager"
+def test_a_canonical_link_declared_where_it_does_not_hold_is_caught() -> None:
+    class LinkedSquaredError(SquaredError):
+        name = "linked_squared_error"
+        link = "logit"  # wrong: squared error through a logistic is not a - y
 
-        def delta(self, z: Any, a: Any, y: Any, activation: Any, act_params: Any, **p: Any) -> Any:
-            return a - y  # right for a linear output only
+    class SteepLogistic(Activation):
+        name = "steep_logistic"
+        output_range = (0.0, 1.0)
+        link = "logit"  # right, but the slope is left at 1 instead of 2
 
-    tanh = REGISTRY.activations["tanh"]
-    identity = REGISTRY.activations["identity"]
-    kit.check_cost(OverEagerDelta(), activations=[identity])
-    message = _fails(kit.check_cost, OverEagerDelta(), activations=[identity, tanh])
-    assert "delta through output activation 'tanh'" in message
+        def forward(self, z: Any, **params: Any) -> Any:
+            return 1.0 / (1.0 + np.exp(-2.0 * z))
+
+        def derivative(self, z: Any, a: Any, **params: Any) -> Any:
+            return 2.0 * a * (1.0 - a)
+
+    sigmoid, tanh = REGISTRY.activations["sigmoid"], REGISTRY.activations["tanh"]
+    cross_entropy = REGISTRY.costs["cross_entropy"]
+    kit.check_cost(LinkedSquaredError(), activations=[tanh])  # no shared link: the chain rule
+    message = _fails(kit.check_cost, LinkedSquaredError(), activations=[sigmoid])
+    assert "exact delta s (a - y) through output activation 'sigmoid'" in message
+    kit.check_cost(cross_entropy, activations=[sigmoid])
+    message = _fails(kit.check_cost, cross_entropy, activations=[SteepLogistic()])
+    assert "through output activation 'steep_logistic' (canonical link 'logit')" in message
 
 
 def test_a_step_rule_that_climbs_is_caught() -> None:
@@ -392,20 +404,22 @@ def test_a_plugin_that_raises_is_reported_as_a_failed_check() -> None:
 
 
 def test_a_wrong_network_gradient_is_caught() -> None:
-    class HalfDelta(SquaredError):
-        name = "half_delta"
-
-        def delta(self, z: Any, a: Any, y: Any, activation: Any, act_params: Any, **p: Any) -> Any:
-            return 0.5 * (a - y)
-
     identity = REGISTRY.activations["identity"]
+
+    class HalfSlope(type(identity)):  # type: ignore[misc]
+        name = "half_slope"
+
+        def link_slope(self, **params: Any) -> float:
+            return 0.5  # the exact delta becomes 0.5 (a - y)
+
     tanh = REGISTRY.activations["tanh"]
     rng = np.random.default_rng(0)
-    good = Network((2, 3, 1), tanh, identity, SquaredError())
-    bad = Network((2, 3, 1), tanh, identity, HalfDelta())
+    squared_error = REGISTRY.costs["squared_error"]  # declares the identity link
+    good = Network((2, 3, 1), tanh, identity, squared_error)
+    bad = Network((2, 3, 1), tanh, HalfSlope(), squared_error)
     W = [rng.standard_normal((2, 3, 2)), rng.standard_normal((2, 1, 3))]
     b = [rng.standard_normal((2, 3, 1)), rng.standard_normal((2, 1, 1))]
     X, Y = rng.standard_normal((2, 5)), rng.standard_normal((1, 5))
     kit.check_network_gradients(good, W, b, X, Y)
     message = _fails(kit.check_network_gradients, bad, W, b, X, Y)
-    assert "half_delta" in message and "central differences" in message
+    assert "half_slope" in message and "central differences" in message

@@ -9,18 +9,18 @@ import numpy as np
 import pytest
 
 from runner import Dataset, DatasetSource, Param
-from runner.data import (
+from runner.engine.data import (
     Prepared,
+    Scaling,
     accuracy,
     check_dataset,
     encode_targets,
-    fit_scale,
     labels,
     output_size,
     prepare,
     split,
 )
-from runner.manager import get_registry
+from runner.plugin.registry import get_registry
 
 DATASETS = get_registry().datasets
 FIXED = sorted(name for name in DATASETS if name != "csv")
@@ -255,7 +255,7 @@ def test_split_of_regression_and_of_nothing() -> None:
 
 def test_standard_scaling_uses_train_statistics_only() -> None:
     wine = DATASETS["wine"]
-    got = prepare(wine, {}, data_seed=9, test_size=0.3, scale="standard", one_hot=True)
+    got = prepare(wine, {}, data_seed=9, test_size=0.3, scaling="standard", one_hot=True)
     rng = np.random.default_rng(9)
     train, test = split(wine.load(rng), 0.3, rng)
     assert test is not None
@@ -264,22 +264,22 @@ def test_standard_scaling_uses_train_statistics_only() -> None:
     np.testing.assert_allclose(got.X_test, ((test.X - mean) / std).T)
     np.testing.assert_allclose(got.X.mean(axis=1), 0.0, atol=1e-12)
     assert not np.allclose(got.X_test.mean(axis=1), 0.0, atol=1e-3)
-    np.testing.assert_allclose(got.transform(test.X), got.X_test)
+    np.testing.assert_allclose(got.scaling.apply(test.X), got.X_test)
 
 
 def test_minmax_scaling_and_constant_columns() -> None:
     X = [[1.0, 5.0, 0.0], [3.0, 5.0, 1.0], [2.0, 5.0, 0.0], [9.0, 5.0, 1.0], [4.0, 5.0, 0.0]]
     source = Table(X, [0, 1, 0, 1, 0])
     for scale in ("standard", "minmax"):
-        p = prepare(source, {}, data_seed=0, test_size=0.0, scale=scale, one_hot=False)
+        p = prepare(source, {}, data_seed=0, test_size=0.0, scaling=scale, one_hot=False)
         assert np.all(np.isfinite(p.X))
         np.testing.assert_array_equal(p.X[1], 0.0)  # the constant column
-    p = prepare(source, {}, data_seed=0, test_size=0.0, scale="minmax", one_hot=False)
+    p = prepare(source, {}, data_seed=0, test_size=0.0, scaling="minmax", one_hot=False)
     np.testing.assert_allclose(p.X[0], [0.0, 0.25, 0.125, 1.0, 0.375])
-    shift, spread = fit_scale(np.array(X), "none")
-    assert np.all(shift == 0.0) and np.all(spread == 1.0)
-    with pytest.raises(ValueError, match="scale 'unit'"):
-        prepare(source, {}, data_seed=0, test_size=0.0, scale="unit", one_hot=False)
+    none = Scaling.fit(np.array(X), "none")
+    assert np.all(none.shift == 0.0) and np.all(none.spread == 1.0)
+    with pytest.raises(ValueError, match="scaling 'unit'"):
+        prepare(source, {}, data_seed=0, test_size=0.0, scaling="unit", one_hot=False)
 
 
 def test_encode_targets_on_small_cases() -> None:
@@ -313,7 +313,7 @@ def test_accuracy_on_small_cases() -> None:
 def test_prepare_end_to_end() -> None:
     moons = DATASETS["moons"]
     params = {"n_samples": "40", "noise": 0.2}  # strings from a table are coerced
-    p = prepare(moons, params, data_seed=2, test_size=0.25, scale="none", one_hot=False)
+    p = prepare(moons, params, data_seed=2, test_size=0.25, scaling="none", one_hot=False)
     assert isinstance(p, Prepared)
     assert (p.X.shape, p.Y.shape, p.X_test.shape, p.Y_test.shape) == (
         (2, 30),
@@ -324,12 +324,12 @@ def test_prepare_end_to_end() -> None:
     assert (p.task, p.n_classes, p.n_out, p.feature_names) == ("classification", 2, 1, ("x1", "x2"))
     assert p.Y.sum() == 15 and p.Y_test.sum() == 5  # stratified: the classes are balanced
     q = prepare(
-        moons, params, data_seed=2, test_size=0.25, scale="none", one_hot=True, dtype=np.float32
+        moons, params, data_seed=2, test_size=0.25, scaling="none", one_hot=True, dtype=np.float32
     )
     assert q.X.dtype == np.float32 and q.Y.shape == (2, 30)
     np.testing.assert_allclose(q.X, p.X, rtol=1e-6)
-    np.testing.assert_array_equal(q.labels(q.Y[None]), p.labels(p.Y[None]))
-    xor = prepare(DATASETS["xor"], {}, data_seed=0, test_size=0.0, scale="none", one_hot=False)
+    np.testing.assert_array_equal(labels(q.Y[None]), labels(p.Y[None]))
+    xor = prepare(DATASETS["xor"], {}, data_seed=0, test_size=0.0, scaling="none", one_hot=False)
     assert xor.X_test is None and xor.Y_test is None and xor.n_test == 0
     np.testing.assert_array_equal(xor.X, [[0, 1, 0, 1], [0, 0, 1, 1]])
     np.testing.assert_array_equal(xor.Y, [[0, 1, 1, 0]])
@@ -338,7 +338,7 @@ def test_prepare_end_to_end() -> None:
 def test_prepare_rejects_a_data_set_that_breaks_the_conventions() -> None:
     bad = Table(np.zeros((3, 2)), [0, 1, 2], n_classes=2)
     with pytest.raises(ValueError, match=r"data set 'table': labels must lie in 0..1"):
-        prepare(bad, {}, data_seed=0, test_size=0.0, scale="none", one_hot=False)
+        prepare(bad, {}, data_seed=0, test_size=0.0, scaling="none", one_hot=False)
     nan = Table([[0.0], [np.nan]], [0, 1])
     with pytest.raises(ValueError, match="finite"):
-        prepare(nan, {}, data_seed=0, test_size=0.0, scale="none", one_hot=False)
+        prepare(nan, {}, data_seed=0, test_size=0.0, scaling="none", one_hot=False)

@@ -1,7 +1,7 @@
 """The scikit-learn estimators: they learn, they use the sweep's engine, and they follow sklearn.
 
 The equivalence tests build the RunSpec a sweep table would give and compare the weights that
-:func:`runner.population.run_population` records with the estimator's, bit for bit.
+:func:`runner.engine.population.run_population` records with the estimator's, bit for bit.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _specs import spec_of
 from sklearn.base import clone
 from sklearn.datasets import load_digits, make_moons
 from sklearn.exceptions import ConvergenceWarning
@@ -22,9 +23,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from runner import MLPClassifier, MLPRegressor
-from runner.manager import get_registry
-from runner.population import PopulationTask, run_population
-from runner.spec import RunSpec, freeze
+from runner.engine.population import PopulationTask, run_population
+from runner.plugin.registry import get_registry
+from runner.spec import RunSpec
 
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([0, 1, 1, 0])
@@ -52,31 +53,20 @@ def test_labels_of_any_type_come_back() -> None:
 
 def _spec(dataset: str, est: Any, output: str, cost: str) -> RunSpec:
     """The RunSpec a sweep table row with the estimator's settings resolves to."""
-    registry = get_registry()
-
-    def params(kind: str, name: str, given: dict[str, Any] | None = None) -> Any:
-        return freeze(registry.get(kind, name).resolve(given or {}))
-
-    return RunSpec(
+    return spec_of(
         dataset=dataset,
-        hidden=est.hidden,
+        hidden="-".join(map(str, est.hidden)),
         activation=est.activation,
         output_activation=output,
         cost=cost,
         initializer=est.initializer,
         optimizer=est.optimizer,
-        strategy="restarts",
+        **(est.optimizer_params or {}),
+        restarts=est.restarts,
         seed=est.random_state,
         epochs=est.epochs,
-        dataset_params=params("dataset", dataset),
-        activation_params=params("activation", est.activation),
-        output_params=params("activation", output),
-        cost_params=params("cost", cost),
-        initializer_params=params("initializer", est.initializer),
-        optimizer_params=params("step_rule", est.optimizer, est.optimizer_params),
-        strategy_params=params("strategy", "restarts", {"restarts": est.restarts}),
         batch_size=est.batch_size,
-        scale=est.scaling,
+        scaling=est.scaling,
     )
 
 
@@ -265,7 +255,7 @@ def test_importing_runner_does_not_import_sklearn_or_pandas() -> None:
     code = (
         "import sys, runner; "
         "assert 'sklearn' not in sys.modules and 'pandas' not in sys.modules; "
-        "assert runner.MLPClassifier.__module__ == 'runner.estimators'; "
+        "assert runner.MLPClassifier.__module__ == 'runner.engine.estimators'; "
         "assert {'MLPClassifier', 'MLPRegressor'} <= set(runner.__all__)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from conftest import EXECUTION_TESTS_DIR, env_with_tests_on_path, free_port
 
+from runner.engine.population import PopulationTask
 from runner.errors import ExecutionError
 from runner.execution import (
     TASKS_PER_WORKER,
@@ -28,7 +29,6 @@ from runner.execution import (
     run_tasks,
     sigint_deferred,
 )
-from runner.population import PopulationTask
 from runner.spec import RunResult
 
 

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from runner.kinds import Activation, Cost
-from runner.manager import get_registry
-from runner.network import Network, member_rng
+from runner.engine.network import Network, member_rng
+from runner.engine.training import MemberResult, Schedule, train
+from runner.plugin.kinds import Activation, Cost, canonical_delta
+from runner.plugin.registry import get_registry
 from runner.testing import check_network_gradients, sample_targets
-from runner.training import MemberResult, Schedule, train
 
 REGISTRY = get_registry()
 ACTIVATIONS = REGISTRY.activations
@@ -74,7 +74,7 @@ def test_every_cost_has_an_output_activation_and_pairs_cover_the_exact_deltas() 
         z = rng.standard_normal((1, 2, 3))
         a = out.forward(z)
         y = sample_targets(cost, rng, (1, 2, 3))
-        if cost.delta(z, a, y, out, out.resolve({})) is not None:
+        if canonical_delta(cost, out, out.resolve({}), a, y) is not None:
             exercised.add(cost.name)
     assert exercised, "no pairing uses an exact output delta"
 

@@ -26,12 +26,12 @@ import pytest
 from click.testing import CliRunner
 
 import runner
-from runner import hookspecs
 from runner.cli import cli
+from runner.engine.network import Network, member_rng
+from runner.engine.training import Schedule, train
 from runner.errors import PluginError
-from runner.manager import HOOK_KINDS, collect, get_plugin_manager, get_registry
-from runner.network import Network, member_rng
-from runner.training import Schedule, train
+from runner.plugin import hookspecs
+from runner.plugin.registry import HOOK_KINDS, collect, get_plugin_manager, get_registry
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 DISTRIBUTION = "runner-example-plugins"
@@ -46,7 +46,7 @@ EXAMPLE = {
     "dataset": "checkerboard",
 }
 
-#: every hook in runner.hookspecs -> the test that exercises it (test_every_hook_is_tested)
+#: every hook in runner.plugin.hookspecs -> the test that exercises it (test_every_hook_is_tested)
 HOOK_TESTS = {
     "register_activations": "test_register_activations_swish",
     "register_costs": "test_register_costs_huber",
@@ -66,7 +66,7 @@ def fresh_registry() -> Any:
 
 
 def hook_names() -> set[str]:
-    """The names of the hooks declared in runner.hookspecs."""
+    """The names of the hooks declared in runner.plugin.hookspecs."""
     return {
         name
         for name, f in inspect.getmembers(hookspecs, inspect.isfunction)
@@ -110,7 +110,7 @@ def test_entry_point_discovery_finds_one_plugin_of_each_kind(example_plugins: Pa
     assert third_party == sorted(EXAMPLE.items())
     for kind, name in EXAMPLE.items():
         obj = registry.get(kind, name)
-        assert isinstance(obj, runner.kinds.KINDS[kind])
+        assert isinstance(obj, runner.plugin.kinds.KINDS[kind])
         assert (obj.distribution, obj.version) == (DISTRIBUTION, VERSION)
     import runner_example
 
@@ -394,8 +394,8 @@ def test_training_uses_every_example_plugin(example_plugins: Path) -> None:
     X, Y = data.X.T, data.y.astype(float).reshape(1, -1)  # (N_0, S) and (N_L, S)
     network = Network(
         sizes=(2, 8, 1),
-        hidden=swish,
-        output=swish,
+        hidden_activation=swish,
+        output_activation=swish,
         cost=huber,
         hidden_params=swish.resolve({"beta": 1.5}),
         output_params=swish.resolve({}),

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _specs import spec_of
 
 from runner import Activation
 from runner.errors import TableError
-from runner.manager import get_registry
-from runner.spec import RunSpec, freeze
+from runner.plugin.registry import Origin, get_registry
 from runner.sweep import FailFast, plan_populations, run_sweep
 
 HEADER = (
@@ -163,7 +163,7 @@ class Exploding(Activation):
 @pytest.fixture
 def exploding():
     registry = get_registry()
-    registry.add(Exploding(), "tests", "0")
+    registry.add(Exploding(), Origin("tests", "0"))
     yield
     del registry.by_kind["activation"]["exploding"]
 
@@ -183,29 +183,22 @@ def test_failed_run_is_recorded_and_sweep_goes_on(tmp_path, store, store_dir, ex
 
 
 def test_populations_group_compatible_specs_and_match_alone():
-    from runner.population import PopulationTask, run_population
+    from runner.engine.population import PopulationTask, run_population
 
-    def spec(seed, lr, optimizer="gd", hidden=(2,)):
-        params = (
-            {"learning_rate": lr} if optimizer == "gd" else {"learning_rate": lr, "momentum": 0.9}
-        )
-        return RunSpec(
-            dataset="xor",
+    def spec(seed, lr, optimizer="gd", hidden="2"):
+        momentum = {"momentum": 0.9} if optimizer != "gd" else {}
+        return spec_of(
             hidden=hidden,
-            activation="sigmoid",
-            output_activation="sigmoid",
-            cost="cross_entropy",
-            initializer="normal",
             optimizer=optimizer,
-            strategy="restarts",
+            learning_rate=lr,
+            **momentum,
+            restarts=1 + seed % 2,
             seed=seed,
             epochs=200,
-            optimizer_params=freeze(params),
-            strategy_params=freeze({"restarts": 1 + seed % 2}),
         )
 
     specs = [spec(s, lr) for s in range(6) for lr in (0.5, 1.0)]
-    specs += [spec(0, 0.5, "momentum"), spec(0, 0.5, hidden=(3,))]
+    specs += [spec(0, 0.5, "momentum"), spec(0, 0.5, hidden="3")]
     tasks = plan_populations(specs)
     assert sorted(len(t.specs) for t in tasks) == [1, 1, 12]
     grouped = {r.spec_hash: r for t in tasks for r in run_population(t)}

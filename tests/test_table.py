@@ -12,7 +12,7 @@ import pytest
 
 from runner import Param, StepRule, hookimpl
 from runner.errors import TableError
-from runner.manager import collect, get_plugin_manager, get_registry
+from runner.plugin.registry import collect, get_plugin_manager, get_registry
 from runner.table import CORE, MAX_RUNS_PER_ROW, describe_columns, load_specs, read_table
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
@@ -96,7 +96,10 @@ def test_every_format_reads_to_the_same_specs(tmp_path: Path) -> None:
     hashes = None
     for path in paths:
         specs = load_specs(path)
-        got = [(s.activation, s.hidden, s.learning_rate, s.seed) for s in specs]
+        got = [
+            (s.activation, s.hidden, s.params_of("optimizer")["learning_rate"], s.seed)
+            for s in specs
+        ]
         assert got == expected, path
         assert [s.row for s in specs] == [1, 1, 1, 1, 2]
         assert all(s.source == str(path) for s in specs)
@@ -128,7 +131,10 @@ def test_read_table_strips_names_and_numbers_rows_as_in_the_file(tmp_path: Path)
 def test_json_lists_are_alternatives(tmp_path: Path) -> None:
     path = write(tmp_path, json.dumps([{"learning_rate": [0.1, 0.5], "seed": 2}]), "t.json")
     specs = load_specs(path)
-    assert [(s.learning_rate, s.seed) for s in specs] == [(0.1, 2), (0.5, 2)]
+    assert [(s.params_of("optimizer")["learning_rate"], s.seed) for s in specs] == [
+        (0.1, 2),
+        (0.5, 2),
+    ]
 
 
 # --- defaults, expansion, comments, parameters --------------------------------------------------
@@ -150,7 +156,7 @@ def test_blank_cells_take_the_defaults(tmp_path: Path) -> None:
         "restarts",
     )
     assert (spec.epochs, spec.batch_size, spec.seed, spec.data_seed) == (1000, 0, 0, 0)
-    assert (spec.test_size, spec.scale, spec.dtype) == (0.0, "none", "float64")
+    assert (spec.test_size, spec.scaling, spec.dtype) == (0.0, "none", "float64")
     assert spec.target_loss is None and spec.gradient_tolerance is None
     assert spec.params_of("optimizer") == {"learning_rate": 0.1}
     assert spec.params_of("strategy") == {"restarts": 1}
@@ -180,7 +186,7 @@ def test_core_settings_are_read(tmp_path: Path) -> None:
     )
     (spec,) = load_specs(path)
     assert (spec.epochs, spec.batch_size, spec.data_seed, spec.test_size) == (50, 8, 3, 0.25)
-    assert (spec.scale, spec.target_loss, spec.gradient_tolerance, spec.dtype) == (
+    assert (spec.scaling, spec.target_loss, spec.gradient_tolerance, spec.dtype) == (
         "standard",
         0.01,
         1e-6,
@@ -191,7 +197,7 @@ def test_core_settings_are_read(tmp_path: Path) -> None:
 def test_a_row_expands_to_the_product_of_its_cells_leftmost_slowest(tmp_path: Path) -> None:
     path = write(tmp_path, "activation,seed,learning_rate\nsigmoid|tanh,0..2,0.1|1\nrelu,5,\n")
     specs = load_specs(path)
-    got = [(s.activation, s.seed, s.learning_rate) for s in specs]
+    got = [(s.activation, s.seed, s.params_of("optimizer")["learning_rate"]) for s in specs]
     assert got == [
         (a, seed, lr) for a in ("sigmoid", "tanh") for seed in (0, 1, 2) for lr in (0.1, 1.0)
     ] + [("relu", 5, 0.1)]
@@ -239,13 +245,15 @@ def test_bare_parameters_reach_every_chosen_plugin_that_declares_them(tmp_path: 
     )
     first, second, third = load_specs(path)
     assert first.params_of("activation") == {"beta": 2.0}
-    assert first.params_of("output") == {"beta": 2.0}
+    assert first.params_of("output_activation") == {"beta": 2.0}
     assert first.params_of("initializer") == {"scale": 0.5}
     assert second.params_of("activation") == {"beta": 2.0}
-    assert second.params_of("output") == {"beta": 3.0}  # qualified beats bare for its part
+    assert second.params_of("output_activation") == {
+        "beta": 3.0
+    }  # qualified beats bare for its part
     assert (second.initializer, second.params_of("initializer")) == ("uniform", {"scale": 1.0})
     assert third.params_of("activation") == {}  # tanh declares no beta
-    assert third.params_of("output") == {"beta": 2.0}
+    assert third.params_of("output_activation") == {"beta": 2.0}
 
 
 def test_qualified_columns_target_one_part(tmp_path: Path) -> None:
@@ -256,9 +264,9 @@ def test_qualified_columns_target_one_part(tmp_path: Path) -> None:
     )
     (spec,) = load_specs(path)
     assert spec.params_of("activation") == {"beta": 4.0}
-    assert spec.params_of("output") == {"beta": 1.0}
+    assert spec.params_of("output_activation") == {"beta": 1.0}
     assert spec.params_of("initializer") == {"scale": 0.25}
-    assert spec.learning_rate == 0.3
+    assert spec.params_of("optimizer")["learning_rate"] == 0.3
     assert spec.params_of("strategy") == {"restarts": 3}
     assert spec.params_of("dataset") == {"n_samples": 200, "noise": 0.3}
 

@@ -17,13 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tracking_port, tracking_spec
+from conftest import free_port, tracking_spec
 
 import runner
-from runner import run_record, tracking
+from runner import tracking
 from runner.errors import TrackingError
 from runner.model import TrainedNetwork, load_network
 from runner.spec import RunResult
+from runner.tracking import records as run_record
 
 XOR_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
 
@@ -57,8 +58,8 @@ def children(tracker: tracking.Tracker, experiment_id: str, parent: str) -> list
 
 def test_mlflow_is_imported_only_by_tracking_and_model() -> None:
     code = (
-        "import sys, runner.tracking, runner.model, runner.population, runner.sweep, runner.cli;"
-        "print('mlflow' in sys.modules)"
+        "import sys, runner.tracking, runner.model, runner.engine.population, runner.sweep, "
+        "runner.cli; print('mlflow' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "False", done.stderr
@@ -92,7 +93,7 @@ def test_ui_command_names_the_absolute_store(
 
 
 def test_check_reports_unusable_stores_in_one_line(tmp_path: Path) -> None:
-    closed = f"http://127.0.0.1:{tracking_port()}"
+    closed = f"http://127.0.0.1:{free_port()}"
     (tmp_path / "a-file").write_text("not a folder")
     (tmp_path / "junk.db").write_text("not a database " * 100)
     cases = {
@@ -129,7 +130,7 @@ def test_record_writes_name_params_tags_histories_and_artifacts(
         run.info.run_name == result.spec.run_name() == "sigmoid-momentum-lr2-m0.9-restarts3-seed0"
     )
     assert run.info.status == "FINISHED"
-    assert run.data.params == result.spec.flat_params()
+    assert run.data.params == run_record.flat_params(result.spec)
     tags = run.data.tags
     assert tags["mlflow.parentRunId"] == parent
     assert tags["runner.spec_hash"] == result.spec_hash == result.spec.spec_hash()
@@ -218,7 +219,7 @@ def test_failed_run_keeps_params_and_reason(
     run = tracker.client.get_run(tracker.record(experiment_id, parent, result))
     assert run.info.status == "FAILED"
     assert run.data.tags["runner.reason"] == "ValueError: plugin raised"
-    assert run.data.params == spec.flat_params()
+    assert run.data.params == run_record.flat_params(spec)
     assert tracker.client.list_artifacts(run.info.run_id) == []
 
 
@@ -268,7 +269,7 @@ def test_finished_hashes_killed_runs_and_end_of_sweep(
     assert killed.info.run_name == killed_spec.run_name()
     assert killed.data.tags["runner.status"] == "killed"
     assert killed.data.tags["runner.reason"] == "interrupted"
-    assert killed.data.params == killed_spec.flat_params()
+    assert killed.data.params == run_record.flat_params(killed_spec)
 
     counts = {"planned": 4, "skipped": 0, "finished": 1, "diverged": 1, "failed": 1, "killed": 1}
     tracker.end_sweep(parent, counts, best, "KILLED")
@@ -305,9 +306,9 @@ def test_finished_hashes_readonly_creates_nothing(
 def test_load_network_predicts_as_the_trained_network(
     tracker: tracking.Tracker, table: Path, moons_result: RunResult
 ) -> None:
-    from runner.data import labels, prepare
-    from runner.manager import get_registry
-    from runner.network import Network
+    from runner.engine.data import labels, prepare
+    from runner.engine.network import Network
+    from runner.plugin.registry import get_registry
 
     experiment_id, parent = sweep(tracker, table)
     run_id = tracker.record(experiment_id, parent, moons_result)
@@ -319,14 +320,15 @@ def test_load_network_predicts_as_the_trained_network(
         spec.params_of("dataset"),
         data_seed=spec.data_seed,
         test_size=spec.test_size,
-        scale=spec.scale,
+        scaling=spec.scaling,
         one_hot=False,
     )
-    assert data.scale == "standard" and not np.allclose(data.spread, 1.0)
+    scaling = data.scaling
+    assert scaling.kind == "standard" and not np.allclose(scaling.spread, 1.0)
     trained = Network(
         sizes=(2, 5, 1),
-        hidden=registry.get("activation", "tanh"),
-        output=registry.get("activation", "sigmoid"),
+        hidden_activation=registry.get("activation", "tanh"),
+        output_activation=registry.get("activation", "sigmoid"),
         cost=registry.get("cost", "cross_entropy"),
     )
     W = [w[None] for w in moons_result.weights]
@@ -335,7 +337,7 @@ def test_load_network_predicts_as_the_trained_network(
         (data.X, data.Y, "train_accuracy"),
         (data.X_test, data.Y_test, "test_accuracy"),
     ):
-        raw_rows = (X * data.spread + data.shift).T  # the inputs as a user has them
+        raw_rows = (X * scaling.spread + scaling.shift).T  # the inputs as a user has them
         expected = trained.predict(W, b, X)[0].T
         np.testing.assert_allclose(network.predict(raw_rows), expected, rtol=1e-10, atol=1e-12)
         predicted = network.predict_labels(raw_rows)
@@ -418,11 +420,12 @@ def test_replay_completes_a_run_created_before_the_store_went_away(
     result = xor_results[0]
     experiment_id, parent = sweep(tracker, table)
     # the state a record leaves when the store vanishes right after create_run
-    item = {"record_id": "r1", "experiment_id": experiment_id, "parent_id": parent}
     tags = run_record.run_tags(result.spec, result.spec_hash, parent, "r1")
     partial = tracker.client.create_run(experiment_id, tags=tags, run_name="partial")
-    item.update(run_id=partial.info.run_id, start_ms=1_000_000, end_ms=1_060_000)
-    tracker._spool_result(result, item)
+    record = run_record.RunRecord(
+        "r1", experiment_id, parent, 1_000_000, 1_060_000, run_id=partial.info.run_id
+    )
+    tracker._spool_result(result, record)
     assert tracker.spooled_count(experiment_id) == 1
     assert tracker.finished_hashes(experiment_id) == set()  # spooled is not yet done
 
@@ -451,7 +454,7 @@ def test_server_away_spools_and_next_sweep_replays(
 
     mlflow_server.stop()
     assert tracker.record(experiment_id, parent, second) is None
-    (spooled,) = tracker.spooled
+    (spooled,) = spool.rglob("run-*.json")
     assert spooled.exists() and spooled.with_suffix(".npz").exists()
     tracker.end_sweep(parent, {"planned": 2, "finished": 2}, best, "FINISHED")  # spooled too
     with pytest.raises(TrackingError, match="Connection refused") as info:

@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from runner import training
-from runner.manager import get_registry
-from runner.network import Network, fold, member_rng, with_ones
-from runner.training import MemberResult, Schedule, train
+from runner.engine import training
+from runner.engine.network import Network, fold, member_rng, with_ones
+from runner.engine.training import MemberResult, Schedule, train
+from runner.plugin.registry import get_registry
 
 REGISTRY = get_registry()
 ACT = REGISTRY.activations

@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from runner.params import Plugin
+from runner.plugin.params import Plugin
 from runner.testing._assertions import missing_required
 from runner.testing._numeric import RTOL, relative_error, sample_outputs, sample_targets, sample_z
 from runner.testing.activations import check_activation

@@ -12,8 +12,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from runner.manager import KIND_LABELS
-from runner.params import Param, Plugin
+from runner.plugin.params import Param, Plugin, kind_label
 from runner.testing._numeric import Array, relative_error
 
 # -- messages -----------------------------------------------------------------------------------
@@ -23,7 +22,7 @@ def plugin_label(obj: Any) -> str:
     kind = getattr(obj, "kind", type(obj).__name__)
     name = getattr(obj, "name", "") or type(obj).__name__
     dist = getattr(obj, "distribution", "")
-    return f"{KIND_LABELS.get(kind, kind)} {name!r}" + (f" (from {dist})" if dist else "")
+    return f"{kind_label(str(kind))} {name!r}" + (f" (from {dist})" if dist else "")
 
 
 def fail(obj: Any, check: str, detail: str) -> NoReturn:
@@ -129,8 +128,4 @@ def resolve_params(obj: Plugin, params: Mapping[str, Any] | None) -> dict[str, A
                 "declared parameters",
                 f"the default {p.default!r} of {p.name!r} is not {exc}",
             )
-    given = dict(params or {})
-    unknown = sorted(set(given) - set(names))
-    if unknown:
-        raise ValueError(f"{plugin_label(obj)} declares no parameter {', '.join(unknown)}")
-    return obj.resolve(given)
+    return obj.resolve(params)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.kinds import Cost
+from runner.plugin.kinds import Cost
 
 Array = np.ndarray
 

@@ -1,4 +1,4 @@
-"""The conformance check of costs: value and derivative, and delta through output activations."""
+"""The conformance check of costs: value and derivative, and dc/dz through output activations."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.kinds import Activation, Cost
+from runner.plugin.kinds import Activation, Cost, canonical_delta
 from runner.testing._assertions import (
     assert_array,
     assert_close,
@@ -32,7 +32,7 @@ def _output_activations(
 ) -> list[tuple[Activation, dict[str, Any]]]:
     """The (activation, parameters) pairs to check ``cost`` with: given, or every registered one."""
     if activations is None:
-        from runner.manager import get_registry
+        from runner.plugin.registry import get_registry
 
         candidates: list[Any] = list(get_registry().activations.values())
     else:
@@ -72,8 +72,9 @@ def check_cost(
     - for every output activation the cost ``accepts`` (``activations``: objects or
       ``(activation, params)`` pairs; by default every registered activation), the output-layer
       dc/dz through the activation matches ``S`` times the central differences of
-      ``value(forward(z))``: the cost's ``delta`` when it returns one (and then it must also
-      equal the chain rule ``backward(z, a, derivative(a, y))``), otherwise the chain rule.
+      ``value(forward(z))``: the exact delta ``s (a - y)`` where the cost and the activation
+      declare the same canonical ``link`` (and then it must also equal the chain rule
+      ``backward(z, a, derivative(a, y))``), otherwise the chain rule.
     """
     kw = resolve_params(cost, params)
     rng = np.random.default_rng(seed)
@@ -125,7 +126,7 @@ def check_cost(
         fd = differences(lambda x: cost.value(act.forward(x, **act_params), y, **kw), z) * S  # noqa: B023
         grad_a = cost.derivative(a, y, **kw)
         chain = call(cost, f"{where}: backward", act.backward, z, a, grad_a, **act_params)
-        delta = call(cost, f"delta {where}", cost.delta, z, a, y, act, act_params, **kw)
+        delta = call(cost, f"exact delta {where}", canonical_delta, cost, act, act_params, a, y)
         if delta is None:
             assert_close(
                 cost,
@@ -136,10 +137,11 @@ def check_cost(
                 rtol,
             )
             continue
-        assert_array(cost, f"delta {where}", delta, SHAPE, None)
+        where = f"{where} (canonical link {cost.link!r})"
+        assert_array(cost, f"exact delta {where}", delta, SHAPE, None)
         assert_close(
             cost,
-            f"delta {where} vs S x central differences of value(forward(z))",
+            f"exact delta s (a - y) {where} vs S x central differences of value(forward(z))",
             delta,
             fd,
             rtol,
@@ -147,7 +149,7 @@ def check_cost(
         )
         assert_close(
             cost,
-            f"delta {where} vs the chain rule backward(z, a, derivative(a, y))",
+            f"exact delta s (a - y) {where} vs the chain rule backward(z, a, derivative(a, y))",
             delta,
             chain,
             rtol,

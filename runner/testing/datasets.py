@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.kinds import Dataset, DatasetSource
+from runner.plugin.kinds import Dataset, DatasetSource
 from runner.testing._assertions import (
     assert_array,
     assert_equal,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from runner.network import Network
+from runner.engine.network import Network
 from runner.testing._assertions import assert_array, assert_close
 from runner.testing._numeric import RTOL, Array, differences
 
@@ -15,10 +15,9 @@ class _NetworkLabel:
     kind = "network"
 
     def __init__(self, network: Network) -> None:
-        self.name = (
-            f"{'-'.join(map(str, network.sizes))} {network.hidden.name}/{network.output.name}"
-            f"/{network.cost.name}"
-        )
+        sizes = "-".join(map(str, network.sizes))
+        plugins = (network.hidden_activation, network.output_activation, network.cost)
+        self.name = f"{sizes} {'/'.join(p.name for p in plugins)}"
 
 
 def check_network_gradients(

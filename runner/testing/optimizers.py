@@ -8,14 +8,20 @@ from typing import Any
 
 import numpy as np
 
-from runner.kinds import StepRule, Strategy
-from runner.params import Param
+from runner.engine.buffers import layer_views
+from runner.plugin.kinds import StepRule, Strategy
+from runner.plugin.params import Param
 from runner.testing._assertions import assert_array, assert_equal, call, fail, resolve_params
 from runner.testing._numeric import SHAPE, Array
 
 # -- step rules ---------------------------------------------------------------------------------
 
-_PARAM_SHAPES = ((3, 2), (3, 1), (1, 3), (1, 1))  # W1, b1, W2, b2 of a 2-3-1 network
+#: ``(fan_in, fan_out)`` of the layers of the 2-3-1 network whose parameters the checks step
+_LAYERS = ((2, 3), (3, 1))
+#: the shapes of its parameters in the one layout every step rule is given: W1, W2, b1, b2
+_PARAM_SHAPES = tuple((n_out, n_in) for n_in, n_out in _LAYERS) + tuple(
+    (n_out, 1) for _, n_out in _LAYERS
+)
 
 
 def _member_values(param: Param, base: Any, P: int) -> Array:
@@ -47,13 +53,13 @@ def _check_state(rule: StepRule, check: str, state: Any, P: int) -> None:
 
 
 def _block_views(arrays: list[Array]) -> list[Array]:
-    """Copies of ``W1, b1, W2, b2`` as the training loop passes them: each layer's ``W`` and ``b``
-    are views into one ``[W | b]`` block, so neither is contiguous on its own."""
-    views = []
-    for W, b in zip(arrays[::2], arrays[1::2], strict=True):
-        block = np.concatenate([W, b], axis=-1)
-        views += [block[..., :-1], block[..., -1:]]
-    return views
+    """Copies of ``W1, W2, b1, b2`` as the training loop passes them, through the same function
+    (:func:`runner.engine.buffers.layer_views`): each layer's ``W`` and ``b`` are views into one
+    ``[W | b]`` block, so neither is contiguous on its own."""
+    L = len(arrays) // 2
+    return layer_views(
+        [np.concatenate([W, b], axis=-1) for W, b in zip(arrays[:L], arrays[L:], strict=True)]
+    )
 
 
 def _run_steps(
@@ -97,7 +103,8 @@ def check_step_rule(
     - ``step`` updates the parameter arrays in place (same objects), keeping shapes and dtypes
       (float64 and float32), and moves every array when its gradient is not zero;
     - every array of ``init_state`` has the population axis first;
-    - parameters passed as views into one ``[W | b]`` block per layer (as the training loop
+    - parameters come in the training loop's layout, ``[W^1, W^2, b^1, b^2]`` of a 2-3-1
+      network, and passed as views into one ``[W | b]`` block per layer (as the training loop
       passes them) end bitwise where contiguous arrays end;
     - with every ``per_member`` hyperparameter given as a ``(P, 1, 1)`` array of different
       values, each member's parameters and state after three steps are bitwise what running that
@@ -160,7 +167,7 @@ def check_step_rule(
                         s_p,
                         s[one],
                     )
-        if getattr(step_rule, "elementwise", False):
+        if step_rule.elementwise:
             _check_elementwise(step_rule, start, grads, shared, per_member, together, state)
 
     _check_descends(step_rule, shared, rng)

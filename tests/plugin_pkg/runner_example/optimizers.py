@@ -31,6 +31,7 @@ class Adam(StepRule):
             low=0.0,
             low_open=True,
             per_member=True,
+            short="lr",
         ),
         Param(
             "beta1",

@@ -1,0 +1,249 @@
+"""Training one population of compatible run specifications, in whichever process runs it.
+
+A :class:`PopulationTask` is plain data (specifications and logging settings) so that it can be
+sent to a worker process or a dask worker. :func:`run_population` trains every member of every
+specification in one vectorized pass (:func:`train_members`, which the estimators share), lets
+each specification's strategy choose which of its members to keep, and returns one
+:class:`~runner.spec.RunResult` per specification. A plugin whose installed version differs
+from the one the table was validated and hashed with fails its runs instead of training them.
+Never talks to the tracking store; imports the rest of :mod:`runner.engine`, :mod:`runner.plugin`
+and :mod:`runner.spec`.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from runner.engine.buffers import member_hyper
+from runner.engine.data import Prepared, accuracy, labels, prepare
+from runner.engine.network import Network, member_rng
+from runner.engine.settings import PARTS
+from runner.engine.trained import Architecture
+from runner.engine.training import MAX_POINTS, PopulationResult, Schedule, train
+from runner.errors import error_reason
+from runner.plugin.kinds import Initializer, StepRule
+from runner.plugin.params import Plugin, kind_label
+from runner.plugin.registry import Registry, get_registry
+from runner.spec import RunResult, RunSpec
+
+
+@dataclass(frozen=True)
+class PopulationTask:
+    """Specifications that share shapes and plugins, trained together."""
+
+    specs: tuple[RunSpec, ...]
+    log_every: int = 0
+    max_points: int = MAX_POINTS
+
+    @property
+    def hashes(self) -> tuple[str, ...]:
+        return tuple(s.spec_hash() for s in self.specs)
+
+
+class VersionMismatch(Exception):
+    """A plugin installed here is not the version the specification was validated with."""
+
+
+def run_population(task: PopulationTask) -> list[RunResult]:
+    """Train the task's population; a failure is confined to the specifications that cause it.
+
+    If training the whole population raises, each specification is retried alone, so a plugin
+    that raises for one configuration marks only that run FAILED (with its traceback).
+    """
+    try:
+        return _train_population(task)
+    except Exception as exc:
+        if len(task.specs) > 1 and not isinstance(exc, VersionMismatch):
+            results: list[RunResult] = []
+            for spec in task.specs:
+                alone = PopulationTask((spec,), task.log_every, task.max_points)
+                results.extend(run_population(alone))
+            return results
+        where = traceback.format_exc()
+        return [
+            RunResult(
+                spec=spec,
+                spec_hash=spec.spec_hash(),
+                status="failed",
+                reason=error_reason(exc),
+                traceback=where,
+            )
+            for spec in task.specs
+        ]
+
+
+def resolve_plugins(specs: Sequence[RunSpec], registry: Registry) -> dict[str, Plugin]:
+    """Each part's installed plugin (the specifications share them); :class:`VersionMismatch`
+    when one is not the version a specification records (``versions``, from validation)."""
+    first = specs[0]
+    plugins = {part: registry.get(kind, getattr(first, part)) for part, kind in PARTS.items()}
+    installed = {f"{o.kind}:{o.name}": f"{o.distribution}=={o.version}" for o in plugins.values()}
+    for versions in {spec.versions for spec in specs}:
+        for key, validated in versions:
+            here = installed.get(key)
+            if here is not None and here != validated:
+                kind, _, name = key.partition(":")
+                raise VersionMismatch(
+                    f"{kind_label(kind)} {name!r} is {here} in this process, but the table was "
+                    f"validated and hashed with {validated}; install the same version everywhere"
+                )
+    return plugins
+
+
+@functools.lru_cache(maxsize=16)
+def _prepared(
+    dataset: str,
+    dataset_params: tuple[tuple[str, Any], ...],
+    data_seed: int,
+    test_size: float,
+    scaling: str,
+    one_hot: bool,
+    dtype: str,
+) -> Prepared:
+    return prepare(
+        get_registry().get("dataset", dataset),
+        dict(dataset_params),
+        data_seed=data_seed,
+        test_size=test_size,
+        scaling=scaling,
+        one_hot=one_hot,
+        dtype=np.dtype(dtype),
+    )
+
+
+def train_members(
+    network: Network,
+    data: Prepared,
+    initializer: Initializer,
+    init_params: dict[str, Any],
+    keys: Sequence[tuple[int, int]],
+    step_rule: StepRule,
+    hyper: dict[str, Any],
+    schedule: Schedule,
+) -> PopulationResult:
+    """Draw every member's initial weights from ``member_rng(seed, restart)`` for its key in
+    ``keys`` and train them all on ``data``; accuracy is recorded for classification."""
+    full_batch = schedule.batch_size <= 0 or schedule.batch_size >= data.X.shape[-1]
+    # the generators shuffle mini-batches after drawing the initial weights; with full batches
+    # they are needed only for the draw, one at a time (a generator takes ~1 KB)
+    rngs = [] if full_batch else [member_rng(seed, restart) for seed, restart in keys]
+    draws = (member_rng(seed, restart) for seed, restart in keys) if full_batch else rngs
+    W, b = network.init_population(initializer, init_params, draws, len(keys))
+    to_labels = labels if data.task == "classification" else None
+    return train(network, W, b, data.X, data.Y, step_rule, hyper, schedule, rngs, to_labels)
+
+
+def evaluate(network: Network, result: PopulationResult, data: Prepared) -> dict[str, Any]:
+    """Final loss (and accuracy) of every member on the training and test sets."""
+    out: dict[str, Any] = {}
+    sets = [("train", data.X, data.Y)]
+    if data.X_test is not None:
+        sets.append(("test", data.X_test, data.Y_test))
+    with np.errstate(all="ignore"):
+        for label, X, Y in sets:
+            a = network.predict(result.W, result.b, X)
+            out[f"{label}_loss"] = network.cost.value(a, Y, **network.cost_params)
+            if data.task == "classification":
+                out[f"{label}_accuracy"] = accuracy(a, Y)
+    return out
+
+
+def _train_population(task: PopulationTask) -> list[RunResult]:
+    start = time.perf_counter()
+    registry = get_registry()
+    first = task.specs[0]
+    plugins = resolve_plugins(task.specs, registry)
+    output = plugins["output_activation"]
+    data = _prepared(
+        first.dataset,
+        first.dataset_params,
+        first.data_seed,
+        first.test_size,
+        first.scaling,
+        output.normalizes,
+        first.dtype,
+    )
+    architecture = Architecture.of(
+        first.hidden,
+        (plugins["activation"], output, plugins["cost"]),
+        (
+            first.params_of("activation"),
+            first.params_of("output_activation"),
+            first.params_of("cost"),
+        ),
+        data,
+        first.dtype,
+    )
+    network = architecture.network(registry)
+
+    # one member per (specification, restart)
+    owners: list[int] = []
+    keys: list[tuple[int, int]] = []
+    strategies = [registry.get("strategy", spec.strategy) for spec in task.specs]
+    for i, (spec, strategy) in enumerate(zip(task.specs, strategies, strict=True)):
+        for restart in range(strategy.members(**spec.params_of("strategy"))):
+            owners.append(i)
+            keys.append((spec.seed, restart))
+    owners_arr = np.asarray(owners)
+    step_rule = plugins["optimizer"]
+    hyper = member_hyper(step_rule, [s.params_of("optimizer") for s in task.specs], owners_arr)
+    schedule = Schedule(
+        epochs=first.epochs,
+        batch_size=first.batch_size,
+        target_loss=first.target_loss,
+        gradient_tolerance=first.gradient_tolerance,
+        log_every=task.log_every,
+        max_points=task.max_points,
+    )
+    members = train_members(
+        network,
+        data,
+        plugins["initializer"],
+        first.params_of("initializer"),
+        keys,
+        step_rule,
+        hyper,
+        schedule,
+    )
+    final = evaluate(network, members, data)
+    elapsed = time.perf_counter() - start
+    recorded = architecture.to_json()
+
+    results = []
+    for i, spec in enumerate(task.specs):
+        mine = np.flatnonzero(owners_arr == i)
+        losses = final["train_loss"][mine]
+        chosen = int(mine[strategies[i].select(losses, **spec.params_of("strategy"))])
+        m = members[chosen]
+        metrics = {k: float(v[chosen]) for k, v in final.items()}
+        metrics.update(
+            epochs=float(m.epochs),
+            converged=float(m.converged),
+            diverged=float(m.status == "diverged"),
+            wall_time=elapsed * len(mine) / len(owners),
+            restarts=float(len(mine)),
+            selected_restart=float(chosen - mine[0]),
+        )
+        results.append(
+            RunResult(
+                spec=spec,
+                spec_hash=spec.spec_hash(),
+                status=m.status,
+                reason=m.reason,
+                metrics=metrics,
+                history=m.history,
+                weights=m.weights,
+                biases=m.biases,
+                restart_losses=[float(x) for x in losses],
+                architecture=recorded,
+                wall_time=metrics["wall_time"],
+            )
+        )
+    return results

@@ -1,0 +1,98 @@
+"""The core settings of a run: the one place their defaults, bounds and meanings are declared.
+
+Every run has these settings besides its plugins' own parameters. The sweep table's core columns
+(:mod:`runner.table`), the run specification the table builds (:class:`runner.spec.RunSpec`),
+the training schedule and the scikit-learn estimators' keywords all read them from
+:data:`SETTINGS`; this is the one place the table format and the estimators name default
+plugins. :data:`PARTS` are the settings that name a plugin, with the kind each names; a part's
+plugin parameters live in the RunSpec field ``<part>_params``.
+
+Imports :mod:`runner.plugin` only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from runner.plugin.params import Param
+
+#: What the ``hidden`` setting accepts.
+LAYERS_ACCEPTED = (
+    "positive integer layer sizes joined by '-' (e.g. 2 or 16-16), or 0/none for no hidden layer"
+)
+
+# fmt: off
+#: The core settings and their defaults.
+SETTINGS: dict[str, Param] = {p.name: p for p in (
+    Param("dataset", str, "xor", "the data set"),
+    Param("hidden", str, "2", "hidden layer sizes: 2, 16-16; 0 or none: no hidden layer"),
+    Param("activation", str, "sigmoid", "activation of the hidden layers"),
+    Param("output_activation", str, "sigmoid", "activation of the output layer"),
+    Param("cost", str, "cross_entropy", "the cost minimized"),
+    Param("initializer", str, "normal", "how initial weights and biases are drawn"),
+    Param("optimizer", str, "gd", "the step rule that moves the weights"),
+    Param("strategy", str, "restarts", "which initial points to train and which to keep"),
+    Param("epochs", int, 1000, "passes over the training set", low=1),
+    Param("batch_size", int, 0, "samples per step; 0: the full batch", low=0),
+    Param("seed", int, 0, "seed of the initial weights", low=0),
+    Param("data_seed", int, 0, "seed of generated data and of the train/test split", low=0),
+    Param("test_size", float, 0.0, "fraction held out for testing", low=0, high=1, high_open=True),
+    Param("scaling", str, "none", "input scaling, fitted on the training split",
+          choices=("none", "standard", "minmax")),
+    Param("target_loss", float, None, "stop once the loss is this low (blank: never)", low=0),
+    Param("gradient_tolerance", float, None, "stop once the gradient norm is this small "
+          "(blank: never)", low=0, low_open=True),
+    Param("dtype", str, "float64", "floating-point type", choices=("float64", "float32")),
+)}
+
+#: The settings that name a plugin ("parts"), and the kind of plugin each names.
+PARTS: dict[str, str] = {
+    "dataset":           "dataset",
+    "activation":        "activation",
+    "output_activation": "activation",
+    "cost":              "cost",
+    "initializer":       "initializer",
+    "optimizer":         "step_rule",
+    "strategy":          "strategy",
+}
+# fmt: on
+
+#: What a classifier's output layer defaults to, by the number of classes; a regressor's output
+#: and the estimators' other defaults that differ from the table's (see runner.engine.estimators)
+CLASSIFIER_OUTPUT = {"two classes": "sigmoid", "more classes": "softmax"}
+REGRESSOR_DEFAULTS = {
+    "activation": "tanh",
+    "output_activation": "identity",
+    "cost": "squared_error",
+    "initializer": "xavier",
+}
+
+
+def default(name: str) -> Any:
+    """The default of setting ``name`` (``hidden`` as layer sizes)."""
+    value = SETTINGS[name].default
+    return hidden_layers(value) if name == "hidden" else value
+
+
+def hidden_layers(value: Any) -> tuple[int, ...] | None:
+    """Hidden layer sizes from a cell or keyword value, or None when it is not a valid one.
+
+    ``2``, ``"16-16"``, ``(16, 16)``; ``0``, ``"none"`` or ``()`` for no hidden layer.
+    """
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return () if value == 0 else (value,) if value > 0 else None
+    if isinstance(value, tuple | list):
+        ok = all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in value)
+        return tuple(int(n) for n in value) if ok else None
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if text in ("0", "none"):
+        return ()
+    parts = [part.strip() for part in text.split("-")]
+    if not all(re.fullmatch(r"[0-9]+", part) and int(part) > 0 for part in parts):
+        return None
+    return tuple(int(part) for part in parts)

@@ -1,0 +1,355 @@
+"""The training loop over a population: epochs, mini-batches, stop criteria and metric history.
+
+Every member of a population trains independently of the others, in one vectorized pass. A
+member stops when its loss reaches ``target_loss``, its gradient norm falls below
+``gradient_tolerance`` (both: converged), its loss turns NaN or infinite (diverged), or the epochs
+run out. A stopped member's weights and history are taken out at once; its row keeps being
+computed, unused, until enough rows have stopped that dropping them from the arrays pays, so the
+others never wait and a member's result is bitwise the same alone or in any population.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from runner.engine.buffers import ParameterBuffers, pad
+from runner.engine.network import MIN_CONTIGUOUS, Network, with_ones
+from runner.engine.settings import SETTINGS
+from runner.plugin.kinds import StepRule
+
+Array = np.ndarray
+
+#: drop stopped rows from the working arrays once they are this fraction of them
+COMPACT_FRACTION = 0.25
+
+#: bytes of shuffled samples a mini-batch epoch gathers at a time for the whole population
+GATHER_BYTES = 32 * 2**20
+
+
+#: at most this many epochs of each metric are recorded per run unless asked otherwise
+MAX_POINTS = 200
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long and how to train: epochs, batching, stop criteria and how often to record."""
+
+    epochs: int = SETTINGS["epochs"].default
+    batch_size: int = SETTINGS["batch_size"].default  # 0 or >= the samples: full batch
+    target_loss: float | None = SETTINGS["target_loss"].default
+    gradient_tolerance: float | None = SETTINGS["gradient_tolerance"].default
+    log_every: int = 0  # 0: choose so that at most ``max_points`` epochs are recorded
+    max_points: int = MAX_POINTS
+    #: bytes the metric history of one population may take; a very large population records
+    #: fewer points rather than more memory (200 points of 3 metrics fit 50,000 members)
+    history_bytes: int = 128 * 2**20
+
+    def every(self, members: int = 1, metrics: int = 1) -> int:
+        """Record every this many epochs: ``log_every``, else at most ``max_points`` points,
+        fewer where ``members`` x ``metrics`` float32 histories would exceed ``history_bytes``."""
+        if self.log_every > 0:
+            return self.log_every
+        by_budget = max(1, self.history_bytes // (4 * max(1, members) * max(1, metrics)))
+        return max(1, math.ceil(self.epochs / min(self.max_points, by_budget)))
+
+
+@dataclass
+class MemberResult:
+    """What one member of a population ends with."""
+
+    weights: list[Array]
+    biases: list[Array]
+    status: str  # "finished" | "diverged"
+    converged: bool
+    epochs: int
+    history: dict[str, tuple[Array, Array]] = field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclass
+class _History:
+    """Metric values at the recorded epochs for every member (NaN where not recorded)."""
+
+    every: int
+    n_members: int
+    names: tuple[str, ...]
+    values: dict[str, Array] = field(init=False)
+    last: dict[str, Array] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.values = {}
+        self.last = {name: np.full(self.n_members, np.nan) for name in self.names}
+
+    def allocate(self, epochs: int) -> None:
+        n_points = epochs // self.every
+        # one row per member, so that a member's history is a contiguous view, never a copy
+        self.values = {
+            name: np.full((self.n_members, n_points), np.nan, dtype=np.float32)
+            for name in self.names
+        }
+        self.steps = np.arange(1, n_points + 1) * self.every
+
+    def record(self, epoch: int, ids: Array, metrics: dict[str, Array]) -> None:
+        if epoch % self.every == 0:
+            k = epoch // self.every - 1
+            for name in self.names:
+                self.values[name][ids, k] = metrics[name]
+
+    def finish(self, ids: Array, metrics: dict[str, Array]) -> None:
+        for name in self.names:  # a metric not computed at that epoch stays NaN
+            if name in metrics:
+                self.last[name][ids] = metrics[name]
+
+    def of(self, member: int, stop_epoch: int) -> dict[str, tuple[Array, Array]]:
+        n = stop_epoch // self.every
+        steps = self.steps[:n]  # views: shared steps, the member's own row of float32 values
+        out = {}
+        for name in self.names:
+            vals = self.values[name][member, :n]
+            if stop_epoch % self.every:
+                s = np.append(steps, stop_epoch)
+                vals = np.append(vals, self.last[name][member])
+            else:
+                s = steps
+            out[name] = (s, vals)
+        return out
+
+
+@dataclass
+class PopulationResult:
+    """What a whole population ends with, as arrays with the population axis first.
+
+    Indexing gives one member's :class:`MemberResult`, built on demand from views into these
+    arrays, so a population of 100,000 networks holds no 100,000 Python objects.
+    """
+
+    W: list[Array]
+    b: list[Array]
+    diverged: Array  # bool (P,)
+    converged: Array  # bool (P,)
+    epochs: Array  # int (P,)
+    reasons: dict[int, str]
+    history: _History
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def __getitem__(self, i: int) -> MemberResult:
+        if not -len(self) <= i < len(self):
+            raise IndexError(i)
+        i %= len(self)
+        return MemberResult(
+            weights=[w[i] for w in self.W],
+            biases=[b[i] for b in self.b],
+            status="diverged" if self.diverged[i] else "finished",
+            converged=bool(self.converged[i]),
+            epochs=int(self.epochs[i]),
+            history=self.history.of(i, int(self.epochs[i])),
+            reason=self.reasons.get(i, ""),
+        )
+
+    def __iter__(self) -> Iterator[MemberResult]:
+        return (self[i] for i in range(len(self)))
+
+
+def train(
+    network: Network,
+    W: list[Array],
+    b: list[Array],
+    X: Array,
+    Y: Array,
+    step_rule: StepRule,
+    hyper: dict[str, Any],
+    schedule: Schedule,
+    rngs: list[np.random.Generator],
+    labels: Callable[[Array], Array] | None = None,
+) -> PopulationResult:
+    """Train every member of a population; ``result[i]`` is member i's :class:`MemberResult`.
+
+    ``W`` and ``b`` are updated in place. ``X`` is ``(N_0, S)`` and ``Y`` is ``(N_L, S)``, shared
+    by all members. ``hyper`` maps each step-rule hyperparameter to a scalar or to an array of one
+    value per member; ``rngs`` are the members' generators, used to shuffle mini-batches.
+    ``labels`` turns outputs ``(P, N_L, S)`` into class labels ``(P, S)`` (and targets
+    ``(N_L, S)`` into ``(S,)``) to record accuracy; without it no accuracy is recorded.
+    """
+    n_members = W[0].shape[0]
+    order = network.order
+    min_rows = MIN_CONTIGUOUS if order == "F" else 1
+    # a population-contiguous population is computed with at least MIN_CONTIGUOUS rows (see
+    # runner.network.TINY); the extra rows copy the first member and are dropped at the end
+    extra = max(0, min_rows - n_members)
+    rngs = list(rngs) + [np.random.default_rng(0) for _ in range(extra)] if rngs else []
+    P = n_members + extra
+    n_samples = X.shape[-1]
+    full_batch = schedule.batch_size <= 0 or schedule.batch_size >= n_samples
+    names = ("loss", "accuracy", "gradient_norm") if labels else ("loss", "gradient_norm")
+    target = labels(Y) if labels else None  # every sample's class, (S,)
+    history = _History(schedule.every(P, len(names)), P, names)
+    history.allocate(schedule.epochs)
+
+    padded = [pad(w, extra) for w in W], [pad(v, extra) for v in b]
+    work = ParameterBuffers(*padded, order, step_rule, hyper, extra)
+    params = work.params
+    X1 = with_ones(X)  # the inputs with a row of ones under them: the biases are folded
+
+    ids = np.arange(P)  # the member each working row belongs to
+    alive = np.ones(P, dtype=bool)  # rows still training (a stopped row stays until compaction)
+    final = [p.copy(order="K") for p in params]  # what a member ends with if no epoch runs
+    diverged_members = np.zeros(P, dtype=bool)
+    converged = np.zeros(P, dtype=bool)
+    stop_epoch = np.zeros(P, dtype=np.int64)
+    reasons: dict[int, str] = {}
+
+    every = history.every
+    always = schedule.target_loss is not None or schedule.gradient_tolerance is not None
+    Y_rows: Array | None = None
+    all_alive = True  # no stopped row is waiting to be dropped
+    with np.errstate(all="ignore"):
+        for epoch in range(1, schedule.epochs + 1):
+            # the gradient norm and accuracy only where they are recorded or decide a stop
+            recorded = epoch % every == 0 or epoch == schedule.epochs
+            if full_batch:
+                # targets as one contiguous row per member: broadcasting a (N_L, S) operand
+                # against (P, N_L, S) costs ~5x a same-shape operation in numpy
+                if Y_rows is None or len(Y_rows) != len(ids):
+                    Y_rows = np.broadcast_to(Y, (len(ids), *Y.shape)).copy(order=order)
+                # the cost itself only where it is recorded or decides a stop; in between, a
+                # diverging member shows as a non-finite output-layer bias gradient
+                needed = recorded or always
+                loss, _, a_out = network.backprop(
+                    work.blocks, X1, Y_rows, needed, work.gblocks, work.inputs
+                )
+                if loss is None:
+                    out_bias = work.grads[-1] if all_alive else work.grads[-1][alive]
+                    if math.isfinite(out_bias.sum()):
+                        # nothing is recorded and no member can stop at this epoch
+                        work.step()
+                        continue
+                    loss = network.cost.value(a_out, Y_rows, **network.cost_params)
+                metrics = {"loss": loss}
+                if needed or not np.isfinite(loss[alive]).all():
+                    metrics["gradient_norm"] = np.sqrt(work.squared_norm())
+                    if labels:
+                        metrics["accuracy"] = (labels(a_out) == target).sum(axis=-1) / n_samples
+                work.step()
+            else:
+                metrics = _minibatch_epoch(
+                    network, work, X1, Y, rngs, schedule, labels, target, full=recorded or always
+                )
+
+            loss = metrics["loss"]
+            diverged = alive & ~np.isfinite(loss)
+            done = np.zeros_like(alive)
+            if schedule.target_loss is not None:
+                done |= loss <= schedule.target_loss
+            if schedule.gradient_tolerance is not None:
+                done |= metrics["gradient_norm"] < schedule.gradient_tolerance
+            done &= alive & ~diverged
+            stopping = diverged | done | (alive & (epoch == schedule.epochs))
+
+            if epoch % every == 0:
+                history.record(epoch, ids[alive], {k: v[alive] for k, v in metrics.items()})
+            if stopping.any():
+                rows = np.flatnonzero(stopping)
+                members = ids[rows]
+                history.finish(members, {k: v[rows] for k, v in metrics.items()})
+                for f, p in zip(final, params, strict=True):
+                    f[members] = p[rows]
+                stop_epoch[members] = epoch
+                converged[members] = done[rows]
+                for row, member in zip(rows, members, strict=True):
+                    if diverged[row]:
+                        diverged_members[member] = True
+                        reasons[int(member)] = f"loss became {loss[row]} at epoch {epoch}"
+                alive &= ~stopping
+                all_alive = False
+                if not alive.any():
+                    break
+                n_alive = int(alive.sum())
+                if alive.size - n_alive >= COMPACT_FRACTION * alive.size and n_alive >= min_rows:
+                    keep = np.flatnonzero(alive)
+                    ids, alive = ids[keep], alive[keep]
+                    work.keep(keep, ids)
+                    params = work.params
+                    all_alive = True
+                    rngs = [rngs[i] for i in keep] if rngs else rngs
+
+    final = [f[:n_members] for f in final]
+    L = len(W)
+    W[:] = final[:L]
+    b[:] = final[L:]
+    return PopulationResult(
+        W=final[:L],
+        b=final[L:],
+        diverged=diverged_members[:n_members],
+        converged=converged[:n_members],
+        epochs=stop_epoch[:n_members],
+        reasons={i: r for i, r in reasons.items() if i < n_members},
+        history=history,
+    )
+
+
+def _minibatch_epoch(
+    network: Network,
+    work: ParameterBuffers,
+    X1: Array,
+    Y: Array,
+    rngs: list[np.random.Generator],
+    schedule: Schedule,
+    labels: Callable[[Array], Array] | None,
+    target: Array | None,
+    full: bool = True,
+) -> dict[str, Array]:
+    """One epoch of shuffled mini-batches, every member with its own order of samples.
+
+    The epoch's loss is the sample-weighted mean over its batches, its accuracy the fraction of
+    samples its batches classified right, and its gradient norm the root of the sample-weighted
+    mean of the squared batch norms. ``X1`` are the inputs with their row of ones.
+    """
+    n_samples = X1.shape[-1]
+    B = schedule.batch_size
+    order = np.stack([rng.permutation(n_samples) for rng in rngs])  # (P, S)
+    P = len(order)
+    # every member's shuffled samples are gathered a chunk of batches at a time (the whole
+    # epoch unless that would take more than GATHER_BYTES), and batches are views into it
+    per_sample = P * (X1.shape[0] + Y.shape[0]) * X1.itemsize
+    chunk = max(B, GATHER_BYTES // per_sample // B * B)
+    batches: list[int] = []
+    losses: list[Array] = []
+    squared_norms: list[Array] = []
+    correct: list[Array] = []
+    for first in range(0, n_samples, chunk):
+        idx = order[:, first : first + chunk]
+        # population-contiguous: gathered as (N, S, P) and viewed as (P, N, S); else gathered
+        # as (N, P, S) and viewed as (P, N, S)
+        if network.order == "F":
+            Xe, Ye = X1[:, idx.T].transpose(2, 0, 1), Y[:, idx.T].transpose(2, 0, 1)
+        else:
+            Xe, Ye = X1[:, idx].transpose(1, 0, 2), Y[:, idx].transpose(1, 0, 2)
+        predicted: list[Array] = []  # the chunk's predicted labels, compared at its end
+        for start in range(0, idx.shape[1], B):
+            stop = start + B
+            Xb, Yb = Xe[:, :, start:stop], Ye[:, :, start:stop]
+            loss, _, a_out = network.backprop(work.blocks, Xb, Yb, True, work.gblocks, work.inputs)
+            batches.append(Xb.shape[-1])
+            losses.append(loss)
+            if full:
+                squared_norms.append(work.squared_norm())
+                if labels:
+                    predicted.append(labels(a_out))
+            work.step()
+        if predicted:
+            chunk_labels = np.concatenate(predicted, axis=-1)
+            correct.append((chunk_labels == target[idx]).sum(axis=-1))
+    weights = np.array(batches, dtype=float) / n_samples
+    metrics = {"loss": weights @ np.array(losses)}
+    if full:
+        metrics["gradient_norm"] = np.sqrt(weights @ np.array(squared_norms))
+        if labels:
+            metrics["accuracy"] = np.sum(correct, axis=0) / n_samples
+    return metrics

@@ -1,0 +1,25 @@
+"""Running population tasks one after another in the calling process (``--jobs 1``).
+
+Imports the rest of :mod:`runner.execution`.
+"""
+
+from __future__ import annotations
+
+from runner.errors import error_reason
+from runner.execution.ledger import TaskLedger, Worker, default_worker, failed_results
+
+
+def run_inline(ledger: TaskLedger, worker: Worker | None) -> None:
+    """Run every task of the ledger here; Ctrl-C raises the ledger's KeyboardInterrupt."""
+    work = worker or default_worker()
+    try:
+        for index, task in enumerate(ledger.tasks):
+            ledger.submit(index)
+            ledger.start(index)
+            try:
+                results = work(task)
+            except Exception as exc:
+                results = failed_results(task, error_reason(exc))
+            ledger.deliver(index, results)
+    except KeyboardInterrupt:
+        raise ledger.interrupted() from None

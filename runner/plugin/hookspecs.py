@@ -1,0 +1,46 @@
+"""The hooks a plugin may implement: one docstring-only function per hook, and the markers.
+
+Each registration hook takes a ``register`` callback; call it once per plugin object. A plugin
+module implements any of them with ``@runner.hookimpl`` and is found through the entry-point group
+``runner`` (``docs/plugins.md`` documents every hook with an example). Imports nothing of
+runner's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("runner")
+hookimpl = pluggy.HookimplMarker("runner")
+
+
+@hookspec
+def register_activations(register: Any) -> None:
+    """Register activation functions: ``register(MyActivation())``, a :class:`runner.Activation`."""
+
+
+@hookspec
+def register_costs(register: Any) -> None:
+    """Register costs: ``register(MyCost())``, a :class:`runner.Cost`."""
+
+
+@hookspec
+def register_optimizers(register: Any) -> None:
+    """Register step rules (:class:`runner.StepRule`) and strategies (:class:`runner.Strategy`)."""
+
+
+@hookspec
+def register_initializers(register: Any) -> None:
+    """Register weight initializers: ``register(MyInit())``, a :class:`runner.Initializer`."""
+
+
+@hookspec
+def register_datasets(register: Any) -> None:
+    """Register data sets: ``register(MyData())``, a :class:`runner.DatasetSource`."""
+
+
+@hookspec
+def register_commands(cli: Any) -> None:
+    """Add commands to the ``runner`` command line: ``cli`` is the top-level click group."""

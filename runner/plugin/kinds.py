@@ -1,0 +1,239 @@
+"""The kinds of plugin: the base classes a plugin object derives from, and what each must provide.
+
+Array conventions, shared by every kind (they follow the backprop notes, z = W a + b):
+
+- a layer's pre-activation ``z`` and activation ``a`` have shape ``(P, N, S)``: ``P`` networks of a
+  population, ``N`` units, ``S`` samples as columns;
+- a weight matrix ``W`` has shape ``(P, N_m, N_{m-1})`` and a bias ``b`` shape ``(P, N_m, 1)``;
+- a step rule's hyperparameter declared ``per_member`` arrives as an array of shape ``(P, 1, 1)``,
+  so it broadcasts against every parameter array; a shared one arrives as a plain Python number.
+  Only step rules may declare ``per_member`` parameters: the parameters of every other kind are
+  shared by a whole population (the registry refuses the flag elsewhere).
+
+The core calls these methods and reads these declarations, nothing else; it never names a
+concrete plugin. What the core needs to know about a pairing of two plugins is declared, so that
+a third-party plugin is treated exactly as a built-in one: a cost and an output activation that
+share a canonical ``link`` give the exact output delta ``s (a - y)`` (:func:`canonical_delta`).
+Imports :mod:`runner.plugin.params` only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from runner.plugin.params import Plugin
+
+Array = np.ndarray
+
+
+class Activation(Plugin):
+    """An activation function g, applied unit by unit: a = g(z).
+
+    Subclasses implement :meth:`forward` and :meth:`derivative` (da/dz, elementwise, which may use
+    the already computed ``a``). An activation that couples units (softmax) overrides
+    :meth:`backward` instead, the vector-Jacobian product dC/dz from dC/da.
+    """
+
+    kind: ClassVar[str] = "activation"
+    #: the interval the outputs lie in; costs use it to decide which activations they accept
+    output_range: ClassVar[tuple[float, float]] = (-np.inf, np.inf)
+    #: True when the outputs of a layer form a probability distribution over its units (softmax)
+    normalizes: ClassVar[bool] = False
+    #: True when the activation only makes sense on the output layer
+    output_only: ClassVar[bool] = False
+    #: the canonical link this activation is the inverse of ("logit" for the logistic,
+    #: "softmax" for softmax, "identity" for the identity), or None. An output activation and a
+    #: cost that declare the same link pair exactly: dC/dz^L = s (a - y) (:func:`canonical_delta`)
+    link: ClassVar[str | None] = None
+
+    def link_slope(self, **params: Any) -> float:
+        """The ``s`` of the exact pairing: g(z) is the inverse link applied to ``s z`` (the
+        logistic with steepness beta has ``s = beta``)."""
+        return 1.0
+
+    def forward(self, z: Array, **params: Any) -> Array:
+        raise NotImplementedError
+
+    def derivative(self, z: Array, a: Array, **params: Any) -> Array:
+        raise NotImplementedError
+
+    def backward(self, z: Array, a: Array, grad_a: Array, **params: Any) -> Array:
+        """dC/dz given dC/da; for an elementwise activation, ``grad_a * g'(z)``."""
+        return grad_a * self.derivative(z, a, **params)
+
+
+class Cost(Plugin):
+    """A cost C(a, y): the mean over samples of a per-sample cost summed over output units.
+
+    :meth:`value` returns one number per member, shape ``(P,)``; :meth:`derivative` returns the
+    per-sample dc/da, shape ``(P, N, S)`` (the core divides by ``S``). A cost that is the
+    negative log-likelihood of a distribution declares that distribution's canonical ``link``;
+    with an output activation of the same link the core uses the exact per-sample output delta
+    ``dc/dz = s (a - y)`` instead of the chain rule (:func:`canonical_delta`).
+    """
+
+    kind: ClassVar[str] = "cost"
+    #: the interval the outputs must lie in for the cost to be defined
+    input_range: ClassVar[tuple[float, float]] = (-np.inf, np.inf)
+    #: True when the cost needs outputs that form a distribution (categorical cross-entropy)
+    needs_normalized: ClassVar[bool] = False
+    #: the canonical link of the cost's distribution ("logit" for binary cross-entropy,
+    #: "softmax" for categorical cross-entropy, "identity" for squared error), or None
+    link: ClassVar[str | None] = None
+
+    def value(self, a: Array, y: Array, **params: Any) -> Array:
+        raise NotImplementedError
+
+    def derivative(self, a: Array, y: Array, **params: Any) -> Array:
+        raise NotImplementedError
+
+    def accepts(self, activation: Activation) -> str | None:
+        """None when ``activation`` may feed this cost, else the reason it may not."""
+        lo, hi = activation.output_range
+        need_lo, need_hi = self.input_range
+        if lo < need_lo or hi > need_hi:
+            return (
+                f"cost {self.name!r} needs outputs in [{need_lo:g}, {need_hi:g}] but "
+                f"{activation.name!r} gives ({lo:g}, {hi:g})"
+            )
+        if self.needs_normalized and not activation.normalizes:
+            return f"cost {self.name!r} needs an output activation that normalizes (softmax)"
+        if activation.normalizes and not self.needs_normalized:
+            return (
+                f"output activation {activation.name!r} normalizes across units; "
+                f"pair it with a categorical cost, not {self.name!r}"
+            )
+        return None
+
+
+def canonical_delta(
+    cost: Cost, activation: Activation, activation_params: dict[str, Any], a: Array, y: Array
+) -> Array | None:
+    """The exact per-sample output delta dc/dz = s (a - y) where ``cost`` and the output
+    ``activation`` declare the same canonical link, else None (the core then uses the chain rule
+    ``activation.backward(z, a, cost.derivative(a, y))``)."""
+    if cost.link is None or cost.link != activation.link:
+        return None
+    slope = activation.link_slope(**activation_params)
+    return a - y if slope == 1.0 else slope * (a - y)
+
+
+class StepRule(Plugin):
+    """How parameters move given their gradients: plain gradient descent, momentum, ...
+
+    ``params`` and ``grads`` are lists of arrays with the population axis first, in one layout
+    for every caller (the training loop and the conformance kit alike, both from
+    :func:`runner.engine.buffers.layer_views`): the weights of every layer, then their biases,
+    ``[W^1, ..., W^L, b^1, ..., b^L]``, with ``W^m`` of shape ``(P, N_m, N_{m-1})`` and ``b^m`` of
+    shape ``(P, N_m, 1)``. Each layer's ``W^m`` and ``b^m`` are views into one ``[W^m | b^m]``
+    block, so neither is contiguous on its own. :meth:`step` updates ``params`` in place.
+    ``state`` is whatever :meth:`init_state` returned: a dict whose values are lists of arrays
+    with the population axis first (the core keeps it aligned with the population when finished
+    members are dropped). Hyperparameters declared
+    ``per_member=True`` arrive as arrays of shape ``(P, 1, 1)``.
+
+    A rule that sets :attr:`elementwise` promises that it updates every entry of every parameter
+    by the same formula from that entry's own gradient, state and hyperparameters. The core then
+    passes all parameters as one flat array (one array of gradients, state arrays shaped like
+    it), and each per-member hyperparameter as an array of the same shape holding every entry's
+    member's value, or as a plain number when all members share it: an update is then a few
+    calls on one long array instead of a few calls per layer. ``runner.testing.check_step_rule``
+    checks the promise.
+    """
+
+    kind: ClassVar[str] = "step_rule"
+    #: True when :meth:`step` treats every entry alike and independently (see above)
+    elementwise: ClassVar[bool] = False
+
+    def init_state(self, params: list[Array]) -> dict[str, list[Array]]:
+        return {}
+
+    def step(
+        self,
+        params: list[Array],
+        grads: list[Array],
+        state: dict[str, list[Array]],
+        **hyper: Any,
+    ) -> None:
+        raise NotImplementedError
+
+
+class Strategy(Plugin):
+    """Which initial points to train for one configuration, and which result to keep.
+
+    :meth:`members` says how many independent initial points (members of the population) one
+    configuration uses; :meth:`select` gets their final training losses (``inf`` for a diverged
+    member) and returns the index of the one to keep. Every step rule composes with every strategy:
+    the strategy never sees gradients.
+    """
+
+    kind: ClassVar[str] = "strategy"
+
+    def members(self, **params: Any) -> int:
+        return 1
+
+    def select(self, final_losses: Array, **params: Any) -> int:
+        return int(np.argmin(final_losses))
+
+
+class Initializer(Plugin):
+    """Initial weights and biases of one layer of one network, drawn from ``rng``."""
+
+    kind: ClassVar[str] = "initializer"
+
+    def initialize(
+        self, rng: np.random.Generator, fan_in: int, fan_out: int, **params: Any
+    ) -> tuple[Array, Array]:
+        """Return ``(W, b)`` with shapes ``(fan_out, fan_in)`` and ``(fan_out, 1)``."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A data set as plain arrays: ``X`` has one row per sample.
+
+    For classification ``y`` holds integer class labels ``0..n_classes-1``, shape ``(S,)``; for
+    regression it holds float targets, shape ``(S, n_targets)``.
+    """
+
+    X: Array
+    y: Array
+    task: str  # "classification" | "regression"
+    n_classes: int = 0
+    feature_names: tuple[str, ...] = field(default=())
+    name: str = ""
+
+    @property
+    def n_samples(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def n_features(self) -> int:
+        return int(self.X.shape[1])
+
+
+class DatasetSource(Plugin):
+    """A named data set: :meth:`load` returns a :class:`Dataset`.
+
+    ``rng`` is seeded from the run's ``data_seed``; generated data sets draw their noise from it,
+    fixed ones ignore it.
+    """
+
+    kind: ClassVar[str] = "dataset"
+
+    def load(self, rng: np.random.Generator, **params: Any) -> Dataset:
+        raise NotImplementedError
+
+
+#: the base class of each kind, in the order listings show them
+KINDS: dict[str, type[Plugin]] = {
+    "activation": Activation,
+    "cost": Cost,
+    "step_rule": StepRule,
+    "strategy": Strategy,
+    "initializer": Initializer,
+    "dataset": DatasetSource,
+}

@@ -1,0 +1,86 @@
+"""Where the tracking store is, and whether a failed call to it is worth trying again.
+
+The store is given by ``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``
+in the working directory; a relative SQLite path is made absolute once, so that changing directory
+cannot move the store. A failed call is transient (the server is away, the database busy) when
+MLflow says so with one of :data:`TRANSIENT_CODES`, or when the failure comes from the network or
+database layer underneath; anything else is a real error. Nothing here imports mlflow, or
+anything of runner's.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+DEFAULT_URI = "sqlite:///mlflow.db"
+
+SCHEMES = ("sqlite", "http", "https", "postgresql", "mysql", "mssql", "databricks")
+#: MLflow error codes that mean "try again later"; any other MlflowException is a real error
+TRANSIENT_CODES = frozenset(
+    {"INTERNAL_ERROR", "TEMPORARILY_UNAVAILABLE", "REQUEST_LIMIT_EXCEEDED", "DEADLINE_EXCEEDED"}
+)
+
+
+def resolve_uri(cli_value: str | None = None) -> str:
+    """The store to use: ``--tracking-uri`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///mlflow.db``."""
+    for value in (cli_value, os.environ.get("MLFLOW_TRACKING_URI")):
+        if value and value.strip():
+            return value.strip()
+    return DEFAULT_URI
+
+
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI (relative to the working directory unless it
+    starts with a fourth slash); None for an in-memory database or another scheme."""
+    if not uri.startswith("sqlite:"):
+        return None
+    rest = uri.removeprefix("sqlite:").split("?", 1)[0]
+    if not rest.startswith("///"):
+        return None
+    path = rest[3:]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def normalize_uri(uri: str) -> str:
+    """A sqlite URI with an absolute path, so that changing directory cannot move the store."""
+    path = sqlite_path(uri)
+    if path is None or path.is_absolute():
+        return uri
+    query = uri.split("?", 1)[1] if "?" in uri else ""
+    return f"sqlite:///{path.resolve()}" + (f"?{query}" if query else "")
+
+
+def cause_of(exc: BaseException) -> str:
+    """One short line saying why a store call failed."""
+    text = str(exc)
+    errno = re.search(r"\[Errno -?\d+\] [^\"')\n]+", text)
+    if errno:
+        return errno.group(0).strip()
+    line = " ".join(text.split()) or type(exc).__name__
+    return line if len(line) <= 300 else line[:297] + "..."
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failed store call may succeed when tried again (server away, database busy)."""
+    code = getattr(exc, "error_code", None)
+    if code is not None:
+        return code in TRANSIENT_CODES
+    if isinstance(exc, OSError | TimeoutError):
+        return True
+    return type(exc).__module__.startswith(("sqlalchemy", "requests", "urllib3"))
+
+
+def local_folder(artifact_uri: str | None) -> Path | None:
+    """The folder of a local artifact location (``file:`` URI or plain path), else None."""
+    if not artifact_uri:
+        return None
+    parsed = urllib.parse.urlparse(artifact_uri)
+    if parsed.scheme == "file" and parsed.netloc in ("", "localhost"):
+        return Path(urllib.request.url2pathname(parsed.path))
+    if parsed.scheme == "" and Path(artifact_uri).is_absolute():
+        return Path(artifact_uri)
+    return None

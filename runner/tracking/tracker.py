@@ -1,0 +1,563 @@
+"""The recorder: the one place that writes to MLflow (experiments, sweep and run records) and
+falls back on the local spool.
+
+Layout (``docs/architecture.md``, "Tracking layout"): one experiment per table; one parent run
+per sweep invocation (the table as an artifact, the sweep settings as params, the counts planned
+/ finished / diverged / failed / skipped / killed as metrics, the best run's id and metrics at
+the end, the best network as the pyfunc model ``best_model``); one child run per specification
+(every parameter, tags ``runner.*``, metric histories with step = epoch, final metrics,
+artifacts ``weights.npz``, ``architecture.json``, ``restarts.json``, and ``traceback.txt`` for a
+run whose plugin raised). Everything is written through one :class:`MlflowClient` with
+``log_batch`` calls, in the driving process only. mlflow is imported lazily, inside
+:class:`Tracker`, never when this module is imported.
+
+Non-finite metric values: NaN points are not logged (MLflow charts and sorting break on them); the
+run's tag ``runner.nonfinite`` lists the metrics that had any. +-inf is logged as +-1.797e308, the
+value MLflow's SQL stores would substitute anyway, so SQLite and server stores agree.
+
+Spool: a store that goes away mid-sweep does not lose results. :meth:`Tracker.record` retries
+transient failures with backoff (``retry_seconds`` in all); if the store stays away the result is
+written to ``.runner-spool/<store key>/<experiment id>/`` as JSON plus ``.npz`` (never pickle) and
+``record`` returns None. :meth:`Tracker.replay_spool`, called at the start of the next sweep,
+records what was spooled and deletes it. A spooled result only counts as done once recorded.
+The spool's layout and serialization are in :mod:`runner.tracking.spool`; what a run consists of
+(tags, params, metric points, artifacts) is in :mod:`runner.tracking.records`. Imports the rest
+of :mod:`runner.tracking`, :mod:`runner.engine`, :mod:`runner.spec` and :mod:`runner.errors`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from runner.engine.trained import ARCHITECTURE_FILE, WEIGHTS_FILE
+from runner.environ import environ
+from runner.errors import TrackingError
+from runner.spec import RunResult, RunSpec
+from runner.tracking.pyfunc import save_pyfunc
+from runner.tracking.records import (
+    MAX_PARAM_LENGTH,
+    RunRecord,
+    batches,
+    now_ms,
+    run_metrics,
+    run_params,
+    run_tags,
+    storable_float,
+    user_name,
+    write_artifacts,
+)
+from runner.tracking.spool import (
+    SPOOL_DIR,
+    remove_result,
+    result_from_spool,
+    spool_folder,
+    spool_result,
+    spool_sweep_end,
+    spooled_results,
+    spooled_sweep_ends,
+)
+from runner.tracking.store import (
+    SCHEMES,
+    cause_of,
+    is_transient,
+    local_folder,
+    normalize_uri,
+    sqlite_path,
+)
+from runner.version import __version__
+
+ARTIFACT_FOLDER = "mlartifacts"
+BEST_MODEL = "best_model"
+
+RUN_STATUS = {"finished": "FINISHED", "diverged": "FINISHED", "failed": "FAILED"}
+
+log = logging.getLogger(__name__)
+
+
+class Tracker:
+    """Writes sweeps and runs to one MLflow store; see the module docstring for the layout.
+
+    ``retry_seconds`` bounds how long one record keeps retrying a store that went away before it
+    spools; ``spool_dir`` defaults to ``.runner-spool`` in the working directory.
+    """
+
+    #: runs per search_runs page when listing finished runs
+    page_size = 1000
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        retry_seconds: float = 30.0,
+        spool_dir: Path | str | None = None,
+        check_timeout: float = 5.0,
+    ) -> None:
+        self.uri = normalize_uri(uri)
+        self.retry_seconds = float(retry_seconds)
+        self.check_timeout = float(check_timeout)
+        self.spool_root = Path(spool_dir or SPOOL_DIR).resolve()
+        self._client: Any = None
+        self._away = False  # the last call gave up: the next ones try once, not for 30 s
+        self._recorded: dict[tuple[str, str], str | None] = {}
+        self._experiments: dict[str, str] = {}  # parent run id -> experiment id
+        # http clients: fail fast inside one call and let our own loop do the waiting
+        self._http_env = {
+            key: value
+            for key, value in (
+                ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0"),
+                ("MLFLOW_HTTP_REQUEST_TIMEOUT", "30"),
+                ("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true"),  # no "View run" per run
+            )
+            if key not in os.environ
+        }
+
+    # -- the store -------------------------------------------------------------------------
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from mlflow import MlflowClient
+
+            for name in ("mlflow.store.db.utils", "alembic"):  # schema set-up chatter
+                logging.getLogger(name).setLevel(logging.WARNING)
+            self._client = MlflowClient(tracking_uri=self.uri)
+        return self._client
+
+    def _call(self, deadline: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)``, retried with backoff on transient failures until
+        ``deadline`` (a ``time.monotonic()`` value) would pass."""
+        delay = 0.25
+        while True:
+            try:
+                with environ(self._http_env):
+                    result = fn(*args, **kwargs)
+                self._away = False
+                return result
+            except Exception as exc:
+                if not is_transient(exc) or time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _deadline(self, seconds: float | None = None) -> float:
+        if self._away:
+            return time.monotonic()  # one attempt only
+        return time.monotonic() + (self.retry_seconds if seconds is None else seconds)
+
+    def _fail(self, what: str, exc: BaseException) -> TrackingError:
+        return TrackingError(f"tracking store {self.uri}: {what}: {cause_of(exc)}")
+
+    def check(self) -> None:
+        """Raise :class:`TrackingError` (one line) unless the store can be reached and used."""
+        scheme = urlparse(self.uri).scheme
+        if scheme not in SCHEMES:
+            raise TrackingError(
+                f"tracking URI {self.uri!r}: unsupported scheme {scheme + ':' if scheme else ''!r}"
+                "; use sqlite:///path/to/mlflow.db or http://host:port"
+            )
+        path = sqlite_path(self.uri)
+        if path is not None:
+            folder = path.parent
+            if not folder.is_dir():
+                raise TrackingError(
+                    f"tracking store {self.uri}: folder {folder} does not exist; create it first"
+                )
+            if not os.access(folder, os.W_OK | os.X_OK):
+                raise TrackingError(f"tracking store {self.uri}: folder {folder} is not writable")
+            if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+                raise TrackingError(f"tracking store {self.uri}: {path} is not writable")
+        quick = {
+            "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, round(self.check_timeout))),
+        }
+        try:
+            with environ(quick):
+                self.client.search_experiments(max_results=1)
+        except Exception as exc:
+            if scheme.startswith("http"):
+                raise TrackingError(
+                    f"cannot reach tracking server {self.uri}: {cause_of(exc)} "
+                    "(is `mlflow server` running there?)"
+                ) from None
+            raise self._fail("cannot be used", exc) from None
+
+    def ui_command(self) -> str:
+        """The exact command (or instruction) that shows this store in the MLflow UI."""
+        if urlparse(self.uri).scheme in ("http", "https"):
+            return f"open {self.uri} in a browser (the tracking server's own UI)"
+        return f"mlflow ui --backend-store-uri {self.uri}"
+
+    def artifact_location(self, experiment: str) -> str | None:
+        """For a SQLite store: ``mlartifacts/<experiment>/`` beside the database file, as a
+        ``file:`` URI (``mlflow ui`` run anywhere then serves the artifacts)."""
+        path = sqlite_path(self.uri)
+        if path is None:
+            return None  # a server decides where its artifacts go
+        folder = re.sub(r"[^A-Za-z0-9._-]+", "_", experiment).strip("._") or "experiment"
+        return (path.parent / ARTIFACT_FOLDER / folder).resolve().as_uri()
+
+    def experiment(self, name: str) -> str:
+        """The id of experiment ``name``, created if missing."""
+        deadline = self._deadline()
+        try:
+            found = self._call(deadline, self.client.get_experiment_by_name, name)
+            if found is None:
+                try:
+                    return self._call(
+                        deadline,
+                        self.client.create_experiment,
+                        name,
+                        artifact_location=self.artifact_location(name),
+                        tags={"runner.version": __version__},
+                    )
+                except Exception as exc:
+                    if getattr(exc, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
+                        raise
+                    found = self._call(deadline, self.client.get_experiment_by_name, name)
+        except Exception as exc:
+            raise self._fail(f"cannot open experiment {name!r}", exc) from None
+        if found is None or found.lifecycle_stage == "deleted":
+            ident = found.experiment_id if found else "?"
+            raise TrackingError(
+                f"tracking store {self.uri}: experiment {name!r} was deleted; restore it "
+                f"(mlflow experiments restore --experiment-id {ident}) or choose another name"
+            )
+        return found.experiment_id
+
+    def finished_hashes(self, experiment_id: str) -> set[str]:
+        """Spec hashes that have a FINISHED run in the experiment (diverged runs included)."""
+        query = "attributes.status = 'FINISHED' and tags.`runner.kind` = 'run'"
+        hashes: set[str] = set()
+        token = None
+        deadline = self._deadline()
+        try:
+            while True:
+                page = self._call(
+                    deadline,
+                    self.client.search_runs,
+                    [experiment_id],
+                    filter_string=query,
+                    max_results=self.page_size,
+                    page_token=token,
+                )
+                hashes.update(r.data.tags.get("runner.spec_hash") for r in page)
+                token = page.token
+                if not token:
+                    hashes.discard(None)
+                    return hashes
+        except Exception as exc:
+            raise self._fail("cannot list finished runs", exc) from None
+
+    # -- sweeps ----------------------------------------------------------------------------
+
+    def start_sweep(
+        self,
+        experiment_id: str,
+        table_path: Path | str,
+        planned: dict[str, int],
+        settings: dict[str, str],
+    ) -> str:
+        """Create the parent run of a sweep; returns its id."""
+        from mlflow.entities import Metric, Param
+
+        table = Path(table_path)
+        now = now_ms()
+        tags = {
+            "runner.kind": "sweep",
+            "runner.table": str(table),
+            "runner.version": __version__,
+            "mlflow.user": user_name(),
+            "mlflow.source.name": "runner sweep",
+            "mlflow.source.type": "LOCAL",
+        }
+        params = [Param("table", str(table)[:MAX_PARAM_LENGTH])]
+        params += [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in settings.items()]
+        metrics = [Metric(k, float(v), now, 0) for k, v in planned.items()]
+        name = f"sweep {table.stem} {datetime.now():%Y-%m-%d %H:%M}"
+        deadline = self._deadline()
+        try:
+            run = self._call(
+                deadline, self.client.create_run, experiment_id, now, tags, run_name=name
+            )
+            run_id = run.info.run_id
+            for m, p, t in batches(metrics, params, []):
+                self._call(deadline, self.client.log_batch, run_id, m, p, t)
+            if table.is_file():
+                self._call(deadline, self.client.log_artifact, run_id, str(table))
+        except Exception as exc:
+            raise self._fail("cannot start the sweep's run", exc) from None
+        self._experiments[run_id] = experiment_id
+        return run_id
+
+    def end_sweep(
+        self, parent_id: str, counts: dict[str, int], best: str | None, status: str
+    ) -> None:
+        """Final counts, the best run's id (tag ``runner.best_run_id``) and metrics (``best_*``),
+        and the parent's terminal status (FINISHED, KILLED or FAILED)."""
+        try:
+            self._end_sweep(parent_id, counts, best, status, self._deadline())
+        except Exception as exc:
+            if not is_transient(exc) or parent_id not in self._experiments:
+                raise self._fail("cannot close the sweep's run", exc) from None
+            self._away = True
+            self._spool_end(parent_id, counts=counts, best=best, status=status)
+
+    def _end_sweep(
+        self, parent_id: str, counts: dict[str, int], best: str | None, status: str, deadline: float
+    ) -> None:
+        from mlflow.entities import Metric, RunTag
+
+        now = now_ms()
+        metrics = [Metric(k, float(v), now, 0) for k, v in counts.items()]
+        tags = [RunTag("runner.sweep_status", status.lower())]
+        if best:
+            run = self._call(deadline, self.client.get_run, best)
+            tags += [
+                RunTag("runner.best_run_id", best),
+                RunTag("runner.best_run_name", run.info.run_name or ""),
+            ]
+            for key, value in sorted(run.data.metrics.items()):
+                if (value := storable_float(value)) is not None:
+                    metrics.append(Metric(f"best_{key}", value, now, 0))
+        for m, p, t in batches(metrics, [], tags):
+            self._call(deadline, self.client.log_batch, parent_id, m, p, t)
+        self._call(deadline, self.client.set_terminated, parent_id, status.upper(), now)
+
+    def log_best_model(self, parent_id: str, best_run_id: str) -> None:
+        """Log the best run's network on the parent run as the pyfunc model ``best_model``:
+        ``mlflow.pyfunc.load_model(f"runs:/{parent_id}/best_model")`` then predicts with it."""
+        try:
+            self._log_best_model(parent_id, best_run_id, self._deadline())
+        except Exception as exc:
+            if not is_transient(exc) or parent_id not in self._experiments:
+                raise self._fail("cannot log the best model", exc) from None
+            self._away = True
+            self._spool_end(parent_id, best_model=best_run_id)
+
+    def _log_best_model(self, parent_id: str, best_run_id: str, deadline: float) -> None:
+        from mlflow.entities import RunTag
+
+        with tempfile.TemporaryDirectory(prefix="runner-best-") as tmp:
+            network_dir = Path(tmp, "network")
+            network_dir.mkdir()
+            for name in (WEIGHTS_FILE, ARCHITECTURE_FILE):
+                self._call(
+                    deadline, self.client.download_artifacts, best_run_id, name, str(network_dir)
+                )
+            model_dir = save_pyfunc(network_dir, Path(tmp, BEST_MODEL))
+            self._call(deadline, self.client.log_artifacts, parent_id, str(model_dir), BEST_MODEL)
+        tags = [
+            RunTag("runner.best_model", f"runs:/{parent_id}/{BEST_MODEL}"),
+            RunTag("runner.best_run_id", best_run_id),
+        ]
+        self._call(deadline, self.client.log_batch, parent_id, [], [], tags)
+
+    # -- runs ------------------------------------------------------------------------------
+
+    def record(self, experiment_id: str, parent_id: str | None, result: RunResult) -> str | None:
+        """Write one result as a child run of ``parent_id``; returns its run id, or None when
+        the store stayed away and the result was spooled. Once per spec hash and parent."""
+        key = (parent_id or "", result.spec_hash)
+        if key in self._recorded:
+            return self._recorded[key]
+        now = now_ms()
+        record = RunRecord(
+            record_id=uuid.uuid4().hex,
+            experiment_id=experiment_id,
+            parent_id=parent_id,
+            start_ms=now - max(0, int(result.wall_time * 1000)),
+            end_ms=now,
+        )
+        try:
+            run_id: str | None = self._write_run(result, record, self._deadline())
+        except Exception as exc:
+            if not is_transient(exc):
+                if getattr(exc, "error_code", None) is None:
+                    raise  # a bug, not the store
+                raise self._fail(f"cannot record run {result.spec.run_name()}", exc) from None
+            if not self._away:
+                log.warning(
+                    "tracking store %s is away (%s); keeping results in %s until the next sweep",
+                    self.uri,
+                    cause_of(exc),
+                    self._spool_folder(experiment_id),
+                )
+            self._away = True
+            self._spool_result(result, record)
+            run_id = None
+        self._recorded[key] = run_id
+        return run_id
+
+    def _write_run(self, result: RunResult, record: RunRecord, deadline: float) -> str:
+        """Create (or complete, if ``record.run_id`` exists) one child run. Every step after
+        create_run is idempotent (same metric timestamps), so a retry never duplicates."""
+        spec = result.spec
+        if record.run_id is None:
+            tags = run_tags(spec, result.spec_hash, record.parent_id, record.record_id)
+            tags["runner.status"] = result.status
+            run = self._call(
+                deadline,
+                self.client.create_run,
+                record.experiment_id,
+                record.start_ms,
+                tags,
+                run_name=spec.run_name(),
+            )
+            record.run_id = run.info.run_id
+            record.artifact_uri = run.info.artifact_uri
+        run_id = record.run_id
+        metrics, nonfinite = run_metrics(result, record.start_ms, record.end_ms)
+        tags = [("runner.reason", result.reason[:5000])] if result.reason else []
+        if nonfinite:
+            tags.append(("runner.nonfinite", ",".join(sorted(nonfinite))))
+        self._log(deadline, run_id, metrics, run_params(spec), tags)
+        folder = local_folder(record.artifact_uri)
+        if folder is not None:  # a local store: write in place, no copy, no lookup of the run
+            folder.mkdir(parents=True, exist_ok=True)
+            write_artifacts(result, folder)
+        else:
+            with tempfile.TemporaryDirectory(prefix="runner-run-") as tmp:
+                if write_artifacts(result, Path(tmp)):
+                    self._call(deadline, self.client.log_artifacts, run_id, tmp)
+        status = RUN_STATUS.get(result.status, "FAILED")
+        self._call(deadline, self.client.set_terminated, run_id, status, record.end_ms)
+        return run_id
+
+    def _log(
+        self,
+        deadline: float,
+        run_id: str,
+        metrics: list[tuple[str, float, int, int]],
+        params: list[tuple[str, str]],
+        tags: list[tuple[str, str]],
+    ) -> None:
+        from mlflow.entities import Metric, Param, RunTag
+
+        for m, p, t in batches(
+            [Metric(*x) for x in metrics], [Param(*x) for x in params], [RunTag(*x) for x in tags]
+        ):
+            self._call(deadline, self.client.log_batch, run_id, m, p, t)
+
+    def mark_killed(
+        self, experiment_id: str, parent_id: str, specs: list[RunSpec], reason: str
+    ) -> None:
+        """A KILLED child run for each spec not yet recorded in this sweep (Ctrl-C). Best
+        effort: a store that is away is not waited for (the specs run again next time)."""
+        deadline = self._deadline(min(self.retry_seconds, 10.0))
+        now = now_ms()
+        for spec in specs:
+            spec_hash = spec.spec_hash()
+            if (parent_id, spec_hash) in self._recorded:
+                continue
+            tags = run_tags(spec, spec_hash, parent_id, uuid.uuid4().hex)
+            tags.update({"runner.status": "killed", "runner.reason": reason[:5000]})
+            try:
+                run = self._call(
+                    deadline,
+                    self.client.create_run,
+                    experiment_id,
+                    now,
+                    tags,
+                    run_name=spec.run_name(),
+                )
+                self._log(deadline, run.info.run_id, [], run_params(spec), [])
+                self._call(deadline, self.client.set_terminated, run.info.run_id, "KILLED", now)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise self._fail("cannot mark runs KILLED", exc) from None
+                self._away = True
+                log.warning("tracking store %s is away; runs not marked KILLED", self.uri)
+                return
+            self._recorded[(parent_id, spec_hash)] = run.info.run_id
+
+    # -- the spool (runner.spool) ----------------------------------------------------------
+
+    def _spool_folder(self, experiment_id: str) -> Path:
+        return spool_folder(self.spool_root, self.uri, experiment_id)
+
+    def _spool_result(self, result: RunResult, record: RunRecord) -> Path:
+        folder = self._spool_folder(record.experiment_id)
+        return spool_result(folder, self.uri, result, record.to_json())
+
+    def _spool_end(self, parent_id: str, **fields: Any) -> None:
+        spool_sweep_end(self._spool_folder(self._experiments[parent_id]), parent_id, fields)
+
+    def spooled_count(self, experiment_id: str) -> int:
+        """How many results wait in the spool for this store and experiment."""
+        return len(spooled_results(self._spool_folder(experiment_id)))
+
+    def replay_spool(self, experiment_id: str, parent_id: str | None = None) -> int:
+        """Record every result spooled for this store and experiment (under ``parent_id``, or
+        the sweep run they came from), then close sweeps whose end was spooled. Each item is
+        deleted once recorded; returns how many results were recorded."""
+        folder = self._spool_folder(experiment_id)
+        if not folder.is_dir():
+            return 0
+        done = 0
+        try:
+            for path in spooled_results(folder):
+                result, data = result_from_spool(path)
+                record = RunRecord.from_json(data)
+                record.experiment_id = experiment_id
+                if record.run_id is not None and not self._resumable(record):
+                    record.run_id = None
+                if parent_id is not None and record.run_id is None:
+                    record.parent_id = parent_id
+                deadline = time.monotonic() + self.retry_seconds
+                run_id = self._write_run(result, record, deadline)
+                self._recorded[(record.parent_id or "", result.spec_hash)] = run_id
+                remove_result(path)
+                done += 1
+            for path, data in spooled_sweep_ends(folder):
+                deadline = time.monotonic() + self.retry_seconds
+                if "status" in data:
+                    self._end_sweep(
+                        data["parent_id"], data["counts"], data["best"], data["status"], deadline
+                    )
+                if data.get("best_model"):
+                    self._log_best_model(data["parent_id"], data["best_model"], deadline)
+                path.unlink()
+        except TrackingError:
+            raise
+        except Exception as exc:
+            raise self._fail(f"cannot replay spooled results from {folder}", exc) from None
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+        return done
+
+    def _resumable(self, record: RunRecord) -> bool:
+        """Whether a run created before the store went away can be completed (it still exists
+        and is this very record); a terminated one is completed again harmlessly."""
+        try:
+            run = self._call(time.monotonic(), self.client.get_run, record.run_id)
+        except Exception:
+            return False
+        return run.data.tags.get("runner.record_id") == record.record_id
+
+
+def finished_hashes_readonly(uri: str, experiment: str) -> set[str]:
+    """Spec hashes FINISHED in experiment ``experiment`` of ``uri``, creating nothing: a SQLite
+    file that does not exist, or a missing experiment, has none. For dry runs."""
+    path = sqlite_path(normalize_uri(uri))
+    if path is not None and not path.is_file():
+        return set()
+    tracker = Tracker(uri)
+    tracker.check()
+    try:
+        found = tracker.client.get_experiment_by_name(experiment)
+    except Exception as exc:
+        raise tracker._fail(f"cannot open experiment {experiment!r}", exc) from None
+    if found is None or found.lifecycle_stage == "deleted":
+        return set()
+    return tracker.finished_hashes(found.experiment_id)

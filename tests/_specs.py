@@ -1,0 +1,20 @@
+"""Run specifications for tests, built as a table row builds them (validated, versions, name)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from runner.spec import RunSpec
+from runner.table import specs_from_rows
+
+
+def spec_of(*, row: int = 1, source: str = "<test>", **cells: Any) -> RunSpec:
+    """The one RunSpec a table row of ``cells`` gives; ``row`` and ``source`` as recorded."""
+    (spec,) = specs_from_rows([cells], source=source)
+    return dataclasses.replace(spec, row=row)
+
+
+def xor_spec(seed: int, epochs: int = 200) -> RunSpec:
+    """A 2-2-1 XOR configuration (gd, learning rate 1.0) for the execution tests."""
+    return spec_of(learning_rate=1.0, seed=seed, epochs=epochs)

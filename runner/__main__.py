@@ -1,4 +1,7 @@
-"""``python -m runner``: the same command line as the ``runner`` script."""
+"""``python -m runner``: the same command line as the ``runner`` script.
+
+Imports the CLI.
+"""
 
 from runner.cli import main
 

@@ -1,7 +1,13 @@
-"""Shared fixtures of the test suite, in blocks; each block says what it is for."""
+"""Shared fixtures of the test suite, in blocks; each block says what it is for.
+
+The suite runs on pytest-xdist workers (``-n auto`` in pyproject.toml); what is expensive to make
+and never changed (a migrated MLflow store, the installed example plugin distribution) is made
+once per run for all workers, by :func:`made_once`.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -22,23 +28,49 @@ PLUGIN_PKG = Path(__file__).parent / "plugin_pkg"
 EXAMPLE_DISTRIBUTION = "runner-example-plugins"
 
 
-def pip_install_target(source: Path, target: Path) -> Path:
-    """Build the project in ``source`` and install it into ``target`` with pip; return ``target``.
+def made_once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """The folder ``name``, shared by every worker of this test run, filled by ``make`` once.
 
-    The source is copied first so that the build leaves nothing (build/, *.egg-info) in the tree.
+    The first worker to get here makes it under a lock (the others wait), in a scratch folder
+    renamed into place when complete, so no worker ever sees it half made.
     """
-    copy = target.parent / f"{target.name}-src"
-    shutil.copytree(
-        source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
-    )
+    base = factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = root / f"shared-{name}"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not folder.exists():
+            scratch = root / f"shared-{name}.making"
+            shutil.rmtree(scratch, ignore_errors=True)
+            scratch.mkdir()
+            make(scratch)
+            scratch.rename(folder)
+    return folder
+
+
+def pip_install_target(sources: Path | list[Path], target: Path) -> Path:
+    """Build the projects in ``sources`` and install them into ``target`` with one pip call;
+    return ``target``.
+
+    Each source is copied first so that the build leaves nothing (build/, *.egg-info) in the tree.
+    """
+    sources = [sources] if isinstance(sources, Path) else sources
+    copies = []
+    for source in sources:
+        copy = target.parent / f"{target.name}-src" / source.name
+        shutil.copytree(
+            source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
+        )
+        copies.append(str(copy))
     command = [
         sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-        "--disable-pip-version-check", "--quiet", "--target", str(target), str(copy),
+        "--disable-pip-version-check", "--quiet", "--target", str(target), *copies,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
+        names = ", ".join(source.name for source in sources)
         pytest.fail(
-            f"could not build and install {source.name} (pip exited {done.returncode}); building "
+            f"could not build and install {names} (pip exited {done.returncode}); building "
             f"needs setuptools>=70.1 or wheel:\n{done.stdout}\n{done.stderr}",
             pytrace=False,
         )
@@ -53,19 +85,25 @@ def clear_registry_cache() -> None:
 
 
 @pytest.fixture(scope="session")
-def install_distribution(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
-    """A function that installs the project in a folder into a fresh directory and returns it."""
+def install_distribution(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[Path | list[Path]], Path]:
+    """A function that installs the projects in folders into a fresh directory and returns it."""
 
-    def install(source: Path) -> Path:
-        return pip_install_target(source, tmp_path_factory.mktemp(source.name) / "site")
+    def install(sources: Path | list[Path]) -> Path:
+        first = sources if isinstance(sources, Path) else sources[0]
+        return pip_install_target(sources, tmp_path_factory.mktemp(first.name) / "site")
 
     return install
 
 
 @pytest.fixture(scope="session")
-def example_plugin_dist(install_distribution: Callable[[Path], Path]) -> Path:
+def example_plugin_dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The directory runner-example-plugins is installed in (put it on sys.path to use it)."""
-    return install_distribution(PLUGIN_PKG)
+    folder = made_once(
+        tmp_path_factory, "example-plugins", lambda f: pip_install_target(PLUGIN_PKG, f / "site")
+    )
+    return folder / "site"
 
 
 @pytest.fixture
@@ -184,6 +222,28 @@ def dask_cli_cluster(tmp_path: Path) -> Iterator[str]:
                 process.wait()
 
 
+def default_sigint() -> None:
+    """``preexec_fn`` of a child that is sent Ctrl-C: SIGINT back to its default, so that the
+    child's Python raises KeyboardInterrupt even when the suite runs with SIGINT ignored
+    (``nohup pytest &``, a background job), which children would otherwise inherit."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def sigint_handled() -> Iterator[None]:
+    """Python's own Ctrl-C handler in this process for the test, whatever the suite started
+    with; the previous handler afterwards."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 # --- end of execution ---
 
 
@@ -210,11 +270,13 @@ def tracking_spec(**fields: object) -> object:
 @pytest.fixture(scope="session")
 def tracking_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty, fully migrated MLflow SQLite database to copy."""
-    from mlflow import MlflowClient
 
-    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
-    MlflowClient(f"sqlite:///{path}").search_experiments(max_results=1)
-    return path
+    def migrate(folder: Path) -> None:
+        from mlflow import MlflowClient
+
+        MlflowClient(f"sqlite:///{folder / 'mlflow.db'}").search_experiments(max_results=1)
+
+    return made_once(tmp_path_factory, "mlflow-template", migrate) / "mlflow.db"
 
 
 @pytest.fixture

@@ -61,6 +61,7 @@ def test_check_passes_and_unknown_name_is_a_clear_error():
 
 
 def test_sweep_bad_table_exits_2_with_one_line_per_problem(tmp_path: Path):
+    """(That nothing is written and no traceback shows: tests/test_e2e.py, in a real process.)"""
     table = tmp_path / "bad.csv"
     table.write_text("dataset,activation,epochs\nxor,sigmod,10\nxor,tanh,-3\n")
     result = CliRunner().invoke(
@@ -71,8 +72,6 @@ def test_sweep_bad_table_exits_2_with_one_line_per_problem(tmp_path: Path):
     assert len(errors) >= 2
     assert any("row 1" in e and "activation" in e and "sigmod" in e for e in errors)
     assert any("row 2" in e and "epochs" in e and "-3" in e for e in errors)
-    assert "Traceback" not in result.output
-    assert not (tmp_path / "m.db").exists()
 
 
 def test_sweep_missing_file_is_a_clear_error(tmp_path: Path):

@@ -8,8 +8,6 @@ the kit rejects each with a message that says what is wrong.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -87,10 +85,8 @@ def test_required_params_are_checked_when_given(tmp_path: Path) -> None:
         kit.check_dataset(source)
 
 
-def test_the_kit_needs_no_pytest_and_names_no_built_in_plugin() -> None:
-    code = "import sys, runner.testing; assert 'pytest' not in sys.modules, 'pytest imported'"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+def test_the_kit_names_no_built_in_plugin() -> None:
+    """(That it needs no pytest: tests/test_layout.py.)"""
     source = "\n".join(p.read_text() for p in Path(kit.__file__).parent.glob("*.py"))
     for obj in PLUGINS:
         if obj.distribution == "runner":
@@ -306,6 +302,54 @@ def test_a_step_rule_that_couples_members_or_skips_biases_is_caught() -> None:
                 flat -= 0.1 * g.reshape(-1)
 
     assert "views into [W | b] blocks" in _fails(kit.check_step_rule, Flattening())
+
+
+class WeightDecayOnW(StepRule):
+    """Gradient descent that also shrinks the weights, not the biases: not elementwise, it tells
+    them apart by the documented layout ``[W^1..W^L, b^1..b^L]``; it records what it was given."""
+
+    name = "weight_decay_on_w"
+    params = (Param("learning_rate", float, 0.1, "step", low=0.0, per_member=True),)
+
+    def __init__(self) -> None:
+        self.layouts: list[list[tuple[int, ...]]] = []
+
+    def init_state(self, params: list) -> dict:
+        self.layouts.append([p.shape[1:] for p in params])
+        return {}
+
+    def step(self, params: list, grads: list, state: dict, learning_rate: Any = 0.1) -> None:
+        n_layers = len(params) // 2
+        for i, (p, g) in enumerate(zip(params, grads, strict=True)):
+            p -= learning_rate * g
+            if i < n_layers:
+                p *= 0.99
+
+
+def test_a_non_elementwise_step_rule_gets_one_layout_in_the_kit_and_in_training() -> None:
+    from runner.engine.network import member_rng
+    from runner.engine.training import Schedule, train
+
+    rule = WeightDecayOnW()
+    kit.check_step_rule(rule)
+    kit_layouts, rule.layouts = rule.layouts, []
+    tanh, identity = REGISTRY.activations["tanh"], REGISTRY.activations["identity"]
+    network = Network((2, 3, 1), tanh, identity, REGISTRY.costs["squared_error"])
+    W, b = network.init_population(
+        REGISTRY.initializers["normal"], {}, [member_rng(s) for s in range(3)]
+    )
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((2, 6)), rng.standard_normal((1, 6))
+    _, dW, db, _ = network.gradients(W, b, X, Y)
+    # one step of the rule on the layout it is documented to get, by hand
+    expected = [a.copy() for a in [*W, *b]]
+    rule.step(expected, [*dW, *db], {}, learning_rate=np.full((3, 1, 1), 0.1))
+    rule.layouts = []
+    train(network, W, b, X, Y, rule, {"learning_rate": np.full(3, 0.1)}, Schedule(epochs=1), [])
+    assert rule.layouts == [[(3, 2), (1, 3), (3, 1), (1, 1)]]  # W1, W2, b1, b2
+    assert kit_layouts and all(layout == rule.layouts[0] for layout in kit_layouts)
+    for got, want in zip([*W, *b], expected, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
 
 
 def test_a_step_rule_that_claims_elementwise_but_scales_per_layer_is_caught() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import _faulty
 import numpy as np
 import pytest
-from conftest import EXECUTION_TESTS_DIR, env_with_tests_on_path, free_port
+from conftest import EXECUTION_TESTS_DIR, default_sigint, env_with_tests_on_path, free_port
 
 from runner.engine.population import PopulationTask
 from runner.errors import ExecutionError
@@ -264,6 +264,7 @@ def test_ctrl_c_stops_the_workers_and_reports_in_flight_tasks(whole_group: bool)
         text=True,
         env=env_with_tests_on_path(),
         start_new_session=True,
+        preexec_fn=default_sigint,
     )
     try:
         started = []
@@ -296,7 +297,7 @@ def test_ctrl_c_stops_the_workers_and_reports_in_flight_tasks(whole_group: bool)
     assert [pid for pid in workers if _alive(pid)] == []
 
 
-def test_ctrl_c_inside_sigint_deferred_is_raised_when_the_block_is_done() -> None:
+def test_ctrl_c_inside_sigint_deferred_is_raised_when_the_block_is_done(sigint_handled) -> None:
     steps = []
     with pytest.raises(KeyboardInterrupt):
         with sigint_deferred():

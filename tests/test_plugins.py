@@ -13,6 +13,7 @@ import inspect
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -34,6 +35,7 @@ from runner.plugin import hookspecs
 from runner.plugin.registry import HOOK_KINDS, collect, get_plugin_manager, get_registry
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+PLUGIN_PKG = Path(__file__).resolve().parent / "plugin_pkg"
 DISTRIBUTION = "runner-example-plugins"
 VERSION = "0.2.0"
 #: kind -> the one plugin of that kind the example distribution registers
@@ -429,6 +431,39 @@ def test_training_uses_every_example_plugin(example_plugins: Path) -> None:
     assert final[keep] == final.min()
 
 
+def test_a_worker_with_another_plugin_version_fails_the_run_naming_both(
+    example_plugins: Path,
+    install_distribution: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from runner.engine.population import PopulationTask
+    from runner.execution import run_tasks
+    from runner.table import specs_from_rows
+
+    (spec,) = specs_from_rows([{"activation": "swish", "optimizer": "adam", "epochs": 5}])
+    assert dict(spec.versions)["step_rule:adam"] == f"{DISTRIBUTION}=={VERSION}"
+    newer = tmp_path / "plugin_pkg"
+    shutil.copytree(PLUGIN_PKG, newer, ignore=shutil.ignore_patterns("build", "*.egg-info"))
+    pyproject = newer / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace(f'"{VERSION}"', '"0.3.0"'))
+    # worker processes start with this path: they find 0.3.0 where this process validated 0.2.0
+    monkeypatch.syspath_prepend(str(install_distribution(newer)))
+    results: list = []
+    run_tasks(
+        [PopulationTask((spec,))],
+        jobs=2,
+        scheduler=None,
+        timeout=None,
+        on_result=lambda task, got: results.extend(got),
+    )
+    (result,) = results
+    assert result.status == "failed" and not result.weights
+    assert result.reason.startswith("VersionMismatch: activation 'swish' is ")
+    assert f"{DISTRIBUTION}==0.3.0 in this process" in result.reason
+    assert f"validated and hashed with {DISTRIBUTION}=={VERSION}" in result.reason
+
+
 # --- broken and clashing distributions ---------------------------------------------------------
 
 PYPROJECT = """\
@@ -474,6 +509,49 @@ BROKEN_SOURCE = '''\
 import runner_dependency_that_is_not_installed  # noqa: F401
 '''
 
+MISSPELLED_SOURCE = '''\
+"""Implements register_activation (singular): a hook runner does not have."""
+
+from runner import Activation, hookimpl
+
+
+class Doubled(Activation):
+    name = "doubled"
+
+    def forward(self, z, **params):
+        return 2.0 * z
+
+    def derivative(self, z, a, **params):
+        return z * 0 + 2.0
+
+
+@hookimpl
+def register_activation(register):
+    register(Doubled())
+'''
+
+PER_MEMBER_SOURCE = '''\
+"""Declares a per-member parameter on an activation, where nothing would honour it."""
+
+from runner import Activation, Param, hookimpl
+
+
+class Scaled(Activation):
+    name = "scaled"
+    params = (Param("gain", float, 1.0, "slope", per_member=True),)
+
+    def forward(self, z, gain=1.0, **params):
+        return gain * z
+
+    def derivative(self, z, a, gain=1.0, **params):
+        return z * 0 + gain
+
+
+@hookimpl
+def register_activations(register):
+    register(Scaled())
+'''
+
 
 def make_distribution(root: Path, dist: str, module: str, source: str) -> Path:
     """Write a one-module project for ``dist`` under ``root``; return its folder."""
@@ -485,79 +563,101 @@ def make_distribution(root: Path, dist: str, module: str, source: str) -> Path:
     return project
 
 
-@pytest.fixture(scope="module")
-def duplicate_dist(tmp_path_factory: pytest.TempPathFactory, install_distribution: Any) -> Path:
-    """runner-dup-sigmoid installed in a directory of its own: it registers ``sigmoid`` again."""
-    root = tmp_path_factory.mktemp("templates")
-    source = make_distribution(root, "runner-dup-sigmoid", "runner_dup_sigmoid", DUPLICATE_SOURCE)
-    return install_distribution(source)
+#: distributions that break a rule: name, module, source, and what their one-line error says
+BAD = {
+    "duplicate": (
+        "runner-dup-sigmoid",
+        "runner_dup_sigmoid",
+        DUPLICATE_SOURCE,
+        ["two plugins register the activation 'sigmoid'", "'runner'", "'runner-dup-sigmoid'"],
+    ),
+    "broken": (
+        "runner-broken-plugin",
+        "runner_broken_plugin",
+        BROKEN_SOURCE,
+        [
+            "plugin 'plugin' from distribution 'runner-broken-plugin' failed to load",
+            "No module named 'runner_dependency_that_is_not_installed'",
+        ],
+    ),
+    "misspelled": (
+        "runner-misspelled-hook",
+        "runner_misspelled_hook",
+        MISSPELLED_SOURCE,
+        [
+            "plugin 'runner-misspelled-hook:hook' implements 'register_activation', which is "
+            "not a runner hook; did you mean 'register_activations'?"
+        ],
+    ),
+    "per_member": (
+        "runner-per-member-gain",
+        "runner_per_member",
+        PER_MEMBER_SOURCE,
+        [
+            "distribution 'runner-per-member-gain': activation 'scaled' declares its parameter "
+            "'gain' per_member, which only step rules may do"
+        ],
+    ),
+}
 
 
 @pytest.fixture(scope="module")
-def broken_dist(tmp_path_factory: pytest.TempPathFactory, install_distribution: Any) -> Path:
-    """runner-broken-plugin installed in a directory of its own: importing it fails."""
+def bad_site(tmp_path_factory: pytest.TempPathFactory, install_distribution: Any) -> Path:
+    """Every distribution of BAD, installed into one folder with one pip call; RUNNER_PLUGINS
+    picks the one a test loads (the others are never imported)."""
     root = tmp_path_factory.mktemp("templates")
-    source = make_distribution(root, "runner-broken-plugin", "runner_broken_plugin", BROKEN_SOURCE)
-    return install_distribution(source)
+    sources = [
+        make_distribution(root, dist, module, code) for dist, module, code, _ in BAD.values()
+    ]
+    return install_distribution(sources)
 
 
-def test_duplicate_name_is_an_error_naming_both_distributions(
-    duplicate_dist: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("which", sorted(BAD))
+def test_a_bad_distribution_is_one_error_naming_it(
+    which: str, bad_site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("RUNNER_PLUGINS", raising=False)
-    monkeypatch.syspath_prepend(str(duplicate_dist))
+    dist, _, _, expected = BAD[which]
+    monkeypatch.syspath_prepend(str(bad_site))
+    monkeypatch.setenv("RUNNER_PLUGINS", dist)
     with pytest.raises(PluginError) as caught:
         get_registry()
     message = str(caught.value)
-    assert "'sigmoid'" in message
-    assert "'runner'" in message and "'runner-dup-sigmoid'" in message
+    assert "\n" not in message
+    for fragment in expected:
+        assert fragment in message
 
 
-def test_failing_import_is_an_error_naming_the_distribution(
-    broken_dist: Path, monkeypatch: pytest.MonkeyPatch
+def test_distributions_left_out_by_runner_plugins_are_never_imported(
+    bad_site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("RUNNER_PLUGINS", raising=False)
-    monkeypatch.syspath_prepend(str(broken_dist))
-    with pytest.raises(PluginError) as caught:
-        get_registry()
-    message = str(caught.value)
-    assert "'runner-broken-plugin'" in message
-    assert "No module named 'runner_dependency_that_is_not_installed'" in message
-    # a broken distribution left out by RUNNER_PLUGINS is never imported
-    get_registry.cache_clear()
+    monkeypatch.syspath_prepend(str(bad_site))
     monkeypatch.setenv("RUNNER_PLUGINS", "")
-    assert "sigmoid" in get_registry().activations
-
-
-BAD = {"duplicate": "runner-dup-sigmoid", "broken": "runner-broken-plugin"}
+    before = set(sys.modules)
+    assert {o.distribution for o in get_registry().all()} == {"runner"}
+    assert not {module for _, module, _, _ in BAD.values()} & (set(sys.modules) - before)
 
 
 @pytest.mark.parametrize("which", sorted(BAD))
 def test_plugin_errors_on_the_command_line(
-    which: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    which: str, bad_site: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("RUNNER_PLUGINS", raising=False)
-    monkeypatch.syspath_prepend(str(request.getfixturevalue(f"{which}_dist")))
+    monkeypatch.syspath_prepend(str(bad_site))
+    monkeypatch.setenv("RUNNER_PLUGINS", BAD[which][0])
     result = CliRunner().invoke(cli, ["plugins"])
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
-    assert BAD[which] in result.stderr and not result.stdout
+    assert BAD[which][0] in result.stderr and not result.stdout
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("which", sorted(BAD))
-def test_plugin_errors_in_a_subprocess(
-    which: str, request: pytest.FixtureRequest, tmp_path: Path
-) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "RUNNER_PLUGINS"}
-    env["PYTHONPATH"] = str(request.getfixturevalue(f"{which}_dist"))
+@pytest.mark.parametrize("which", ["broken", "duplicate"])
+def test_plugin_errors_in_a_subprocess(which: str, bad_site: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(bad_site), "RUNNER_PLUGINS": BAD[which][0]}
     done = run_cli("plugins", env=env, cwd=tmp_path)
     assert done.returncode == 2
     lines = done.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and BAD[which] in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and BAD[which][0] in lines[0]
     assert "Traceback" not in done.stderr and not done.stdout
-    if which == "duplicate":
-        assert "'runner'" in lines[0] and "'sigmoid'" in lines[0]
 
 
 # --- every hook is tested and documented -------------------------------------------------------

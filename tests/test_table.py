@@ -16,6 +16,8 @@ from runner.plugin.registry import collect, get_plugin_manager, get_registry
 from runner.table import CORE, MAX_RUNS_PER_ROW, describe_columns, load_specs, read_table
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+LEGACY = Path(__file__).resolve().parent / "data" / "store-0.1.0"
+LEGACY_HASHES = json.loads((LEGACY / "hashes.json").read_text())
 
 
 def write(folder: Path, text: str, name: str = "t.csv") -> Path:
@@ -587,6 +589,16 @@ def test_spec_hashes_are_stable_and_distinct(tmp_path: Path) -> None:
     reordered = write(tmp_path / "c", "learning_rate,seed,activation\n0.5,3,tanh\n")
     (spec,) = load_specs(reordered)
     assert spec.spec_hash() in first and spec.row == 1
+
+
+@pytest.mark.parametrize("name", sorted(LEGACY_HASHES))
+def test_tables_give_the_hashes_and_names_runner_0_1_0_gave(
+    name: str, request: pytest.FixtureRequest
+) -> None:
+    if name == "third_party.csv":
+        request.getfixturevalue("example_plugins")
+    specs = load_specs(LEGACY / name)
+    assert [[s.row, s.run_name(), s.spec_hash()] for s in specs] == LEGACY_HASHES[name]
 
 
 def test_equal_configurations_are_kept_once(tmp_path: Path) -> None:

@@ -11,8 +11,6 @@ import dataclasses
 import json
 import math
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -54,22 +52,6 @@ def children(tracker: tracking.Tracker, experiment_id: str, parent: str) -> list
 
 
 # -- where the store is and whether it can be used -----------------------------------------
-
-
-def test_mlflow_is_imported_only_by_tracking_and_model() -> None:
-    code = (
-        "import sys, runner.tracking, runner.model, runner.engine.population, runner.sweep, "
-        "runner.cli; print('mlflow' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.stdout.strip() == "False", done.stderr
-    package = Path(runner.__file__).parent
-    importers = {
-        path.name
-        for path in package.glob("*.py")
-        if re.search(r"^\s*(import mlflow|from mlflow)", path.read_text(), re.M)
-    }
-    assert importers <= {"tracking.py", "model.py"}
 
 
 def test_resolve_uri_prefers_option_then_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,7 +20,7 @@ Training folds each layer's bias into its weights: with theta^m = [W^m | b^m] an
 given a row of ones, [a^{m-1}; 1], the forward product is z^m = theta^m [a^{m-1}; 1] and the
 gradient of both is one product, dC/dtheta^m = delta^m [a^{m-1}; 1]^T / S. That is the same
 mathematics in two calls per layer fewer (:meth:`Network.backprop`); :meth:`Network.forward`, used
-for predictions, keeps the plain z = W a + b.
+for predictions, keeps the plain z = W a + b. Imports :mod:`runner.plugin` only.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ member stops when its loss reaches ``target_loss``, its gradient norm falls belo
 run out. A stopped member's weights and history are taken out at once; its row keeps being
 computed, unused, until enough rows have stopped that dropping them from the arrays pays, so the
 others never wait and a member's result is bitwise the same alone or in any population.
+Imports the rest of :mod:`runner.engine` and :mod:`runner.plugin`.
 """
 
 from __future__ import annotations

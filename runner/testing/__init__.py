@@ -21,7 +21,8 @@ activation with a kink elsewhere may need another ``seed``. The relative error o
 scale of the array (of the member, for whole networks) are judged against that scale, so that
 rounding in the difference quotient does not count as an error.
 
-The kit names no concrete plugin: it calls only the methods that :mod:`runner.kinds` defines.
+The kit names no concrete plugin: it calls only the methods that :mod:`runner.plugin.kinds`
+defines. May import :mod:`runner.engine` and :mod:`runner.plugin` (``docs/architecture.md``).
 """
 
 from __future__ import annotations

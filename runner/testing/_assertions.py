@@ -2,7 +2,7 @@
 
 Every failed check raises :class:`AssertionError` as ``"<kind> '<name>' (from <dist>): <check>:
 <detail>"``; an exception a plugin method raises becomes such a failure too. The declared
-parameters of a plugin are checked here before any check calls it.
+parameters of a plugin are checked here before any check calls it. Imports :mod:`runner.plugin`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Derivatives are compared in float64 with fourth-order central differences,
 ``(-f(x+2h) + 8 f(x+h) - 8 f(x-h) + f(x-2h)) / 12h`` with ``h = 1e-3``, at points drawn from a
 fixed seed away from zero (``|z| >= 0.05``). :func:`relative_error` judges elements far below the
 scale of an array against that scale, so that rounding in the difference quotient does not count
-as an error.
+as an error. Imports :mod:`runner.plugin`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The conformance check of activations: shapes, ranges, population broadcasting, derivatives."""
+"""The conformance check of activations: shapes, ranges, population broadcasting, derivatives.
+
+Imports :mod:`runner.plugin`.
+"""
 
 from __future__ import annotations
 

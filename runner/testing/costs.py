@@ -1,4 +1,7 @@
-"""The conformance check of costs: value and derivative, and dc/dz through output activations."""
+"""The conformance check of costs: value and derivative, and dc/dz through output activations.
+
+Imports :mod:`runner.plugin`.
+"""
 
 from __future__ import annotations
 

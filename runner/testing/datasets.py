@@ -1,4 +1,7 @@
-"""The conformance check of data set sources: arrays, labels or targets, names, determinism."""
+"""The conformance check of data set sources: arrays, labels or targets, names, determinism.
+
+Imports :mod:`runner.plugin`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The conformance check of initializers: shapes, finite values, determinism from ``rng`` alone."""
+"""The conformance check of initializers: shapes, finite values, determinism from ``rng`` alone.
+
+Imports :mod:`runner.plugin`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The gradient check of whole networks: backprop against central differences of the loss."""
+"""The gradient check of whole networks: backprop against central differences of the loss.
+
+Imports :mod:`runner.engine`.
+"""
 
 from __future__ import annotations
 

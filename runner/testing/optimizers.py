@@ -1,4 +1,7 @@
-"""The conformance checks of optimizers: step rules (in place, per member, descent), strategies."""
+"""The conformance checks of optimizers: step rules (in place, per member, descent), strategies.
+
+Imports :mod:`runner.engine` (the parameter layout) and :mod:`runner.plugin`.
+"""
 
 from __future__ import annotations
 

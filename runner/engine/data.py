@@ -7,7 +7,7 @@ columns, as in the notes (``X`` of shape ``(N_0, S)``, ``Y`` of shape ``(N_out, 
 generator seeded with the run's ``data_seed``; :func:`prepare_dataset` does the part after
 loading, for arrays a caller already has (the estimators). Scaling is fitted on the training
 split only (:class:`Scaling`, the one scaling of inputs). Names no concrete data set; imports
-:mod:`runner.plugin` and :mod:`runner.engine.settings`.
+:mod:`runner.plugin`, :mod:`runner.engine.settings` and :mod:`runner.spec`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 
 from runner.engine.settings import SETTINGS
 from runner.plugin.kinds import Dataset, DatasetSource
+from runner.spec import RunSpec
 
 Array = np.ndarray
 
@@ -213,6 +214,48 @@ def _stratified(
 
 def _take(dataset: Dataset, index: Array) -> Dataset:
     return replace(dataset, X=np.asarray(dataset.X)[index], y=np.asarray(dataset.y)[index])
+
+
+@dataclass(frozen=True)
+class DataKey:
+    """Everything that determines a prepared data set: the same key, the same arrays.
+
+    Its fields are a run specification's data settings, and whether the targets are one-hot
+    (the output activation normalizes). The table prepares each distinct key once to validate
+    it; a worker prepares each once per process.
+    """
+
+    dataset: str
+    params: tuple[tuple[str, Any], ...]
+    data_seed: int
+    test_size: float
+    scaling: str
+    one_hot: bool
+    dtype: str
+
+    @classmethod
+    def of(cls, spec: RunSpec, one_hot: bool) -> DataKey:
+        return cls(
+            spec.dataset,
+            spec.dataset_params,
+            spec.data_seed,
+            spec.test_size,
+            spec.scaling,
+            bool(one_hot),
+            spec.dtype,
+        )
+
+    def prepare(self, source: DatasetSource) -> Prepared:
+        """:func:`prepare` the data set ``source`` (the plugin named ``dataset``) this way."""
+        return prepare(
+            source,
+            dict(self.params),
+            data_seed=self.data_seed,
+            test_size=self.test_size,
+            scaling=self.scaling,
+            one_hot=self.one_hot,
+            dtype=np.dtype(self.dtype),
+        )
 
 
 def prepare(

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from runner.engine.buffers import member_hyper
-from runner.engine.data import Prepared, accuracy, labels, prepare
+from runner.engine.data import DataKey, Prepared, accuracy, labels
 from runner.engine.network import Network, member_rng
 from runner.engine.settings import PARTS
 from runner.engine.trained import Architecture
@@ -98,24 +98,9 @@ def resolve_plugins(specs: Sequence[RunSpec], registry: Registry) -> dict[str, P
 
 
 @functools.lru_cache(maxsize=16)
-def _prepared(
-    dataset: str,
-    dataset_params: tuple[tuple[str, Any], ...],
-    data_seed: int,
-    test_size: float,
-    scaling: str,
-    one_hot: bool,
-    dtype: str,
-) -> Prepared:
-    return prepare(
-        get_registry().get("dataset", dataset),
-        dict(dataset_params),
-        data_seed=data_seed,
-        test_size=test_size,
-        scaling=scaling,
-        one_hot=one_hot,
-        dtype=np.dtype(dtype),
-    )
+def _prepared(key: DataKey) -> Prepared:
+    """The data of ``key``, prepared once per process."""
+    return key.prepare(get_registry().get("dataset", key.dataset))
 
 
 def train_members(
@@ -161,15 +146,7 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
     first = task.specs[0]
     plugins = resolve_plugins(task.specs, registry)
     output = plugins["output_activation"]
-    data = _prepared(
-        first.dataset,
-        first.dataset_params,
-        first.data_seed,
-        first.test_size,
-        first.scaling,
-        output.normalizes,
-        first.dtype,
-    )
+    data = _prepared(DataKey.of(first, output.normalizes))  # type: ignore[attr-defined]
     architecture = Architecture.of(
         first.hidden,
         (plugins["activation"], output, plugins["cost"]),

@@ -182,7 +182,7 @@ def train(
     order = network.order
     min_rows = MIN_CONTIGUOUS if order == "F" else 1
     # a population-contiguous population is computed with at least MIN_CONTIGUOUS rows (see
-    # runner.network.TINY); the extra rows copy the first member and are dropped at the end
+    # runner.engine.network.TINY); the extra rows copy the first member and are dropped at the end
     extra = max(0, min_rows - n_members)
     rngs = list(rngs) + [np.random.default_rng(0) for _ in range(extra)] if rngs else []
     P = n_members + extra

@@ -217,29 +217,13 @@ class Registry:
     def all(self) -> list[Plugin]:
         return [obj for kind in KINDS for _, obj in sorted(self.by_kind[kind].items())]
 
-    @property
-    def activations(self) -> dict[str, Plugin]:
-        return self.by_kind["activation"]
-
-    @property
-    def costs(self) -> dict[str, Plugin]:
-        return self.by_kind["cost"]
-
-    @property
-    def step_rules(self) -> dict[str, Plugin]:
-        return self.by_kind["step_rule"]
-
-    @property
-    def strategies(self) -> dict[str, Plugin]:
-        return self.by_kind["strategy"]
-
-    @property
-    def initializers(self) -> dict[str, Plugin]:
-        return self.by_kind["initializer"]
-
-    @property
-    def datasets(self) -> dict[str, Plugin]:
-        return self.by_kind["dataset"]
+    # the plugins of one kind, by name
+    activations = property(lambda self: self.by_kind["activation"])
+    costs = property(lambda self: self.by_kind["cost"])
+    step_rules = property(lambda self: self.by_kind["step_rule"])
+    strategies = property(lambda self: self.by_kind["strategy"])
+    initializers = property(lambda self: self.by_kind["initializer"])
+    datasets = property(lambda self: self.by_kind["dataset"])
 
 
 def collect(pm: pluggy.PluginManager) -> Registry:

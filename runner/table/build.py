@@ -34,9 +34,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from runner.engine.data import DataKey
 from runner.engine.settings import LAYERS_ACCEPTED, PARTS, hidden_layers
 from runner.errors import TableError, did_you_mean, first_line
 from runner.plugin.params import Plugin, kind_label
@@ -77,7 +77,7 @@ class _Builder:
     file: str
     folder: Path
     problems: dict[str, int] = field(default_factory=dict)  # line -> row (0: the header)
-    data_uses: dict[tuple[Any, ...], _DataUse] = field(default_factory=dict)
+    data_uses: dict[DataKey, _DataUse] = field(default_factory=dict)
     found: dict[tuple[str, Any], tuple[Plugin | None, str]] = field(default_factory=dict)
 
     def add(self, line: str, row: int = 0) -> None:
@@ -212,15 +212,7 @@ class _Builder:
                 {f"{o.kind}:{o.name}": f"{o.distribution}=={o.version}" for o in chosen.values()}
             ),
         )
-        key = (
-            spec.dataset,
-            spec.dataset_params,
-            spec.data_seed,
-            spec.test_size,
-            spec.scaling,
-            bool(output.normalizes),  # type: ignore[union-attr]
-            spec.dtype,
-        )
+        key = DataKey.of(spec, output.normalizes)  # type: ignore[union-attr]
         use = self.data_uses.setdefault(key, _DataUse([], sources))
         if row not in use.rows:
             use.rows.append(row)
@@ -308,23 +300,13 @@ class _Builder:
     # data sets
     def check_data(self) -> None:
         """Prepare every distinct data-set configuration once; report those that fail."""
-        from runner.engine.data import prepare
-
         for key, use in self.data_uses.items():
-            dataset, params, data_seed, test_size, scaling, one_hot, dtype = key
+            dataset, test_size = key.dataset, key.test_size
             try:
-                prepare(
-                    self.registry.by_kind["dataset"][dataset],
-                    dict(params),
-                    data_seed=data_seed,
-                    test_size=test_size,
-                    scaling=scaling,
-                    one_hot=one_hot,
-                    dtype=np.dtype(dtype),
-                )
+                key.prepare(self.registry.by_kind["dataset"][dataset])  # type: ignore[arg-type]
             except Exception as exc:  # a data-set plugin's own error, whatever its type
                 message = first_line(exc)
-                column, value = _blame(use, dict(params), message, dataset, test_size)
+                column, value = _blame(use, dict(key.params), message, dataset, test_size)
                 also = f" (also rows {', '.join(map(str, use.rows[1:]))})" if use.rows[1:] else ""
                 why = f"data set {dataset!r} cannot be prepared: {message}{also}"
                 self.cell(use.rows[0], column, value, why)

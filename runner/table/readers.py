@@ -8,6 +8,7 @@ pyarrow (Parquet) are imported only for files that need them. Imports :mod:`runn
 
 from __future__ import annotations
 
+import importlib
 import json
 from pathlib import Path
 from typing import Any
@@ -95,14 +96,19 @@ def _read_text(path: Path) -> pd.DataFrame:
     return _with_header(raw)
 
 
-def _read_excel(path: Path) -> pd.DataFrame:
+def _needs(path: Path, package: str, extra: str) -> None:
+    """Raise a TableError saying how to install ``package`` when it cannot be imported."""
     try:
-        import openpyxl  # noqa: F401
+        importlib.import_module(package)
     except ImportError:
         raise TableError(
-            f"{path}: reading .xlsx tables needs openpyxl: pip install openpyxl "
-            "(or install runner with its 'excel' extra)"
+            f"{path}: reading {path.suffix.lower()} tables needs {package}: pip install "
+            f"{package} (or install runner with its {extra!r} extra)"
         ) from None
+
+
+def _read_excel(path: Path) -> pd.DataFrame:
+    _needs(path, "openpyxl", "excel")
     raw = pd.read_excel(
         path, sheet_name=0, header=None, dtype=str, keep_default_na=False, engine="openpyxl"
     )
@@ -147,11 +153,5 @@ def _read_json(path: Path) -> pd.DataFrame:
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:
-        raise TableError(
-            f"{path}: reading .parquet tables needs pyarrow: pip install pyarrow "
-            "(or install runner with its 'parquet' extra)"
-        ) from None
+    _needs(path, "pyarrow", "parquet")
     return pd.read_parquet(path).astype(object)

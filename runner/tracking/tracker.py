@@ -481,7 +481,7 @@ class Tracker:
                 return
             self._recorded[(parent_id, spec_hash)] = run.info.run_id
 
-    # -- the spool (runner.spool) ----------------------------------------------------------
+    # -- the spool (runner.tracking.spool) -----------------------------------------------------
 
     def _spool_folder(self, experiment_id: str) -> Path:
         return spool_folder(self.spool_root, self.uri, experiment_id)

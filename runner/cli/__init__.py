@@ -2,7 +2,7 @@
 elsewhere (:mod:`runner.sweep`, :mod:`runner.testing`, :mod:`runner.plugin.registry`).
 
 Expected problems arrive as :class:`runner.errors.RunnerError` and leave as one line on stderr
-with the error's exit code (2 for bad input), never a traceback. MLflow, pandas, numpy and dask
+with the error's exit code (2 for bad input), never a traceback. MLflow, pandas, rich and dask
 are imported only inside the commands that need them, so ``runner --help`` stays fast;
 :mod:`runner.cli.report` is the terminal report. May import every room (``docs/architecture.md``).
 """

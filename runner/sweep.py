@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import signal
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,9 +32,13 @@ MIN_SPLIT_MEMBERS = 8
 
 
 class SweepInterrupted(RunnerError):
-    """Ctrl-C: unfinished runs were marked KILLED; the same command again finishes the rest."""
+    """Ctrl-C, SIGTERM or SIGHUP: the runs that were training were marked KILLED; the same
+    command again finishes the rest. The exit code is 128 + the signal (130, 143, 129)."""
 
-    exit_code = 130
+    def __init__(self, message: str, *, signum: int = signal.SIGINT) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
 
 
 class FailFast(RunnerError):
@@ -55,6 +60,7 @@ class SweepSummary:
     diverged: int = 0
     failed: int = 0
     killed: int = 0
+    taken: int = 0  # left to another sweep that claimed them while this one ran
     populations: int = 0
     parent_run_id: str | None = None
     best: tuple[str, RunResult] | None = None
@@ -74,6 +80,7 @@ class SweepSummary:
             "diverged": self.diverged,
             "failed": self.failed,
             "killed": self.killed,
+            "taken": self.taken,
         }
 
 
@@ -152,13 +159,49 @@ def run_sweep(
 
     Raises :class:`~runner.errors.TableError` (nothing written) for a table that does not
     validate, :class:`~runner.errors.TrackingError` for an unusable store,
-    :class:`SweepInterrupted` after Ctrl-C and :class:`FailFast` under ``fail_fast``.
+    :class:`SweepInterrupted` after Ctrl-C, SIGTERM or SIGHUP (each stops the sweep the same
+    way; a second one during the stop is ignored) and :class:`FailFast` under ``fail_fast``.
     """
+    from runner import execution
+
+    with execution.stopping_on_signals():
+        try:
+            return _run_sweep(
+                Path(table),
+                tracking_uri=tracking_uri,
+                experiment=experiment,
+                jobs=jobs,
+                scheduler=scheduler,
+                rerun=rerun,
+                dry_run=dry_run,
+                fail_fast=fail_fast,
+                log_every=log_every,
+                timeout=timeout,
+                observer=observer or Observer(),
+            )
+        except KeyboardInterrupt as exc:  # before the sweep's run existed: nothing to record
+            raise SweepInterrupted(
+                "interrupted before anything was recorded", signum=execution.signum_of(exc)
+            ) from None
+
+
+def _run_sweep(
+    path: Path,
+    *,
+    tracking_uri: str | None,
+    experiment: str | None,
+    jobs: int,
+    scheduler: str | None,
+    rerun: bool,
+    dry_run: bool,
+    fail_fast: bool,
+    log_every: int,
+    timeout: float | None,
+    observer: Observer,
+) -> SweepSummary:
     from runner import execution, tracking
     from runner.table import load_specs
 
-    observer = observer or Observer()
-    path = Path(table)
     registry = get_registry()
     specs = load_specs(path, registry)
 
@@ -181,6 +224,7 @@ def run_sweep(
     summary.ui_command = tracker.ui_command()
     experiment_id = tracker.experiment(summary.experiment)
     tracker.replay_spool(experiment_id)
+    tracker.reap_stale(experiment_id)
     done = set() if rerun else tracker.finished_hashes(experiment_id)
     todo = [s for s in specs if s.spec_hash() not in done]
     summary.skipped = len(specs) - len(todo)
@@ -195,15 +239,26 @@ def run_sweep(
         "log_every": str(log_every or "auto"),
         "timeout": str(timeout or ""),
     }
-    parent = tracker.start_sweep(experiment_id, path, summary.counts(), settings)
+    with execution.signals_deferred():  # the sweep's run exists whole, or not at all
+        parent = tracker.start_sweep(experiment_id, path, summary.counts(), settings)
     summary.parent_run_id = parent
     recorded: set[str] = set()
+
+    def on_submit(task: PopulationTask) -> PopulationTask | None:
+        with execution.signals_deferred():  # a spec is claimed whole, or not at all
+            mine = tracker.claim(experiment_id, parent, task.specs, rerun=rerun)
+        summary.taken += len(task.specs) - len(mine)
+        if not mine:
+            return None
+        return (
+            task if len(mine) == len(task.specs) else dataclasses.replace(task, specs=tuple(mine))
+        )
 
     def on_result(task: PopulationTask, results: list[RunResult]) -> None:
         for result in results:
             if result.spec_hash in recorded:  # a re-executed task: record every spec once
                 continue
-            with execution.sigint_deferred():  # a run is recorded whole, and counted
+            with execution.signals_deferred():  # a run is recorded whole, and counted
                 recorded.add(result.spec_hash)
                 run_id = tracker.record(experiment_id, parent, result)
                 _count(summary, result, run_id)
@@ -213,35 +268,43 @@ def run_sweep(
                     f"run {result.spec.run_name()} (table row {result.spec.row}) failed: "
                     f"{result.reason}; stopping (--fail-fast)"
                 )
+        tracker.heartbeat(parent)
 
-    status = "FINISHED"
+    def stopped(started: list[PopulationTask], queued: list[PopulationTask], why: str) -> None:
+        """Mark KILLED what was training, give back the claims of what never started."""
+        training = [s for task in started for s in task.specs if s.spec_hash() not in recorded]
+        summary.killed = tracker.mark_killed(experiment_id, parent, training, why)
+        tracker.release(parent, [s for task in queued for s in task.specs])
+
     try:
         execution.run_tasks(
-            tasks, jobs=jobs, scheduler=scheduler, timeout=timeout, on_result=on_result
+            tasks,
+            jobs=jobs,
+            scheduler=scheduler,
+            timeout=timeout,
+            on_result=on_result,
+            on_submit=on_submit,
         )
     except KeyboardInterrupt as exc:
-        status = "KILLED"
-        unfinished = [
-            s
-            for task in getattr(exc, "in_flight", tasks)
-            for s in task.specs
-            if s.spec_hash() not in recorded
-        ]
-        tracker.mark_killed(experiment_id, parent, unfinished, "interrupted (Ctrl-C)")
-        summary.killed = len(unfinished)
-        _finish(tracker, parent, summary, status)
+        # later stop signals are ignored from here on (stopping_on_signals): the stop completes
+        signum = execution.signum_of(exc)
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        started = getattr(exc, "started", [])
+        queued = [t for t in getattr(exc, "in_flight", []) if t not in started]
+        stopped(started, queued, f"interrupted ({name})")
+        _finish(tracker, parent, summary, "KILLED")
         raise SweepInterrupted(
-            f"interrupted: {summary.finished + summary.diverged} runs recorded, "
-            f"{summary.killed} marked KILLED; run the same command again to finish the rest"
+            f"interrupted ({name}): {summary.finished + summary.diverged} runs recorded, "
+            f"{summary.killed} marked KILLED; run the same command again to finish the rest",
+            signum=signum,
         ) from None
-    except FailFast:
-        status = "FAILED"
-        _finish(tracker, parent, summary, status)
+    except BaseException as exc:  # --fail-fast, or the store failed
+        why = "the sweep stopped: --fail-fast" if isinstance(exc, FailFast) else "the sweep failed"
+        with execution.signals_deferred():
+            stopped(tasks, [], why)  # whatever this sweep still holds a claim on
+            _finish(tracker, parent, summary, "FAILED")
         raise
-    except BaseException:
-        _finish(tracker, parent, summary, "FAILED")
-        raise
-    _finish(tracker, parent, summary, status)
+    _finish(tracker, parent, summary, "FINISHED")
     return summary
 
 

@@ -1,8 +1,10 @@
 """End to end, as a user runs it: ``python -m runner sweep`` as a real subprocess.
 
-Covers the README's main path on a store the sweep creates itself, Ctrl-C and resume (SIGINT to
-the whole process group, as a terminal sends it), and bad input (exit code 2, one line per
-problem, no traceback, nothing written). What a repeated sweep skips is tests/test_sweep.py's.
+Covers the README's main path on a store the sweep creates itself; a sweep stopped every way a
+machine stops one (SIGTERM to the driver, kill -9, Ctrl-C twice to the whole process group, as a
+terminal sends it) and resumed to exactly one FINISHED run per configuration, with no process
+outliving its sweep; and bad input (exit code 2, one line per problem, no traceback, nothing
+written). What a repeated sweep skips is tests/test_sweep.py's.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import default_sigint
+from conftest import alive, default_sigint, descendants
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,46 +67,100 @@ def test_xor_sweep_from_the_command_line(tmp_path: Path):
     assert status_counts(tmp_path / "mlflow.db") == {"FINISHED": 30}
 
 
+def run_counts(db: Path) -> dict[str, int]:
+    """Every run of the store (sweeps and configurations) by status."""
+    with sqlite3.connect(db) as con:
+        return dict(con.execute("select status, count(*) from runs group by status").fetchall())
+
+
 @pytest.mark.slow
-def test_ctrl_c_marks_killed_and_the_same_command_finishes_the_rest(
+def test_a_sweep_stopped_by_sigterm_kill_9_and_two_ctrl_c_resumes_to_one_run_each(
     tmp_path: Path, sqlite_uri: str
 ):
     table = tmp_path / "slow.csv"
-    # five populations (one per hidden size) of two networks, each a second or so of work
+    # eight populations (one per hidden size) of two networks, each a second or so of work
     table.write_text(
         "dataset,hidden,activation,learning_rate,epochs,seed\n"
-        "xor,2|3|4|5|6,sigmoid,1.0,20000,0..1\n"
+        "xor,2|3|4|5|6|7|8|9,sigmoid,1.0,20000,0..1\n"
     )
     db = Path(sqlite_uri.removeprefix("sqlite:///"))
     args = runner_cmd("sweep", str(table), "--jobs", "2", "--tracking-uri", sqlite_uri)
-    proc = subprocess.Popen(
-        args,
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        preexec_fn=default_sigint,
-    )
-    deadline = time.monotonic() + 120
-    while status_counts(db).get("FINISHED", 0) < 2 and time.monotonic() < deadline:
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGINT)
-    out, err = proc.communicate(timeout=60)  # a guard against a hang, not a measurement
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err
-    assert "run the same command again" in err
-    first = status_counts(db)
-    assert first.get("FINISHED", 0) >= 2
-    assert first.get("FINISHED", 0) < 10
-    assert first.get("KILLED", 0) >= 1
-    assert first.get("RUNNING", 0) == 0  # Ctrl-C never leaves a run half-written
+
+    def stop(signals: list[int], whole_group: bool) -> tuple[int, str, list[int]]:
+        """Start the sweep, let two more runs finish, send ``signals`` 0.2 s apart; return its
+        exit code, its stderr and the processes it had started."""
+        before = status_counts(db).get("FINISHED", 0)
+        proc = subprocess.Popen(
+            args,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            preexec_fn=default_sigint,
+        )
+        deadline = time.monotonic() + 120
+        while status_counts(db).get("FINISHED", 0) < before + 2 and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.2)
+        workers = descendants(proc.pid)
+        for signum in signals:
+            (os.killpg if whole_group else os.kill)(proc.pid, signum)
+            time.sleep(0.2)
+        _, err = proc.communicate(timeout=60)  # a guard against a hang, not a measurement
+        deadline = time.monotonic() + 10
+        while [pid for pid in workers if alive(pid)] and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in workers if alive(pid)] == [], "a process outlived its sweep"
+        return proc.returncode, err, workers
+
+    # SIGTERM to the driver alone, as `timeout` or a batch scheduler sends it
+    code, err, workers = stop([signal.SIGTERM], whole_group=False)
+    assert code == 143 and "Traceback" not in err, err
+    assert "interrupted (SIGTERM)" in err and "run the same command again" in err
+    assert len(workers) >= 2
+    assert run_counts(db).get("RUNNING", 0) == 0
+    # kill -9 of the driver: its workers die with it, its runs are left RUNNING...
+    code, _, _ = stop([signal.SIGKILL], whole_group=False)
+    assert code == -signal.SIGKILL
+    assert run_counts(db).get("RUNNING", 0) >= 1
+    # ...until the next sweep marks them KILLED; two Ctrl-C 0.2 s apart stop that one
+    code, err, _ = stop([signal.SIGINT, signal.SIGINT], whole_group=True)
+    assert code == 130 and "Traceback" not in err, err
+    assert "SIGINT ignored: still stopping" in err
+    counts = run_counts(db)
+    assert counts.get("RUNNING", 0) == 0 and counts.get("KILLED", 0) >= 2  # kill -9's, Ctrl-C's
+    assert len(set(finished_hashes(db))) == len(finished_hashes(db)) >= 6
 
     done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     hashes = finished_hashes(db)
-    assert len(hashes) == 10 and len(set(hashes)) == 10
+    assert len(hashes) == 16 and len(set(hashes)) == 16
+    assert run_counts(db).get("RUNNING", 0) == 0
+
+
+@pytest.mark.slow
+def test_two_sweeps_of_one_table_at_once_record_every_configuration_once(tmp_path: Path):
+    """On a fresh store (they race to create it) and then on the initialised one."""
+    db = tmp_path / "store" / "mlflow.db"
+    db.parent.mkdir()
+    for epochs, name in enumerate(("fresh", "initialised"), start=3000):
+        table = tmp_path / f"{name}.csv"  # twelve configurations of their own for each pair
+        table.write_text(
+            "dataset,hidden,activation,learning_rate,epochs,seed\n"
+            f"xor,2|3|4|5,sigmoid,1.0,{epochs},0..2\n"
+        )
+        args = runner_cmd("sweep", str(table), "--jobs", "1", "--tracking-uri", f"sqlite:///{db}")
+        both = [
+            subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(2)
+        ]
+        outcomes = [proc.communicate(timeout=300) for proc in both]  # a guard, not a measure
+        for proc, (_, err) in zip(both, outcomes, strict=True):
+            assert proc.returncode == 0, err.decode()
+        hashes = finished_hashes(db)
+        assert len(hashes) == 12 * (1 + (name == "initialised")) and len(set(hashes)) == len(hashes)
+        assert run_counts(db).get("RUNNING", 0) == 0
 
 
 def test_bad_table_exits_2_without_traceback_or_store(tmp_path: Path):

@@ -18,7 +18,14 @@ from pathlib import Path
 import _faulty
 import numpy as np
 import pytest
-from conftest import EXECUTION_TESTS_DIR, default_sigint, env_with_tests_on_path, free_port
+from conftest import (
+    EXECUTION_TESTS_DIR,
+    alive,
+    default_sigint,
+    descendants,
+    env_with_tests_on_path,
+    free_port,
+)
 
 from runner.engine.population import PopulationTask
 from runner.errors import ExecutionError
@@ -27,8 +34,10 @@ from runner.execution import (
     default_jobs,
     failed_results,
     run_tasks,
-    sigint_deferred,
+    signals_deferred,
+    stopping_on_signals,
 )
+from runner.execution.signals import Stopped
 from runner.spec import RunResult
 
 
@@ -215,45 +224,6 @@ def test_in_process_interrupt_reports_the_running_task() -> None:
     assert recorder.calls == [tasks[0].hashes[0], tasks[1].hashes[0]]
 
 
-def _alive(pid: int) -> bool:
-    try:
-        import psutil
-    except ImportError:
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            return False
-        return stat.rsplit(")", 1)[1].split()[0] != "Z"
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid``, from psutil if available, else from /proc."""
-    try:
-        import psutil
-
-        return [p.pid for p in psutil.Process(pid).children(recursive=True)]
-    except ImportError:
-        parents = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    stat = (entry / "stat").read_text()
-                except OSError:
-                    continue
-                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-        found, frontier = [], [pid]
-        while frontier:
-            parent = frontier.pop()
-            children = [p for p, pp in parents.items() if pp == parent]
-            found += children
-            frontier += children
-        return found
-
-
 @pytest.mark.parametrize("whole_group", [False, True], ids=["driver-alone", "process-group"])
 def test_ctrl_c_stops_the_workers_and_reports_in_flight_tasks(whole_group: bool) -> None:
     jobs = 2
@@ -273,7 +243,7 @@ def test_ctrl_c_stops_the_workers_and_reports_in_flight_tasks(whole_group: bool)
             assert line, f"driver ended early: {driver.stderr.read()}"
             if line.startswith("started "):
                 started.append(line.split()[1])
-        workers = _descendants(driver.pid)
+        workers = descendants(driver.pid)
         assert len(workers) >= jobs
         if whole_group:
             os.killpg(driver.pid, signal.SIGINT)
@@ -292,23 +262,30 @@ def test_ctrl_c_stops_the_workers_and_reports_in_flight_tasks(whole_group: bool)
     assert len(in_flight) == TASKS_PER_WORKER * jobs  # submitted, never finished
     assert set(started) <= set(in_flight)
     deadline = time.monotonic() + 30  # orphans are reaped asynchronously; wait, don't time
-    while [pid for pid in workers if _alive(pid)] and time.monotonic() < deadline:
+    while [pid for pid in workers if alive(pid)] and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert [pid for pid in workers if _alive(pid)] == []
+    assert [pid for pid in workers if alive(pid)] == []
 
 
-def test_ctrl_c_inside_sigint_deferred_is_raised_when_the_block_is_done(sigint_handled) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_stops_once_and_waits_for_a_deferred_block(signum, sigint_handled) -> None:
     steps = []
-    with pytest.raises(KeyboardInterrupt):
-        with sigint_deferred():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.05)  # the default handler would have raised by now
-            steps.append("finished")
-    assert steps == ["finished"]
+    with stopping_on_signals():
+        with pytest.raises(Stopped) as caught:
+            with signals_deferred():
+                os.kill(os.getpid(), signum)
+                time.sleep(0.05)  # the handler would have raised by now
+                steps.append("finished")
+        assert caught.value.signum == signum and steps == ["finished"]
+        os.kill(os.getpid(), signal.SIGTERM)  # a second stop signal: ignored, the stop goes on
+        time.sleep(0.05)
+        steps.append("stopped")
+    assert steps == ["finished", "stopped"]
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    with sigint_deferred():  # without Ctrl-C the block just runs
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    with signals_deferred():  # without a signal the block just runs
         steps.append("again")
-    assert steps == ["finished", "again"]
+    assert steps == ["finished", "stopped", "again"]
 
 
 def test_an_unreachable_scheduler_is_an_execution_error() -> None:

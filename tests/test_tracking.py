@@ -11,6 +11,8 @@ import dataclasses
 import json
 import math
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +97,23 @@ def test_check_reports_unusable_stores_in_one_line(tmp_path: Path) -> None:
 
 def test_check_accepts_a_working_store(sqlite_uri: str) -> None:
     tracking.Tracker(sqlite_uri).check()
+
+
+def test_a_damaged_store_is_refused_before_anything_is_written(
+    tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
+) -> None:
+    experiment_id, parent = sweep(tracker, table)
+    tracker.record(experiment_id, parent, xor_results[0])
+    path = Path(tracker.uri.removeprefix("sqlite:///"))
+    size = path.stat().st_size
+    with open(path, "r+b") as f:  # random bytes in the middle of the file
+        f.seek(size // 2)
+        f.write(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(TrackingError) as info:
+        tracking.Tracker(tracker.uri).check()
+    message = str(info.value)
+    assert "\n" not in message and f"{path} is damaged (SQLite's quick check: " in message
+    assert path.stat().st_size == size
 
 
 # -- one run ---------------------------------------------------------------------------------
@@ -241,6 +260,7 @@ def test_finished_hashes_killed_runs_and_end_of_sweep(
     tracker.record(
         experiment_id, parent, RunResult(failed_spec, failed_spec.spec_hash(), "failed", "boom")
     )
+    assert tracker.claim(experiment_id, parent, [killed_spec]) == [killed_spec]
     tracker.mark_killed(experiment_id, parent, [finished.spec, killed_spec], "interrupted")
 
     assert tracker.finished_hashes(experiment_id) == {finished.spec_hash, diverged.spec_hash}
@@ -268,6 +288,60 @@ def test_finished_hashes_killed_runs_and_end_of_sweep(
         "log_every": "auto",
     }
     assert [a.path for a in tracker.client.list_artifacts(parent)] == ["xor.csv"]
+
+
+def test_a_claimed_spec_is_recorded_in_its_claim_and_taken_from_other_sweeps(
+    tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
+) -> None:
+    first, second = xor_results
+    experiment_id, parent = sweep(tracker, table)
+    assert tracker.claim(experiment_id, parent, [first.spec, second.spec]) == [
+        first.spec,
+        second.spec,
+    ]
+    claims = {r.data.tags["runner.spec_hash"]: r for r in children(tracker, experiment_id, parent)}
+    assert {r.info.status for r in claims.values()} == {"RUNNING"}
+    assert {r.data.tags["runner.status"] for r in claims.values()} == {"training"}
+
+    other = tracking.Tracker(tracker.uri)  # another sweep, live: this very process drives it
+    _, other_parent = sweep(other, table)
+    assert other.claim(experiment_id, other_parent, [first.spec, second.spec]) == []
+    run_id = tracker.record(experiment_id, parent, first)
+    assert run_id == claims[first.spec_hash].info.run_id  # the claim became the run
+    assert tracker.client.get_run(run_id).info.status == "FINISHED"
+    assert tracker.client.get_run(run_id).data.tags["runner.status"] == "finished"
+    tracker.release(parent, [second.spec])  # never started: no run left behind
+    assert len(children(tracker, experiment_id, parent)) == 1
+    third = tracking.Tracker(tracker.uri)  # a later sweep: what is FINISHED is not to do
+    _, third_parent = sweep(third, table)
+    todo = [
+        s
+        for s in (first.spec, second.spec)
+        if s.spec_hash() not in third.finished_hashes(experiment_id)
+    ]
+    assert third.claim(experiment_id, third_parent, todo) == [second.spec]
+
+
+def test_runs_left_running_by_a_dead_driver_are_killed_and_claimed_again(
+    tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
+) -> None:
+    from runner.tracking.drivers import this_driver
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], text=True,
+                          capture_output=True, check=True)  # fmt: skip
+    ghost = json.loads(this_driver()) | {"pid": int(dead.stdout)}
+    experiment_id, parent = sweep(tracker, table)
+    spec = xor_results[0].spec
+    tracker.claim(experiment_id, parent, [spec])
+    for run in [tracker.client.get_run(parent), *children(tracker, experiment_id, parent)]:
+        tracker.client.set_tag(run.info.run_id, "runner.driver", json.dumps(ghost))
+    again = tracking.Tracker(tracker.uri)
+    _, next_parent = sweep(again, table)
+    assert again.reap_stale(experiment_id) == 2  # the dead sweep's run and its claim
+    assert again.claim(experiment_id, next_parent, [spec]) == [spec]
+    stale = tracker.client.get_run(parent)
+    assert stale.info.status == "KILLED"
+    assert "driver is gone" in stale.data.tags["runner.reason"]
 
 
 def test_finished_hashes_readonly_creates_nothing(

@@ -123,9 +123,10 @@ def print_results(summary: SweepSummary, console: Console, n: int = 10) -> None:
     failed = [r for _, r in summary.results if r.status == "failed"]
     for r in failed[:10]:
         console.print(f"[red]failed[/] {r.spec.run_name()} (row {r.spec.row}): {r.reason}")
+    taken = f", {summary.taken} left to another sweep running now" if summary.taken else ""
     console.print(
         f"finished {summary.finished}, diverged {summary.diverged}, failed {summary.failed}, "
-        f"skipped {summary.skipped} (already done), of {summary.planned} planned"
+        f"skipped {summary.skipped} (already done){taken}, of {summary.planned} planned"
     )
     if summary.ui_command:
         console.print("Open the results:")

@@ -15,8 +15,9 @@ the tasks, the results come back to the driving process, which alone calls ``on_
 ``on_result`` — each at most once per task, ``on_start`` always before ``on_result``
 (:mod:`~runner.execution.ledger`). Faults are confined to the task that causes them; on Ctrl-C
 the workers are stopped and :class:`KeyboardInterrupt` is re-raised with an ``in_flight``
-attribute listing the tasks that were submitted but have no result
-(:mod:`~runner.execution.signals` holds Ctrl-C back where it must not cut work in half).
+attribute listing the tasks that were submitted but have no result, ``started`` those of them
+that had begun, and ``signum`` the signal; SIGTERM and SIGHUP stop a sweep as Ctrl-C does, and
+:mod:`~runner.execution.signals` holds them back where they must not cut work in half.
 
 May import :mod:`runner.engine`, :mod:`runner.spec`, :mod:`runner.errors` and
 :mod:`runner.environ` (``docs/architecture.md``).
@@ -34,12 +35,18 @@ from runner.execution.ledger import (
     TASKS_PER_WORKER,
     OnResult,
     OnStart,
+    OnSubmit,
     TaskLedger,
     Worker,
     failed_results,
 )
 from runner.execution.pool import BLAS_THREAD_VARS, run_pool
-from runner.execution.signals import sigint_deferred
+from runner.execution.signals import (
+    STOP_SIGNALS,
+    signals_deferred,
+    signum_of,
+    stopping_on_signals,
+)
 
 if TYPE_CHECKING:
     from runner.engine.population import PopulationTask
@@ -50,7 +57,10 @@ __all__ = [
     "default_jobs",
     "failed_results",
     "run_tasks",
-    "sigint_deferred",
+    "STOP_SIGNALS",
+    "signals_deferred",
+    "signum_of",
+    "stopping_on_signals",
 ]
 
 
@@ -70,11 +80,14 @@ def run_tasks(
     timeout: float | None,
     on_result: OnResult,
     on_start: OnStart | None = None,
+    on_submit: OnSubmit | None = None,
     worker: Worker | None = None,
 ) -> None:
     """Run every task and hand each one's results to ``on_result`` in this process.
 
-    ``worker`` computes one task's results (default
+    ``on_submit`` is called in this process before a task is first handed to a worker, and
+    gives the task to run (the sweep claims its specifications there, and leaves out those
+    another sweep took), or None to leave it out. ``worker`` computes one task's results (default
     :func:`runner.engine.population.run_population`); it must be a module-level function (or a
     :func:`functools.partial` of one) so that worker processes can import it. ``timeout``
     (seconds per task) is enforced by stopping the worker process, so with ``jobs == 1`` and a
@@ -92,7 +105,7 @@ def run_tasks(
     tasks = list(tasks)
     if not tasks:
         return
-    ledger = TaskLedger(tasks, on_result, on_start)
+    ledger = TaskLedger(tasks, on_result, on_start, on_submit)
     if scheduler:
         from runner.execution.dask_cluster import run_dask
 

@@ -13,13 +13,15 @@ def run_inline(ledger: TaskLedger, worker: Worker | None) -> None:
     """Run every task of the ledger here; Ctrl-C raises the ledger's KeyboardInterrupt."""
     work = worker or default_worker()
     try:
-        for index, task in enumerate(ledger.tasks):
-            ledger.submit(index)
+        for index in range(len(ledger.tasks)):
+            task = ledger.submit(index)
+            if task is None:
+                continue
             ledger.start(index)
             try:
                 results = work(task)
             except Exception as exc:
                 results = failed_results(task, error_reason(exc))
             ledger.deliver(index, results)
-    except KeyboardInterrupt:
-        raise ledger.interrupted() from None
+    except KeyboardInterrupt as exc:
+        raise ledger.interrupted(exc) from None

@@ -87,9 +87,9 @@ class TaskLoop:
                         for index in expired:
                             self.ledger.fail(index, f"timeout after {self.timeout:g} s")
                         self.requeue(self.backend.expire(self, expired))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             self.backend.abort()
-            raise self.ledger.interrupted() from None
+            raise self.ledger.interrupted(exc) from None
         except BaseException:
             self.backend.abort()
             raise
@@ -99,9 +99,11 @@ class TaskLoop:
         """Submit up to the limit; True when the backend broke on a submission."""
         while self.todo and len(self.in_flight) < self.backend.limit:
             index = self.todo.popleft()
-            self.ledger.submit(index)
+            task = self.ledger.submit(index)
+            if task is None:
+                continue
             try:
-                future = self.backend.submit(index, self.ledger.tasks[index])
+                future = self.backend.submit(index, task)
             except Lost:  # a worker died since the last look
                 self.todo.appendleft(index)
                 return True

@@ -2,7 +2,8 @@
 
 A :class:`concurrent.futures.ProcessPoolExecutor` on the ``spawn`` start method (safe with the
 driver's threads and open MLflow connections), each worker limited to one BLAS thread and
-reporting the start of each task. A worker process that dies (a plugin calling ``os._exit``,
+reporting the start of each task; workers ignore Ctrl-C and SIGHUP (the driver stops them) and
+die with the driver however it ends. A worker process that dies (a plugin calling ``os._exit``,
 the kernel's out-of-memory killer) breaks the pool: it is rebuilt and only the tasks without a
 result are resubmitted; a task whose worker dies twice gets ``failed`` results. A task over the
 timeout is failed and the pool's workers are stopped (a process pool cannot stop one task).
@@ -16,6 +17,7 @@ import multiprocessing
 import os
 import pickle
 import signal
+import sys
 from collections import Counter
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -31,7 +33,7 @@ from runner.execution.ledger import (
     default_worker,
 )
 from runner.execution.loop import Lost, TaskLoop
-from runner.execution.signals import sigint_blocked
+from runner.execution.signals import STOP_SIGNALS, signals_blocked
 from runner.spec import RunResult
 
 if TYPE_CHECKING:
@@ -39,15 +41,34 @@ if TYPE_CHECKING:
 
 BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 MAX_IDLE_BREAKS = 3  # pool breaks in a row with no task running: workers cannot start
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 _started_reports: Any = None  # in a pool worker: where it reports (task index, pid) on start
 
 
+def _die_with_the_driver() -> None:
+    """Have the kernel kill this worker when the driver dies, however it dies (Linux)."""
+    parent = os.getppid()
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the driver died before the request was in place
+        os._exit(1)
+
+
 def _init_pool_worker(started_reports: Any) -> None:
-    """Worker initializer: ignore Ctrl-C (the driver stops us), one BLAS thread, report queue."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    """Worker initializer: ignore Ctrl-C and SIGHUP (the driver stops us; SIGTERM stays as it
+    is, the pool stops its workers with it), die with the driver, one BLAS thread, the
+    start-report queue."""
+    for signum in STOP_SIGNALS:
+        if signum != signal.SIGTERM:
+            signal.signal(signum, signal.SIG_IGN)
     if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, set(STOP_SIGNALS))
+    if sys.platform.startswith("linux"):
+        _die_with_the_driver()
     for var in BLAS_THREAD_VARS:
         os.environ[var] = "1"
     with contextlib.suppress(ImportError):
@@ -110,7 +131,7 @@ class ProcessPool:
     def submit(self, index: int, task: PopulationTask) -> Future:
         assert self.executor is not None
         try:
-            with sigint_blocked():
+            with signals_blocked():
                 future = self.executor.submit(_pool_work, self.worker, index, task)
         except BrokenProcessPool:
             raise Lost from None

@@ -25,6 +25,7 @@ import numpy as np
 
 from runner.engine.trained import ARCHITECTURE_FILE, WEIGHTS_FILE, save_weights
 from runner.spec import RunResult, RunSpec
+from runner.tracking.drivers import this_driver
 from runner.tracking.spool import to_jsonable
 from runner.version import __version__
 
@@ -72,6 +73,7 @@ def run_tags(
         "runner.plugins": json.dumps(dict(spec.versions), sort_keys=True),
         "runner.version": __version__,
         "runner.record_id": record_id,
+        "runner.driver": this_driver(),
         "mlflow.user": user_name(),
         "mlflow.source.name": "runner sweep",
         "mlflow.source.type": "LOCAL",

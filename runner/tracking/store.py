@@ -1,20 +1,30 @@
-"""Where the tracking store is, and whether a failed call to it is worth trying again.
+"""Where the tracking store is, whether it is sound, and whether a failed call to it is worth
+trying again.
 
 The store is given by ``--tracking-uri``, else ``MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db``
 in the working directory; a relative SQLite path is made absolute once, so that changing directory
 cannot move the store. A failed call is transient (the server is away, the database busy) when
 MLflow says so with one of :data:`TRANSIENT_CODES`, or when the failure comes from the network or
-database layer underneath; anything else is a real error. Nothing here imports mlflow, or
-anything of runner's.
+database layer underneath; anything else is a real error. A SQLite store is checked with SQLite's
+quick check before it is used, and its first use (which creates and migrates its tables) happens
+under a lock file beside it. Nothing here imports mlflow, or anything of runner's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import sqlite3
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on Windows
+    fcntl = None  # type: ignore[assignment]
 
 DEFAULT_URI = "sqlite:///mlflow.db"
 
@@ -43,6 +53,37 @@ def sqlite_path(uri: str) -> Path | None:
         return None
     path = rest[3:]
     return None if path in ("", ":memory:") else Path(path)
+
+
+def sqlite_damage(path: Path) -> str:
+    """What SQLite's quick check finds wrong with the database at ``path`` ("" when nothing is,
+    or when there is no file yet). Opened read-only: nothing is written."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return ""
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as con:
+            rows = con.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.DatabaseError as exc:
+        return " ".join(str(exc).split())
+    found = [str(row[0]) for row in rows if row and row[0] != "ok"]
+    return " ".join(" ".join(found).split())[:300]  # one line, whatever SQLite printed
+
+
+@contextlib.contextmanager
+def store_lock(path: Path | None) -> Iterator[None]:
+    """An exclusive lock on ``<database>.lock`` beside a SQLite store, for the block (nothing
+    for other stores, or where the system has no ``fcntl``)."""
+    if path is None or fcntl is None:
+        yield
+        return
+    with open(path.parent / f"{path.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def normalize_uri(uri: str) -> str:

@@ -34,7 +34,7 @@ import re
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from runner.engine.trained import ARCHITECTURE_FILE, WEIGHTS_FILE
 from runner.environ import environ
 from runner.errors import TrackingError
 from runner.spec import RunResult, RunSpec
+from runner.tracking.drivers import driver_gone, this_driver
 from runner.tracking.pyfunc import save_pyfunc
 from runner.tracking.records import (
     MAX_PARAM_LENGTH,
@@ -73,11 +74,16 @@ from runner.tracking.store import (
     is_transient,
     local_folder,
     normalize_uri,
+    sqlite_damage,
     sqlite_path,
+    store_lock,
 )
 from runner.version import __version__
 
 ARTIFACT_FOLDER = "mlartifacts"
+#: how far back a look for runs other sweeps FINISHED reaches beyond the last look, for the
+#: time between a run's end time and its FINISHED status, and clocks that differ a little
+CLOCK_SLACK_MS = 120_000
 BEST_MODEL = "best_model"
 
 RUN_STATUS = {"finished": "FINISHED", "diverged": "FINISHED", "failed": "FAILED"}
@@ -110,6 +116,10 @@ class Tracker:
         self._client: Any = None
         self._away = False  # the last call gave up: the next ones try once, not for 30 s
         self._recorded: dict[tuple[str, str], str | None] = {}
+        self._claims: dict[tuple[str, str], RunRecord] = {}  # (parent, spec hash) -> its run
+        self._since_ms = now_ms()  # FINISHED runs up to then are known (finished_hashes)
+        self._others: set[str] = set()  # spec hashes other sweeps took since (see _taken)
+        self._last_beat = time.monotonic()
         self._experiments: dict[str, str] = {}  # parent run id -> experiment id
         # http clients: fail fast inside one call and let our own loop do the waiting
         self._http_env = {
@@ -177,12 +187,20 @@ class Tracker:
                 raise TrackingError(f"tracking store {self.uri}: folder {folder} is not writable")
             if path.exists() and not os.access(path, os.R_OK | os.W_OK):
                 raise TrackingError(f"tracking store {self.uri}: {path} is not writable")
+            damage = sqlite_damage(path)
+            if damage:
+                raise TrackingError(
+                    f"tracking store {self.uri}: {path} is damaged (SQLite's quick check: "
+                    f"{damage}); restore it from a copy, or give another --tracking-uri"
+                )
         quick = {
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
             "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, round(self.check_timeout))),
         }
         try:
-            with environ(quick):
+            # the first use of a fresh SQLite store creates and migrates its tables: one
+            # process at a time, so that two first sweeps never race on the migration
+            with environ(quick), store_lock(path):
                 self.client.search_experiments(max_results=1)
         except Exception as exc:
             if scheme.startswith("http"):
@@ -235,29 +253,170 @@ class Tracker:
             )
         return found.experiment_id
 
+    def _runs(self, experiment_id: str, query: str, deadline: float) -> Iterator[Any]:
+        """Every run of the experiment that ``query`` (an MLflow filter) selects, page by page."""
+        token = None
+        while True:
+            page = self._call(
+                deadline,
+                self.client.search_runs,
+                [experiment_id],
+                filter_string=query,
+                max_results=self.page_size,
+                page_token=token,
+            )
+            yield from page
+            token = page.token
+            if not token:
+                return
+
     def finished_hashes(self, experiment_id: str) -> set[str]:
         """Spec hashes that have a FINISHED run in the experiment (diverged runs included)."""
         query = "attributes.status = 'FINISHED' and tags.`runner.kind` = 'run'"
-        hashes: set[str] = set()
-        token = None
-        deadline = self._deadline()
+        self._since_ms = now_ms()
         try:
-            while True:
-                page = self._call(
-                    deadline,
-                    self.client.search_runs,
-                    [experiment_id],
-                    filter_string=query,
-                    max_results=self.page_size,
-                    page_token=token,
-                )
-                hashes.update(r.data.tags.get("runner.spec_hash") for r in page)
-                token = page.token
-                if not token:
-                    hashes.discard(None)
-                    return hashes
+            runs = self._runs(experiment_id, query, self._deadline())
+            hashes = {r.data.tags.get("runner.spec_hash") for r in runs}
         except Exception as exc:
             raise self._fail("cannot list finished runs", exc) from None
+        hashes.discard(None)
+        return hashes
+
+    def reap_stale(self, experiment_id: str) -> int:
+        """Mark KILLED every run of the experiment left RUNNING by a driver that is gone (killed
+        with -9, its machine lost; see :mod:`runner.tracking.drivers`); leave alone the runs of
+        a live one. Returns how many were marked."""
+        try:
+            query = "attributes.status = 'RUNNING'"
+            _, reaped = self._live_or_reap(experiment_id, query, self._deadline())
+        except Exception as exc:
+            raise self._fail("cannot mark the runs of a dead sweep KILLED", exc) from None
+        return reaped
+
+    def _live_or_reap(self, experiment_id: str, query: str, deadline: float) -> tuple[list, int]:
+        """The RUNNING runs ``query`` selects whose driver lives; those whose driver is gone are
+        marked KILLED on the way. Returns ``(live runs, how many were marked)``."""
+        from mlflow.entities import RunTag
+
+        running = list(self._runs(experiment_id, query, deadline))
+        beats = {r.info.run_id: r.data.tags.get("runner.heartbeat") for r in running}
+        live, reaped, now = [], 0, time.time()
+        for run in running:
+            tags = run.data.tags
+            parent = tags.get("mlflow.parentRunId")
+            if parent and parent not in beats:
+                parent_run = self._call(deadline, self.client.get_run, parent)
+                beats[parent] = parent_run.data.tags.get("runner.heartbeat")
+            beat = beats[parent] if parent else beats[run.info.run_id]
+            started = run.info.start_time / 1000 if run.info.start_time else None
+            if not driver_gone(tags.get("runner.driver"), beat or started, now):
+                live.append(run)
+                continue
+            why = "its sweep's driver is gone (killed, or its machine lost)"
+            key = "runner.sweep_status" if tags.get("runner.kind") == "sweep" else "runner.status"
+            marks = [RunTag(key, "killed"), RunTag("runner.reason", why)]
+            self._call(deadline, self.client.log_batch, run.info.run_id, [], [], marks)
+            end = max(run.info.start_time or 0, now_ms())
+            self._call(deadline, self.client.set_terminated, run.info.run_id, "KILLED", end)
+            reaped += 1
+        return live, reaped
+
+    # -- claims: what this sweep trains, and no other -----------------------------------------
+
+    def claim(
+        self, experiment_id: str, parent_id: str, specs: Sequence[RunSpec], *, rerun: bool = False
+    ) -> list[RunSpec]:
+        """The specs this sweep is to train now, each claimed by a RUNNING child run that
+        :meth:`record` completes; left out are those FINISHED (unless ``rerun``) or claimed by
+        another live sweep since this one looked. On a SQLite store the check and the claims
+        happen under the store's lock, so two sweeps never claim one spec; against a server, two
+        sweeps claiming one spec in the same instant may both train it. A store that is away
+        gets no claims: the specs train, and their results are spooled."""
+        todo = [s for s in specs if (parent_id, s.spec_hash()) not in self._claims]
+        if not todo:
+            return list(specs)
+        deadline = self._deadline()
+        try:
+            with store_lock(sqlite_path(self.uri)):
+                taken = self._taken(experiment_id, parent_id, deadline, rerun)
+                for spec in todo:
+                    if spec.spec_hash() not in taken:
+                        self._claims[(parent_id, spec.spec_hash())] = self._claim_run(
+                            experiment_id, parent_id, spec, deadline
+                        )
+        except Exception as exc:
+            if not is_transient(exc):
+                raise self._fail("cannot claim runs", exc) from None
+            self._away = True
+            return list(specs)
+        return [s for s in specs if (parent_id, s.spec_hash()) in self._claims]
+
+    def _taken(self, experiment_id: str, parent_id: str, deadline: float, rerun: bool) -> set[str]:
+        """Spec hashes other sweeps took: claimed by their live runs, or FINISHED since this
+        sweep first looked (unless ``rerun``), in this look or an earlier one.
+
+        The RUNNING runs are read before the FINISHED ones: a claim that finishes between the
+        two reads is then seen by one of them (read the other way round, it could slip past
+        both). The FINISHED read reaches back :data:`CLOCK_SLACK_MS` beyond the last look, for
+        the time between a run's end time and its showing FINISHED.
+        """
+        query = "attributes.status = 'RUNNING' and tags.`runner.kind` = 'run'"
+        live, _ = self._live_or_reap(experiment_id, query, deadline)
+        taken = [r for r in live if r.data.tags.get("mlflow.parentRunId") != parent_id]
+        if not rerun:
+            since, self._since_ms = self._since_ms - CLOCK_SLACK_MS, now_ms()
+            query = f"attributes.status = 'FINISHED' and attributes.end_time >= {since}"
+            taken += [
+                run
+                for run in self._runs(experiment_id, query, deadline)
+                if run.data.tags.get("mlflow.parentRunId") != parent_id
+            ]
+        self._others.update(run.data.tags.get("runner.spec_hash") for run in taken)
+        self._others.discard(None)
+        return self._others
+
+    def _claim_run(
+        self, experiment_id: str, parent_id: str, spec: RunSpec, deadline: float
+    ) -> RunRecord:
+        now = now_ms()
+        record = RunRecord(uuid.uuid4().hex, experiment_id, parent_id, now, now)
+        tags = run_tags(spec, spec.spec_hash(), parent_id, record.record_id)
+        tags["runner.status"] = "training"
+        run = self._call(
+            deadline, self.client.create_run, experiment_id, now, tags, run_name=spec.run_name()
+        )
+        record.run_id, record.artifact_uri = run.info.run_id, run.info.artifact_uri
+        return record
+
+    def release(self, parent_id: str, specs: Sequence[RunSpec], seconds: float = 2.0) -> None:
+        """Give back the claims of specs that never started (a stop): their runs are ended and
+        deleted (MLflow's UI and searches leave deleted runs out), and the specs are simply
+        still to do. Best effort, for at most ``seconds``."""
+        deadline = self._deadline(seconds)
+        for spec in specs:
+            record = self._claims.pop((parent_id, spec.spec_hash()), None)
+            if record is None or time.monotonic() > deadline:
+                continue
+            try:
+                self._call(
+                    deadline, self.client.set_terminated, record.run_id, "KILLED", now_ms()
+                )
+                self._call(deadline, self.client.delete_run, record.run_id)
+            except Exception:  # a claim left behind is reaped as a dead driver's by the next sweep
+                return
+
+    def heartbeat(self, parent_id: str, every: float = 60.0) -> None:
+        """Note on the sweep's run that its driver still works, at most every ``every`` s.
+        Best effort: a store that is away is not waited for."""
+        now = time.monotonic()
+        if now - self._last_beat < every:
+            return
+        self._last_beat = now
+        from mlflow.entities import RunTag
+
+        tag = RunTag("runner.heartbeat", f"{time.time():.0f}")
+        with contextlib.suppress(Exception):
+            self._call(time.monotonic(), self.client.log_batch, parent_id, [], [], [tag])
 
     # -- sweeps ----------------------------------------------------------------------------
 
@@ -275,6 +434,8 @@ class Tracker:
         now = now_ms()
         tags = {
             "runner.kind": "sweep",
+            "runner.driver": this_driver(),
+            "runner.heartbeat": f"{time.time():.0f}",
             "runner.table": str(table),
             "runner.version": __version__,
             "mlflow.user": user_name(),
@@ -372,13 +533,17 @@ class Tracker:
         if key in self._recorded:
             return self._recorded[key]
         now = now_ms()
-        record = RunRecord(
-            record_id=uuid.uuid4().hex,
-            experiment_id=experiment_id,
-            parent_id=parent_id,
-            start_ms=now - max(0, int(result.wall_time * 1000)),
-            end_ms=now,
-        )
+        record = self._claims.pop(key, None)
+        if record is not None:  # the run this sweep claimed when it handed the spec out
+            record.end_ms = max(now, record.start_ms)
+        else:
+            record = RunRecord(
+                record_id=uuid.uuid4().hex,
+                experiment_id=experiment_id,
+                parent_id=parent_id,
+                start_ms=now - max(0, int(result.wall_time * 1000)),
+                end_ms=now,
+            )
         try:
             run_id: str | None = self._write_run(result, record, self._deadline())
         except Exception as exc:
@@ -418,7 +583,9 @@ class Tracker:
             record.artifact_uri = run.info.artifact_uri
         run_id = record.run_id
         metrics, nonfinite = run_metrics(result, record.start_ms, record.end_ms)
-        tags = [("runner.reason", result.reason[:5000])] if result.reason else []
+        tags = [("runner.status", result.status)]
+        if result.reason:
+            tags.append(("runner.reason", result.reason[:5000]))
         if nonfinite:
             tags.append(("runner.nonfinite", ",".join(sorted(nonfinite))))
         self._log(deadline, run_id, metrics, run_params(spec), tags)
@@ -450,36 +617,38 @@ class Tracker:
             self._call(deadline, self.client.log_batch, run_id, m, p, t)
 
     def mark_killed(
-        self, experiment_id: str, parent_id: str, specs: list[RunSpec], reason: str
-    ) -> None:
-        """A KILLED child run for each spec not yet recorded in this sweep (Ctrl-C). Best
-        effort: a store that is away is not waited for (the specs run again next time)."""
-        deadline = self._deadline(min(self.retry_seconds, 10.0))
-        now = now_ms()
+        self,
+        experiment_id: str,
+        parent_id: str,
+        specs: Sequence[RunSpec],
+        reason: str,
+        seconds: float = 3.0,
+    ) -> int:
+        """Mark KILLED, with ``reason``, the claimed runs of specs that were training when the
+        sweep stopped (Ctrl-C, SIGTERM, a failure), for at most ``seconds``: a stop must be quick,
+        and a claim left RUNNING is marked by the next sweep. Best effort: a store that is away
+        is not waited for. Returns how many runs were marked."""
+        deadline = self._deadline(seconds)
+        marked = 0
         for spec in specs:
-            spec_hash = spec.spec_hash()
-            if (parent_id, spec_hash) in self._recorded:
+            key = (parent_id, spec.spec_hash())
+            record = self._claims.get(key)
+            if record is None or key in self._recorded or time.monotonic() > deadline:
                 continue
-            tags = run_tags(spec, spec_hash, parent_id, uuid.uuid4().hex)
-            tags.update({"runner.status": "killed", "runner.reason": reason[:5000]})
+            tags = [("runner.status", "killed"), ("runner.reason", reason[:5000])]
             try:
-                run = self._call(
-                    deadline,
-                    self.client.create_run,
-                    experiment_id,
-                    now,
-                    tags,
-                    run_name=spec.run_name(),
-                )
-                self._log(deadline, run.info.run_id, [], run_params(spec), [])
-                self._call(deadline, self.client.set_terminated, run.info.run_id, "KILLED", now)
+                self._log(deadline, record.run_id, [], run_params(spec), tags)  # type: ignore[arg-type]
+                self._call(deadline, self.client.set_terminated, record.run_id, "KILLED", now_ms())
             except Exception as exc:
                 if not is_transient(exc):
                     raise self._fail("cannot mark runs KILLED", exc) from None
                 self._away = True
                 log.warning("tracking store %s is away; runs not marked KILLED", self.uri)
-                return
-            self._recorded[(parent_id, spec_hash)] = run.info.run_id
+                return marked
+            del self._claims[key]
+            self._recorded[key] = record.run_id
+            marked += 1
+        return marked
 
     # -- the spool (runner.tracking.spool) -----------------------------------------------------
 

@@ -34,6 +34,13 @@ class TrackingError(RunnerError):
     """The tracking store cannot be reached or used."""
 
 
+class StoreWriteError(TrackingError):
+    """Writing to the store (or keeping results in the spool) failed mid-sweep, a full disk
+    say: not bad input, so the exit code is 1; the same command again finishes the set."""
+
+    exit_code = 1
+
+
 class ExecutionError(RunnerError):
     """An executor (process pool, dask cluster) cannot be started or reached."""
 

@@ -11,6 +11,7 @@ execution and tracking rooms are imported when a sweep runs, not when this modul
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import signal
@@ -300,8 +301,10 @@ def _run_sweep(
         ) from None
     except BaseException as exc:  # --fail-fast, or the store failed
         why = "the sweep stopped: --fail-fast" if isinstance(exc, FailFast) else "the sweep failed"
-        with execution.signals_deferred():
+        # best effort, as the store may be what failed: the error itself is what is raised
+        with execution.signals_deferred(), contextlib.suppress(Exception):
             stopped(tasks, [], why)  # whatever this sweep still holds a claim on
+        with execution.signals_deferred(), contextlib.suppress(Exception):
             _finish(tracker, parent, summary, "FAILED")
         raise
     _finish(tracker, parent, summary, "FINISHED")

@@ -78,10 +78,10 @@ def test_a_sweep_stopped_by_sigterm_kill_9_and_two_ctrl_c_resumes_to_one_run_eac
     tmp_path: Path, sqlite_uri: str
 ):
     table = tmp_path / "slow.csv"
-    # eight populations (one per hidden size) of two networks, each a second or so of work
+    # eight populations (one per hidden size) of two networks, each about a second of work
     table.write_text(
         "dataset,hidden,activation,learning_rate,epochs,seed\n"
-        "xor,2|3|4|5|6|7|8|9,sigmoid,1.0,20000,0..1\n"
+        "xor,2|3|4|5|6|7|8|9,sigmoid,1.0,10000,0..1\n"
     )
     db = Path(sqlite_uri.removeprefix("sqlite:///"))
     args = runner_cmd("sweep", str(table), "--jobs", "2", "--tracking-uri", sqlite_uri)
@@ -144,7 +144,7 @@ def test_two_sweeps_of_one_table_at_once_record_every_configuration_once(tmp_pat
     """On a fresh store (they race to create it) and then on the initialised one."""
     db = tmp_path / "store" / "mlflow.db"
     db.parent.mkdir()
-    for epochs, name in enumerate(("fresh", "initialised"), start=3000):
+    for epochs, name in enumerate(("fresh", "initialised"), start=1000):
         table = tmp_path / f"{name}.csv"  # twelve configurations of their own for each pair
         table.write_text(
             "dataset,hidden,activation,learning_rate,epochs,seed\n"
@@ -161,6 +161,50 @@ def test_two_sweeps_of_one_table_at_once_record_every_configuration_once(tmp_pat
         hashes = finished_hashes(db)
         assert len(hashes) == 12 * (1 + (name == "initialised")) and len(set(hashes)) == len(hashes)
         assert run_counts(db).get("RUNNING", 0) == 0
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 2 MB tmpfs mounted for the test (root only); ``remount(size)`` gives it room."""
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+
+    def remount(size: str) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={size}", str(folder)], check=True)
+
+    try:
+        yield folder, remount
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_line_and_the_rerun_completes_the_set(
+    small_disk, tracking_template_db: Path, tmp_path: Path
+):
+    disk, remount = small_disk
+    db = disk / "mlflow.db"
+    db.write_bytes(tracking_template_db.read_bytes())
+    table = tmp_path / "many.csv"
+    table.write_text("dataset,hidden,learning_rate,epochs,seed\nxor,2|3,1.0,1000,0..9\n")
+    args = runner_cmd("sweep", str(table), "--jobs", "2", "--tracking-uri", f"sqlite:///{db}")
+    full = subprocess.run(args, cwd=disk, capture_output=True, text=True, timeout=300)
+    assert full.returncode == 1, full.stderr
+    errors = [line for line in full.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "Traceback" not in full.stderr, full.stderr
+    assert "database or disk is full" in errors[0] and "free space" in errors[0]
+    remount("64m")
+    done = subprocess.run(args, cwd=disk, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    hashes = finished_hashes(db)
+    assert len(hashes) == 20 and len(set(hashes)) == 20
+    assert run_counts(db).get("RUNNING", 0) == 0
+    assert not list((disk / ".runner-spool").rglob("run-*"))  # the spool was replayed, emptied
 
 
 def test_bad_table_exits_2_without_traceback_or_store(tmp_path: Path):

@@ -492,6 +492,58 @@ def test_replay_completes_a_run_created_before_the_store_went_away(
     assert tracker.finished_hashes(experiment_id) == {result.spec_hash}
 
 
+def _forge(kind: str, tracker: tracking.Tracker, experiment_id: str, parent: str, good: RunResult):
+    """A spooled item an adversary (or a broken disk) could leave: ``kind`` says how it lies."""
+    other = tracker.client.create_run(experiment_id, tags={"runner.kind": "run"})
+    record = run_record.RunRecord("forged", experiment_id, parent, 1_000_000, 1_060_000)
+    result = dataclasses.replace(good)
+    if kind == "fake hash":  # a configuration never trained, claimed done
+        result = dataclasses.replace(good, spec_hash="0123456789abcdef")
+    elif kind == "foreign run":  # would complete (and flip) another run
+        record.run_id = other.info.run_id
+    elif kind == "outside artifacts":  # its own run, but files to be written elsewhere
+        tags = run_record.run_tags(good.spec, good.spec_hash, parent, "forged")
+        run = tracker.client.create_run(experiment_id, tags=tags)
+        record.run_id, record.artifact_uri = run.info.run_id, Path("/tmp/elsewhere").as_uri()
+        return result, record, run.info.run_id
+    elif kind == "foreign sweep":
+        record.parent_id = other.info.run_id
+    path = tracker._spool_result(result, record)
+    if kind == "object array":
+        with open(path.with_suffix(".npz"), "wb") as fh:
+            np.savez(fh, W1=np.array([{"x": 1}], dtype=object), b1=np.zeros((2, 1)))
+    return result, record, None
+
+
+@pytest.mark.parametrize(
+    "kind", ["fake hash", "foreign run", "foreign sweep", "object array", "outside artifacts"]
+)
+def test_a_spool_item_that_does_not_prove_itself_is_set_aside(
+    kind: str, tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
+) -> None:
+    good, honest = xor_results
+    experiment_id, parent = sweep(tracker, table)
+    result, record, run_id = _forge(kind, tracker, experiment_id, parent, good)
+    if kind == "outside artifacts":
+        tracker._spool_result(result, record)
+    tracker._spool_result(honest, run_record.RunRecord("honest", experiment_id, parent, 1, 2))
+    before = {r.info.run_id: r.info.status for r in children(tracker, experiment_id, parent)}
+
+    replayed = tracker.replay_spool(experiment_id)
+    folder = tracker._spool_folder(experiment_id)
+    after = {r.info.run_id: r for r in children(tracker, experiment_id, parent)}
+    if kind == "outside artifacts":  # recorded, but where the store keeps the run's files
+        assert replayed == 2 and after[run_id].info.status == "FINISHED"
+        assert after[run_id].info.artifact_uri.startswith(tracker.artifact_location("xor") or "")
+        assert not Path("/tmp/elsewhere").exists()
+        return
+    assert replayed == 1  # the honest item; the forged one is set aside, the replay goes on
+    assert [p.name.split("-")[-1] for p in (folder / "rejected").glob("*.json")] == ["forged.json"]
+    assert tracker.finished_hashes(experiment_id) == {honest.spec_hash}
+    for rid, status in before.items():  # no run of the store was touched
+        assert after[rid].info.status == status
+
+
 @pytest.mark.slow
 def test_server_away_spools_and_next_sweep_replays(
     mlflow_server, tmp_path: Path, table: Path, xor_results: list[RunResult]

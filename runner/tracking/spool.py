@@ -113,9 +113,14 @@ def hashable(value: Any) -> Any:
 
 
 def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` to ``path`` whole or not at all (a scratch file, then a rename)."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(to_jsonable(data), indent=1, sort_keys=True, allow_nan=False))
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(to_jsonable(data), indent=1, sort_keys=True, allow_nan=False))
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def spec_to_dict(spec: RunSpec) -> dict[str, Any]:
@@ -155,8 +160,12 @@ def result_to_spool(result: RunResult, stem: Path, extra: dict[str, Any] | None 
     for i, name in enumerate(names):
         steps, values = result.history[name]
         arrays[f"h{i}_steps"], arrays[f"h{i}_values"] = np.asarray(steps), np.asarray(values)
-    with open(stem.with_suffix(".npz"), "wb") as fh:
-        np.savez(fh, **arrays)
+    try:
+        with open(stem.with_suffix(".npz"), "wb") as fh:
+            np.savez(fh, **arrays)
+    except OSError:  # a full disk: leave no half-written item behind
+        stem.with_suffix(".npz").unlink(missing_ok=True)
+        raise
     data = {
         "format": 1,
         "spec": spec_to_dict(result.spec),
@@ -173,7 +182,11 @@ def result_to_spool(result: RunResult, stem: Path, extra: dict[str, Any] | None 
         "extra": extra or {},
     }
     path = stem.with_suffix(".json")
-    write_json(path, data)
+    try:
+        write_json(path, data)
+    except OSError:
+        stem.with_suffix(".npz").unlink(missing_ok=True)
+        raise
     return path
 
 

@@ -13,6 +13,7 @@ under a lock file beside it. Nothing here imports mlflow, or anything of runner'
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import sqlite3
@@ -96,17 +97,36 @@ def normalize_uri(uri: str) -> str:
 
 
 def cause_of(exc: BaseException) -> str:
-    """One short line saying why a store call failed."""
+    """One short line saying why a store call failed (SQLAlchemy's SQL and notes left out)."""
     text = str(exc)
-    errno = re.search(r"\[Errno -?\d+\] [^\"')\n]+", text)
-    if errno:
-        return errno.group(0).strip()
+    found = re.search(r"\[Errno -?\d+\] [^\"')\n]+", text)
+    if found:
+        return found.group(0).strip()
+    for words in DISK_FULL:
+        if words in text:
+            return words
+    text = re.split(r"\[SQL: |\(Background on this error at", text)[0]
+    text = re.sub(r"\(raised as a result of Query-invoked autoflush;[^)]*\)", "", text)
     line = " ".join(text.split()) or type(exc).__name__
     return line if len(line) <= 300 else line[:297] + "..."
 
 
+#: what a full disk says, through SQLite, MLflow or the file system
+DISK_FULL = ("database or disk is full", "No space left on device", "Disk quota exceeded")
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether a failed write failed for want of space (the store's, or the spool's, disk)."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return any(words in str(exc) for words in DISK_FULL)
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Whether a failed store call may succeed when tried again (server away, database busy)."""
+    """Whether a failed store call may succeed when tried again (server away, database busy);
+    a full disk is not (waiting does not free it)."""
+    if is_disk_full(exc):
+        return False
     code = getattr(exc, "error_code", None)
     if code is not None:
         return code in TRANSIENT_CODES

@@ -42,7 +42,7 @@ from urllib.parse import urlparse
 
 from runner.engine.trained import ARCHITECTURE_FILE, WEIGHTS_FILE
 from runner.environ import environ
-from runner.errors import TrackingError
+from runner.errors import StoreWriteError, TrackingError, error_reason
 from runner.spec import RunResult, RunSpec
 from runner.tracking.drivers import driver_gone, this_driver
 from runner.tracking.pyfunc import save_pyfunc
@@ -71,6 +71,7 @@ from runner.tracking.spool import (
 from runner.tracking.store import (
     SCHEMES,
     cause_of,
+    is_disk_full,
     is_transient,
     local_folder,
     normalize_uri,
@@ -141,6 +142,9 @@ class Tracker:
 
             for name in ("mlflow.store.db.utils", "alembic"):  # schema set-up chatter
                 logging.getLogger(name).setLevel(logging.WARNING)
+            # a failed database call is logged there with its traceback before it is raised:
+            # the tracker handles every failure itself and says so in one line
+            logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
             self._client = MlflowClient(tracking_uri=self.uri)
         return self._client
 
@@ -166,6 +170,12 @@ class Tracker:
         return time.monotonic() + (self.retry_seconds if seconds is None else seconds)
 
     def _fail(self, what: str, exc: BaseException) -> TrackingError:
+        """One line for a failed store call; a full disk is a write failure (exit code 1)."""
+        if is_disk_full(exc):
+            return StoreWriteError(
+                f"tracking store {self.uri}: {what}: {cause_of(exc)}; free space, then run the "
+                "same command again (what could not be written is done again, or replayed)"
+            )
         return TrackingError(f"tracking store {self.uri}: {what}: {cause_of(exc)}")
 
     def check(self) -> None:
@@ -398,9 +408,7 @@ class Tracker:
             if record is None or time.monotonic() > deadline:
                 continue
             try:
-                self._call(
-                    deadline, self.client.set_terminated, record.run_id, "KILLED", now_ms()
-                )
+                self._call(deadline, self.client.set_terminated, record.run_id, "KILLED", now_ms())
                 self._call(deadline, self.client.delete_run, record.run_id)
             except Exception:  # a claim left behind is reaped as a dead driver's by the next sweep
                 return
@@ -547,11 +555,14 @@ class Tracker:
         try:
             run_id: str | None = self._write_run(result, record, self._deadline())
         except Exception as exc:
-            if not is_transient(exc):
+            full = is_disk_full(exc)
+            if not is_transient(exc) and not full:
                 if getattr(exc, "error_code", None) is None:
                     raise  # a bug, not the store
                 raise self._fail(f"cannot record run {result.spec.run_name()}", exc) from None
-            if not self._away:
+            if full:  # what was written of the run is marked, if anything can be written
+                self._abandon(record, f"not recorded: {cause_of(exc)}; kept in the spool")
+            elif not self._away:
                 log.warning(
                     "tracking store %s is away (%s); keeping results in %s until the next sweep",
                     self.uri,
@@ -559,10 +570,31 @@ class Tracker:
                     self._spool_folder(experiment_id),
                 )
             self._away = True
-            self._spool_result(result, record)
+            try:
+                self._spool_result(result, record)
+            except OSError as spool_exc:
+                spool = self._spool_folder(experiment_id)
+                raise StoreWriteError(
+                    f"tracking store {self.uri}: cannot record run {result.spec.run_name()} "
+                    f"({cause_of(exc)}), nor keep it in the spool {spool} "
+                    f"({cause_of(spool_exc)}); free space, then run the same command again"
+                ) from None
             run_id = None
         self._recorded[key] = run_id
         return run_id
+
+    def _abandon(self, record: RunRecord, reason: str) -> None:
+        """Mark FAILED, with ``reason``, the run of a record that could not be written whole;
+        best effort (where nothing can be written, the next sweep marks it KILLED)."""
+        if record.run_id is None:
+            return
+        from mlflow.entities import RunTag
+
+        with contextlib.suppress(Exception):
+            tags = [RunTag("runner.status", "failed"), RunTag("runner.reason", reason[:5000])]
+            self.client.log_batch(record.run_id, [], [], tags)
+        with contextlib.suppress(Exception):
+            self.client.set_terminated(record.run_id, "FAILED", now_ms())
 
     def _write_run(self, result: RunResult, record: RunRecord, deadline: float) -> str:
         """Create (or complete, if ``record.run_id`` exists) one child run. Every step after
@@ -639,11 +671,11 @@ class Tracker:
             try:
                 self._log(deadline, record.run_id, [], run_params(spec), tags)  # type: ignore[arg-type]
                 self._call(deadline, self.client.set_terminated, record.run_id, "KILLED", now_ms())
-            except Exception as exc:
-                if not is_transient(exc):
-                    raise self._fail("cannot mark runs KILLED", exc) from None
-                self._away = True
-                log.warning("tracking store %s is away; runs not marked KILLED", self.uri)
+            except Exception as exc:  # the next sweep marks them KILLED
+                self._away = self._away or is_transient(exc)
+                log.warning(
+                    "tracking store %s: runs not marked KILLED: %s", self.uri, cause_of(exc)
+                )
                 return marked
             del self._claims[key]
             self._recorded[key] = record.run_id
@@ -669,27 +701,45 @@ class Tracker:
     def replay_spool(self, experiment_id: str, parent_id: str | None = None) -> int:
         """Record every result spooled for this store and experiment (under ``parent_id``, or
         the sweep run they came from), then close sweeps whose end was spooled. Each item is
-        deleted once recorded; returns how many results were recorded."""
+        deleted once recorded; returns how many results were recorded.
+
+        The spool proves itself before anything of it is recorded: a result's spec hash must
+        recompute from its own specification, the run it would complete must be this store's
+        and experiment's run of that spec, its sweep run a sweep of this experiment, and its
+        artifacts go where the store puts the run's (never where the item says). An item that
+        fails, or cannot be read, is moved to ``rejected/`` beside it with a one-line warning
+        naming the file, and the replay goes on.
+        """
         folder = self._spool_folder(experiment_id)
         if not folder.is_dir():
             return 0
         done = 0
         try:
             for path in spooled_results(folder):
-                result, data = result_from_spool(path)
-                record = RunRecord.from_json(data)
+                deadline = time.monotonic() + self.retry_seconds
+                try:
+                    result, data = result_from_spool(path)
+                    record = RunRecord.from_json(data)
+                except Exception as exc:  # not JSON, an npz with objects, a missing field
+                    self._set_aside(path, f"unreadable: {error_reason(exc)}")
+                    continue
                 record.experiment_id = experiment_id
-                if record.run_id is not None and not self._resumable(record):
-                    record.run_id = None
+                why = self._spool_problem(result, record, deadline)
+                if why:
+                    self._set_aside(path, why)
+                    continue
                 if parent_id is not None and record.run_id is None:
                     record.parent_id = parent_id
-                deadline = time.monotonic() + self.retry_seconds
                 run_id = self._write_run(result, record, deadline)
                 self._recorded[(record.parent_id or "", result.spec_hash)] = run_id
                 remove_result(path)
                 done += 1
             for path, data in spooled_sweep_ends(folder):
                 deadline = time.monotonic() + self.retry_seconds
+                why = self._sweep_end_problem(data, experiment_id, deadline)
+                if why:
+                    self._set_aside(path, why)
+                    continue
                 if "status" in data:
                     self._end_sweep(
                         data["parent_id"], data["counts"], data["best"], data["status"], deadline
@@ -705,14 +755,91 @@ class Tracker:
             folder.rmdir()
         return done
 
-    def _resumable(self, record: RunRecord) -> bool:
-        """Whether a run created before the store went away can be completed (it still exists
-        and is this very record); a terminated one is completed again harmlessly."""
+    def _spool_problem(self, result: RunResult, record: RunRecord, deadline: float) -> str:
+        """Why a spooled result may not be recorded ("" when it may); sets the record's run
+        (None when it is to be created again) and artifact place from the store."""
+        if result.spec.spec_hash() != result.spec_hash:
+            return f"its spec hash {result.spec_hash} is not its configuration's"
+        if result.status not in RUN_STATUS:
+            return f"its status {result.status!r} is none a run may have"
+        if record.parent_id is not None:
+            why = self._sweep_problem(record.parent_id, record.experiment_id, deadline)
+            if why:
+                return why
+        record.artifact_uri = None
+        if record.run_id is None:
+            return ""
+        run = self._get_run(record.run_id, deadline)
+        if run is None:  # deleted or never written: record the result anew
+            record.run_id = None
+            return ""
+        tags = run.data.tags
+        ours = (
+            run.info.experiment_id == record.experiment_id
+            and tags.get("runner.spec_hash") == result.spec_hash
+            and tags.get("runner.record_id") == record.record_id
+            and tags.get("mlflow.parentRunId") == record.parent_id
+        )
+        if not ours:
+            return f"run {record.run_id} is not this result's run in this experiment"
+        record.artifact_uri = run.info.artifact_uri
+        if not self._artifacts_inside(record.experiment_id, run.info.artifact_uri, deadline):
+            return f"run {record.run_id} keeps its artifacts outside the store's"
+        return ""
+
+    def _sweep_problem(self, run_id: str, experiment_id: str, deadline: float) -> str:
+        run = self._get_run(run_id, deadline)
+        if run is None or run.info.experiment_id != experiment_id:
+            return f"its sweep run {run_id} is not in this experiment"
+        if run.data.tags.get("runner.kind") != "sweep":
+            return f"run {run_id} is not a sweep's run"
+        return ""
+
+    def _sweep_end_problem(self, data: dict[str, Any], experiment_id: str, deadline: float) -> str:
+        """Why a spooled end of a sweep may not be recorded ("" when it may)."""
+        parent = data.get("parent_id")
+        if not isinstance(parent, str):
+            return "it names no sweep run"
+        why = self._sweep_problem(parent, experiment_id, deadline)
+        if why:
+            return why
+        for best in {data.get("best"), data.get("best_model")} - {None}:
+            run = self._get_run(str(best), deadline)
+            if run is None or run.data.tags.get("mlflow.parentRunId") != parent:
+                return f"its best run {best} is not a run of sweep {parent}"
+        if "status" in data and str(data["status"]).upper() not in ("FINISHED", "KILLED", "FAILED"):
+            return f"its status {data['status']!r} is none a sweep may end with"
+        return ""
+
+    def _get_run(self, run_id: str, deadline: float) -> Any:
+        """The run ``run_id`` of this store, or None when there is none (or it was deleted)."""
         try:
-            run = self._call(time.monotonic(), self.client.get_run, record.run_id)
-        except Exception:
-            return False
-        return run.data.tags.get("runner.record_id") == record.record_id
+            run = self._call(deadline, self.client.get_run, run_id)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            return None
+        return None if run.info.lifecycle_stage == "deleted" else run
+
+    def _artifacts_inside(
+        self, experiment_id: str, artifact_uri: str | None, deadline: float
+    ) -> bool:
+        """Whether a local run's artifact folder lies in its experiment's artifact location."""
+        folder = local_folder(artifact_uri)
+        if folder is None:
+            return True  # a server's: it decides, and the client only sends files to it
+        experiment = self._call(deadline, self.client.get_experiment, experiment_id)
+        root = local_folder(experiment.artifact_location)
+        return root is not None and folder.resolve().is_relative_to(root.resolve())
+
+    def _set_aside(self, path: Path, why: str) -> None:
+        """Move a spooled item the replay will not record to ``rejected/`` beside it."""
+        rejected = path.parent / "rejected"
+        rejected.mkdir(exist_ok=True)
+        for part in (path, path.with_suffix(".npz")):
+            with contextlib.suppress(OSError):
+                part.replace(rejected / part.name)
+        log.warning("runner: set aside spooled %s (%s): %s", path.name, rejected, why)
 
 
 def finished_hashes_readonly(uri: str, experiment: str) -> set[str]:

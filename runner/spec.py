@@ -20,9 +20,10 @@ from typing import Any
 
 Params = tuple[tuple[str, Any], ...]
 
-#: RunSpec fields that take no part in the hash: where the spec came from, what it is called,
-#: and the plugins' versions (those enter the hash on their own, under "plugins")
-NOT_HASHED = frozenset({"row", "source", "versions", "name"})
+#: RunSpec fields that take no part in the hash as they are: where the spec came from, what it is
+#: called, the plugins' versions (those enter the hash on their own, under "plugins") and the
+#: digests of its files (those stand in the hash for the files' paths)
+NOT_HASHED = frozenset({"row", "source", "versions", "name", "files"})
 
 #: RunSpec fields under the names the hash was first computed with: renaming a field must not
 #: change the hash, or every run recorded before the rename would be trained again
@@ -73,10 +74,13 @@ class RunSpec:
     source: str = field(default="", compare=False)
     name: str = field(default="", compare=False)
     versions: Params = field(default=(), compare=False)
+    files: Params = field(default=(), compare=False)
 
     def content(self) -> dict[str, Any]:
         """Everything that determines the result, as JSON-ready data, under the names of
-        :data:`HASH_NAMES` (no row, source, name or versions)."""
+        :data:`HASH_NAMES` (no row, source, name or versions). A file parameter (``files``:
+        ``"<part>.<name>"`` -> ``"sha256:..."``) stands there as its file's digest, not its
+        path: a moved folder is still the same configuration, an edited file is not."""
         data: dict[str, Any] = {}
         for f in fields(self):
             if f.name in NOT_HASHED:
@@ -87,6 +91,9 @@ class RunSpec:
             elif f.name == "hidden":
                 value = list(value)
             data[HASH_NAMES.get(f.name, f.name)] = value
+        for key, digest in self.files:
+            part, _, name = key.partition(".")
+            data[HASH_NAMES.get(f"{part}_params", f"{part}_params")][name] = digest
         return data
 
     def spec_hash(self) -> str:

@@ -14,6 +14,7 @@ from runner import Param, StepRule, hookimpl
 from runner.errors import TableError
 from runner.plugin.registry import collect, get_plugin_manager, get_registry
 from runner.table import CORE, MAX_RUNS_PER_ROW, describe_columns, load_specs, read_table
+from runner.table.build import file_digest
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 LEGACY = Path(__file__).resolve().parent / "data" / "store-0.1.0"
@@ -321,6 +322,24 @@ def test_paths_are_resolved_relative_to_the_table(
     assert spec.params_of("dataset")["path"] == str(expected)
     assert Path(spec.params_of("dataset")["path"]).is_absolute()
     assert spec.params_of("dataset")["target"] == "label"
+
+
+def test_a_data_file_enters_the_hash_by_its_content_not_its_place(tmp_path: Path) -> None:
+    study = tmp_path / "study"
+    write(study / "data", POINTS, "points.csv")
+    table = write(study, "dataset,path,target\ncsv,data/points.csv,label\n")
+    (spec,) = load_specs(table)
+    assert dict(spec.files) == {"dataset.path": file_digest(study / "data" / "points.csv")}
+    moved = tmp_path / "moved"
+    study.rename(moved)  # the study's folder moved, with its data: still the same runs
+    (there,) = load_specs(moved / "t.csv")
+    assert there.params_of("dataset")["path"] != spec.params_of("dataset")["path"]
+    assert there.spec_hash() == spec.spec_hash()
+    edited = POINTS.replace("1,1,a", "1,1,b")  # one label of the data file edited
+    assert edited != POINTS
+    write(moved / "data", edited, "points.csv")
+    (changed,) = load_specs(moved / "t.csv")
+    assert changed.spec_hash() != spec.spec_hash()
 
 
 def test_data_problems_name_file_row_column_and_value(tmp_path: Path) -> None:

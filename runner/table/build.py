@@ -26,6 +26,8 @@ holds (dicts of cells), with the same checks and messages. Imports :mod:`runner.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import itertools
 import math
 import os
@@ -46,6 +48,21 @@ from runner.table.cells import MAX_RUNS_PER_ROW, as_text, cell_values, is_blank,
 from runner.table.columns import CORE, article
 from runner.table.names import run_name
 from runner.table.readers import read_table
+
+
+@functools.lru_cache(maxsize=256)
+def _digest(path: str, size: int, mtime_ns: int) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            sha.update(block)
+    return f"sha256:{sha.hexdigest()}"
+
+
+def file_digest(path: Path) -> str:
+    """``sha256:<hex>`` of a file's content (read once per size and modification time)."""
+    stat = path.stat()
+    return _digest(str(path), stat.st_size, stat.st_mtime_ns)
 
 
 def _declares(obj: Plugin, name: str) -> bool:
@@ -201,6 +218,12 @@ class _Builder:
             return None
 
         chosen: dict[str, Plugin] = plugins  # type: ignore[assignment]
+        files = {
+            f"{part}.{name}": file_digest(value)
+            for part, values in resolved.items()
+            for name, value in values.items()
+            if isinstance(value, Path) and value.is_file()
+        }
         spec = RunSpec(
             **{part: obj.name for part, obj in chosen.items()},
             **core,
@@ -211,6 +234,7 @@ class _Builder:
             versions=freeze(
                 {f"{o.kind}:{o.name}": f"{o.distribution}=={o.version}" for o in chosen.values()}
             ),
+            files=freeze(files),
         )
         key = DataKey.of(spec, output.normalizes)  # type: ignore[union-attr]
         use = self.data_uses.setdefault(key, _DataUse([], sources))

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from runner.engine.trained import ARCHITECTURE_FILE, WEIGHTS_FILE, save_weights
-from runner.spec import RunResult, RunSpec
+from runner.spec import HASH_NAMES, RunResult, RunSpec
 from runner.tracking.drivers import this_driver
 from runner.tracking.spool import to_jsonable
 from runner.version import __version__
@@ -96,6 +96,11 @@ def flat_params(spec: RunSpec) -> dict[str, str]:
             out[key] = "-".join(str(v) for v in value) or "none"
         else:
             out[key] = str(value)
+    for key, digest in spec.files:  # the file's path to read, its digest beside it
+        part, _, name = key.partition(".")
+        prefix = HASH_NAMES.get(f"{part}_params", f"{part}_params").removesuffix("_params")
+        out[f"{prefix}.{name}"] = str(spec.params_of(part)[name])
+        out[f"{prefix}.{name}_sha256"] = digest.removeprefix("sha256:")
     return out
 
 

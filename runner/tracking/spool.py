@@ -142,7 +142,7 @@ def spec_from_dict(data: dict[str, Any]) -> RunSpec:
             continue
         if key == "hidden":
             value = tuple(int(n) for n in value)
-        elif key.endswith("_params") or key == "versions":
+        elif key.endswith("_params") or key in ("versions", "files"):
             value = tuple((str(k), hashable(v)) for k, v in value)
         kwargs[key] = value
     return RunSpec(**kwargs)

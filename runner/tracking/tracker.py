@@ -311,6 +311,7 @@ class Tracker:
         running = list(self._runs(experiment_id, query, deadline))
         beats = {r.info.run_id: r.data.tags.get("runner.heartbeat") for r in running}
         live, reaped, now = [], 0, time.time()
+        gone: dict[tuple[Any, Any], bool] = {}  # (driver, last seen): decided once per look
         for run in running:
             tags = run.data.tags
             parent = tags.get("mlflow.parentRunId")
@@ -319,7 +320,10 @@ class Tracker:
                 beats[parent] = parent_run.data.tags.get("runner.heartbeat")
             beat = beats[parent] if parent else beats[run.info.run_id]
             started = run.info.start_time / 1000 if run.info.start_time else None
-            if not driver_gone(tags.get("runner.driver"), beat or started, now):
+            key = (tags.get("runner.driver"), beat or started)
+            if key not in gone:
+                gone[key] = driver_gone(*key, now)
+            if not gone[key]:
                 live.append(run)
                 continue
             why = "its sweep's driver is gone (killed, or its machine lost)"
@@ -398,7 +402,7 @@ class Tracker:
         record.run_id, record.artifact_uri = run.info.run_id, run.info.artifact_uri
         return record
 
-    def release(self, parent_id: str, specs: Sequence[RunSpec], seconds: float = 2.0) -> None:
+    def release(self, parent_id: str, specs: Sequence[RunSpec], seconds: float = 1.0) -> None:
         """Give back the claims of specs that never started (a stop): their runs are ended and
         deleted (MLflow's UI and searches leave deleted runs out), and the specs are simply
         still to do. Best effort, for at most ``seconds``."""
@@ -654,7 +658,7 @@ class Tracker:
         parent_id: str,
         specs: Sequence[RunSpec],
         reason: str,
-        seconds: float = 3.0,
+        seconds: float = 2.0,
     ) -> int:
         """Mark KILLED, with ``reason``, the claimed runs of specs that were training when the
         sweep stopped (Ctrl-C, SIGTERM, a failure), for at most ``seconds``: a stop must be quick,

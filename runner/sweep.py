@@ -16,6 +16,7 @@ import dataclasses
 import math
 import signal
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -163,152 +164,137 @@ def run_sweep(
     :class:`SweepInterrupted` after Ctrl-C, SIGTERM or SIGHUP (each stops the sweep the same
     way; a second one during the stop is ignored) and :class:`FailFast` under ``fail_fast``.
     """
-    from runner import execution
-
-    with execution.stopping_on_signals():
-        try:
-            return _run_sweep(
-                Path(table),
-                tracking_uri=tracking_uri,
-                experiment=experiment,
-                jobs=jobs,
-                scheduler=scheduler,
-                rerun=rerun,
-                dry_run=dry_run,
-                fail_fast=fail_fast,
-                log_every=log_every,
-                timeout=timeout,
-                observer=observer or Observer(),
-            )
-        except KeyboardInterrupt as exc:  # before the sweep's run existed: nothing to record
-            raise SweepInterrupted(
-                "interrupted before anything was recorded", signum=execution.signum_of(exc)
-            ) from None
-
-
-def _run_sweep(
-    path: Path,
-    *,
-    tracking_uri: str | None,
-    experiment: str | None,
-    jobs: int,
-    scheduler: str | None,
-    rerun: bool,
-    dry_run: bool,
-    fail_fast: bool,
-    log_every: int,
-    timeout: float | None,
-    observer: Observer,
-) -> SweepSummary:
     from runner import execution, tracking
     from runner.table import load_specs
 
-    registry = get_registry()
-    specs = load_specs(path, registry)
+    observer = observer or Observer()
+    path = Path(table)
+    with execution.stopping_on_signals(), _stopped_before_recording():
+        registry = get_registry()
+        specs = load_specs(path, registry)
 
-    uri = tracking.resolve_uri(tracking_uri)
-    summary = SweepSummary(table=path, experiment=experiment or path.stem, tracking_uri=uri)
-    summary.planned = len(specs)
-    if dry_run:
-        summary.dry_run = True
-        done = set() if rerun else tracking.finished_hashes_readonly(uri, summary.experiment)
-        summary.skipped = sum(s.spec_hash() in done for s in specs)
+        uri = tracking.resolve_uri(tracking_uri)
+        summary = SweepSummary(table=path, experiment=experiment or path.stem, tracking_uri=uri)
+        summary.planned = len(specs)
+        if dry_run:
+            summary.dry_run = True
+            done = set() if rerun else tracking.finished_hashes_readonly(uri, summary.experiment)
+            summary.skipped = sum(s.spec_hash() in done for s in specs)
+            todo = [s for s in specs if s.spec_hash() not in done]
+            tasks = plan_populations(todo, registry, jobs=jobs, log_every=log_every)
+            summary.populations = len(tasks)
+            observer.planned(summary, tasks)
+            summary.results = [(None, RunResult(s, s.spec_hash(), "planned")) for s in todo]
+            return summary
+
+        tracker = tracking.Tracker(uri)
+        tracker.check()
+        summary.ui_command = tracker.ui_command()
+        experiment_id = tracker.experiment(summary.experiment)
+        tracker.replay_spool(experiment_id)
+        tracker.reap_stale(experiment_id)
+        done = set() if rerun else tracker.finished_hashes(experiment_id)
         todo = [s for s in specs if s.spec_hash() not in done]
+        summary.skipped = len(specs) - len(todo)
         tasks = plan_populations(todo, registry, jobs=jobs, log_every=log_every)
         summary.populations = len(tasks)
         observer.planned(summary, tasks)
-        summary.results = [(None, RunResult(s, s.spec_hash(), "planned")) for s in todo]
+
+        settings = {
+            "jobs": str(jobs),
+            "scheduler": scheduler or "",
+            "rerun": str(rerun),
+            "log_every": str(log_every or "auto"),
+            "timeout": str(timeout or ""),
+        }
+        with execution.signals_deferred():  # the sweep's run exists whole, or not at all
+            parent = tracker.start_sweep(experiment_id, path, summary.counts(), settings)
+        summary.parent_run_id = parent
+        recorded: set[str] = set()
+
+        def on_submit(task: PopulationTask) -> PopulationTask | None:
+            with execution.signals_deferred():  # a spec is claimed whole, or not at all
+                mine = tracker.claim(experiment_id, parent, task.specs, rerun=rerun)
+            summary.taken += len(task.specs) - len(mine)
+            if not mine:
+                return None
+            return (
+                task
+                if len(mine) == len(task.specs)
+                else dataclasses.replace(task, specs=tuple(mine))
+            )
+
+        def on_result(task: PopulationTask, results: list[RunResult]) -> None:
+            for result in results:
+                if result.spec_hash in recorded:  # a re-executed task: record every spec once
+                    continue
+                with execution.signals_deferred():  # a run is recorded whole, and counted
+                    recorded.add(result.spec_hash)
+                    run_id = tracker.record(experiment_id, parent, result)
+                    _count(summary, result, run_id)
+                observer.result(summary, result, run_id)
+                if fail_fast and result.status == "failed":
+                    raise FailFast(
+                        f"run {result.spec.run_name()} (table row {result.spec.row}) failed: "
+                        f"{result.reason}; stopping (--fail-fast)"
+                    )
+            tracker.heartbeat(parent)
+
+        def stopped(started: list[PopulationTask], queued: list[PopulationTask], why: str) -> None:
+            """Mark KILLED what was training, give back the claims of what never started."""
+            training = [s for task in started for s in task.specs if s.spec_hash() not in recorded]
+            summary.killed = tracker.mark_killed(experiment_id, parent, training, why)
+            tracker.release(parent, [s for task in queued for s in task.specs])
+
+        try:
+            execution.run_tasks(
+                tasks,
+                jobs=jobs,
+                scheduler=scheduler,
+                timeout=timeout,
+                on_result=on_result,
+                on_submit=on_submit,
+            )
+        except KeyboardInterrupt as exc:
+            # later stop signals are ignored from here on (stopping_on_signals): the stop completes
+            signum = execution.signum_of(exc)
+            name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            started = getattr(exc, "started", [])
+            queued = [t for t in getattr(exc, "in_flight", []) if t not in started]
+            stopped(started, queued, f"interrupted ({name})")
+            _finish(tracker, parent, summary, "KILLED")
+            raise SweepInterrupted(
+                f"interrupted ({name}): {summary.finished + summary.diverged} runs recorded, "
+                f"{summary.killed} marked KILLED; run the same command again to finish the rest",
+                signum=signum,
+            ) from None
+        except BaseException as exc:  # --fail-fast, or the store failed
+            why = (
+                "the sweep stopped: --fail-fast"
+                if isinstance(exc, FailFast)
+                else "the sweep failed"
+            )
+            # best effort, as the store may be what failed: the error itself is what is raised
+            with execution.signals_deferred(), contextlib.suppress(Exception):
+                stopped(tasks, [], why)  # whatever this sweep still holds a claim on
+            with execution.signals_deferred(), contextlib.suppress(Exception):
+                _finish(tracker, parent, summary, "FAILED")
+            raise
+        _finish(tracker, parent, summary, "FINISHED")
         return summary
 
-    tracker = tracking.Tracker(uri)
-    tracker.check()
-    summary.ui_command = tracker.ui_command()
-    experiment_id = tracker.experiment(summary.experiment)
-    tracker.replay_spool(experiment_id)
-    tracker.reap_stale(experiment_id)
-    done = set() if rerun else tracker.finished_hashes(experiment_id)
-    todo = [s for s in specs if s.spec_hash() not in done]
-    summary.skipped = len(specs) - len(todo)
-    tasks = plan_populations(todo, registry, jobs=jobs, log_every=log_every)
-    summary.populations = len(tasks)
-    observer.planned(summary, tasks)
 
-    settings = {
-        "jobs": str(jobs),
-        "scheduler": scheduler or "",
-        "rerun": str(rerun),
-        "log_every": str(log_every or "auto"),
-        "timeout": str(timeout or ""),
-    }
-    with execution.signals_deferred():  # the sweep's run exists whole, or not at all
-        parent = tracker.start_sweep(experiment_id, path, summary.counts(), settings)
-    summary.parent_run_id = parent
-    recorded: set[str] = set()
-
-    def on_submit(task: PopulationTask) -> PopulationTask | None:
-        with execution.signals_deferred():  # a spec is claimed whole, or not at all
-            mine = tracker.claim(experiment_id, parent, task.specs, rerun=rerun)
-        summary.taken += len(task.specs) - len(mine)
-        if not mine:
-            return None
-        return (
-            task if len(mine) == len(task.specs) else dataclasses.replace(task, specs=tuple(mine))
-        )
-
-    def on_result(task: PopulationTask, results: list[RunResult]) -> None:
-        for result in results:
-            if result.spec_hash in recorded:  # a re-executed task: record every spec once
-                continue
-            with execution.signals_deferred():  # a run is recorded whole, and counted
-                recorded.add(result.spec_hash)
-                run_id = tracker.record(experiment_id, parent, result)
-                _count(summary, result, run_id)
-            observer.result(summary, result, run_id)
-            if fail_fast and result.status == "failed":
-                raise FailFast(
-                    f"run {result.spec.run_name()} (table row {result.spec.row}) failed: "
-                    f"{result.reason}; stopping (--fail-fast)"
-                )
-        tracker.heartbeat(parent)
-
-    def stopped(started: list[PopulationTask], queued: list[PopulationTask], why: str) -> None:
-        """Mark KILLED what was training, give back the claims of what never started."""
-        training = [s for task in started for s in task.specs if s.spec_hash() not in recorded]
-        summary.killed = tracker.mark_killed(experiment_id, parent, training, why)
-        tracker.release(parent, [s for task in queued for s in task.specs])
+@contextlib.contextmanager
+def _stopped_before_recording() -> Iterator[None]:
+    """A stop signal before the sweep's run existed: nothing to record, one line."""
+    from runner.execution import signum_of
 
     try:
-        execution.run_tasks(
-            tasks,
-            jobs=jobs,
-            scheduler=scheduler,
-            timeout=timeout,
-            on_result=on_result,
-            on_submit=on_submit,
-        )
+        yield
     except KeyboardInterrupt as exc:
-        # later stop signals are ignored from here on (stopping_on_signals): the stop completes
-        signum = execution.signum_of(exc)
-        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
-        started = getattr(exc, "started", [])
-        queued = [t for t in getattr(exc, "in_flight", []) if t not in started]
-        stopped(started, queued, f"interrupted ({name})")
-        _finish(tracker, parent, summary, "KILLED")
         raise SweepInterrupted(
-            f"interrupted ({name}): {summary.finished + summary.diverged} runs recorded, "
-            f"{summary.killed} marked KILLED; run the same command again to finish the rest",
-            signum=signum,
+            "interrupted before anything was recorded", signum=signum_of(exc)
         ) from None
-    except BaseException as exc:  # --fail-fast, or the store failed
-        why = "the sweep stopped: --fail-fast" if isinstance(exc, FailFast) else "the sweep failed"
-        # best effort, as the store may be what failed: the error itself is what is raised
-        with execution.signals_deferred(), contextlib.suppress(Exception):
-            stopped(tasks, [], why)  # whatever this sweep still holds a claim on
-        with execution.signals_deferred(), contextlib.suppress(Exception):
-            _finish(tracker, parent, summary, "FAILED")
-        raise
-    _finish(tracker, parent, summary, "FINISHED")
-    return summary
 
 
 def _count(summary: SweepSummary, result: RunResult, run_id: str | None) -> None:

@@ -15,6 +15,7 @@ from runner.errors import TableError
 from runner.plugin.registry import collect, get_plugin_manager, get_registry
 from runner.table import CORE, MAX_RUNS_PER_ROW, describe_columns, load_specs, read_table
 from runner.table.build import file_digest
+from runner.tracking.records import flat_params
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 LEGACY = Path(__file__).resolve().parent / "data" / "store-0.1.0"
@@ -329,7 +330,11 @@ def test_a_data_file_enters_the_hash_by_its_content_not_its_place(tmp_path: Path
     write(study / "data", POINTS, "points.csv")
     table = write(study, "dataset,path,target\ncsv,data/points.csv,label\n")
     (spec,) = load_specs(table)
-    assert dict(spec.files) == {"dataset.path": file_digest(study / "data" / "points.csv")}
+    digest = file_digest(study / "data" / "points.csv")
+    assert dict(spec.files) == {"dataset.path": digest}
+    shown = flat_params(spec)  # what the run shows: the file read, and its digest
+    assert shown["dataset.path"] == str((study / "data" / "points.csv").resolve())
+    assert shown["dataset.path_sha256"] == digest.removeprefix("sha256:")
     moved = tmp_path / "moved"
     study.rename(moved)  # the study's folder moved, with its data: still the same runs
     (there,) = load_specs(moved / "t.csv")

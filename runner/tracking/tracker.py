@@ -320,15 +320,17 @@ class Tracker:
                 beats[parent] = parent_run.data.tags.get("runner.heartbeat")
             beat = beats[parent] if parent else beats[run.info.run_id]
             started = run.info.start_time / 1000 if run.info.start_time else None
-            key = (tags.get("runner.driver"), beat or started)
-            if key not in gone:
-                gone[key] = driver_gone(*key, now)
-            if not gone[key]:
+            driver = (tags.get("runner.driver"), beat or started)
+            if driver not in gone:
+                gone[driver] = driver_gone(*driver, now)
+            if not gone[driver]:
                 live.append(run)
                 continue
             why = "its sweep's driver is gone (killed, or its machine lost)"
-            key = "runner.sweep_status" if tags.get("runner.kind") == "sweep" else "runner.status"
-            marks = [RunTag(key, "killed"), RunTag("runner.reason", why)]
+            status = (
+                "runner.sweep_status" if tags.get("runner.kind") == "sweep" else "runner.status"
+            )
+            marks = [RunTag(status, "killed"), RunTag("runner.reason", why)]
             self._call(deadline, self.client.log_batch, run.info.run_id, [], [], marks)
             end = max(run.info.start_time or 0, now_ms())
             self._call(deadline, self.client.set_terminated, run.info.run_id, "KILLED", end)

@@ -48,9 +48,12 @@ def made_once(factory: pytest.TempPathFactory, name: str, make: Callable[[Path],
     return folder
 
 
-def pip_install_target(sources: Path | list[Path], target: Path) -> Path:
-    """Build the projects in ``sources`` and install them into ``target`` with one pip call;
-    return ``target``.
+def pip_install_target(
+    sources: Path | list[Path], target: Path, *, from_folder: bool = False
+) -> Path:
+    """Build the projects in ``sources`` into wheels and install those into ``target``, as a
+    user installs a published plugin; with ``from_folder``, install the folders themselves
+    (``pip install DIR``, whose source runner digests into the hash). Return ``target``.
 
     Each source is copied first so that the build leaves nothing (build/, *.egg-info) in the tree.
     """
@@ -62,10 +65,18 @@ def pip_install_target(sources: Path | list[Path], target: Path) -> Path:
             source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__")
         )
         copies.append(str(copy))
-    command = [
-        sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-        "--disable-pip-version-check", "--quiet", "--target", str(target), *copies,
-    ]  # fmt: skip
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    offline = ["--no-deps", "--no-build-isolation", "--no-index"]
+    installed = copies
+    if not from_folder:
+        wheels = target.parent / f"{target.name}-wheels"
+        _pip(sources, [*pip, "wheel", *offline, "--wheel-dir", str(wheels), *copies])
+        installed = [str(wheel) for wheel in sorted(wheels.glob("*.whl"))]
+    _pip(sources, [*pip, "install", *offline, "--target", str(target), *installed])
+    return target
+
+
+def _pip(sources: list[Path], command: list[str]) -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         names = ", ".join(source.name for source in sources)
@@ -74,7 +85,6 @@ def pip_install_target(sources: Path | list[Path], target: Path) -> Path:
             f"needs setuptools>=70.1 or wheel:\n{done.stdout}\n{done.stderr}",
             pytrace=False,
         )
-    return target
 
 
 def clear_registry_cache() -> None:

@@ -464,6 +464,37 @@ def test_a_worker_with_another_plugin_version_fails_the_run_naming_both(
     assert f"validated and hashed with {DISTRIBUTION}=={VERSION}" in result.reason
 
 
+def test_a_plugin_installed_from_a_folder_is_hashed_with_its_source(
+    example_plugins: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pip install DIR`` (or ``-e DIR``) may change a plugin under the same version: the
+    plugin's source digest joins its version, so an edited plugin is trained again."""
+    from conftest import clear_registry_cache, pip_install_target
+
+    from runner.table import specs_from_rows
+
+    row = {"activation": "swish", "epochs": 5}
+    wheel_pin = dict(specs_from_rows([row])[0].versions)["activation:swish"]
+    site = pip_install_target(PLUGIN_PKG, tmp_path / "site", from_folder=True)
+    monkeypatch.syspath_prepend(str(site))  # ahead of the wheel's copy, imported afresh
+    for module in [m for m in sys.modules if m.split(".")[0] == "runner_example"]:
+        monkeypatch.delitem(sys.modules, module)
+
+    def pin_and_hash() -> tuple[str, str]:
+        clear_registry_cache()
+        (spec,) = specs_from_rows([row])
+        return dict(spec.versions)["activation:swish"], spec.spec_hash()
+
+    pin, first = pin_and_hash()
+    assert wheel_pin == f"{DISTRIBUTION}=={VERSION}"
+    assert re.fullmatch(rf"{DISTRIBUTION}=={re.escape(VERSION)}\+src\.[0-9a-f]{{12}}", pin)
+    assert pin_and_hash() == (pin, first)  # the same source, the same hash
+    helper = site / "runner_example" / "datasets.py"  # not the activation's module: its package
+    helper.write_text(helper.read_text() + "\n# edited\n")
+    edited, second = pin_and_hash()
+    assert edited != pin and second != first
+
+
 # --- broken and clashing distributions ---------------------------------------------------------
 
 PYPROJECT = """\

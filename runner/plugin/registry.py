@@ -18,11 +18,15 @@ Imports the rest of :mod:`runner.plugin` and :mod:`runner.errors`.
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -137,10 +141,50 @@ def _origins(pm: pluggy.PluginManager) -> dict[str, Origin]:
                 version = metadata.version(dist)
             except metadata.PackageNotFoundError:
                 version = ""
+            digest = source_digest(plugin) if version and _from_a_folder(dist) else ""
+            if digest:
+                version += f"{'.' if '+' in version else '+'}src.{digest}"
             out[module] = Origin(dist, version, order)
         else:
             out.setdefault(module, Origin(f"<{module}>", "", order))
     return out
+
+
+def _from_a_folder(dist: str) -> bool:
+    """Whether ``dist`` was installed from a folder (``pip install -e DIR`` or ``pip install
+    DIR``: PEP 610's ``dir_info``), where its source may change under the same version.
+
+    Runner's own distribution is not: its built-in plugins and its engine are one release,
+    covered together by runner's version (``--rerun`` trains again after editing a checkout).
+    """
+    if _normalize(dist) == OWN_DISTRIBUTION:
+        return False
+    try:
+        text = metadata.distribution(dist).read_text("direct_url.json")
+    except metadata.PackageNotFoundError:
+        return False
+    try:
+        return bool(text) and "dir_info" in json.loads(text)
+    except (ValueError, TypeError):
+        return False
+
+
+def source_digest(plugin: object) -> str:
+    """sha256 (12 hex digits) of the source of a registered plugin module's top-level package
+    (every ``.py`` file under it, by relative path and content; a helper module beside the
+    plugin counts as much as the plugin), or of the module's file alone when it is no package;
+    "" when there is no file."""
+    top = sys.modules.get(getattr(plugin, "__name__", "").split(".")[0])
+    file = getattr(top, "__file__", None)
+    if not file:
+        return ""
+    path = Path(file)
+    files = sorted(path.parent.rglob("*.py")) if path.name == "__init__.py" else [path]
+    digest = hashlib.sha256()
+    for source in files:
+        digest.update(source.relative_to(path.parent).as_posix().encode() + b"\0")
+        digest.update(source.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
 
 
 def origin_of(obj: object, origins: dict[str, Origin]) -> Origin:

@@ -1,10 +1,10 @@
 """End to end, as a user runs it: ``python -m runner sweep`` as a real subprocess.
 
 Covers the README's main path on a store the sweep creates itself; a sweep stopped every way a
-machine stops one (SIGTERM to the driver, kill -9, Ctrl-C twice to the whole process group, as a
-terminal sends it) and resumed to exactly one FINISHED run per configuration, with no process
-outliving its sweep; and bad input (exit code 2, one line per problem, no traceback, nothing
-written). What a repeated sweep skips is tests/test_sweep.py's.
+machine stops one (SIGTERM or SIGHUP to the driver, kill -9, Ctrl-C twice to the whole process
+group, as a terminal sends it) and resumed to exactly one FINISHED run per configuration, with
+no process outliving its sweep; and bad input (exit code 2, one line per problem, no traceback,
+nothing written). What a repeated sweep skips is tests/test_sweep.py's.
 """
 
 from __future__ import annotations
@@ -120,6 +120,10 @@ def test_a_sweep_stopped_by_sigterm_kill_9_and_two_ctrl_c_resumes_to_one_run_eac
     assert "interrupted (SIGTERM)" in err and "run the same command again" in err
     assert len(workers) >= 2
     assert run_counts(db).get("RUNNING", 0) == 0
+    # SIGHUP, as a closed terminal or ssh session sends it: the same stop, exit 129
+    code, err, _ = stop([signal.SIGHUP], whole_group=False)
+    assert code == 129 and "interrupted (SIGHUP)" in err and "Traceback" not in err, err
+    assert run_counts(db).get("RUNNING", 0) == 0
     # kill -9 of the driver: its workers die with it, its runs are left RUNNING...
     code, _, _ = stop([signal.SIGKILL], whole_group=False)
     assert code == -signal.SIGKILL
@@ -131,7 +135,7 @@ def test_a_sweep_stopped_by_sigterm_kill_9_and_two_ctrl_c_resumes_to_one_run_eac
     )  # the second one, if it came in time, ignored
     counts = run_counts(db)
     assert counts.get("RUNNING", 0) == 0 and counts.get("KILLED", 0) >= 2  # kill -9's, Ctrl-C's
-    assert len(set(finished_hashes(db))) == len(finished_hashes(db)) >= 6
+    assert len(set(finished_hashes(db))) == len(finished_hashes(db)) >= 8
 
     done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

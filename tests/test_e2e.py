@@ -168,6 +168,38 @@ def test_two_sweeps_of_one_table_at_once_record_every_configuration_once(tmp_pat
         assert run_counts(db).get("RUNNING", 0) == 0
 
 
+@pytest.mark.slow
+def test_a_store_locked_by_another_writer_delays_the_sweep_but_never_fails_it(
+    tracking_template_db: Path, tmp_path: Path
+):
+    """A reader or writer holding SQLite's lock (``mlflow ui``, a script, a second sweep) for
+    longer than SQLite's own 5 s busy timeout: the sweep waits it out, says nothing about a
+    locked database, and records every configuration once."""
+    db = tmp_path / "mlflow.db"
+    db.write_bytes(tracking_template_db.read_bytes())
+    table = tmp_path / "t.csv"
+    table.write_text("dataset,hidden,learning_rate,epochs,seed\nxor,2|3,1.0,300,0..3\n")
+    args = runner_cmd("sweep", str(table), "--jobs", "1", "--tracking-uri", f"sqlite:///{db}")
+    proc = subprocess.Popen(args, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not run_counts(db) and time.monotonic() < deadline:  # the sweep's own run is there
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("begin exclusive")  # no one else reads or writes until the commit
+    time.sleep(8)  # training takes well under a second: every record waits for the lock
+    finished = "select count(*) from runs where status = 'FINISHED'"
+    assert proc.poll() is None and holder.execute(finished).fetchone() == (0,)
+    holder.execute("commit")
+    holder.close()
+    _, err = proc.communicate(timeout=300)  # a guard against a hang, not a measurement
+    assert proc.returncode == 0, err
+    assert "database is locked" not in err and "Traceback" not in err, err
+    hashes = finished_hashes(db)
+    assert len(hashes) == len(set(hashes)) == 8
+    assert run_counts(db).get("RUNNING", 0) == 0
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path):
     """A 2 MB tmpfs mounted for the test (root only); ``remount(size)`` gives it room."""

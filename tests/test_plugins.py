@@ -681,8 +681,8 @@ BAD = {
     "per_member": BadPackage(
         "runner-per-member-gain", "runner_per_member", PER_MEMBER_SOURCE, "activation",
         "scaled",
-        ("distribution 'runner-per-member-gain': activation 'scaled' declares its parameter "
-         "'gain' per_member, which only step rules may do",),
+        ("is broken: activation 'scaled' declares its parameter 'gain' per_member, which only "
+         "step rules may do",),
     ),
 }  # fmt: skip
 #: broken only where the command line asks plugins for their commands (runner.cli.main)

@@ -431,6 +431,7 @@ class Registry:
                 n: o for n, o in self.by_kind[kind].items() if o.distribution != dist
             }
         reason = refused.reason if isinstance(refused, _Refused) else str(refused)
+        reason = reason.removeprefix(f"distribution {dist!r}: ")  # the message names it
         cause = refused.cause if isinstance(refused, _Refused) else refused
         self.broken.append(Broken(dist, first.version, entry_points, reason, cause, names))
 

@@ -87,6 +87,35 @@ def _pip(sources: list[Path], command: list[str]) -> None:
         )
 
 
+ONE_MODULE_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=70.1"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{dist}"
+version = "1.0.0"
+
+[project.entry-points.runner]
+{entry_point} = "{module}"
+
+[tool.setuptools]
+packages = ["{module}"]
+"""
+
+
+def one_module_project(root: Path, dist: str, module: str, source: str, entry_point: str) -> Path:
+    """Write a project for the distribution ``dist`` under ``root``: one package ``module``
+    whose ``__init__.py`` is ``source``, found through the entry point ``entry_point`` of the
+    group runner. Return its folder, for :func:`pip_install_target`."""
+    project = root / dist
+    (project / module).mkdir(parents=True)
+    pyproject = ONE_MODULE_PYPROJECT.format(dist=dist, entry_point=entry_point, module=module)
+    (project / "pyproject.toml").write_text(pyproject)
+    (project / module / "__init__.py").write_text(source)
+    return project
+
+
 def clear_registry_cache() -> None:
     """Forget the cached registry so that the next get_registry() discovers plugins again."""
     from runner.plugin.registry import get_registry

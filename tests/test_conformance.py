@@ -8,14 +8,18 @@ the kit rejects each with a message that says what is wrong.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
+from conftest import made_once, one_module_project, pip_install_target
 
 import runner.testing as kit
 from runner import Activation, Cost, Dataset, DatasetSource, Initializer, StepRule, Strategy
+from runner.cli import cli
 from runner.engine.network import Network
 from runner.plugin.params import Param, Plugin
 from runner.plugin.registry import get_registry
@@ -467,3 +471,137 @@ def test_a_wrong_network_gradient_is_caught() -> None:
     kit.check_network_gradients(good, W, b, X, Y)
     message = _fails(kit.check_network_gradients, bad, W, b, X, Y)
     assert "half_slope" in message and "central differences" in message
+
+
+# -- the kit explores the declared parameters -----------------------------------------------------
+
+WRONG_SWISH_SOURCE = '''\
+"""Swish, g(z) = z sigmoid(beta z), whose derivative drops beta once: right only at beta = 1."""
+
+import numpy as np
+
+from runner import Activation, Param, hookimpl
+
+
+class Swish(Activation):
+    name = "swish"
+    params = (Param("beta", float, 1.0, "steepness of the gate", low=0.0, low_open=True),)
+
+    def forward(self, z, beta=1.0, **params):
+        return z * 0.5 * (1.0 + np.tanh(0.5 * beta * z))
+
+    def derivative(self, z, a, beta=1.0, **params):
+        s = 0.5 * (1.0 + np.tanh(0.5 * beta * z))
+        return s + a * (1.0 - s)  # should be s + beta a (1 - s)
+
+
+@hookimpl
+def register_activations(register):
+    register(Swish())
+'''
+WRONG_SWISH = "runner-wrong-swish"
+
+
+@pytest.fixture(scope="session")
+def wrong_swish_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """runner-wrong-swish installed (once per test run) into a folder of its own."""
+
+    def make(folder: Path) -> None:
+        project = one_module_project(
+            folder / "src", WRONG_SWISH, "runner_wrong_swish", WRONG_SWISH_SOURCE, "swish"
+        )
+        pip_install_target(project, folder / "site")
+
+    return made_once(tmp_path_factory, "wrong-swish", make) / "site"
+
+
+@pytest.fixture
+def wrong_swish(wrong_swish_site: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Plugin]:
+    """The installed wrong swish, discovered as runner check discovers it."""
+    monkeypatch.syspath_prepend(str(wrong_swish_site))
+    monkeypatch.delenv("RUNNER_PLUGINS", raising=False)
+    get_registry.cache_clear()
+    yield get_registry().activations["swish"]
+    get_registry.cache_clear()
+
+
+def test_explored_values_span_the_declared_range() -> None:
+    values = kit.explored_values
+    assert values(Param("beta", float, 1.0, "", low=0.0, low_open=True)) == [
+        1.0,
+        0.1,
+        0.55,
+        2.0,
+        3.0,
+    ]
+    m = values(Param("m", float, 0.9, "", low=0.0, high=1.0, high_open=True))
+    assert m == pytest.approx([0.9, 0.0, 0.45, 0.945, 0.99])
+    assert values(Param("n", int, 200, "", low=2, high=1_000_000)) == [200, 2, 101, 10200, 20200]
+    assert values(Param("k", int, 1, "", low=1)) == [1, 2, 3]
+    assert values(Param("flag", bool, False, "")) == [False, True]
+    assert values(Param("task", str, "a", "", choices=("a", "b"))) == ["a", "b"]
+    assert values(Param("path", Path, None, "", required=True)) == []
+
+
+def test_settings_vary_one_parameter_at_a_time_around_the_pinned_ones() -> None:
+    class Two(Activation):
+        name = "two"
+        params = (
+            Param("p", float, 1.0, "", low=0.0, high=2.0),
+            Param("q", bool, False, ""),
+        )
+
+    settings = kit.parameter_settings(Two())
+    assert settings == [{}, {"p": 0.0}, {"p": 0.5}, {"p": 1.5}, {"p": 2.0}, {"q": True}]
+    assert kit.parameter_settings(Two(), {"p": 2.0}) == [{"p": 2.0}, {"p": 2.0, "q": True}]
+
+
+def test_the_kit_catches_a_swish_wrong_only_when_beta_is_not_one(wrong_swish: Plugin) -> None:
+    assert wrong_swish.distribution == WRONG_SWISH
+    kit.check_activation(wrong_swish)  # at the default, beta = 1, it is right
+    message = _fails(kit.check_plugin, wrong_swish)
+    assert message.startswith(
+        f"activation 'swish' (from {WRONG_SWISH}) with beta=0.1: derivative(z, a) vs central "
+        "differences of forward: analytic "
+    )
+    assert re.search(r" at index \(\d+, \d+, \d+\); max relative error ", message)
+    assert "backward" not in message
+    assert kit.check_plugin(wrong_swish, {"beta": 1.0}) is None
+
+
+def test_runner_check_fails_on_a_swish_wrong_only_when_beta_is_not_one(
+    wrong_swish: Plugin,
+) -> None:
+    result = CliRunner().invoke(cli, ["check", "swish"])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.startswith(
+        f"FAIL activation swish ({WRONG_SWISH}): activation 'swish' (from {WRONG_SWISH}) with "
+        "beta=0.1: derivative(z, a) vs central differences of forward"
+    )
+    pinned = CliRunner().invoke(cli, ["check", "swish", "--param", "beta=1"])
+    assert pinned.exit_code == 0, pinned.output
+    assert pinned.stdout == f"ok   activation swish ({WRONG_SWISH}): 1 parameter setting\n"
+    for bad, expected in (
+        ("beta=0", "--param 'beta=0': '0' is not valid for activation 'swish': a number > 0"),
+        ("gamma=1", "--param 'gamma=1': none of the checked plugins declares 'gamma'"),
+        ("beta", "--param 'beta': expected name=value"),
+    ):
+        refused = CliRunner().invoke(cli, ["check", "swish", "--param", bad])
+        assert refused.exit_code == 2 and refused.stderr.startswith(f"Error: {expected}")
+
+
+def test_an_inherited_backward_fails_as_the_derivative_the_author_wrote() -> None:
+    class Coupled(Logistic):
+        """Couples units in forward, so no elementwise derivative can be right."""
+
+        name = "test_coupled"
+        output_range = (-np.inf, np.inf)
+
+        def forward(self, z: np.ndarray, **params: Any) -> np.ndarray:
+            return z + z.sum(axis=-2, keepdims=True)
+
+        def derivative(self, z: np.ndarray, a: np.ndarray, **params: Any) -> np.ndarray:
+            return np.ones_like(z)
+
+    message = _fails(kit.check_activation, Coupled())
+    assert "derivative(z, a), through the inherited backward(z, a, grad_a)" in message

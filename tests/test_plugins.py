@@ -17,6 +17,8 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -25,12 +27,12 @@ import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import made_once, one_module_project, pip_install_target
 
 import runner
 from runner.cli import cli
 from runner.engine.network import Network, member_rng
 from runner.engine.training import Schedule, train
-from runner.errors import PluginError
 from runner.plugin import hookspecs
 from runner.plugin.registry import HOOK_KINDS, collect, get_plugin_manager, get_registry
 
@@ -495,46 +497,38 @@ def test_a_plugin_installed_from_a_folder_is_hashed_with_its_source(
     assert edited != pin and second != first
 
 
-# --- broken and clashing distributions ---------------------------------------------------------
-
-PYPROJECT = """\
-[build-system]
-requires = ["setuptools>=70.1"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "{dist}"
-version = "1.0.0"
-
-[project.entry-points.runner]
-{entry_point} = "{module}"
-
-[tool.setuptools]
-packages = ["{module}"]
-"""
+# --- broken packages ---------------------------------------------------------------------------
+# A corpus of real distributions, each broken in one way, built and installed once per test run
+# (made_once) into one folder. Each fails alone: `runner --help` and a sweep of built-ins work,
+# `runner plugins` lists it broken, a table naming one of its plugins fails with its error.
 
 DUPLICATE_SOURCE = '''\
-"""Registers an activation whose name the built-ins already use."""
+"""Registers an activation of its own, and one whose name the built-ins already use."""
 
 from runner import Activation, hookimpl
 
 
-class AnotherSigmoid(Activation):
-    name = "sigmoid"
+class Doubled(Activation):
+    name = "dupact"
 
     def forward(self, z, **params):
-        return z
+        return 2.0 * z
 
     def derivative(self, z, a, **params):
-        return z * 0 + 1
+        return z * 0 + 2.0
+
+
+class AnotherSigmoid(Doubled):
+    name = "sigmoid"
 
 
 @hookimpl
 def register_activations(register):
+    register(Doubled())
     register(AnotherSigmoid())
 '''
 
-BROKEN_SOURCE = '''\
+BROKEN_IMPORT_SOURCE = '''\
 """Needs a package that is not installed, so importing it fails."""
 
 import runner_dependency_that_is_not_installed  # noqa: F401
@@ -583,79 +577,259 @@ def register_activations(register):
     register(Scaled())
 '''
 
+ARGUMENT_SOURCE = '''\
+"""Names the argument of its hook `reg`, where the hook passes `register`."""
 
-def make_distribution(root: Path, dist: str, module: str, source: str) -> Path:
-    """Write a one-module project for ``dist`` under ``root``; return its folder."""
-    project = root / dist
-    (project / module).mkdir(parents=True)
-    pyproject = PYPROJECT.format(dist=dist, entry_point=module.split("_")[-1], module=module)
-    (project / "pyproject.toml").write_text(pyproject)
-    (project / module / "__init__.py").write_text(source)
-    return project
+from runner import Activation, hookimpl
 
 
-#: distributions that break a rule: name, module, source, and what their one-line error says
+class Tripled(Activation):
+    name = "argact"
+
+    def forward(self, z, **params):
+        return 3.0 * z
+
+    def derivative(self, z, a, **params):
+        return z * 0 + 3.0
+
+
+@hookimpl
+def register_activations(reg):
+    reg(Tripled())
+'''
+
+RAISES_SOURCE = '''\
+"""Registers one activation, then its hook raises."""
+
+from runner import Activation, hookimpl
+
+
+class Half(Activation):
+    name = "halfact"
+
+    def forward(self, z, **params):
+        return 0.5 * z
+
+    def derivative(self, z, a, **params):
+        return z * 0 + 0.5
+
+
+@hookimpl
+def register_activations(register):
+    register(Half())
+    raise RuntimeError("the hook blew")
+'''
+
+STRING_SOURCE = '''\
+"""Passes a name to register instead of a plugin object."""
+
+from runner import hookimpl
+
+
+@hookimpl
+def register_costs(register):
+    register("huber")
+'''
+
+COMMAND_RAISES_SOURCE = '''\
+"""Registers an activation; its register_commands hook raises."""
+
+from runner import Activation, hookimpl
+
+
+class Quarter(Activation):
+    name = "cmdact"
+
+    def forward(self, z, **params):
+        return 0.25 * z
+
+    def derivative(self, z, a, **params):
+        return z * 0 + 0.25
+
+
+@hookimpl
+def register_activations(register):
+    register(Quarter())
+
+
+@hookimpl
+def register_commands(cli):
+    raise ValueError("no commands today")
+'''
+
+
+@dataclass(frozen=True)
+class BadPackage:
+    """One broken distribution of the corpus: its source, a plugin a table may name (its part
+    and name), and what its one-line error says."""
+
+    dist: str
+    module: str
+    source: str
+    part: str
+    plugin: str
+    expected: tuple[str, ...]
+
+    @property
+    def entry_point(self) -> str:
+        return self.module.rsplit("_", 1)[-1]
+
+
+#: the corpus: each distribution breaks one rule; the key names the rule
 BAD = {
-    "duplicate": (
-        "runner-dup-sigmoid",
-        "runner_dup_sigmoid",
-        DUPLICATE_SOURCE,
-        ["two plugins register the activation 'sigmoid'", "'runner'", "'runner-dup-sigmoid'"],
+    "broken_import": BadPackage(
+        "runner-broken-import", "runner_broken_import", BROKEN_IMPORT_SOURCE, "activation",
+        "mish",
+        ("entry point 'import' (runner_broken_import) failed to load",
+         "ModuleNotFoundError: No module named 'runner_dependency_that_is_not_installed'"),
     ),
-    "broken": (
-        "runner-broken-plugin",
-        "runner_broken_plugin",
-        BROKEN_SOURCE,
-        [
-            "plugin 'plugin' from distribution 'runner-broken-plugin' failed to load",
-            "No module named 'runner_dependency_that_is_not_installed'",
-        ],
+    "collision": BadPackage(
+        "runner-dup-sigmoid", "runner_dup_sigmoid", DUPLICATE_SOURCE, "activation", "dupact",
+        ("two plugins register the activation 'sigmoid': distribution 'runner' and "
+         "distribution 'runner-dup-sigmoid'",),
     ),
-    "misspelled": (
-        "runner-misspelled-hook",
-        "runner_misspelled_hook",
-        MISSPELLED_SOURCE,
-        [
-            "plugin 'runner-misspelled-hook:hook' implements 'register_activation', which is "
-            "not a runner hook; did you mean 'register_activations'?"
-        ],
+    "argument_name": BadPackage(
+        "runner-bad-argument", "runner_bad_argument", ARGUMENT_SOURCE, "activation", "argact",
+        ("its hook register_activations(reg) takes 'reg', which runner does not pass; "
+         "expected register_activations(register)",),
     ),
-    "per_member": (
-        "runner-per-member-gain",
-        "runner_per_member",
-        PER_MEMBER_SOURCE,
-        [
-            "distribution 'runner-per-member-gain': activation 'scaled' declares its parameter "
-            "'gain' per_member, which only step rules may do"
-        ],
+    "hook_raises": BadPackage(
+        "runner-hook-raises", "runner_hook_raises", RAISES_SOURCE, "activation", "halfact",
+        ("its hook register_activations raised RuntimeError: the hook blew; expected it to "
+         "call register with an activation (an instance of runner.Activation)",),
     ),
-}
+    "not_a_plugin": BadPackage(
+        "runner-registers-a-string", "runner_registers_string", STRING_SOURCE, "cost", "huber",
+        ("its hook register_costs called register with 'huber', which is no plugin object; "
+         "register expects a cost (an instance of runner.Cost)",),
+    ),
+    "misspelled_hook": BadPackage(
+        "runner-misspelled-hook", "runner_misspelled_hook", MISSPELLED_SOURCE, "activation",
+        "doubled",
+        ("it implements 'register_activation', which is not a runner hook; did you mean "
+         "'register_activations'?",),
+    ),
+    "per_member": BadPackage(
+        "runner-per-member-gain", "runner_per_member", PER_MEMBER_SOURCE, "activation",
+        "scaled",
+        ("is broken: activation 'scaled' declares its parameter 'gain' per_member, which only "
+         "step rules may do",),
+    ),
+}  # fmt: skip
+#: broken only where the command line asks plugins for their commands (runner.cli.main)
+COMMAND_RAISES = BadPackage(
+    "runner-command-raises", "runner_command_raises", COMMAND_RAISES_SOURCE, "activation",
+    "cmdact",
+    ("its hook register_commands raised ValueError: no commands today; expected it to add "
+     "click commands to cli and return",),
+)  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def bad_site(tmp_path_factory: pytest.TempPathFactory, install_distribution: Any) -> Path:
-    """Every distribution of BAD, installed into one folder with one pip call; RUNNER_PLUGINS
-    picks the one a test loads (the others are never imported)."""
-    root = tmp_path_factory.mktemp("templates")
-    sources = [
-        make_distribution(root, dist, module, code) for dist, module, code, _ in BAD.values()
-    ]
-    return install_distribution(sources)
+@pytest.fixture(scope="session")
+def bad_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every distribution of the corpus, installed into one folder with one pip call (once per
+    test run); RUNNER_PLUGINS picks the one a test loads (the others are never imported)."""
+
+    def make(folder: Path) -> None:
+        sources = [
+            one_module_project(folder / "src", b.dist, b.module, b.source, b.entry_point)
+            for b in [*BAD.values(), COMMAND_RAISES]
+        ]
+        pip_install_target(sources, folder / "site")
+
+    return made_once(tmp_path_factory, "broken-plugin-packages", make) / "site"
+
+
+@pytest.fixture
+def one_bad(bad_site: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], BadPackage]:
+    """A function that makes the corpus's distribution ``which`` the one third party loaded."""
+    monkeypatch.syspath_prepend(str(bad_site))
+
+    def select(which: str) -> BadPackage:
+        monkeypatch.setenv("RUNNER_PLUGINS", BAD[which].dist)
+        get_registry.cache_clear()
+        return BAD[which]
+
+    return select
+
+
+def warnings_of(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("Warning: ")]
 
 
 @pytest.mark.parametrize("which", sorted(BAD))
-def test_a_bad_distribution_is_one_error_naming_it(
-    which: str, bad_site: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_broken_distribution_is_left_out_alone(which: str, one_bad: Any) -> None:
+    bad = one_bad(which)
+    registry = get_registry()  # raises nothing
+    [broken] = registry.broken
+    assert broken.distribution == bad.dist and "\n" not in broken.message()
+    for fragment in bad.expected:
+        assert fragment in broken.message()
+    assert {o.distribution for o in registry.all()} == {"runner"}
+    assert (
+        "sigmoid" in registry.activations
+        and registry.activations["sigmoid"].distribution == "runner"
+    )
+    assert registry.warnings() == [f"{broken.message()}; its plugins are left out"]
+
+
+@pytest.mark.parametrize("which", sorted(BAD))
+def test_runner_plugins_lists_a_broken_distribution_with_its_error(
+    which: str, one_bad: Any
 ) -> None:
-    dist, _, _, expected = BAD[which]
-    monkeypatch.syspath_prepend(str(bad_site))
-    monkeypatch.setenv("RUNNER_PLUGINS", dist)
-    with pytest.raises(PluginError) as caught:
-        get_registry()
-    message = str(caught.value)
-    assert "\n" not in message
-    for fragment in expected:
-        assert fragment in message
+    bad = one_bad(which)
+    result = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    [warning] = warnings_of(result.stderr)
+    assert warning.startswith(f"Warning: distribution {bad.dist!r} is broken: ")
+    rows = json.loads(result.stdout)
+    [row] = [r for r in rows if r["status"] == "broken"]
+    assert (row["distribution"], row["version"]) == (bad.dist, "1.0.0")
+    assert all(fragment in row["error"] for fragment in bad.expected)
+    assert {r["distribution"] for r in rows if r["status"] == "ok"} == {"runner"}
+
+    table = CliRunner().invoke(cli, ["plugins"])
+    assert table.exit_code == 0, table.output
+    assert "broken" in table.stdout and bad.dist in table.stdout and "sigmoid" in table.stdout
+
+
+@pytest.mark.parametrize("which", sorted(BAD))
+def test_a_table_naming_a_plugin_of_a_broken_distribution_fails_with_its_error(
+    which: str, one_bad: Any, tmp_path: Path
+) -> None:
+    bad = one_bad(which)
+    table = tmp_path / "t.csv"
+    table.write_text(f"dataset,{bad.part},epochs\nxor,{bad.plugin},5\n")
+    store = tmp_path / "mlflow.db"
+    result = CliRunner().invoke(cli, ["sweep", str(table), "--tracking-uri", f"sqlite:///{store}"])
+    assert result.exit_code == 2, result.output
+    [error] = [line for line in result.stderr.splitlines() if not line.startswith("Warning: ")]
+    assert error.startswith(f"Error: {table}: row 1, column {bad.part!r}: '{bad.plugin}' ")
+    assert f"distribution {bad.dist!r} is broken: " in error
+    assert all(fragment in error for fragment in bad.expected)
+    assert "Traceback" not in result.output and not store.exists()
+
+
+@pytest.mark.parametrize("which", sorted(BAD))
+def test_traceback_flag_shows_the_full_traceback(which: str, one_bad: Any) -> None:
+    bad = one_bad(which)
+    plain = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert "Traceback" not in plain.stderr
+    result = CliRunner().invoke(cli, ["--traceback", "plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "Traceback (most recent call last)" in result.stderr
+    assert warnings_of(result.stderr)[0].startswith(f"Warning: distribution {bad.dist!r}")
+
+
+def test_traceback_flag_shows_the_traceback_of_an_error(tmp_path: Path) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("dataset,activation,epochs\nxor,sigmod,5\n")
+    result = CliRunner().invoke(cli, ["--traceback", "sweep", str(table)])
+    assert result.exit_code == 2
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "TableError" in result.stderr and result.stderr.rstrip().splitlines()[-1].startswith(
+        f"Error: {table}: row 1"
+    )
 
 
 def test_distributions_left_out_by_runner_plugins_are_never_imported(
@@ -664,31 +838,73 @@ def test_distributions_left_out_by_runner_plugins_are_never_imported(
     monkeypatch.syspath_prepend(str(bad_site))
     monkeypatch.setenv("RUNNER_PLUGINS", "")
     before = set(sys.modules)
-    assert {o.distribution for o in get_registry().all()} == {"runner"}
-    assert not {module for _, module, _, _ in BAD.values()} & (set(sys.modules) - before)
+    registry = get_registry()
+    assert {o.distribution for o in registry.all()} == {"runner"} and not registry.broken
+    modules = {b.module for b in [*BAD.values(), COMMAND_RAISES]}
+    assert not modules & (set(sys.modules) - before)
 
 
-@pytest.mark.parametrize("which", sorted(BAD))
-def test_plugin_errors_on_the_command_line(
-    which: str, bad_site: Path, monkeypatch: pytest.MonkeyPatch
+def test_an_unknown_runner_plugins_entry_is_warned_about(
+    example_plugins: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.syspath_prepend(str(bad_site))
-    monkeypatch.setenv("RUNNER_PLUGINS", BAD[which][0])
-    result = CliRunner().invoke(cli, ["plugins"])
+    monkeypatch.setenv("RUNNER_PLUGINS", "runner-example-plugin, example")
+    result = CliRunner().invoke(cli, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    assert warnings_of(result.stderr) == [
+        "Warning: RUNNER_PLUGINS names 'runner-example-plugin', which is no installed plugin "
+        f"distribution or entry point; did you mean {DISTRIBUTION!r}? installed: "
+        f"runner, {DISTRIBUTION}"
+    ]
+
+
+def test_unknown_plugin_messages_say_what_runner_plugins_left_out(
+    example_plugins: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("RUNNER_PLUGINS", "")
+    left_out = f"RUNNER_PLUGINS='' leaves out the installed distribution {DISTRIBUTION!r}"
+    check = CliRunner().invoke(cli, ["check", "swish"])
+    assert check.exit_code == 2
+    assert check.stderr.startswith("Error: no installed plugin is called 'swish'; ")
+    assert left_out in check.stderr and check.stderr.count("\n") == 1
+    table = tmp_path / "t.csv"
+    table.write_text("dataset,activation,epochs\nxor,swish,5\n")
+    sweep = CliRunner().invoke(cli, ["sweep", str(table), "--dry-run"])
+    assert sweep.exit_code == 2 and left_out in sweep.stderr
+
+
+def test_a_plugin_of_a_broken_distribution_named_to_check_says_its_error(one_bad: Any) -> None:
+    bad = one_bad("hook_raises")
+    result = CliRunner().invoke(cli, ["check", bad.plugin])
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
-    assert BAD[which][0] in result.stderr and not result.stdout
+    [error] = [line for line in result.stderr.splitlines() if not line.startswith("Warning: ")]
+    assert (
+        error == f"Error: plugin 'halfact' is not available: {get_registry().broken[0].message()}"
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("which", ["broken", "duplicate"])
-def test_plugin_errors_in_a_subprocess(which: str, bad_site: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": str(bad_site), "RUNNER_PLUGINS": BAD[which][0]}
-    done = run_cli("plugins", env=env, cwd=tmp_path)
-    assert done.returncode == 2
-    lines = done.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: ") and BAD[which][0] in lines[0]
-    assert "Traceback" not in done.stderr and not done.stdout
+def test_broken_packages_leave_help_and_a_sweep_of_built_ins_working(
+    bad_site: Path, tmp_path: Path, sqlite_uri: str
+) -> None:
+    """Every broken distribution of the corpus installed and loaded at once, in real processes."""
+    env = {k: v for k, v in os.environ.items() if k != "RUNNER_PLUGINS"}
+    env["PYTHONPATH"] = str(bad_site)
+    done = run_cli("--help", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "sweep" in done.stdout and "Traceback" not in done.stderr
+    warned = warnings_of(done.stderr)
+    assert len(warned) == len(done.stderr.splitlines()) == len(BAD) + 1
+    for bad in [*BAD.values(), COMMAND_RAISES]:
+        [line] = [w for w in warned if w.startswith(f"Warning: distribution {bad.dist!r} ")]
+        assert all(fragment in line for fragment in bad.expected)
+
+    table = tmp_path / "xor.csv"
+    table.write_text("dataset,hidden,activation,epochs,seed\nxor,2,tanh,20,0..1\n")
+    sweep = run_cli("sweep", str(table), "--jobs", "1", "--quiet", "--tracking-uri", sqlite_uri,
+                    env=env, cwd=tmp_path)  # fmt: skip
+    assert sweep.returncode == 0, sweep.stderr
+    assert "Traceback" not in sweep.stderr
+    assert len(warnings_of(sweep.stderr)) == len(BAD) + 1
 
 
 # --- every hook is tested and documented -------------------------------------------------------

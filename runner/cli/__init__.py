@@ -21,20 +21,53 @@ from runner.version import __version__
 
 
 class RunnerGroup(click.Group):
-    """A click group that turns a RunnerError into one clear line and its exit code."""
+    """A click group that turns a RunnerError into one clear line and its exit code (after the
+    full traceback with ``--traceback``), and that reports the plugin distributions left out."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except RunnerError as exc:
+            if ctx.params.get("traceback"):
+                _print_traceback(exc)
             for line in exc.problems:
                 click.echo(f"Error: {line}", err=True)
             ctx.exit(exc.exit_code)
 
+    def get_help(self, ctx: click.Context) -> str:
+        _report_plugin_warnings(tracebacks=False)
+        return super().get_help(ctx)
+
+
+def _print_traceback(exc: BaseException) -> None:
+    import traceback
+
+    click.echo("".join(traceback.format_exception(exc)).rstrip("\n"), err=True)
+
+
+def _tracebacks() -> bool:
+    """Whether ``runner --traceback`` was given."""
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().params.get("traceback"))
+
+
+def _report_plugin_warnings(tracebacks: bool) -> None:
+    """One ``Warning:`` line on stderr per plugin distribution left out (and per
+    ``RUNNER_PLUGINS`` entry that names nothing), with the full traceback if asked for."""
+    registry = _registry()
+    for broken in registry.broken:
+        if tracebacks and broken.exception is not None:
+            _print_traceback(broken.exception)
+    for line in registry.warnings():
+        click.echo(f"Warning: {line}", err=True)
+
 
 @click.group(cls=RunnerGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="runner")
-def cli() -> None:
+@click.option(
+    "--traceback", is_flag=True, help="Show the full Python traceback of any error or warning."
+)
+def cli(traceback: bool) -> None:
     """Train grids of multi-layer perceptrons by backpropagation and track them in MLflow.
 
     \b
@@ -45,6 +78,7 @@ def cli() -> None:
       runner check sigmoid momentum             conformance-check plugins
       mlflow ui --backend-store-uri sqlite:///mlflow.db
     """
+    _report_plugin_warnings(tracebacks=traceback)
 
 
 def _registry() -> Any:
@@ -57,7 +91,8 @@ def _registry() -> Any:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
 @click.option("--kind", help="Only plugins of this kind (activation, cost, step_rule, ...).")
 def plugins(as_json: bool, kind: str | None) -> None:
-    """List every installed plugin with its kind, distribution, version and parameters.
+    """List every installed plugin with its kind, distribution, version and parameters, and
+    every plugin distribution left out as broken, with its error.
 
     \b
     Examples:
@@ -68,12 +103,16 @@ def plugins(as_json: bool, kind: str | None) -> None:
     registry = _registry()
     rows = [obj for obj in registry.all() if kind is None or obj.kind == kind]
     if as_json:
-        click.echo(json.dumps([_describe(obj) for obj in rows], indent=2))
+        described = [_describe(obj) for obj in rows] + [
+            _describe_broken(b) for b in registry.broken
+        ]
+        click.echo(json.dumps(described, indent=2))
         return
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
+    console = Console(width=max(140, Console().width))
     table = Table(title="runner plugins")
     for column in ("kind", "name", "distribution", "version", "parameters", "description"):
         table.add_column(column)
@@ -86,11 +125,21 @@ def plugins(as_json: bool, kind: str | None) -> None:
         table.add_row(
             obj.kind, obj.name, obj.distribution, obj.version, params or "-", obj.summary()
         )
-    Console(width=max(140, Console().width)).print(table)
+    console.print(table)
+    if registry.broken:
+        left_out = Table(title="broken plugin distributions (left out)")
+        for column in ("status", "distribution", "version", "entry points", "error"):
+            left_out.add_column(column)
+        for b in registry.broken:
+            left_out.add_row(
+                "broken", b.distribution, b.version, ", ".join(b.entry_points), escape(b.reason)
+            )
+        console.print(left_out)
 
 
 def _describe(obj: Any) -> dict[str, Any]:
     return {
+        "status": "ok",
         "kind": obj.kind,
         "name": obj.name,
         "distribution": obj.distribution,
@@ -110,20 +159,73 @@ def _describe(obj: Any) -> dict[str, Any]:
     }
 
 
+def _describe_broken(broken: Any) -> dict[str, Any]:
+    """A broken distribution as ``runner plugins --json`` lists it: ``status`` "broken", no kind
+    and name, its entry points, its error, and the plugins it registered before it broke."""
+    return {
+        "status": "broken",
+        "kind": None,
+        "name": None,
+        "distribution": broken.distribution,
+        "version": broken.version,
+        "entry_points": list(broken.entry_points),
+        "error": broken.message(),
+        "registered": [{"kind": kind, "name": name} for kind, name in broken.names],
+        "description": "",
+        "parameters": [],
+    }
+
+
+def _check_params(pins: tuple[str, ...], targets: list[Any]) -> list[dict[str, Any]]:
+    """Each target's pinned parameters from ``--param name=value``: a name applies to every
+    target that declares it; a name none declares, or a value it does not accept, is an error."""
+    pinned: list[dict[str, Any]] = [{} for _ in targets]
+    for pin in pins:
+        name, sep, value = pin.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise RunnerError(f"--param {pin!r}: expected name=value, as in --param beta=2")
+        owners = [i for i, obj in enumerate(targets) if any(p.name == name for p in obj.params)]
+        if not owners:
+            declared = sorted({p.name for obj in targets for p in obj.params})
+            raise RunnerError(
+                f"--param {pin!r}: none of the checked plugins declares {name!r}; "
+                f"{did_you_mean(name, declared)}they take: {', '.join(declared) or 'no parameters'}"
+            )
+        for i in owners:
+            param = targets[i].param(name)
+            try:
+                pinned[i][name] = param.coerce(value)
+            except ValueError as exc:
+                raise RunnerError(
+                    f"--param {pin!r}: {value!r} is not valid for {targets[i].label()}: {exc}"
+                ) from None
+    return pinned
+
+
 @cli.command()
 @click.argument("names", nargs=-1, required=True)
-def check(names: tuple[str, ...]) -> None:
+@click.option(
+    "--param",
+    "pins",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Check with this parameter pinned (repeatable); the others are explored.",
+)
+def check(names: tuple[str, ...], pins: tuple[str, ...]) -> None:
     """Run the conformance kit on installed plugins, by name (or ``all``).
 
     Derivatives are checked against central finite differences; shapes, dtypes and population
-    broadcasting are checked too. Exits 1 when any plugin fails.
+    broadcasting are checked too, with each declared parameter at several values across its
+    declared range (its bounds, its default and values between). Exits 1 when any plugin fails.
 
     \b
     Examples:
       runner check sigmoid cross_entropy
+      runner check swish --param beta=2
       runner check all
     """
-    from runner.testing import check_plugin
+    from runner.testing import check_plugin, parameter_settings
 
     registry = _registry()
     if names == ("all",):
@@ -133,22 +235,35 @@ def check(names: tuple[str, ...]) -> None:
         for name in names:
             found = [obj for obj in registry.all() if obj.name == name]
             if not found:
+                claimed = registry.claimed_by(name)
+                if claimed is not None:
+                    raise RunnerError(f"plugin {name!r} is not available: {claimed.message()}")
                 known = sorted({obj.name for obj in registry.all()})
-                hint = did_you_mean(name, known).strip()
+                hint = (did_you_mean(name, known) or did_you_mean(name.lower(), known)).strip()
                 raise RunnerError(
-                    f"no installed plugin is called {name!r}" + (f"; {hint}" if hint else "")
+                    f"no installed plugin is called {name!r}"
+                    + (f"; {hint}" if hint else "")
+                    + registry.why_missing()
                 )
             targets.extend(found)
     failed = 0
-    for obj in targets:
+    for obj, params in zip(targets, _check_params(pins, targets), strict=True):
         try:
-            skipped = check_plugin(obj)
+            skipped = check_plugin(obj, params)
         except AssertionError as exc:
             failed += 1
+            if _tracebacks():
+                _print_traceback(exc)
             click.echo(f"FAIL {obj.kind} {obj.name} ({obj.distribution}): {exc}")
         else:
-            word, note = ("skip", f": {skipped}") if skipped else ("ok  ", "")
-            click.echo(f"{word} {obj.kind} {obj.name} ({obj.distribution}){note}")
+            if skipped:
+                click.echo(f"skip {obj.kind} {obj.name} ({obj.distribution}): {skipped}")
+            else:
+                settings = len(parameter_settings(obj, params))
+                word = "setting" if settings == 1 else "settings"
+                click.echo(
+                    f"ok   {obj.kind} {obj.name} ({obj.distribution}): {settings} parameter {word}"
+                )
     if failed:
         click.echo(f"{failed} of {len(targets)} plugins failed", err=True)
         sys.exit(1)
@@ -254,13 +369,10 @@ def sweep(
 def _add_plugin_commands() -> None:
     """Let installed plugins add commands through the ``register_commands`` hook.
 
-    The registry's own plugin manager is used, so entry points are loaded once per process.
+    The registry's own plugin manager is used, so entry points are loaded once per process; a
+    distribution whose hook raises is left out, alone, and reported with the others.
     """
-    try:
-        _registry().plugin_manager.hook.register_commands(cli=cli)
-    except RunnerError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    _registry().call_each("register_commands", cli=cli)
 
 
 def main() -> None:

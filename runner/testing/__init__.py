@@ -13,6 +13,11 @@ plain script::
     def test_my_activation_with_params():
         check_plugin(MyActivation(), {"steepness": 3.0})
 
+``check_plugin`` checks each declared parameter at several values across its declared range (its
+bounds, its default and values between; :func:`explored_values`), one parameter at a time, the
+others at their defaults or at the values passed; a failure names the parameter values it failed
+with. The ``check_*`` functions of each kind check one set of values, the one passed.
+
 Derivatives are compared in float64 with fourth-order central differences,
 ``(-f(x+2h) + 8 f(x+h) - 8 f(x-h) + f(x-2h)) / 12h`` with ``h = 1e-3``, at points drawn from a
 fixed seed away from zero (``|z| >= 0.05``), so that activations with a kink at zero pass; an
@@ -31,7 +36,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from runner.plugin.params import Plugin
-from runner.testing._assertions import missing_required
+from runner.testing._assertions import missing_required, plugin_label
+from runner.testing._explore import describe_setting, explored_values, parameter_settings
 from runner.testing._numeric import RTOL, relative_error, sample_outputs, sample_targets, sample_z
 from runner.testing.activations import check_activation
 from runner.testing.costs import check_cost
@@ -50,6 +56,8 @@ __all__ = [
     "check_plugin",
     "check_step_rule",
     "check_strategy",
+    "explored_values",
+    "parameter_settings",
     "relative_error",
     "sample_outputs",
     "sample_targets",
@@ -58,27 +66,41 @@ __all__ = [
 
 
 def check_plugin(obj: Plugin, params: Mapping[str, Any] | None = None) -> str | None:
-    """Run the check for ``obj.kind`` on ``obj``; return None, or why it was skipped.
+    """Run the check for ``obj.kind`` on ``obj`` at every one of its
+    :func:`parameter_settings`; return None, or why it was skipped.
 
-    A data set source with required parameters (a file path) is skipped unless ``params`` gives
-    them: the reason is returned rather than raised. Every failed check raises AssertionError.
+    ``params`` pins parameters (they are not explored). A data set source with required
+    parameters (a file path) is skipped unless ``params`` gives them: the reason is returned
+    rather than raised. Every failed check raises AssertionError, its message naming the
+    parameter values it failed with after the plugin (``activation 'swish' with beta=2.0: ...``).
+    A step rule's descent on a quadratic is checked at the first setting only (the defaults, or
+    ``params``): far from its defaults a step rule may rightly climb.
     """
     kind = getattr(obj, "kind", None)
-    if kind == "activation":
-        check_activation(obj, params)  # type: ignore[arg-type]
-    elif kind == "cost":
-        check_cost(obj, params)  # type: ignore[arg-type]
-    elif kind == "step_rule":
-        check_step_rule(obj, params)  # type: ignore[arg-type]
-    elif kind == "strategy":
-        check_strategy(obj, params)  # type: ignore[arg-type]
-    elif kind == "initializer":
-        check_initializer(obj, params)  # type: ignore[arg-type]
-    elif kind == "dataset":
+    if kind not in _CHECKS:
+        raise ValueError(f"{obj!r} is of no kind the kit checks (kind {kind!r})")
+    if kind == "dataset":
         missing = missing_required(obj, params or {})
         if missing:
             return f"skipped: needs the parameters {', '.join(missing)}"
-        check_dataset(obj, params)  # type: ignore[arg-type]
-    else:
-        raise ValueError(f"{obj!r} is of no kind the kit checks (kind {kind!r})")
+    for i, given in enumerate(parameter_settings(obj, params)):
+        extra = {"descent": i == 0} if kind == "step_rule" else {}
+        try:
+            _CHECKS[kind](obj, given, **extra)
+        except AssertionError as exc:
+            label, message = plugin_label(obj), str(exc)
+            if obj.params and message.startswith(label):
+                shown = f"{label} with {describe_setting(obj, given)}"
+                exc.args = (shown + message[len(label) :],)
+            raise
     return None
+
+
+_CHECKS: dict[str, Any] = {
+    "activation": check_activation,
+    "cost": check_cost,
+    "step_rule": check_step_rule,
+    "strategy": check_strategy,
+    "initializer": check_initializer,
+    "dataset": check_dataset,
+}

@@ -49,23 +49,50 @@ def relative_error(
     return np.abs(got - expected) / np.maximum(magnitude, floor * scale)
 
 
+#: (offset in steps, weight) of the fourth-order forward difference; the sum is divided by 12 h
+#: (the backward one mirrors it: offsets and weights negated)
+ONE_SIDED = ((0, -25.0), (1, 48.0), (2, -36.0), (3, 16.0), (4, -3.0))
+
+
 def differences(f: Callable[[Array], Array], x: Array) -> Array:
     """Central differences of a per-member function ``f(x) -> (P,)`` for every element of ``x``.
 
     Element ``[:, i, j]`` is perturbed in every member at once: a member's value depends on its
     own slice only.
     """
-    out = np.empty(x.shape)
+    return _differences(f, x, (STENCIL,))[0]
+
+
+def sided_differences(f: Callable[[Array], Array], x: Array) -> tuple[Array, Array, Array]:
+    """Central, forward and backward fourth-order differences of ``f`` (as :func:`differences`).
+
+    Where a kink of ``f`` (Huber's at ``|a - y| = delta``) lies within the central stencil, the
+    one-sided difference on the kink-free side still gives the derivative at ``x``; on smooth
+    ground the three agree.
+    """
+    backward = tuple((-offset, -weight) for offset, weight in ONE_SIDED)
+    central, fwd, bwd = _differences(f, x, (STENCIL, ONE_SIDED, backward))
+    return central, fwd, bwd
+
+
+def _differences(
+    f: Callable[[Array], Array], x: Array, stencils: tuple[tuple[tuple[int, float], ...], ...]
+) -> list[Array]:
+    outs = [np.empty(x.shape) for _ in stencils]
     f0 = np.asarray(f(x), dtype=np.float64)
     for i in range(x.shape[1]):
         for j in range(x.shape[2]):
-            total = np.zeros(x.shape[0])
-            for offset, weight in STENCIL:
-                xk = x.copy()
-                xk[:, i, j] += offset * STEP
-                total += weight * (np.asarray(f(xk), dtype=np.float64) - f0)
-            out[:, i, j] = total / (12 * STEP)
-    return out
+            values = {0: f0}
+            for out, stencil in zip(outs, stencils, strict=True):
+                total = np.zeros(x.shape[0])
+                for offset, weight in stencil:
+                    if offset not in values:
+                        xk = x.copy()
+                        xk[:, i, j] += offset * STEP
+                        values[offset] = np.asarray(f(xk), dtype=np.float64)
+                    total += weight * (values[offset] - f0)
+                out[:, i, j] = total / (12 * STEP)
+    return outs
 
 
 # -- inputs the checks draw ---------------------------------------------------------------------

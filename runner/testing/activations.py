@@ -39,9 +39,15 @@ def check_activation(
     - ``backward(z, a, grad_a)`` matches central differences of ``sum(grad_a * forward(z))``
       with respect to ``z`` (float64, relative error below ``rtol``);
     - when the activation is elementwise (changing one ``z`` changes only its own ``a``),
-      ``derivative(z, a)`` matches the central differences of ``forward`` too.
+      ``derivative(z, a)`` matches the central differences of ``forward`` too (checked first, so
+      that a wrong derivative is named as such and not by the ``backward`` built on it).
+
+    Failures name the method the author wrote: an activation that does not override
+    ``backward`` (the inherited one is ``grad_a * derivative(z, a)``) fails as ``derivative``.
     """
     kw = resolve_params(activation, params)
+    own_backward = type(activation).backward is not Activation.backward
+    back = "backward" if own_backward else "derivative (through the inherited backward)"
     rng = np.random.default_rng(seed)
     P, N, S = SHAPE
     lo, hi = (float(v) for v in activation.output_range)
@@ -70,21 +76,21 @@ def check_activation(
                         f"{sums.flat[np.argmax(np.abs(sums - 1.0))]!r}, expected 1",
                     )
         grad_a = rng.standard_normal(SHAPE).astype(dtype)
-        check = f"backward ({np.dtype(dtype)})"
+        check = f"{back} ({np.dtype(dtype)})"
         d = call(activation, check, activation.backward, z, a, grad_a, **kw)
         assert_array(activation, check, d, z.shape, dtype)
 
     z = sample_z(rng)
     a = call(activation, "forward", activation.forward, z, **kw)
     grad_a = rng.standard_normal(SHAPE)
-    back = call(activation, "backward", activation.backward, z, a, grad_a, **kw)
+    back_z = call(activation, back, activation.backward, z, a, grad_a, **kw)
     for p in range(P):
         one = slice(p, p + 1)
         check = f"population broadcasting (member {p} alone)"
         a_p = call(activation, check, activation.forward, z[one], **kw)
         assert_equal(activation, f"{check}: forward", a_p, a[one])
         d_p = call(activation, check, activation.backward, z[one], a[one], grad_a[one], **kw)
-        assert_equal(activation, f"{check}: backward", d_p, back[one])
+        assert_equal(activation, f"{check}: {back}", d_p, back_z[one])
 
     # central differences: perturb unit n of sample s in every member at once (members are
     # independent, as checked above)
@@ -105,13 +111,6 @@ def check_activation(
                 elementwise &= not change.any()
             fd_back[:, n, s] = back_sum / (12 * STEP)
             fd_diag[:, n, s] = diag_sum / (12 * STEP)
-    assert_close(
-        activation,
-        "backward(z, a, grad_a) vs central differences of sum(grad_a * forward(z))",
-        back,
-        fd_back,
-        rtol,
-    )
     if elementwise:
         deriv = call(activation, "derivative", activation.derivative, z, a, **kw)
         assert_array(activation, "derivative", deriv, z.shape, np.float64)
@@ -122,3 +121,16 @@ def check_activation(
         a32 = activation.forward(z32, **kw)
         deriv32 = call(activation, "derivative (float32)", activation.derivative, z32, a32, **kw)
         assert_array(activation, "derivative (float32)", deriv32, z.shape, np.float32)
+    what = (
+        "backward(z, a, grad_a)"
+        if own_backward
+        else "derivative(z, a), through the inherited backward(z, a, grad_a) = grad_a * "
+        "derivative(z, a),"
+    )
+    assert_close(
+        activation,
+        f"{what} vs central differences of sum(grad_a * forward(z))",
+        back_z,
+        fd_back,
+        rtol,
+    )

@@ -23,10 +23,10 @@ from runner.testing._assertions import (
 from runner.testing._numeric import (
     RTOL,
     SHAPE,
-    differences,
     sample_outputs,
     sample_targets,
     sample_z,
+    sided_differences,
 )
 
 
@@ -70,7 +70,8 @@ def check_cost(
 
     - ``value`` has shape ``(P,)``, is finite, and keeps float32 as float32; ``derivative`` has
       the shape and dtype of ``a``; each member's slice of both is bitwise what it gets alone;
-    - ``derivative`` (per sample) matches ``S`` times the central differences of ``value``
+    - ``derivative`` (per sample) matches ``S`` times the central differences of ``value`` (or,
+      where a kink of the cost lies within the stencil, the one-sided differences beside it)
       (which is a mean over the ``S`` samples) with respect to ``a``;
     - for every output activation the cost ``accepts`` (``activations``: objects or
       ``(activation, params)`` pairs; by default every registered activation), the output-layer
@@ -112,13 +113,14 @@ def check_cost(
             d[one],
         )
 
-    fd = differences(lambda x: cost.value(x, y, **kw), a) * S
+    fd, *sides = (S * x for x in sided_differences(lambda x: cost.value(x, y, **kw), a))
     assert_close(
         cost,
         "derivative(a, y) (per sample) vs S x central differences of value (a mean over samples)",
         d,
         fd,
         rtol,
+        alternatives=tuple(sides),
     )
 
     for act, act_params in _output_activations(cost, activations):
@@ -126,7 +128,13 @@ def check_cost(
         z = sample_z(rng)
         a = call(cost, f"{where}: forward", act.forward, z, **act_params)
         y = sample_targets(cost, rng)
-        fd = differences(lambda x: cost.value(act.forward(x, **act_params), y, **kw), z) * S  # noqa: B023
+        fd, *sides = (
+            S * x
+            for x in sided_differences(
+                lambda x: cost.value(act.forward(x, **act_params), y, **kw),  # noqa: B023
+                z,
+            )
+        )
         grad_a = cost.derivative(a, y, **kw)
         chain = call(cost, f"{where}: backward", act.backward, z, a, grad_a, **act_params)
         delta = call(cost, f"exact delta {where}", canonical_delta, cost, act, act_params, a, y)
@@ -138,6 +146,7 @@ def check_cost(
                 chain,
                 fd,
                 rtol,
+                alternatives=tuple(sides),
             )
             continue
         where = f"{where} (canonical link {cost.link!r})"
@@ -149,6 +158,7 @@ def check_cost(
             fd,
             rtol,
             got_name="delta",
+            alternatives=tuple(sides),
         )
         assert_close(
             cost,

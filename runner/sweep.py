@@ -69,6 +69,8 @@ class SweepSummary:
     results: list[tuple[str | None, RunResult]] = field(default_factory=list)
     ui_command: str = ""
     dry_run: bool = False
+    rank_by: str | None = None
+    ranking: Ranking | None = None
 
     @property
     def to_run(self) -> int:
@@ -155,6 +157,7 @@ def run_sweep(
     fail_fast: bool = False,
     log_every: int = 0,
     timeout: float | None = None,
+    rank_by: str | None = None,
     observer: Observer | None = None,
 ) -> SweepSummary:
     """Run every configuration of ``table`` not yet FINISHED in its experiment.
@@ -176,6 +179,7 @@ def run_sweep(
         uri = tracking.resolve_uri(tracking_uri)
         summary = SweepSummary(table=path, experiment=experiment or path.stem, tracking_uri=uri)
         summary.planned = len(specs)
+        summary.rank_by = rank_by
         if dry_run:
             summary.dry_run = True
             done = set() if rerun else tracking.finished_hashes_readonly(uri, summary.experiment)
@@ -184,7 +188,10 @@ def run_sweep(
             tasks = plan_populations(todo, registry, jobs=jobs, log_every=log_every)
             summary.populations = len(tasks)
             observer.planned(summary, tasks)
-            summary.results = [(None, RunResult(s, s.spec_hash(), "planned")) for s in todo]
+            summary.results = [
+                (None, RunResult(s, s.spec_hash(), "done" if s.spec_hash() in done else "planned"))
+                for s in specs
+            ]
             return summary
 
         tracker = tracking.Tracker(uri)
@@ -199,6 +206,8 @@ def run_sweep(
         tasks = plan_populations(todo, registry, jobs=jobs, log_every=log_every)
         summary.populations = len(tasks)
         observer.planned(summary, tasks)
+        if not todo:  # nothing to do: no sweep run, nothing written
+            return summary
 
         settings = {
             "jobs": str(jobs),
@@ -307,25 +316,77 @@ def _count(summary: SweepSummary, result: RunResult, run_id: str | None) -> None
     else:
         summary.finished += 1
     summary.results.append((run_id, result))
-    if result.status == "finished" and run_id is not None:
-        if summary.best is None or _score(result) < _score(summary.best[1]):
-            summary.best = (run_id, result)
-
-
-def _score(result: RunResult) -> float:
-    """Lower is better: the test loss where there is a test set, else the training loss."""
-    value = result.metrics.get("test_loss", result.metrics.get("train_loss", math.inf))
-    return value if math.isfinite(value) else math.inf
 
 
 def _finish(tracker: Any, parent: str, summary: SweepSummary, status: str) -> None:
+    summary.ranking = ranking([r for _, r in summary.results], summary.rank_by)
+    best = ranked(summary, 1)
+    if summary.ranking.metric is not None and best and best[0][0] is not None:
+        if best[0][1].status == "finished" and summary.ranking.value(best[0][1]) is not None:
+            summary.best = best[0]  # type: ignore[assignment]
     best_id = summary.best[0] if summary.best else None
     tracker.end_sweep(parent, summary.counts(), best_id, status)
     if best_id is not None and status == "FINISHED":
         tracker.log_best_model(parent, best_id)
 
 
+#: the final metrics a sweep may be ranked by (``--rank-by``); the accuracies rank high first
+RANK_METRICS = ("test_accuracy", "train_accuracy", "test_loss", "train_loss")
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """How the runs of one sweep compare: by ``metric`` (None when nothing compares like with
+    like: losses of different costs, with no ``--rank-by``), and a line saying so."""
+
+    metric: str | None
+    says: str
+
+    def value(self, result: RunResult) -> float | None:
+        """The run's value of the metric, None when it has none (or a non-finite one)."""
+        value = result.metrics.get(self.metric) if self.metric else None
+        return value if value is not None and math.isfinite(value) else None
+
+    def key(self, result: RunResult) -> tuple[Any, ...]:
+        """Sort key, best first: finished runs with a value, by value; then the rest. Ties (and
+        every run, with no metric) are ordered by loss within their cost, never across costs."""
+        loss = result.metrics.get("test_loss", result.metrics.get("train_loss", math.inf))
+        within_cost = (result.spec.cost, _finite(loss))
+        if self.metric is None:
+            return (result.status != "finished", *within_cost)
+        value = self.value(result)
+        higher = self.metric.endswith("accuracy")
+        order = math.inf if value is None else (-value if higher else value)
+        return (result.status != "finished", value is None, order, *within_cost)
+
+
+def _finite(value: float) -> float:
+    return value if math.isfinite(value) else math.inf
+
+
+def ranking(results: list[RunResult], rank_by: str | None = None) -> Ranking:
+    """How to compare ``results``: ``rank_by`` when given; else accuracy when every finished
+    run has one (classification; the test set's when every run has a test set); else the loss,
+    when every finished run has the same cost. Losses of different costs never compare."""
+    runs = [r for r in results if r.status == "finished"] or list(results)
+    if rank_by:
+        return Ranking(rank_by, f"ranked by {rank_by} (--rank-by)")
+    split = "test" if runs and all("test_loss" in r.metrics for r in runs) else "train"
+    if runs and all(f"{split}_accuracy" in r.metrics for r in runs):
+        return Ranking(f"{split}_accuracy", f"ranked by {split} accuracy")
+    costs = sorted({r.spec.cost for r in runs})
+    if len(costs) <= 1:
+        return Ranking(f"{split}_loss", f"ranked by {split} loss")
+    return Ranking(
+        None,
+        f"the runs use different costs ({', '.join(costs)}), whose losses do not compare: "
+        "listed by cost, no best model chosen; --rank-by METRIC ranks them "
+        f"({', '.join(RANK_METRICS)})",
+    )
+
+
 def ranked(summary: SweepSummary, n: int = 10) -> list[tuple[str | None, RunResult]]:
-    """The best ``n`` recorded runs by score (test loss where there is one)."""
-    rows = [(rid, r) for rid, r in summary.results if r.status != "failed"]
-    return sorted(rows, key=lambda item: _score(item[1]))[:n]
+    """The best ``n`` recorded runs (failed ones left out) by the sweep's :func:`ranking`."""
+    rows = [(rid, r) for rid, r in summary.results if r.status not in ("failed", "done")]
+    rank = summary.ranking or ranking([r for _, r in rows], summary.rank_by)
+    return sorted(rows, key=lambda item: rank.key(item[1]))[:n]

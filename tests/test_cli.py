@@ -90,3 +90,36 @@ def test_sweep_dry_run_prints_plan(tmp_path: Path):
     assert "4 to run, 0 already done, 4 in total" in result.output
     assert "sigmoid-gd-lr0.1-seed3" in result.output
     assert not (tmp_path / "m.db").exists()
+
+
+def test_an_80_column_terminal_shows_the_results_without_wrapping_a_row(sqlite_uri, tmp_path):
+    table = tmp_path / "xor.csv"
+    table.write_text(
+        "dataset,hidden,optimizer,learning_rate,epochs,seed\nxor,2,momentum,0.5,50,0..2\n"
+    )
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(
+        cli, ["sweep", str(table), "--tracking-uri", sqlite_uri, "--jobs", "1", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    table_lines = lines[: lines.index(next(x for x in lines if x.startswith("finished ")))]
+    assert max(len(line) for line in table_lines) <= 80
+    for seed in range(3):  # each run's name and id whole on a line of its own
+        assert any(f"sigmoid-momentum-lr0.5-m0.9-seed{seed}" in line for line in lines)
+    ids = [word for line in table_lines for word in line.split() if len(word) == 32]
+    assert len(ids) == 3
+
+
+def test_plugin_descriptions_are_shown_as_written_and_fit_80_columns():
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(cli, ["plugins", "--kind", "cost"])
+    assert result.exit_code == 0
+    assert "C = -[y" in result.output  # not eaten as markup
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    assert "categorical_cross_entropy" in result.output  # names whole, never cut
+
+
+def test_the_rank_by_choices_are_the_sweeps():
+    from runner.sweep import RANK_METRICS
+
+    (option,) = [p for p in cli.commands["sweep"].params if p.name == "rank_by"]
+    assert tuple(option.type.choices) == RANK_METRICS

@@ -10,6 +10,7 @@ nothing written). What a repeated sweep skips is tests/test_sweep.py's.
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import sqlite3
 import subprocess
@@ -63,8 +64,14 @@ def test_xor_sweep_from_the_command_line(tmp_path: Path):
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "mlflow ui --backend-store-uri sqlite:///" in proc.stdout
     assert status_counts(tmp_path / "mlflow.db") == {"FINISHED": 30}
+    # the printed UI command works as pasted, from any folder, with this environment off PATH
+    (command,) = [line for line in proc.stdout.splitlines() if " ui --backend-store-uri " in line]
+    assert command.endswith(f" ui --backend-store-uri sqlite:///{tmp_path / 'mlflow.db'}")
+    program = shlex.split(command)[0]
+    bare = {**env, "PATH": "/usr/bin:/bin"}
+    version = subprocess.run([program, "--version"], cwd="/", env=bare, capture_output=True)
+    assert version.returncode == 0 and b"version" in version.stdout, version.stderr
 
 
 def run_counts(db: Path) -> dict[str, int]:

@@ -11,7 +11,8 @@ from _specs import spec_of
 
 from runner import Activation
 from runner.plugin.registry import Origin, get_registry
-from runner.sweep import FailFast, plan_populations, run_sweep
+from runner.spec import RunResult
+from runner.sweep import FailFast, plan_populations, ranking, run_sweep
 
 HEADER = (
     "dataset,hidden,activation,output_activation,cost,optimizer,"
@@ -97,6 +98,10 @@ def test_repeated_sweep_skips_everything(xor_table, store):
     assert again.skipped == first.planned == 6
     assert again.finished == again.failed == 0
     assert len(_children(store, "xor")) == 6
+    assert again.parent_run_id is None  # a sweep with nothing to do writes no (empty) parent
+    client = _client(store)
+    experiment = client.get_experiment_by_name("xor").experiment_id
+    assert len(client.search_runs([experiment])) == 7
     rerun = run_sweep(xor_table, tracking_uri=store, jobs=1, rerun=True)
     assert rerun.finished + rerun.diverged == 6
     assert len(_children(store, "xor")) == 12
@@ -107,7 +112,43 @@ def test_dry_run_writes_nothing(xor_table, store):
     assert summary.to_run == 6 and summary.skipped == 0
     assert _client(store).get_experiment_by_name("xor") is None
     run_sweep(xor_table, tracking_uri=store, jobs=1)
-    assert run_sweep(xor_table, tracking_uri=store, dry_run=True).skipped == 6
+    again = run_sweep(xor_table, tracking_uri=store, dry_run=True)
+    assert again.skipped == 6  # and the plan lists them, as done
+    assert [r.status for _, r in again.results] == ["done"] * 6
+
+
+def _result(cost: str, status: str = "finished", **metrics: float) -> RunResult:
+    spec = spec_of(cost=cost, seed=int(metrics.pop("seed", 0)))
+    return RunResult(spec, spec.spec_hash(), status, metrics=metrics)
+
+
+def test_runs_are_ranked_like_with_like() -> None:
+    """Accuracy for classification; a loss only among runs of one cost; never across costs."""
+    squared = _result("squared_error", train_loss=0.05, train_accuracy=0.87)
+    entropy = _result("cross_entropy", train_loss=0.2, train_accuracy=0.98)
+    tied = _result("cross_entropy", train_loss=0.1, train_accuracy=0.98, seed=1)
+    diverged = _result("cross_entropy", "diverged", train_loss=0.01, train_accuracy=1.0, seed=2)
+    results = [squared, entropy, tied, diverged]
+    rank = ranking(results)
+    assert rank.metric == "train_accuracy"
+    assert sorted(results, key=rank.key) == [tied, entropy, squared, diverged]
+    squared.metrics.pop("train_accuracy"), entropy.metrics.pop("train_accuracy")
+    mixed = ranking([squared, entropy])  # regression-like: losses of two costs
+    assert mixed.metric is None and "cross_entropy, squared_error" in mixed.says
+    assert ranking([squared, entropy], "train_loss").metric == "train_loss"
+    assert ranking([squared, _result("squared_error", train_loss=1.0)]).metric == "train_loss"
+
+
+def test_no_best_model_is_chosen_among_losses_of_different_costs(tmp_path, store, example_plugins):
+    table = tmp_path / "costs.csv"
+    table.write_text(
+        "dataset,cost,output_activation,epochs\ndiabetes,squared_error|huber,identity,20\n"
+    )
+    summary = run_sweep(table, tracking_uri=store, jobs=1)
+    assert summary.finished == 2 and summary.best is None
+    assert summary.ranking is not None and summary.ranking.metric is None
+    ranked_by_loss = run_sweep(table, tracking_uri=store, jobs=1, rerun=True, rank_by="train_loss")
+    assert ranked_by_loss.best is not None
 
 
 def test_diverged_run_is_recorded_with_reason(tmp_path, store):

@@ -70,7 +70,8 @@ def test_ui_command_names_the_absolute_store(
     monkeypatch.chdir(tmp_path)
     local = tracking.Tracker("sqlite:///mlflow.db")
     assert local.uri == f"sqlite:///{tmp_path / 'mlflow.db'}"
-    assert local.ui_command() == f"mlflow ui --backend-store-uri sqlite:///{tmp_path}/mlflow.db"
+    program = Path(sys.executable).parent / "mlflow"  # this environment's, on PATH or not
+    assert local.ui_command() == f"{program} ui --backend-store-uri sqlite:///{tmp_path}/mlflow.db"
     assert local.artifact_location("xor") == (tmp_path / "mlartifacts" / "xor").as_uri()
     assert local.artifact_location("../a b") == (tmp_path / "mlartifacts" / "a_b").as_uri()
     assert "http://127.0.0.1:5000" in tracking.Tracker("http://127.0.0.1:5000").ui_command()

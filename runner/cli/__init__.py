@@ -109,23 +109,30 @@ def plugins(as_json: bool, kind: str | None) -> None:
         ]
         click.echo(json.dumps(described, indent=2))
         return
+    from rich import box
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(width=max(140, Console().width))
-    table = Table(title="runner plugins")
-    for column in ("kind", "name", "distribution", "version", "parameters", "description"):
-        table.add_column(column)
+    console = Console()
+    wide = console.width >= 120  # narrower: the distribution and version go under the name
+    table = Table(title="runner plugins", box=box.SIMPLE_HEAD)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("name", no_wrap=True)
+    if wide:
+        table.add_column("distribution", no_wrap=True)
+        table.add_column("version", no_wrap=True)
+    table.add_column("parameters", overflow="fold", ratio=1)
+    table.add_column("description", overflow="fold", ratio=1)
     for obj in rows:
         params = "\n".join(
             escape(f"{p.name}={p.default!r} ({p.accepted()})")
             + (" \\[per member]" if p.per_member else "")
             for p in obj.params
         )
-        table.add_row(
-            obj.kind, obj.name, obj.distribution, obj.version, params or "-", obj.summary()
-        )
+        origin = [obj.distribution, obj.version]
+        name = [obj.name, *origin] if wide else [f"{obj.name}\n[dim]{' '.join(origin)}[/]"]
+        table.add_row(obj.kind, *name, params or "-", escape(obj.summary()))
     console.print(table)
     if registry.broken:
         left_out = Table(title="broken plugin distributions (left out)")
@@ -305,6 +312,12 @@ def check(names: tuple[str, ...], pins: tuple[str, ...]) -> None:
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds a population may train before it is marked FAILED.",
 )
+@click.option(
+    "--rank-by",
+    type=click.Choice(["test_accuracy", "train_accuracy", "test_loss", "train_loss"]),
+    help="The metric that ranks the runs and picks the best model (default: accuracy for "
+    "classification; the loss when every run has the same cost).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def sweep(
     table: Path,
@@ -317,6 +330,7 @@ def sweep(
     fail_fast: bool,
     log_every: int,
     timeout: float | None,
+    rank_by: str | None,
     quiet: bool,
 ) -> None:
     """Train every configuration of TABLE and record each run in MLflow.
@@ -341,7 +355,7 @@ def sweep(
     from runner.execution import default_jobs
     from runner.sweep import run_sweep
 
-    out = Console(width=max(150, Console().width))
+    out = Console()  # the terminal's width (80 when it is no terminal), never a forced one
     observer = RichObserver(enabled=not quiet)
     try:
         summary = run_sweep(
@@ -355,6 +369,7 @@ def sweep(
             fail_fast=fail_fast,
             log_every=log_every,
             timeout=timeout,
+            rank_by=rank_by,
             observer=observer,
         )
     finally:

@@ -10,7 +10,9 @@ import math
 import time
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -40,7 +42,7 @@ class RichObserver(Observer):
         if summary.dry_run:
             return
         self.console.print(
-            f"[bold]{summary.table}[/]: {summary.planned} configurations, "
+            f"[bold]{escape(str(summary.table))}[/]: {summary.planned} configurations, "
             f"{summary.skipped} already done, {summary.to_run} to run "
             f"in {len(tasks)} populations"
         )
@@ -77,21 +79,29 @@ def _fmt(value: float | None) -> str:
 
 
 def print_plan(summary: SweepSummary, console: Console) -> None:
-    """The expanded plan of a dry run: every configuration still to run."""
-    table = Table(title=f"plan for {summary.table} (dry run; nothing written)")
-    for column in ("row", "run name", "hidden", "dataset", "cost", "epochs", "hash"):
-        table.add_column(column)
+    """The expanded plan of a dry run: every configuration, to run or already done."""
+    wide = console.width >= 120
+    table = Table(title=f"plan for {summary.table} (dry run; nothing written)", box=box.SIMPLE)
+    table.add_column("row", justify="right")
+    table.add_column("run name", overflow="fold", ratio=1)
+    columns = ("hidden", "dataset", "cost", "epochs") if wide else ("epochs",)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("hash", no_wrap=True)
     for _, result in summary.results:
         spec = result.spec
+        cells = {
+            "hidden": "-".join(map(str, spec.hidden)) or "none",
+            "dataset": spec.dataset,
+            "cost": spec.cost,
+            "epochs": str(spec.epochs),
+        }
+        status = "done" if result.status == "done" else "to run"
         table.add_row(
-            str(spec.row),
-            spec.run_name(),
-            "-".join(map(str, spec.hidden)) or "none",
-            spec.dataset,
-            spec.cost,
-            str(spec.epochs),
+            str(spec.row), escape(spec.run_name()), *(cells[c] for c in columns), status,
             result.spec_hash,
-        )
+        )  # fmt: skip
     console.print(table)
     console.print(
         f"{summary.to_run} to run, {summary.skipped} already done, {summary.planned} in total, "
@@ -100,34 +110,63 @@ def print_plan(summary: SweepSummary, console: Console) -> None:
 
 
 def print_results(summary: SweepSummary, console: Console, n: int = 10) -> None:
-    """The best configurations by loss with their run ids, the counts and the UI command."""
+    """The best runs, ranked like with like (:func:`runner.sweep.ranking`), with their run ids;
+    the counts; the UI command. Fits the console's width: below 120 columns a run's id goes
+    under its name and the row and status columns are left out."""
     rows = ranked(summary, n)
+    rank = summary.ranking
     if rows:
+        wide = console.width >= 120
         has_test = any("test_loss" in r.metrics for _, r in rows)
-        table = Table(title=f"best {len(rows)} runs of {summary.experiment}")
-        table.add_column("run id", no_wrap=True, min_width=32)
-        table.add_column("run name", overflow="fold")
-        for column in ("row", "status", "train loss", "test loss", "accuracy", "epochs"):
-            if column != "test loss" or has_test:
-                table.add_column(column, no_wrap=True)
+        has_accuracy = any("train_accuracy" in r.metrics for _, r in rows)
+        title = f"best {len(rows)} runs of {summary.experiment}"
+        if rank is not None and rank.metric is not None:
+            title += f", {rank.says}"
+        table = Table(title=escape(title), box=box.SIMPLE)
+        if wide:
+            table.add_column("run id", no_wrap=True, min_width=32)
+        table.add_column("run name" if wide else "run name / run id", overflow="fold", ratio=1)
+        metrics = [("train loss", "train_loss")]
+        if has_test:
+            metrics.append(("test loss", "test_loss"))
+        if has_accuracy:
+            metrics.append(("accuracy", "test_accuracy" if has_test else "train_accuracy"))
+        if rank is not None and rank.metric is None:
+            metrics.insert(0, ("cost", ""))
+        for column in (["row", "status"] if wide else []) + [c for c, _ in metrics] + ["epochs"]:
+            table.add_column(column, no_wrap=True, justify="left" if column == "cost" else "right")
         for run_id, r in rows:
             m = r.metrics
-            acc = m.get("test_accuracy", m.get("train_accuracy"))
-            cells = [run_id or "-", r.spec.run_name(), str(r.spec.row), r.status]
-            cells.append(_fmt(m.get("train_loss")))
-            if has_test:
-                cells.append(_fmt(m.get("test_loss")))
-            cells += [_fmt(acc), _fmt(m.get("epochs"))]
+            name = escape(r.spec.run_name())
+            if r.status != "finished" and not wide:
+                name += f" [red]({r.status})[/]"
+            cells = (
+                [run_id or "-", name, str(r.spec.row), r.status]
+                if wide
+                else [f"{name}\n[dim]{run_id or '-'}[/]"]
+            )
+            cells += [r.spec.cost if not key else _fmt(m.get(key)) for _, key in metrics]
+            cells.append(_fmt(m.get("epochs")))
             table.add_row(*cells)
         console.print(table)
+    if rank is not None and rank.metric is None:
+        console.print(escape(rank.says), soft_wrap=False)
     failed = [r for _, r in summary.results if r.status == "failed"]
     for r in failed[:10]:
-        console.print(f"[red]failed[/] {r.spec.run_name()} (row {r.spec.row}): {r.reason}")
+        console.print(
+            f"[red]failed[/] {escape(r.spec.run_name())} (row {r.spec.row}): {escape(r.reason)}"
+        )
     taken = f", {summary.taken} left to another sweep running now" if summary.taken else ""
-    console.print(
-        f"finished {summary.finished}, diverged {summary.diverged}, failed {summary.failed}, "
-        f"skipped {summary.skipped} (already done){taken}, of {summary.planned} planned"
-    )
+    if summary.planned and summary.skipped == summary.planned:
+        console.print(
+            f"nothing to do: all {summary.planned} configurations are already done in "
+            f"experiment {escape(summary.experiment)} (--rerun trains them again)"
+        )
+    else:
+        console.print(
+            f"finished {summary.finished}, diverged {summary.diverged}, failed {summary.failed}, "
+            f"skipped {summary.skipped} (already done){taken}, of {summary.planned} planned"
+        )
     if summary.ui_command:
         console.print("Open the results:")
         console.print(summary.ui_command, soft_wrap=True, markup=False, highlight=False)

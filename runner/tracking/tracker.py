@@ -31,6 +31,8 @@ import contextlib
 import logging
 import os
 import re
+import shlex
+import sys
 import tempfile
 import time
 import uuid
@@ -224,7 +226,9 @@ class Tracker:
         """The exact command (or instruction) that shows this store in the MLflow UI."""
         if urlparse(self.uri).scheme in ("http", "https"):
             return f"open {self.uri} in a browser (the tracking server's own UI)"
-        return f"mlflow ui --backend-store-uri {self.uri}"
+        mlflow = Path(sys.executable).parent / "mlflow"  # this environment's, PATH or not
+        program = shlex.quote(str(mlflow)) if mlflow.exists() else "mlflow"
+        return f"{program} ui --backend-store-uri {shlex.quote(self.uri)}"
 
     def artifact_location(self, experiment: str) -> str | None:
         """For a SQLite store: ``mlartifacts/<experiment>/`` beside the database file, as a

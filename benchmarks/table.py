@@ -50,6 +50,8 @@ def validate(path: Path) -> str:
         return f"{len(load_specs(path))} specs"
     except TableError as exc:
         return "rejected: " + exc.problems[0][:60]
+    except Exception as exc:  # what an earlier version did: a traceback
+        return f"traceback: {type(exc).__name__}: {str(exc)[:40]}"
 
 
 def main() -> None:

@@ -317,16 +317,29 @@ class _Builder:
     ) -> tuple[dict[str, Any], Any, dict[str, str]]:
         """``obj.resolve(given)``, frozen, and the digests of the files among its values; once
         per distinct (part, plugin, values). The dict returned is shared: read it only."""
-        key = (part, id(obj), tuple((k, type(v), repr(v)) for k, v in sorted(given.items())))
-        if key not in self.resolved_parts:
-            values = obj.resolve(given)  # values were coerced one by one
-            files = {
-                f"{part}.{name}": file_digest(value)
-                for name, value in values.items()
-                if isinstance(value, Path) and value.is_file()
-            }
-            self.resolved_parts[key] = (values, freeze(values), files)
-        return self.resolved_parts[key]
+        # the values are coerced to their parameters' types: only a float's sign of zero is
+        # not told apart by equality; the order of the items is the row's, the same every time
+        key = (
+            part,
+            id(obj),
+            tuple((k, v.hex() if isinstance(v, float) else v) for k, v in given.items()),
+        )
+        try:
+            return self.resolved_parts[key]
+        except KeyError:
+            pass
+        except TypeError:  # a value of a custom type that is not hashable: not kept
+            key = None
+        values = obj.resolve(given)  # values were coerced one by one
+        files = {
+            f"{part}.{name}": file_digest(value)
+            for name, value in values.items()
+            if isinstance(value, Path) and value.is_file()
+        }
+        done = (values, freeze(values), files)
+        if key is not None:
+            self.resolved_parts[key] = done
+        return done
 
     def coerce(self, tag: Any, value: Any, convert: Any) -> tuple[Any, str]:
         """``convert(value)`` and '', or None and its ValueError's message; once per distinct

@@ -111,6 +111,21 @@ def _value_key(tag: Any, value: Any) -> tuple[Any, ...] | None:
     return key
 
 
+@dataclass(frozen=True)
+class _Parts:
+    """What a combination's plugin and parameter cells resolve to (see :meth:`_Builder.parts`):
+    shared by every combination that has the same ones. Read it only."""
+
+    names: dict[str, str]  # part -> plugin name
+    chosen: dict[str, Plugin]
+    resolved: dict[str, dict[str, Any]]  # part -> parameter -> value
+    frozen: dict[str, Any]  # "<part>_params" -> frozen parameters
+    files: Any  # frozen "<part>.<name>" -> digest
+    versions: Any
+    sources: dict[str, tuple[str, Any]]
+    normalizes: bool
+
+
 @dataclass
 class _Builder:
     """Turns the rows of one table into RunSpecs, collecting every problem on the way."""
@@ -127,11 +142,14 @@ class _Builder:
     resolved_parts: dict[tuple[Any, ...], tuple[dict[str, Any], Any, dict[str, str]]] = field(
         default_factory=dict
     )
-    versions: dict[tuple[int, ...], Any] = field(default_factory=dict)
+    found_parts: dict[tuple[Any, ...], _Parts] = field(default_factory=dict)
+    settings: frozenset[str] = frozenset(name for name in CORE if name not in PARTS)
     built: dict[tuple[Any, ...], tuple[RunSpec, DataKey, dict[str, tuple[str, Any]]]] = field(
         default_factory=dict
     )
     core_settings: list[tuple[str, Param, Any, Any]] = field(default_factory=list)
+    core_defaults: dict[str, Any] = field(default_factory=dict)
+    row_alternatives: tuple[Any, tuple[tuple[int, ...], ...]] = (None, ())
 
     def add(self, line: str, row: int = 0) -> None:
         self.problems.setdefault(line, row)
@@ -230,7 +248,7 @@ class _Builder:
         in this row too.
         """
         key = _value_key(
-            tuple(tuple(id(obj) for obj in alternatives[part]) for part in PARTS),
+            self.alternatives_key(alternatives),
             tuple(
                 (name, type(v), v.hex() if isinstance(v, float) else v) for name, v in combo.items()
             ),
@@ -260,6 +278,61 @@ class _Builder:
         """:meth:`build` for a combination not built before: the RunSpec, its data-set key and
         the columns the data set's parameters came from."""
         core = self.core(row, combo)
+        parts = self.parts(row, combo, columns, alternatives)
+        if core is None or parts is None:
+            return None
+        spec = RunSpec(
+            **parts.names,
+            **core,
+            **parts.frozen,
+            row=row,
+            source=self.file,
+            name=run_name(parts.chosen, parts.resolved, core["seed"]),
+            versions=parts.versions,
+            files=parts.files,
+        )
+        return spec, DataKey.of(spec, parts.normalizes), parts.sources
+
+    def alternatives_key(self, alternatives: dict[str, list[Plugin]]) -> tuple[Any, ...]:
+        """The plugins a row names for each part, as a key (worked out once per row)."""
+        if self.row_alternatives[0] is not alternatives:
+            ids = tuple(tuple(id(obj) for obj in alternatives[part]) for part in PARTS)
+            self.row_alternatives = (alternatives, ids)
+        return self.row_alternatives[1]
+
+    def parts(
+        self,
+        row: int,
+        combo: dict[str, Any],
+        columns: dict[str, Column],
+        alternatives: dict[str, list[Plugin]],
+    ) -> _Parts | None:
+        """The plugins of one combination and their resolved parameters, or None after
+        reporting problems. They depend on the plugin and parameter columns only: a row that
+        varies a core setting (``seed: 0..9999``) works them out once."""
+        key = _value_key(
+            self.alternatives_key(alternatives),
+            tuple(
+                (name, type(v), v.hex() if isinstance(v, float) else v)
+                for name, v in combo.items()
+                if name not in self.settings
+            ),
+        )
+        done = self.found_parts.get(key) if key is not None else None
+        if done is None:
+            done = self.new_parts(row, combo, columns, alternatives)
+            if done is not None and key is not None:
+                self.found_parts[key] = done
+        return done
+
+    def new_parts(
+        self,
+        row: int,
+        combo: dict[str, Any],
+        columns: dict[str, Column],
+        alternatives: dict[str, list[Plugin]],
+    ) -> _Parts | None:
+        """:meth:`parts` for a choice of plugins and parameters not seen before."""
         plugins: dict[str, Plugin | None] = {}
         for part in PARTS:
             plugins[part], why = self.plugin(part, as_text(combo.get(part, CORE[part].default)))
@@ -275,7 +348,7 @@ class _Builder:
             )
             self.cell(row, column, combo.get(column, CORE[column].default), reason)
         given, sources = self.params(row, combo, columns, plugins, alternatives)
-        if core is None or given is None or reason or None in plugins.values():
+        if given is None or reason or None in plugins.values():
             return None
 
         resolved: dict[str, dict[str, Any]] = {}
@@ -284,7 +357,9 @@ class _Builder:
         missing = False
         for part, obj in plugins.items():
             assert obj is not None
-            resolved[part], frozen[part], part_files = self.resolve(part, obj, given[part])
+            resolved[part], frozen[f"{part}_params"], part_files = self.resolve(
+                part, obj, given[part]
+            )
             files.update(part_files)
             for p in obj.params:
                 if p.required and resolved[part][p.name] is None:
@@ -293,24 +368,19 @@ class _Builder:
                     missing = True
         if missing:
             return None
-
         chosen: dict[str, Plugin] = plugins  # type: ignore[assignment]
-        ids = tuple(id(obj) for obj in chosen.values())
-        if ids not in self.versions:
-            self.versions[ids] = freeze(
-                {f"{o.kind}:{o.name}": f"{o.distribution}=={o.version}" for o in chosen.values()}
-            )
-        spec = RunSpec(
-            **{part: obj.name for part, obj in chosen.items()},
-            **core,
-            **{f"{part}_params": frozen[part] for part in resolved},
-            row=row,
-            source=self.file,
-            name=run_name(chosen, resolved, core["seed"]),
-            versions=self.versions[ids],
+        return _Parts(
+            names={part: obj.name for part, obj in chosen.items()},
+            chosen=chosen,
+            resolved=resolved,
+            frozen=frozen,
             files=freeze(files),
+            versions=freeze(
+                {f"{o.kind}:{o.name}": f"{o.distribution}=={o.version}" for o in chosen.values()}
+            ),
+            sources=sources,
+            normalizes=bool(output.normalizes),  # type: ignore[union-attr]
         )
-        return spec, DataKey.of(spec, output.normalizes), sources  # type: ignore[union-attr]
 
     def resolve(
         self, part: str, obj: Plugin, given: dict[str, Any]
@@ -364,8 +434,6 @@ class _Builder:
 
     def core(self, row: int, combo: dict[str, Any]) -> dict[str, Any] | None:
         """The row's core settings (not the plugin names), or None when one is not valid."""
-        out: dict[str, Any] = {}
-        ok = True
         if not self.core_settings:
             self.core_settings = [
                 (name, param, "hidden", _layers)
@@ -374,8 +442,16 @@ class _Builder:
                 for name, param in CORE.items()
                 if name not in PARTS
             ]
-        for name, param, tag, convert in self.core_settings:
-            value = combo.get(name, param.default)
+            self.core_defaults = {  # the defaults are valid: coerced once, not per combination
+                name: None if param.default is None else convert(param.default)
+                for name, param, _, convert in self.core_settings
+            }
+        out = dict(self.core_defaults)
+        ok = True
+        for name, _, tag, convert in self.core_settings:
+            if name not in combo:
+                continue
+            value = combo[name]
             if value is None:
                 out[name] = None
                 continue

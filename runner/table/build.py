@@ -150,6 +150,7 @@ class _Builder:
     core_settings: list[tuple[str, Param, Any, Any]] = field(default_factory=list)
     core_defaults: dict[str, Any] = field(default_factory=dict)
     row_alternatives: tuple[Any, tuple[tuple[int, ...], ...]] = (None, ())
+    row_plugins: dict[tuple[Any, ...], dict[str, list[Plugin]]] = field(default_factory=dict)
 
     def add(self, line: str, row: int = 0) -> None:
         self.problems.setdefault(line, row)
@@ -698,14 +699,19 @@ def _expand(
         if alternatives:
             choices.append((name, alternatives))
     named = dict(choices)
-    alternatives = {
-        part: [
-            obj
-            for n in named.get(part, [CORE[part].default])
-            if (obj := builder.plugin(part, as_text(n))[0])
-        ]
-        for part in PARTS
-    }
+    key = _value_key("plugins", tuple(tuple(named.get(part, ())) for part in PARTS))
+    alternatives = builder.row_plugins.get(key) if key is not None else None
+    if alternatives is None:  # the same dict for rows that name the same plugins
+        alternatives = {
+            part: [
+                obj
+                for n in named.get(part, [CORE[part].default])
+                if (obj := builder.plugin(part, as_text(n))[0])
+            ]
+            for part in PARTS
+        }
+        if key is not None:
+            builder.row_plugins[key] = alternatives
     total = math.prod(len(a) for _, a in choices)
     if total > MAX_RUNS_PER_ROW:
         builder.add(

@@ -902,7 +902,7 @@ def test_running_out_of_memory_while_expanding_is_one_line(tmp_path: Path) -> No
     path = write(tmp_path, "seed,learning_rate\n" + "0..99999,0.1\n0..99999,0.2\n" * 5)
     done = _limited(tmp_path, path, 40)
     assert done.stderr.splitlines()[0].startswith(f"Error: {path}: row "), done.stderr[-2000:]
-    assert "not enough memory to expand the table" in done.stderr
+    assert "not enough memory to expand the table this far" in done.stderr
     assert "Traceback" not in done.stderr and done.returncode == 2
     assert not (tmp_path / "m.db").exists()
 

@@ -157,7 +157,7 @@ class _Builder:
 
     def cell(self, row: int, column: str, value: Any, accepted: str) -> None:
         if is_long(value):  # quoted once, shortened: not again in full by what is accepted
-            for echo in {repr(value), repr(str(value)), str(value)}:
+            for echo in (repr(value), repr(str(value)), str(value)):  # quoted ones first
                 accepted = accepted.replace(echo, "the value")
         line = (
             f"{self.file}: row {row}, column {column!r}: {show_value(value)} is not valid: "
@@ -648,8 +648,9 @@ def _specs(
         specs.clear()
         seen.clear()
         raise TableError(
-            f"{file}: row {row}: not enough memory to expand the table ({count} configurations "
-            "up to this row); split it into smaller tables, or give fewer values per cell"
+            f"{file}: row {row}: not enough memory to expand the table this far ({count} "
+            "configurations in the rows before); split it into smaller tables, or give fewer "
+            "values per cell"
         ) from None
     if data_rows == 0:
         builder.add(f"{file}: the table has no data rows; add one row per configuration")

@@ -153,7 +153,14 @@ def _read_text(path: Path) -> pd.DataFrame:
     csv.field_size_limit(2**31 - 1)  # a long cell is the validation's to report, with its row
     try:
         with open(path, encoding=codec, newline="") as fh:
-            rows = list(csv.reader(fh, delimiter=sep))
+            reader = csv.reader(fh, delimiter=sep, strict=True)  # an open quote is no cell
+            try:
+                rows = list(reader)
+            except csv.Error as exc:
+                raise TableError(
+                    f"{path}: line {reader.line_num}: not a readable {FORMATS[path.suffix.lower()]}"
+                    f' table ({exc}); quote a cell as "a, b" and a quote in it as ""'
+                ) from None
     except UnicodeDecodeError:
         raise TableError(f"{path}: not {encoding} text; save the table as UTF-8") from None
     finally:

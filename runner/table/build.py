@@ -627,7 +627,10 @@ def _specs(
     names = list(frame.columns)
     _check_header(builder, frame)
     columns = builder.parameter_columns(names)
-    usable = {name: names.index(name) for name in names if name in CORE or name in columns}
+    usable: dict[str, int] = {}  # each column's first place
+    for i, name in enumerate(names):
+        if name in CORE or name in columns:
+            usable.setdefault(name, i)
 
     specs: list[RunSpec] = []
     seen: set[RunSpec] = set()
@@ -664,20 +667,24 @@ def _specs(
 
 def _check_header(builder: _Builder, frame: pd.DataFrame) -> None:
     names = list(frame.columns)
+    where: dict[str, list[int]] = {}
     for i, name in enumerate(names):
-        filled = [(r, v) for r, v in frame.iloc[:, i].items() if not is_blank(v)]
-        if not name and filled:
+        where.setdefault(name, []).append(i + 1)
+        if name:
+            continue
+        filled = next(((r, v) for r, v in frame.iloc[:, i].items() if not is_blank(v)), None)
+        if filled:
             builder.add(
                 f"{builder.file}: header, column {i + 1}: the column has no name but holds values "
-                f"(row {filled[0][0]}: {show_value(filled[0][1])}); name it, or start its name "
+                f"(row {filled[0]}: {show_value(filled[1])}); name it, or start its name "
                 "with '#'"
             )
-    for name in dict.fromkeys(names):
-        where = [i + 1 for i, n in enumerate(names) if n == name]
-        if name and len(where) > 1:
+    for name, columns in where.items():
+        if name and len(columns) > 1:
+            shown = show_value(name)
             builder.add(
-                f"{builder.file}: header, column {name!r}: {name!r} appears {len(where)} times "
-                f"(columns {', '.join(map(str, where))}); give each column once and list several "
+                f"{builder.file}: header, column {shown}: {shown} appears {len(columns)} times "
+                f"(columns {', '.join(map(str, columns))}); give each column once and list several "
                 "values in one cell as a|b"
             )
 

@@ -45,10 +45,23 @@ class ExecutionError(RunnerError):
     """An executor (process pool, dask cluster) cannot be started or reached."""
 
 
+#: A name longer than this is close to none (and is not compared, which takes time).
+_LONGEST_NAME = 200
+
+
 def did_you_mean(name: object, names: Iterable[str]) -> str:
-    """``"did you mean 'x'? "`` for the closest of ``names``, or ``""`` when none is close."""
-    close = difflib.get_close_matches(str(name), list(names), n=1)
-    return f"did you mean {close[0]!r}? " if close else ""
+    """``"did you mean 'x'? "`` for the closest of ``names``, or ``""`` when none is close.
+
+    Case is ignored in the comparison: ``'SIGMOID'`` and ``'Sigmoid'`` are close to ``'sigmoid'``.
+    """
+    text = str(name)
+    if len(text) > _LONGEST_NAME:
+        return ""
+    by_lower: dict[str, str] = {}
+    for candidate in names:
+        by_lower.setdefault(candidate.lower(), candidate)
+    close = difflib.get_close_matches(text.lower(), list(by_lower), n=1)
+    return f"did you mean {by_lower[close[0]]!r}? " if close else ""
 
 
 def first_line(exc: BaseException) -> str:

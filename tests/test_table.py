@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -541,8 +543,10 @@ def test_empty_tables(tmp_path: Path) -> None:
 def test_files_that_are_not_tables(tmp_path: Path) -> None:
     missing = tmp_path / "missing.csv"
     assert problems_of(missing) == [f"{missing}: no such file"]
-    (tmp_path / "folder.csv").mkdir()
-    assert "not a file" in problems_of(tmp_path / "folder.csv")[0]
+    (tmp_path / "folder.csv").mkdir()  # (the command line's own argument check says it first)
+    assert problems_of(tmp_path / "folder.csv") == [
+        f"{tmp_path}/folder.csv: is a directory, not a file"
+    ]
     for name in ("t.txt", "t.xls", "noextension"):
         (line,) = problems_of(write(tmp_path, "seed\n1\n", name))
         assert "unsupported table format" in line
@@ -557,8 +561,6 @@ def test_files_that_are_not_tables(tmp_path: Path) -> None:
     latin = write(tmp_path, "", "latin.csv")
     latin.write_bytes("activation\nsigmo\xefd\n".encode("latin-1"))
     assert "not UTF-8" in problems_of(latin)[0]
-    ragged = write(tmp_path, "seed,epochs\n1,2\n3,4,5\n", "ragged.csv")
-    assert "not a readable CSV table" in problems_of(ragged)[0]
     (line,) = problems_of(write(tmp_path, '{"seed": 1}', "obj.json"))
     assert "a JSON table is a list of records" in line
 
@@ -663,3 +665,266 @@ def test_odd_json_cells_are_problems_not_crashes(tmp_path: Path) -> None:
     assert_problem(path, lines, 1, "hidden", True, "positive integer layer sizes")
     (line,) = problems_of(write(tmp_path, '[{"seed": 1, "seed": 2}]', "dup.json"))
     assert line.startswith(f"{tmp_path / 'dup.json'}: header, column 'seed': 'seed' appears twice")
+
+
+# --- hostile cells: each one line naming file, row, column and value, exit 2, nothing written ----
+
+BIG = 2**53 + 1  # 9007199254740993: a float reads it as 9007199254740992, the next row's seed
+
+
+def _xlsx(path: Path, rows: list[list[Any]]) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    book.save(path)
+
+
+def _parquet(path: Path, columns: dict[str, list[Any]]) -> None:
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table(columns), path)
+
+
+def _text(text: str) -> Any:
+    return lambda path: path.write_text(text)
+
+
+def _json(records: str) -> Any:
+    return lambda path: path.write_text(records)
+
+
+def _fifo_data(path: Path) -> None:
+    os.mkfifo(path.parent / "pipe.csv")  # opened for reading, it would wait for a writer
+    path.write_text("dataset,path,target\ncsv,pipe.csv,label\n")
+
+
+def _folder_data(path: Path) -> None:
+    (path.parent / "points").mkdir()
+    path.write_text("dataset,path,target\ncsv,points,label\n")
+
+
+LONG = "1" * 100_000 + "x"
+HUGE = "a" * 1_000_000
+
+# (name of the table file, how to write it, the first line of stderr after "Error: <path>: ")
+HOSTILE = [
+    (
+        "digits.csv",
+        _text(f"seed\n{LONG}\n"),
+        f"row 1, column 'seed': {LONG[:60]!r}… (100001 characters) is not valid: an integer >= 0",
+    ),
+    (
+        "bound.csv",
+        _text(f"seed\n0..{'9' * 5000}\n"),
+        f"row 1, column 'seed': {'0..' + '9' * 57!r}"
+        "… (5003 characters) is not valid: a range first..last of integers of at most 4300 digits",
+    ),
+    (
+        "huge.csv",
+        _text(f"activation\n{HUGE}\n"),
+        f"row 1, column 'activation': {HUGE[:60]!r}… "
+        "(1000000 characters) is not valid: unknown activation the value; installed: ",
+    ),
+    (
+        "upper.csv",
+        _text("activation\nSIGMOID\n"),
+        "row 1, column 'activation': 'SIGMOID' is not "
+        "valid: unknown activation 'SIGMOID'; did you mean 'sigmoid'? installed: ",
+    ),
+    (
+        "fewer.csv",
+        _text("seed,epochs\n1,2\n3\n"),
+        "row 2: 1 field, but the header has 2; give "
+        "every row one field per column (quote a cell that holds ',')",
+    ),
+    (
+        "more.tsv",
+        _text("seed\tepochs\n1\t2\t3\n"),
+        "row 1: 3 fields, but the header has 2; give "
+        "every row one field per column (quote a cell that holds '\\t')",
+    ),
+    (
+        "quote.csv",
+        _text('seed\n"1\n2\n'),
+        "line 3: not a readable CSV table (unexpected end of data); quote a cell as",
+    ),
+    (
+        "upper_column.csv",
+        _text("SEED\n1\n"),
+        "header, column 'SEED': 'SEED' is not a known column; did you mean 'seed'? ",
+    ),
+    (
+        "nan.json",
+        _json('[{"epochs": NaN}]'),
+        "row 1, column 'epochs': 'NaN' is not valid: an integer >= 1",
+    ),
+    (
+        "inf.json",
+        _json('[{"learning_rate": [0.1, Infinity]}]'),
+        "row 1, column 'learning_rate': 'Infinity' is not valid: a number > 0",
+    ),
+    (
+        "minf.json",
+        _json('[{"test_size": -Infinity}]'),
+        "row 1, column 'test_size': '-Infinity' is not valid: a number in [0, 1)",
+    ),
+    (
+        "e400.json",
+        _json('[{"target_loss": 1e400}]'),
+        "row 1, column 'target_loss': '1e400' is not valid: a number >= 0",
+    ),
+    (
+        "digits.json",
+        _json(f'[{{"seed": {"7" * 5000}}}]'),
+        f"row 1, column 'seed': {'7' * 60!r}… (5000 characters) is not valid: an integer >= 0",
+    ),
+    (
+        "nan.parquet",
+        lambda p: _parquet(p, {"learning_rate": [0.5, float("nan")]}),
+        "row 2, column 'learning_rate': 'nan' is not valid: a number > 0",
+    ),
+    (
+        "formula.xlsx",
+        lambda p: _xlsx(p, [["seed", "epochs"], [1, "=5+5"]]),
+        "row 1, column "
+        "'epochs': cell B2 holds the formula '=5+5' with no saved result; accepted: a value, or a "
+        "formula saved with its result",
+    ),
+    ("pipe.csv", lambda p: os.mkfifo(p), "is not a regular file (a named pipe)"),
+    (
+        "fifo_data.csv",
+        _fifo_data,
+        "row 1, column 'path': 'pipe.csv' is not valid: {folder}/pipe"
+        ".csv is not a regular file (a named pipe); accepted: a file path",
+    ),
+    (
+        "folder_data.csv",
+        _folder_data,
+        "row 1, column 'path': 'points' is not valid: "
+        "{folder}/points is a directory, not a file; accepted: a file path",
+    ),
+    (
+        "utf16.csv",
+        lambda p: p.write_bytes("seed\n1\n".encode("utf-16-le")),
+        "UTF-16 text without a byte-order mark; save the table as UTF-8",
+    ),
+    (
+        "nul.csv",
+        lambda p: p.write_bytes(b"seed\n\x00\x01\x02\n"),
+        "not a text table (binary content)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "expected"), HOSTILE, ids=[c[0] for c in HOSTILE])
+def test_a_hostile_table_is_one_line_and_exit_2(
+    tmp_path: Path, name: str, make: Any, expected: str
+) -> None:
+    from click.testing import CliRunner
+
+    from runner.cli import cli
+
+    path = tmp_path / name
+    make(path)
+    store = tmp_path / "m.db"
+    result = CliRunner().invoke(cli, ["sweep", str(path), "--tracking-uri", f"sqlite:///{store}"])
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"Error: {path}: {expected.format(folder=tmp_path)}"), first
+    assert len(first) < 1000 and "Traceback" not in result.output  # a long cell is shortened
+    assert result.exit_code == 2
+    assert not store.exists()
+
+
+def test_big_integers_are_read_exactly_from_every_format(tmp_path: Path) -> None:
+    csv = write(tmp_path, f"seed,data_seed\n{BIG},{BIG}\n{BIG - 1},\n")
+    js = write(tmp_path, json.dumps([{"seed": BIG, "data_seed": BIG}, {"seed": BIG - 1}]), "t.json")
+    parquet = tmp_path / "t.parquet"  # an integer column with a null: pandas would make it float
+    _parquet(parquet, {"seed": [BIG, BIG - 1], "data_seed": [BIG, None]})
+    paths = [csv, js, parquet]
+    if _has("openpyxl"):  # a spreadsheet's numbers are floats: big integers are written as text
+        xlsx = tmp_path / "t.xlsx"
+        _xlsx(xlsx, [["seed", "data_seed"], [str(BIG), str(BIG)], [str(BIG - 1), None]])
+        paths.append(xlsx)
+    for path in paths:
+        specs = load_specs(path)
+        assert [(s.seed, s.data_seed, s.row) for s in specs] == [(BIG, BIG, 1), (BIG - 1, 0, 2)]
+        assert [s.spec_hash() for s in specs] == [s.spec_hash() for s in load_specs(csv)], path
+
+
+def test_utf16_and_utf32_tables_with_a_byte_order_mark_are_read(tmp_path: Path) -> None:
+    for codec in ("utf-16", "utf-32"):
+        path = tmp_path / f"{codec}.csv"
+        path.write_bytes("activation,seed\ntanh,0..1\n".encode(codec))  # with its mark
+        assert [(s.activation, s.seed) for s in load_specs(path)] == [("tanh", 0), ("tanh", 1)]
+        js = tmp_path / f"{codec}.json"
+        js.write_bytes('[{"activation": "relu"}]'.encode(codec))
+        assert [s.activation for s in load_specs(js)] == ["relu"]
+
+
+def test_a_formula_with_its_saved_result_is_read_as_the_result(tmp_path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    path = tmp_path / "saved.xlsx"
+    _xlsx(path, [["epochs"], ["=5+5"]])
+    sheet = path.parent / "sheet"  # what a spreadsheet program saves: the formula and its result
+    import zipfile
+
+    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(sheet, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data.replace(b"<f>5+5</f><v></v>", b"<f>5+5</f><v>10</v>")
+                data = data.replace(b"<f>5+5</f><v />", b"<f>5+5</f><v>10</v>")
+            zout.writestr(item, data)
+    sheet.replace(path)
+    assert openpyxl.load_workbook(path, data_only=True).active["A2"].value == 10
+    assert [s.epochs for s in load_specs(path)] == [10]
+
+
+def test_a_row_shared_by_many_rows_names_a_few_and_counts_the_rest(tmp_path: Path) -> None:
+    path = write(tmp_path, "dataset,path,target\n" + "csv,missing.csv,label\n" * 9)
+    (line,) = problems_of(path)
+    assert line.endswith("(also rows 2, 3, 4, 5, 6 and 3 more)")
+    assert line.startswith(f"{path}: row 1, column 'path': 'missing.csv' is not valid: ")
+
+
+_LIMITED = """
+import os, resource, sys
+from runner.cli import cli
+from runner.table import load_specs
+load_specs(sys.argv[2])  # warm: every module and the registry loaded before the limit
+size = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize"))
+resource.setrlimit(resource.RLIMIT_AS, (size * 1024 + int(sys.argv[3]) * 2**20,) * 2)
+cli(["sweep", sys.argv[1], "--tracking-uri", "sqlite:///" + sys.argv[4]])
+"""
+
+
+def _limited(tmp_path: Path, table: Path, megabytes: int) -> subprocess.CompletedProcess[str]:
+    """``runner sweep table`` in a process that may grow by ``megabytes`` at most."""
+    warm = write(tmp_path, "seed\n1\n", "warm.csv")
+    command = [sys.executable, "-c", _LIMITED, str(table), str(warm), str(megabytes)]
+    command.append(str(tmp_path / "m.db"))
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_running_out_of_memory_while_expanding_is_one_line(tmp_path: Path) -> None:
+    path = write(tmp_path, "seed,learning_rate\n" + "0..99999,0.1\n0..99999,0.2\n" * 5)
+    done = _limited(tmp_path, path, 40)
+    assert done.stderr.splitlines()[0].startswith(f"Error: {path}: row "), done.stderr[-2000:]
+    assert "not enough memory to expand the table this far" in done.stderr
+    assert "Traceback" not in done.stderr and done.returncode == 2
+    assert not (tmp_path / "m.db").exists()
+
+
+def test_the_binary_check_reads_only_the_first_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    with open(path, "wb") as fh:  # 2 GB, sparse: no disk, but reading it all takes 2 GB
+        fh.write(b"seed\n\x00")
+        fh.truncate(2**31)
+    done = _limited(tmp_path, path, 200)
+    assert done.stderr.splitlines()[0] == (
+        f"Error: {path}: not a text table (binary content); accepted: "
+        ".csv (CSV), .tsv (TSV), .json (JSON records), .parquet (Parquet), .xlsx (Excel)"
+    ), done.stderr[-2000:]
+    assert done.returncode == 2

@@ -12,6 +12,7 @@ but :mod:`runner.errors`.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,8 @@ _TYPE_NAMES = {
     Path: "file path",
 }
 _TRUE = {"true", "yes", "1", "on"}
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_MAX_DIGITS = 4300  # the longest integer Python reads from text
 _FALSE = {"false", "no", "0", "off"}
 
 
@@ -113,8 +116,11 @@ def _convert(value: Any, kind: type) -> Any:
         if isinstance(value, float):
             return int(value) if math.isfinite(value) and value.is_integer() else None
         if isinstance(value, str):
+            text = value.strip()
+            if _INTEGER.fullmatch(text):  # exactly, not through a float: 2**53 + 1 stays odd
+                return int(text) if len(text) <= _MAX_DIGITS else None
             try:
-                f = float(value.strip())
+                f = float(text)
             except ValueError:
                 return None
             return int(f) if math.isfinite(f) and f.is_integer() else None

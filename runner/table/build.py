@@ -41,13 +41,20 @@ import pandas as pd
 from runner.engine.data import DataKey
 from runner.engine.settings import LAYERS_ACCEPTED, PARTS, hidden_layers
 from runner.errors import TableError, did_you_mean, first_line
-from runner.plugin.params import Plugin, kind_label
+from runner.plugin.params import Param, Plugin, kind_label
 from runner.plugin.registry import Registry, get_registry
 from runner.spec import RunSpec, freeze
-from runner.table.cells import MAX_RUNS_PER_ROW, as_text, cell_values, is_blank, show_value
+from runner.table.cells import (
+    MAX_RUNS_PER_ROW,
+    as_text,
+    cell_values,
+    is_blank,
+    is_long,
+    show_value,
+)
 from runner.table.columns import CORE, article
 from runner.table.names import run_name
-from runner.table.readers import read_table
+from runner.table.readers import not_a_file, read_table
 
 
 @functools.lru_cache(maxsize=256)
@@ -82,8 +89,41 @@ Column = tuple[str | None, str]  # (part, parameter) of a parameter column; part
 class _DataUse:
     """Where one distinct data-set configuration is used, for reporting its problems."""
 
-    rows: list[int]
+    rows: list[int]  # in table order, each once
     columns: dict[str, tuple[str, Any]]  # parameter -> (column, value as written)
+
+
+#: How many further rows a problem shared by many rows lists before it counts the rest.
+_ROWS_SHOWN = 5
+
+
+def _value_key(tag: Any, value: Any) -> tuple[Any, ...] | None:
+    """A dict key for one cell value of one parameter, or None when the value is unhashable.
+
+    Its type is part of it (1, 1.0 and True are equal but do not coerce alike), and a float is
+    keyed by its exact bits (-0.0 is not 0.0; every NaN is the same).
+    """
+    key = (tag, type(value), value.hex() if isinstance(value, float) else value)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """What a combination's plugin and parameter cells resolve to (see :meth:`_Builder.parts`):
+    shared by every combination that has the same ones. Read it only."""
+
+    names: dict[str, str]  # part -> plugin name
+    chosen: dict[str, Plugin]
+    resolved: dict[str, dict[str, Any]]  # part -> parameter -> value
+    frozen: dict[str, Any]  # "<part>_params" -> frozen parameters
+    files: Any  # frozen "<part>.<name>" -> digest
+    versions: Any
+    sources: dict[str, tuple[str, Any]]
+    normalizes: bool
 
 
 @dataclass
@@ -96,11 +136,29 @@ class _Builder:
     problems: dict[str, int] = field(default_factory=dict)  # line -> row (0: the header)
     data_uses: dict[DataKey, _DataUse] = field(default_factory=dict)
     found: dict[tuple[str, Any], tuple[Plugin | None, str]] = field(default_factory=dict)
+    # what was worked out once for a table and is the same for every combination that repeats
+    # it: a value coerced, a part's parameters resolved, the versions of a choice of plugins
+    coerced_values: dict[tuple[Any, ...], tuple[Any, str]] = field(default_factory=dict)
+    resolved_parts: dict[tuple[Any, ...], tuple[dict[str, Any], Any, dict[str, str]]] = field(
+        default_factory=dict
+    )
+    found_parts: dict[tuple[Any, ...], _Parts] = field(default_factory=dict)
+    settings: frozenset[str] = frozenset(name for name in CORE if name not in PARTS)
+    built: dict[tuple[Any, ...], tuple[RunSpec, DataKey, dict[str, tuple[str, Any]]]] = field(
+        default_factory=dict
+    )
+    core_settings: list[tuple[str, Param, Any, Any]] = field(default_factory=list)
+    core_defaults: dict[str, Any] = field(default_factory=dict)
+    row_alternatives: tuple[Any, tuple[tuple[int, ...], ...]] = (None, ())
+    row_plugins: dict[tuple[Any, ...], dict[str, list[Plugin]]] = field(default_factory=dict)
 
     def add(self, line: str, row: int = 0) -> None:
         self.problems.setdefault(line, row)
 
     def cell(self, row: int, column: str, value: Any, accepted: str) -> None:
+        if is_long(value):  # quoted once, shortened: not again in full by what is accepted
+            for echo in (repr(value), repr(str(value)), str(value)):  # quoted ones first
+                accepted = accepted.replace(echo, "the value")
         line = (
             f"{self.file}: row {row}, column {column!r}: {show_value(value)} is not valid: "
             f"{accepted}"
@@ -134,8 +192,10 @@ class _Builder:
                 continue
             hint = did_you_mean(name, [*CORE, *known])
             bare = sorted(k for k in known if "." not in k)
+            shown = show_value(name)
             self.add(
-                f"{self.file}: header, column {name!r}: {name!r} is not a known column; {hint}"
+                f"{self.file}: header, column {shown}: "
+                f"{'the name' if is_long(name) else shown} is not a known column; {hint}"
                 f"accepted: {', '.join(CORE)}; a parameter of an installed plugin "
                 f"({', '.join(bare)}), optionally qualified by its part as in "
                 "'output_activation.beta'; or a comment column starting with '#'"
@@ -183,9 +243,97 @@ class _Builder:
         """The RunSpec of one combination of a row's values, or None after reporting problems.
 
         ``alternatives`` lists every plugin the row names for each part: a parameter column
-        that belongs to one of them is skipped, not wrong, in combinations without it.
+        that belongs to one of them is skipped, not wrong, in combinations without it. A
+        combination built before (by an earlier row) gives the same RunSpec again, and counts
+        this row among its data set's uses; one with problems is checked again, to report them
+        in this row too.
         """
+        key = _value_key(
+            self.alternatives_key(alternatives),
+            tuple(
+                (name, type(v), v.hex() if isinstance(v, float) else v) for name, v in combo.items()
+            ),
+        )
+        done = self.built.get(key) if key is not None else None
+        if done is None:
+            done = self.build_new(row, combo, columns, alternatives)
+            if done is None:
+                return None
+            if key is not None:
+                self.built[key] = done
+        spec, data, sources = done
+        use = self.data_uses.get(data)
+        if use is None:
+            use = self.data_uses[data] = _DataUse([], sources)
+        if not use.rows or use.rows[-1] != row:  # rows come in order: each is added once
+            use.rows.append(row)
+        return spec
+
+    def build_new(
+        self,
+        row: int,
+        combo: dict[str, Any],
+        columns: dict[str, Column],
+        alternatives: dict[str, list[Plugin]],
+    ) -> tuple[RunSpec, DataKey, dict[str, tuple[str, Any]]] | None:
+        """:meth:`build` for a combination not built before: the RunSpec, its data-set key and
+        the columns the data set's parameters came from."""
         core = self.core(row, combo)
+        parts = self.parts(row, combo, columns, alternatives)
+        if core is None or parts is None:
+            return None
+        spec = RunSpec(
+            **parts.names,
+            **core,
+            **parts.frozen,
+            row=row,
+            source=self.file,
+            name=run_name(parts.chosen, parts.resolved, core["seed"]),
+            versions=parts.versions,
+            files=parts.files,
+        )
+        return spec, DataKey.of(spec, parts.normalizes), parts.sources
+
+    def alternatives_key(self, alternatives: dict[str, list[Plugin]]) -> tuple[Any, ...]:
+        """The plugins a row names for each part, as a key (worked out once per row)."""
+        if self.row_alternatives[0] is not alternatives:
+            ids = tuple(tuple(id(obj) for obj in alternatives[part]) for part in PARTS)
+            self.row_alternatives = (alternatives, ids)
+        return self.row_alternatives[1]
+
+    def parts(
+        self,
+        row: int,
+        combo: dict[str, Any],
+        columns: dict[str, Column],
+        alternatives: dict[str, list[Plugin]],
+    ) -> _Parts | None:
+        """The plugins of one combination and their resolved parameters, or None after
+        reporting problems. They depend on the plugin and parameter columns only: a row that
+        varies a core setting (``seed: 0..9999``) works them out once."""
+        key = _value_key(
+            self.alternatives_key(alternatives),
+            tuple(
+                (name, type(v), v.hex() if isinstance(v, float) else v)
+                for name, v in combo.items()
+                if name not in self.settings
+            ),
+        )
+        done = self.found_parts.get(key) if key is not None else None
+        if done is None:
+            done = self.new_parts(row, combo, columns, alternatives)
+            if done is not None and key is not None:
+                self.found_parts[key] = done
+        return done
+
+    def new_parts(
+        self,
+        row: int,
+        combo: dict[str, Any],
+        columns: dict[str, Column],
+        alternatives: dict[str, list[Plugin]],
+    ) -> _Parts | None:
+        """:meth:`parts` for a choice of plugins and parameters not seen before."""
         plugins: dict[str, Plugin | None] = {}
         for part in PARTS:
             plugins[part], why = self.plugin(part, as_text(combo.get(part, CORE[part].default)))
@@ -201,14 +349,19 @@ class _Builder:
             )
             self.cell(row, column, combo.get(column, CORE[column].default), reason)
         given, sources = self.params(row, combo, columns, plugins, alternatives)
-        if core is None or given is None or reason or None in plugins.values():
+        if given is None or reason or None in plugins.values():
             return None
 
         resolved: dict[str, dict[str, Any]] = {}
+        frozen: dict[str, Any] = {}
+        files: dict[str, str] = {}
         missing = False
         for part, obj in plugins.items():
             assert obj is not None
-            resolved[part] = obj.resolve(given[part])  # values were coerced one by one
+            resolved[part], frozen[f"{part}_params"], part_files = self.resolve(
+                part, obj, given[part]
+            )
+            files.update(part_files)
             for p in obj.params:
                 if p.required and resolved[part][p.name] is None:
                     need = f"{obj.label()} requires {p.name}"
@@ -216,52 +369,96 @@ class _Builder:
                     missing = True
         if missing:
             return None
-
         chosen: dict[str, Plugin] = plugins  # type: ignore[assignment]
-        files = {
-            f"{part}.{name}": file_digest(value)
-            for part, values in resolved.items()
-            for name, value in values.items()
-            if isinstance(value, Path) and value.is_file()
-        }
-        spec = RunSpec(
-            **{part: obj.name for part, obj in chosen.items()},
-            **core,
-            **{f"{part}_params": freeze(values) for part, values in resolved.items()},
-            row=row,
-            source=self.file,
-            name=run_name(chosen, resolved, core["seed"]),
+        return _Parts(
+            names={part: obj.name for part, obj in chosen.items()},
+            chosen=chosen,
+            resolved=resolved,
+            frozen=frozen,
+            files=freeze(files),
             versions=freeze(
                 {f"{o.kind}:{o.name}": f"{o.distribution}=={o.version}" for o in chosen.values()}
             ),
-            files=freeze(files),
+            sources=sources,
+            normalizes=bool(output.normalizes),  # type: ignore[union-attr]
         )
-        key = DataKey.of(spec, output.normalizes)  # type: ignore[union-attr]
-        use = self.data_uses.setdefault(key, _DataUse([], sources))
-        if row not in use.rows:
-            use.rows.append(row)
-        return spec
+
+    def resolve(
+        self, part: str, obj: Plugin, given: dict[str, Any]
+    ) -> tuple[dict[str, Any], Any, dict[str, str]]:
+        """``obj.resolve(given)``, frozen, and the digests of the files among its values; once
+        per distinct (part, plugin, values). The dict returned is shared: read it only."""
+        # the values are coerced to their parameters' types: only a float's sign of zero is
+        # not told apart by equality; the order of the items is the row's, the same every time
+        key = (
+            part,
+            id(obj),
+            tuple((k, v.hex() if isinstance(v, float) else v) for k, v in given.items()),
+        )
+        try:
+            return self.resolved_parts[key]
+        except KeyError:
+            pass
+        except TypeError:  # a value of a custom type that is not hashable: not kept
+            key = None
+        values = obj.resolve(given)  # values were coerced one by one
+        files = {
+            f"{part}.{name}": file_digest(value)
+            for name, value in values.items()
+            if isinstance(value, Path) and value.is_file()
+        }
+        done = (values, freeze(values), files)
+        if key is not None:
+            self.resolved_parts[key] = done
+        return done
+
+    def coerce(self, tag: Any, value: Any, convert: Any) -> tuple[Any, str]:
+        """``convert(value)`` and '', or None and its ValueError's message; once per distinct
+        (``tag``, value), ``tag`` naming the conversion."""
+        key: tuple[Any, ...] | None = (
+            tag,
+            type(value),
+            value.hex() if isinstance(value, float) else value,
+        )
+        try:
+            done = self.coerced_values.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable value (a list in a list of a JSON table)
+            done = key = None
+        if done is None:
+            try:
+                done = (convert(value), "")
+            except ValueError as exc:
+                done = (None, str(exc))
+            if key is not None:
+                self.coerced_values[key] = done
+        return done
 
     def core(self, row: int, combo: dict[str, Any]) -> dict[str, Any] | None:
         """The row's core settings (not the plugin names), or None when one is not valid."""
-        out: dict[str, Any] = {}
+        if not self.core_settings:
+            self.core_settings = [
+                (name, param, "hidden", _layers)
+                if name == "hidden"
+                else (name, param, id(param), functools.partial(_coerce, param, param.type is str))
+                for name, param in CORE.items()
+                if name not in PARTS
+            ]
+            self.core_defaults = {  # the defaults are valid: coerced once, not per combination
+                name: None if param.default is None else convert(param.default)
+                for name, param, _, convert in self.core_settings
+            }
+        out = dict(self.core_defaults)
         ok = True
-        for name, param in CORE.items():
-            if name in PARTS:
+        for name, _, tag, convert in self.core_settings:
+            if name not in combo:
                 continue
-            value = combo.get(name, param.default)
+            value = combo[name]
             if value is None:
                 out[name] = None
                 continue
-            try:
-                if name == "hidden":
-                    out[name] = hidden_layers(value)
-                    if out[name] is None:
-                        raise ValueError(LAYERS_ACCEPTED)
-                else:
-                    out[name] = param.coerce(as_text(value) if param.type is str else value)
-            except ValueError as exc:
-                self.cell(row, name, value, str(exc))
+            out[name], why = self.coerce(tag, value, convert)
+            if why:
+                self.cell(row, name, value, why)
                 ok = False
         return out if ok else None
 
@@ -295,14 +492,20 @@ class _Builder:
                 ok = False
             for target in (t for t in targets if t in chosen and _declares(chosen[t], name)):
                 param = chosen[target].param(name)
-                try:
-                    coerced = param.coerce(as_text(value) if param.type in (str, Path) else value)
-                except ValueError as exc:
-                    self.cell(row, column, value, f"{exc} ({param.help})")
+                convert = functools.partial(_coerce, param, param.type in (str, Path))
+                coerced, why = self.coerce(id(param), value, convert)
+                if why:
+                    self.cell(row, column, value, f"{why} ({param.help})")
                     ok = False
                     continue
                 if isinstance(coerced, Path):  # relative to the table's folder, not the cwd
                     coerced = Path(os.path.normpath(self.folder / coerced.expanduser()))
+                    kind = not_a_file(coerced)
+                    if kind and kind != "no such file":  # that one is the plugin's to say
+                        why = f"{coerced} {kind}; accepted: {param.accepted()} ({param.help})"
+                        self.cell(row, column, value, why)
+                        ok = False
+                        continue
                 given[target][name] = coerced
                 if target == "dataset":
                     sources[name] = (column, value)
@@ -331,9 +534,32 @@ class _Builder:
             except Exception as exc:  # a data-set plugin's own error, whatever its type
                 message = first_line(exc)
                 column, value = _blame(use, dict(key.params), message, dataset, test_size)
-                also = f" (also rows {', '.join(map(str, use.rows[1:]))})" if use.rows[1:] else ""
+                also = _also(use.rows[1:])
                 why = f"data set {dataset!r} cannot be prepared: {message}{also}"
                 self.cell(use.rows[0], column, value, why)
+
+
+def _also(rows: list[int]) -> str:
+    """`` (also rows 2, 3, 4, 5, 6 and 80 more)``: the other rows a problem is found in."""
+    if not rows:
+        return ""
+    shown = ", ".join(map(str, rows[:_ROWS_SHOWN]))
+    more = f" and {len(rows) - _ROWS_SHOWN} more" if len(rows) > _ROWS_SHOWN else ""
+    return f" (also row{'s' if len(rows) > 1 else ''} {shown}{more})"
+
+
+def _layers(value: Any) -> tuple[int, ...]:
+    try:
+        layers = hidden_layers(value)
+    except ValueError:  # a size of more digits than int() reads
+        layers = None
+    if layers is None:
+        raise ValueError(LAYERS_ACCEPTED)
+    return layers
+
+
+def _coerce(param: Param, text: bool, value: Any) -> Any:
+    return param.coerce(as_text(value) if text else value)
 
 
 def _blame(
@@ -401,20 +627,34 @@ def _specs(
     names = list(frame.columns)
     _check_header(builder, frame)
     columns = builder.parameter_columns(names)
-    usable = {name: names.index(name) for name in names if name in CORE or name in columns}
+    usable: dict[str, int] = {}  # each column's first place
+    for i, name in enumerate(names):
+        if name in CORE or name in columns:
+            usable.setdefault(name, i)
 
     specs: list[RunSpec] = []
     seen: set[RunSpec] = set()
     data_rows = 0
     content = [i for i, name in enumerate(names) if not name.startswith("#")]
-    for row, values in zip(frame.index, frame.itertuples(index=False, name=None), strict=True):
-        if all(is_blank(values[i]) for i in content):
-            continue  # blank, or only comments
-        data_rows += 1
-        for spec in _expand(builder, int(row), values, usable, columns):
-            if spec not in seen:  # equal content (row, source aside) means an equal hash
-                seen.add(spec)
-                specs.append(spec)
+    row = 0
+    try:
+        for row, values in zip(frame.index, frame.itertuples(index=False, name=None), strict=True):
+            if all(is_blank(values[i]) for i in content):
+                continue  # blank, or only comments
+            data_rows += 1
+            for spec in _expand(builder, int(row), values, usable, columns):
+                if spec not in seen:  # equal content (row, source aside) means an equal hash
+                    seen.add(spec)
+                    specs.append(spec)
+    except MemoryError:
+        count = len(specs)
+        specs.clear()
+        seen.clear()
+        raise TableError(
+            f"{file}: row {row}: not enough memory to expand the table this far ({count} "
+            "configurations in the rows before); split it into smaller tables, or give fewer "
+            "values per cell"
+        ) from None
     if data_rows == 0:
         builder.add(f"{file}: the table has no data rows; add one row per configuration")
     builder.check_data()
@@ -427,20 +667,24 @@ def _specs(
 
 def _check_header(builder: _Builder, frame: pd.DataFrame) -> None:
     names = list(frame.columns)
+    where: dict[str, list[int]] = {}
     for i, name in enumerate(names):
-        filled = [(r, v) for r, v in frame.iloc[:, i].items() if not is_blank(v)]
-        if not name and filled:
+        where.setdefault(name, []).append(i + 1)
+        if name:
+            continue
+        filled = next(((r, v) for r, v in frame.iloc[:, i].items() if not is_blank(v)), None)
+        if filled:
             builder.add(
                 f"{builder.file}: header, column {i + 1}: the column has no name but holds values "
-                f"(row {filled[0][0]}: {show_value(filled[0][1])}); name it, or start its name "
+                f"(row {filled[0]}: {show_value(filled[1])}); name it, or start its name "
                 "with '#'"
             )
-    for name in dict.fromkeys(names):
-        where = [i + 1 for i, n in enumerate(names) if n == name]
-        if name and len(where) > 1:
+    for name, columns in where.items():
+        if name and len(columns) > 1:
+            shown = show_value(name)
             builder.add(
-                f"{builder.file}: header, column {name!r}: {name!r} appears {len(where)} times "
-                f"(columns {', '.join(map(str, where))}); give each column once and list several "
+                f"{builder.file}: header, column {shown}: {shown} appears {len(columns)} times "
+                f"(columns {', '.join(map(str, columns))}); give each column once and list several "
                 "values in one cell as a|b"
             )
 
@@ -463,14 +707,19 @@ def _expand(
         if alternatives:
             choices.append((name, alternatives))
     named = dict(choices)
-    alternatives = {
-        part: [
-            obj
-            for n in named.get(part, [CORE[part].default])
-            if (obj := builder.plugin(part, as_text(n))[0])
-        ]
-        for part in PARTS
-    }
+    key = _value_key("plugins", tuple(tuple(named.get(part, ())) for part in PARTS))
+    alternatives = builder.row_plugins.get(key) if key is not None else None
+    if alternatives is None:  # the same dict for rows that name the same plugins
+        alternatives = {
+            part: [
+                obj
+                for n in named.get(part, [CORE[part].default])
+                if (obj := builder.plugin(part, as_text(n))[0])
+            ]
+            for part in PARTS
+        }
+        if key is not None:
+            builder.row_plugins[key] = alternatives
     total = math.prod(len(a) for _, a in choices)
     if total > MAX_RUNS_PER_ROW:
         builder.add(

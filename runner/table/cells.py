@@ -20,9 +20,18 @@ import pandas as pd
 #: A row may expand to at most this many runs.
 MAX_RUNS_PER_ROW = 100_000
 
-_INT_RANGE = re.compile(r"^([+-]?\d+)\s*\.\.\s*([+-]?\d+)$")
-_NUMBER = r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
-_NUMBER_RANGE = re.compile(rf"^{_NUMBER}\s*\.\.\s*{_NUMBER}$")
+#: A range bound has at most this many digits (Python reads no longer integer from text).
+MAX_DIGITS = 4300
+
+#: A problem line quotes at most this many characters of a cell.
+SHOWN = 60
+
+# Each pattern matches in time linear in the cell's length: no two parts of one may match the
+# same digits (``\d+\.?\d*`` would try every split of a run of digits, and a cell of 10,000
+# digits followed by a letter would take seconds).
+_INT_RANGE = re.compile(r"([+-]?\d+)\s*\.\.\s*([+-]?\d+)")
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_NUMBER_RANGE = re.compile(rf"{_NUMBER}\s*\.\.\s*{_NUMBER}")
 
 
 def native(value: Any) -> Any:
@@ -55,8 +64,10 @@ def cell_values(cell: Any) -> tuple[list[Any], list[tuple[Any, str]]]:
     if not all(pieces):
         bad.append((cell, "values separated by '|', none of them empty (e.g. 0.1|0.5)"))
     for piece in filter(None, pieces):
-        match = _INT_RANGE.match(piece)
-        if match:
+        match = _INT_RANGE.fullmatch(piece)
+        if match and max(len(match.group(1)), len(match.group(2))) > MAX_DIGITS:
+            bad.append((piece, f"a range first..last of integers of at most {MAX_DIGITS} digits"))
+        elif match:
             first, last = int(match.group(1)), int(match.group(2))
             if first > last:
                 bad.append((piece, f"a range first..last that counts up; write '{last}..{first}'"))
@@ -64,7 +75,7 @@ def cell_values(cell: Any) -> tuple[list[Any], list[tuple[Any, str]]]:
                 bad.append((piece, f"a range of at most {MAX_RUNS_PER_ROW} values"))
             else:
                 values.extend(range(first, last + 1))
-        elif _NUMBER_RANGE.match(piece):
+        elif _NUMBER_RANGE.fullmatch(piece):
             bad.append((piece, "a range of integers first..last; list other values as 0.1|0.5"))
         else:
             values.append(piece)
@@ -79,5 +90,15 @@ def as_text(value: Any) -> Any:
 
 
 def show_value(value: Any) -> str:
-    """A cell value as a problem line quotes it."""
-    return repr(str(value)) if isinstance(value, Path) else repr(value)
+    """A cell value as a problem line quotes it: its repr, or, when that is longer than
+    :data:`SHOWN` characters, its first ones and its length (``'1111…' (1000000 characters)``)."""
+    value = str(value) if isinstance(value, Path) else value
+    if isinstance(value, str) and len(value) > SHOWN:
+        return f"{value[:SHOWN]!r}… ({len(value)} characters)"
+    shown = repr(value)
+    return shown if len(shown) <= SHOWN else f"{shown[:SHOWN]}… ({len(shown)} characters)"
+
+
+def is_long(value: Any) -> bool:
+    """Whether :func:`show_value` shortens ``value``."""
+    return len(str(value) if isinstance(value, str | Path) else repr(value)) > SHOWN

@@ -1,21 +1,31 @@
 """Reading a sweep table file into a DataFrame, by its extension: CSV, TSV, JSON, Parquet, Excel.
 
 Cells are read as data, never evaluated: CSV, TSV and Excel cells as text, JSON and Parquet cells
-as the values the file holds. A file that is missing, empty, binary, not UTF-8 or not a table of
-its format raises one :class:`~runner.errors.TableError` line saying so. openpyxl (Excel) and
-pyarrow (Parquet) are imported only for files that need them. Imports :mod:`runner.errors`.
+as the values the file holds, integers exactly (never through a float). A file that is missing,
+not a regular file, empty, binary, not UTF-8 (or UTF-16/32 with a byte-order mark) or not a
+table of its format, a CSV row with another number of fields than the header, and an Excel
+formula without a saved result each raise one :class:`~runner.errors.TableError` line saying so.
+Only the first bytes of a file are read to tell text from binary content. openpyxl (Excel) and
+pyarrow (Parquet) are imported only for files that need them. Imports :mod:`runner.errors` and
+:mod:`runner.table.cells`.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import importlib
+import itertools
 import json
+import math
+import stat
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from runner.errors import TableError, first_line
+from runner.table.cells import MAX_DIGITS
 
 #: Table formats by file extension.
 FORMATS = {
@@ -43,8 +53,9 @@ def read_table(path: Path | str) -> pd.DataFrame:
         raise TableError(
             f"{path}: unsupported table format {shown!r}; accepted: {accepted_formats()}"
         )
-    if not path.is_file():
-        raise TableError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
+    kind = not_a_file(path)
+    if kind:
+        raise TableError(f"{path}: {kind}")
     readers = {
         ".csv": _read_text,
         ".tsv": _read_text,
@@ -68,32 +79,108 @@ def read_table(path: Path | str) -> pd.DataFrame:
     return frame
 
 
+def not_a_file(path: Path) -> str:
+    """Why ``path`` is not a regular file one can read ("no such file", "is a directory, not a
+    file", "is not a regular file (a named pipe)"), or '' when it is one. Looks only at the
+    file's status: a named pipe is never opened (reading one waits for a writer)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return f"cannot read the file: {exc.strerror or exc}"
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "is a directory, not a file"
+    for test, what in _SPECIAL:
+        if test(mode):
+            return f"is not a regular file ({what})"
+    return "is not a regular file"
+
+
+_SPECIAL = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
 def accepted_formats() -> str:
     """The accepted extensions and their formats, for messages."""
     return ", ".join(f"{ext} ({name})" for ext, name in FORMATS.items())
 
 
-def _read_text(path: Path) -> pd.DataFrame:
-    if b"\x00" in path.read_bytes()[:65536]:
+#: How much of a file is looked at to tell text from binary content, and its encoding.
+SNIFF_BYTES = 65536
+
+_BOMS = (  # the longer first: UTF-32's little-endian mark begins with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+
+
+def text_encoding(path: Path) -> tuple[str, str]:
+    """The codec and name of a text table's encoding, from its first :data:`SNIFF_BYTES` bytes
+    (only those are read): UTF-16 or UTF-32 with a byte-order mark, else UTF-8. Raises
+    :class:`TableError` for binary content and for UTF-16 without a byte-order mark."""
+    with open(path, "rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    for bom, codec, name in _BOMS:
+        if head.startswith(bom):
+            return codec, name
+    if b"\x00" in head:
+        pairs = head[: len(head) - len(head) % 2]
+        nuls = sorted((pairs[0::2].count(0), pairs[1::2].count(0)))  # text: one side only
+        if nuls[1] >= len(pairs) // 4 and nuls[0] <= len(pairs) // 16:
+            raise TableError(
+                f"{path}: UTF-16 text without a byte-order mark; save the table as UTF-8 "
+                "(or as UTF-16 with its byte-order mark)"
+            )
         raise TableError(
             f"{path}: not a text table (binary content); accepted: {accepted_formats()}"
         )
+    return "utf-8-sig", "UTF-8"
+
+
+def _read_text(path: Path) -> pd.DataFrame:
+    codec, encoding = text_encoding(path)
+    sep = "\t" if path.suffix.lower() == ".tsv" else ","
+    limit = csv.field_size_limit()
+    csv.field_size_limit(2**31 - 1)  # a long cell is the validation's to report, with its row
     try:
-        raw = pd.read_csv(
-            path,
-            sep="\t" if path.suffix.lower() == ".tsv" else ",",
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            encoding="utf-8-sig",
-        )
-    except pd.errors.EmptyDataError:
-        raise TableError(f"{path}: the file is empty; expected a header line and rows") from None
+        with open(path, encoding=codec, newline="") as fh:
+            reader = csv.reader(fh, delimiter=sep, strict=True)  # an open quote is no cell
+            try:
+                rows = list(reader)
+            except csv.Error as exc:
+                raise TableError(
+                    f"{path}: line {reader.line_num}: not a readable {FORMATS[path.suffix.lower()]}"
+                    f' table ({exc}); quote a cell as "a, b" and a quote in it as ""'
+                ) from None
     except UnicodeDecodeError:
-        raise TableError(f"{path}: not UTF-8 text; save the table as UTF-8") from None
-    return _with_header(raw)
+        raise TableError(f"{path}: not {encoding} text; save the table as UTF-8") from None
+    finally:
+        csv.field_size_limit(limit)
+    if not rows:
+        raise TableError(f"{path}: the file is empty; expected a header line and rows")
+    width = len(rows[0])
+    ragged = [
+        f"{path}: row {row}: {len(fields)} field{'s' if len(fields) != 1 else ''}, but the "
+        f"header has {width}; give every row one field per column (quote a cell that holds "
+        f"{sep!r})"
+        for row, fields in enumerate(rows[1:], start=1)
+        if len(fields) != width and any(field.strip() for field in fields)
+    ]
+    if ragged:
+        raise TableError(ragged[0], problems=ragged)
+    blank = [""] * width
+    return _with_header(
+        pd.DataFrame([fields if len(fields) == width else blank for fields in rows], dtype=object)
+    )
 
 
 def _needs(path: Path, package: str, extra: str) -> None:
@@ -108,13 +195,65 @@ def _needs(path: Path, package: str, extra: str) -> None:
 
 
 def _read_excel(path: Path) -> pd.DataFrame:
+    """The first sheet's cells as text; a formula without a saved result is a problem (its
+    value is unknown: openpyxl does not compute formulas, and a blank would mean the default)."""
     _needs(path, "openpyxl", "excel")
-    raw = pd.read_excel(
-        path, sheet_name=0, header=None, dtype=str, keep_default_na=False, engine="openpyxl"
-    )
-    if raw.shape[0] == 0:
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    values = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    formulas = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        rows: list[list[Any]] = []
+        unsaved: list[tuple[int, int, Any]] = []
+        pairs = itertools.zip_longest(
+            values.worksheets[0].iter_rows(values_only=True),
+            formulas.worksheets[0].iter_rows(values_only=True),
+            fillvalue=(),
+        )
+        for r, (cells, written) in enumerate(pairs):
+            row = list(cells)
+            for c, formula in enumerate(written):
+                if formula is not None and (c >= len(row) or row[c] is None):
+                    unsaved.append((r, c, getattr(formula, "text", formula)))
+            while row and row[-1] is None:
+                row.pop()
+            rows.append(row)
+    finally:
+        values.close()
+        formulas.close()
+    while rows and not rows[-1]:
+        rows.pop()
+    if not rows:
         raise TableError(f"{path}: the first sheet is empty; expected a header row and rows")
-    return _with_header(raw)
+    if unsaved:
+        header = [_excel_text(v) for v in rows[0]]
+        problems = []
+        for r, c, formula in unsaved:
+            where = (
+                f"column {header[c].strip()!r}"
+                if c < len(header) and header[c]
+                else (f"column {c + 1}")
+            )
+            problems.append(
+                f"{path}: {f'row {r}' if r else 'header'}, {where}: cell "
+                f"{get_column_letter(c + 1)}{r + 1} holds the formula {formula!r} with no "
+                "saved result; accepted: a value, or a formula saved with its result (open and "
+                "save the file in a spreadsheet program that computes it)"
+            )
+        raise TableError(problems[0], problems=problems)
+    width = max(len(row) for row in rows)
+    text = [[_excel_text(v) for v in row] + [""] * (width - len(row)) for row in rows]
+    return _with_header(pd.DataFrame(text, dtype=object))
+
+
+def _excel_text(value: Any) -> str:
+    """A spreadsheet value as text, as a CSV file would hold it: 5.0 is "5"."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _with_header(raw: pd.DataFrame) -> pd.DataFrame:
@@ -131,10 +270,17 @@ def _read_json(path: Path) -> pd.DataFrame:
         repeated.extend(key for key in dict.fromkeys(keys) if keys.count(key) > 1)
         return dict(items)
 
+    codec, encoding = text_encoding(path)
     try:
-        records = json.loads(path.read_text(encoding="utf-8-sig"), object_pairs_hook=pairs)
+        records = json.loads(
+            path.read_text(encoding=codec),
+            object_pairs_hook=pairs,
+            parse_int=_json_int,
+            parse_float=_json_float,
+            parse_constant=str,  # NaN, Infinity: the text, rejected as a CSV's "nan" is
+        )
     except UnicodeDecodeError:
-        raise TableError(f"{path}: not UTF-8 text; accepted: {accepted_formats()}") from None
+        raise TableError(f"{path}: not {encoding} text; accepted: {accepted_formats()}") from None
     except json.JSONDecodeError as exc:
         raise TableError(f"{path}: not valid JSON: {exc}") from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
@@ -152,6 +298,34 @@ def _read_json(path: Path) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=names, dtype=object)
 
 
+def _json_int(text: str) -> int | str:
+    """A JSON integer exactly; one too long for Python to read stays text (and is rejected)."""
+    return int(text) if len(text) <= MAX_DIGITS else text
+
+
+def _json_float(text: str) -> float | str:
+    """A JSON number; one beyond the floats (1e400) stays text (and is rejected)."""
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
 def _read_parquet(path: Path) -> pd.DataFrame:
+    """The columns as the Python values they hold: integers exactly (a column of integers with
+    nulls is not made float), nulls as None; NaN and infinities as text, rejected as a CSV's
+    "nan" is (a blank is a null)."""
     _needs(path, "pyarrow", "parquet")
-    return pd.read_parquet(path).astype(object)
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    index = (table.schema.pandas_metadata or {}).get("index_columns", [])
+    names = [name for name in table.column_names if name not in index]
+    columns = {name: [_parquet_value(v) for v in table.column(name).to_pylist()] for name in names}
+    return pd.DataFrame(columns, columns=names, dtype=object)
+
+
+def _parquet_value(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, list):
+        return [_parquet_value(v) for v in value]
+    return value

@@ -400,7 +400,7 @@ class Registry:
         if claimed is not None:
             return f"{label} {name!r} is not available: {claimed.message()}"
         names = self.names(kind)
-        hint = did_you_mean(name, names) or did_you_mean(name.lower(), names)
+        hint = did_you_mean(name, names)
         installed = ", ".join(names) or "none"
         return f"unknown {label} {name!r}; {hint}installed: {installed}{self.why_missing()}"
 

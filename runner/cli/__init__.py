@@ -135,12 +135,14 @@ def plugins(as_json: bool, kind: str | None) -> None:
         table.add_row(obj.kind, *name, params or "-", escape(obj.summary()))
     console.print(table)
     if registry.broken:
-        left_out = Table(title="broken plugin distributions (left out)")
-        for column in ("status", "distribution", "version", "entry points", "error"):
-            left_out.add_column(column)
+        left_out = Table(title="broken plugin distributions (left out)", box=box.SIMPLE_HEAD)
+        left_out.add_column("status", no_wrap=True)
+        left_out.add_column("distribution", no_wrap=True)
+        left_out.add_column("error", overflow="fold", ratio=1)
         for b in registry.broken:
+            where = f"{b.version}, entry points {', '.join(b.entry_points)}"
             left_out.add_row(
-                "broken", b.distribution, b.version, ", ".join(b.entry_points), escape(b.reason)
+                "broken", f"{b.distribution}\n[dim]{escape(where)}[/]", escape(b.reason)
             )
         console.print(left_out)
 

@@ -64,7 +64,7 @@ def store_problem(uri: str, timeout: float = 3.0) -> str:
     """What is wrong with the store ``uri`` before MLflow opens it, in one line ("" when nothing
     is found): an in-memory or unnamed SQLite database (every result would vanish at exit), a
     folder where the database file should be, or a server that does not accept a connection
-    within ``timeout`` seconds."""
+    within ``timeout`` seconds (not tried through a proxy: MLflow's own check then says)."""
     parsed = urllib.parse.urlparse(uri)
     if parsed.scheme == "sqlite":
         rest = uri.removeprefix("sqlite:")
@@ -87,7 +87,10 @@ def store_problem(uri: str, timeout: float = 3.0) -> str:
                 f"in it, e.g. sqlite:///{file.resolve() / 'mlflow.db'}"
             )
         return ""
-    if parsed.scheme in ("http", "https") and parsed.hostname:
+    proxied = bool(urllib.request.getproxies()) and not urllib.request.proxy_bypass(
+        parsed.hostname or ""
+    )
+    if parsed.scheme in ("http", "https") and parsed.hostname and not proxied:
         try:
             port = parsed.port or (443 if parsed.scheme == "https" else 80)
         except ValueError:

@@ -73,6 +73,8 @@ class SweepSummary:
     results: list[tuple[str | None, RunResult]] = field(default_factory=list)
     ui_command: str = ""
     dry_run: bool = False
+    #: the plan's estimated peak memory (bytes) and training time (seconds), when checked
+    estimate: budget.Estimate | None = None
 
     @property
     def to_run(self) -> int:
@@ -186,8 +188,9 @@ def run_sweep(
         registry = get_registry()
         shapes: dict[DataKey, tuple[int, int, int]] = {}
         specs = load_specs(path, registry, bounds=bounds, shapes=shapes)
+        estimate = None
         if not scheduler:
-            check_budget(
+            estimate = check_budget(
                 path,
                 plan_populations(specs, registry, jobs=jobs, log_every=log_every),
                 shapes,
@@ -200,6 +203,7 @@ def run_sweep(
         uri = tracking.resolve_uri(tracking_uri)
         summary = SweepSummary(table=path, experiment=experiment or path.stem, tracking_uri=uri)
         summary.planned = len(specs)
+        summary.estimate = estimate
         if dry_run:
             summary.dry_run = True
             done = set() if rerun else tracking.finished_hashes_readonly(uri, summary.experiment)

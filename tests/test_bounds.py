@@ -134,6 +134,14 @@ def test_a_lifted_bound_lets_the_table_through(tmp_path: Path) -> None:
     assert (refused.exit_code, lifted.exit_code) == (2, 0), lifted.output
 
 
+def test_a_dry_run_says_the_estimate(tmp_path: Path) -> None:
+    table = tmp_path / "t.csv"
+    table.write_text("dataset,seed\nxor,0..3\n")
+    args = ["sweep", str(table), "--dry-run", "--tracking-uri", f"sqlite:///{tmp_path}/m.db"]
+    result = CliRunner().invoke(cli, args)
+    assert "estimated for the whole table: " in result.output
+
+
 # --- stores that would not keep the results --------------------------------------------------
 
 STORES = [

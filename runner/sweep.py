@@ -16,14 +16,16 @@ import dataclasses
 import math
 import signal
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.engine import budget
+from runner.engine.data import DataKey
 from runner.engine.population import PopulationTask
-from runner.engine.training import MAX_POINTS
-from runner.errors import RunnerError
+from runner.engine.training import MAX_POINTS, Schedule
+from runner.errors import RunnerError, TableError
 from runner.plugin.registry import Registry, get_registry
 from runner.spec import RunResult, RunSpec
 
@@ -31,6 +33,8 @@ from runner.spec import RunResult, RunSpec
 MAX_MEMBERS = 20_000
 #: below this many networks a population is not split further to feed more workers
 MIN_SPLIT_MEMBERS = 8
+#: a plan estimated to take longer than this many hours is refused unless --max-hours says more
+MAX_HOURS = 24.0
 
 
 class SweepInterrupted(RunnerError):
@@ -71,6 +75,8 @@ class SweepSummary:
     dry_run: bool = False
     rank_by: str | None = None
     ranking: Ranking | None = None
+    #: the plan's estimated peak memory (bytes) and training time (seconds), when checked
+    estimate: budget.Estimate | None = None
 
     @property
     def to_run(self) -> int:
@@ -159,6 +165,9 @@ def run_sweep(
     timeout: float | None = None,
     rank_by: str | None = None,
     observer: Observer | None = None,
+    bounds: Mapping[str, int | None] | None = None,
+    max_memory: float | None = None,
+    max_hours: float = MAX_HOURS,
 ) -> SweepSummary:
     """Run every configuration of ``table`` not yet FINISHED in its experiment.
 
@@ -166,6 +175,12 @@ def run_sweep(
     validate, :class:`~runner.errors.TrackingError` for an unusable store,
     :class:`SweepInterrupted` after Ctrl-C, SIGTERM or SIGHUP (each stops the sweep the same
     way; a second one during the stop is ignored) and :class:`FailFast` under ``fail_fast``.
+
+    ``bounds`` lifts the upper bounds of :data:`runner.engine.settings.BOUNDS` (name -> limit).
+    A plan whose estimated memory (:mod:`runner.engine.budget`) exceeds ``max_memory`` bytes
+    (default: what the machine has available) or whose estimated time exceeds ``max_hours`` is
+    refused with the estimate, a :class:`~runner.errors.TableError`, before the store is opened
+    (not checked with a ``scheduler``: the cluster's machines are not this one).
     """
     from runner import execution, tracking
     from runner.table import load_specs
@@ -174,12 +189,25 @@ def run_sweep(
     path = Path(table)
     with execution.stopping_on_signals(), _stopped_before_recording():
         registry = get_registry()
-        specs = load_specs(path, registry)
+        shapes: dict[DataKey, tuple[int, int, int]] = {}
+        specs = load_specs(path, registry, bounds=bounds, shapes=shapes)
+        estimate = None
+        if not scheduler:
+            estimate = check_budget(
+                path,
+                plan_populations(specs, registry, jobs=jobs, log_every=log_every),
+                shapes,
+                registry,
+                jobs=jobs,
+                max_memory=max_memory,
+                max_hours=max_hours,
+            )
 
         uri = tracking.resolve_uri(tracking_uri)
         summary = SweepSummary(table=path, experiment=experiment or path.stem, tracking_uri=uri)
         summary.planned = len(specs)
         summary.rank_by = rank_by
+        summary.estimate = estimate
         if dry_run:
             summary.dry_run = True
             done = set() if rerun else tracking.finished_hashes_readonly(uri, summary.experiment)
@@ -291,6 +319,69 @@ def run_sweep(
             raise
         _finish(tracker, parent, summary, "FINISHED")
         return summary
+
+
+def check_budget(
+    table: Path,
+    tasks: list[PopulationTask],
+    shapes: Mapping[DataKey, tuple[int, int, int]],
+    registry: Registry,
+    *,
+    jobs: int,
+    max_memory: float | None = None,
+    max_hours: float = MAX_HOURS,
+) -> budget.Estimate:
+    """The plan's estimate (:mod:`runner.engine.budget`); :class:`TableError`, one line with
+    the estimate, when its memory exceeds ``max_memory`` bytes (default: what the machine has
+    available) or its time ``max_hours``. ``shapes`` are the data sets' (samples, inputs,
+    outputs) as the table's validation prepared them."""
+    estimates: list[budget.Estimate] = []
+    largest: tuple[int, PopulationTask, int] | None = None  # (bytes, task, members)
+    for task in tasks:
+        first = task.specs[0]
+        output = registry.get("activation", first.output_activation)
+        shape = shapes.get(DataKey.of(first, output.normalizes))  # type: ignore[attr-defined]
+        if shape is None:
+            continue
+        samples, inputs, outputs = shape
+        members = sum(
+            registry.get("strategy", s.strategy).members(**s.params_of("strategy"))
+            for s in task.specs
+        )
+        schedule = Schedule(
+            epochs=first.epochs,
+            batch_size=first.batch_size,
+            log_every=task.log_every,
+            max_points=task.max_points,
+        )
+        sizes = (inputs, *first.hidden, outputs)
+        itemsize = 4 if first.dtype == "float32" else 8
+        one = budget.estimate(sizes, members, samples, schedule, itemsize)
+        estimates.append(one)
+        if largest is None or one.memory > largest[0]:
+            largest = (one.memory, task, members)
+    workers = max(1, min(jobs, len(estimates)))
+    total = budget.sweep_estimate(estimates, workers)
+    limit = budget.available_memory() if max_memory is None else max_memory
+    if largest is not None and limit is not None and total.memory > limit:
+        _, task, members = largest
+        spec = task.specs[0]
+        sizes = "-".join(map(str, spec.hidden)) or "none"
+        said = "the machine has" if max_memory is None else "--max-memory-gb allows"
+        raise TableError(
+            f"{table}: the plan needs an estimated {budget.show_bytes(total.memory)} of memory "
+            f"({workers} population{'s' if workers > 1 else ''} at once; the largest, from row "
+            f"{spec.row}: {members} network{'s' if members > 1 else ''} of hidden {sizes}, "
+            f"{spec.epochs} epochs, {spec.dtype}) but {said} {budget.show_bytes(limit)}; use "
+            "smaller layers, fewer restarts or --jobs, or --max-memory-gb N to lift the check"
+        )
+    if total.seconds > max_hours * 3600:
+        raise TableError(
+            f"{table}: the plan needs an estimated {budget.show_seconds(total.seconds)} on "
+            f"{workers} worker{'s' if workers > 1 else ''} (at {budget.FLOPS:.0e} flop/s a core)"
+            f"; at most {max_hours:g} hours (--max-hours N lifts the check)"
+        )
+    return total
 
 
 @contextlib.contextmanager

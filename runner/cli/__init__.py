@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 
+from runner.engine.settings import BOUNDS
 from runner.errors import RunnerError, did_you_mean
 from runner.version import __version__
 
@@ -279,6 +280,18 @@ def check(names: tuple[str, ...], pins: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+def _bound_options(command: Any) -> Any:
+    """A ``--max-<name> N`` option for each upper bound of :data:`BOUNDS`, declared there."""
+    for bound in reversed(BOUNDS.values()):
+        command = click.option(
+            bound.flag,
+            f"max_{bound.name}",
+            type=click.IntRange(min=1),
+            help=f"Allow at most N {bound.what} (default: {bound.default}).",
+        )(command)
+    return command
+
+
 @cli.command()
 @click.argument("table", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
@@ -289,8 +302,9 @@ def check(names: tuple[str, ...], pins: tuple[str, ...]) -> None:
     "--jobs",
     "-j",
     type=click.IntRange(min=1),
-    help="Worker processes (default: all cores; 1 runs in-process).",
+    help="Worker processes (default: all cores; 1 runs in-process; capped at the cores).",
 )
+@click.option("--force-jobs", is_flag=True, help="Start --jobs N workers even beyond the cores.")
 @click.option(
     "--scheduler", help="A dask.distributed scheduler, tcp://HOST:PORT (needs runner[dask])."
 )
@@ -321,6 +335,17 @@ def check(names: tuple[str, ...], pins: tuple[str, ...]) -> None:
     "classification; the loss when every run has the same cost).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@_bound_options
+@click.option(
+    "--max-memory-gb",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Refuse a plan estimated to need more memory (default: what the machine has free).",
+)
+@click.option(
+    "--max-hours",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Refuse a plan estimated to take longer (default: 24).",
+)
 def sweep(
     table: Path,
     tracking_uri: str | None,
@@ -334,6 +359,10 @@ def sweep(
     timeout: float | None,
     rank_by: str | None,
     quiet: bool,
+    force_jobs: bool,
+    max_memory_gb: float | None,
+    max_hours: float | None,
+    **max_bounds: int | None,
 ) -> None:
     """Train every configuration of TABLE and record each run in MLflow.
 
@@ -354,10 +383,14 @@ def sweep(
     from rich.console import Console
 
     from runner.cli.report import RichObserver, print_plan, print_results
-    from runner.execution import default_jobs
-    from runner.sweep import run_sweep
+    from runner.execution import default_jobs, usable_jobs
+    from runner.sweep import MAX_HOURS, run_sweep
 
     out = Console()  # the terminal's width (80 when it is no terminal), never a forced one
+    if jobs and not scheduler:
+        jobs, note = usable_jobs(jobs, force=force_jobs)
+        if note:
+            click.echo(f"Warning: {note}", err=True)
     observer = RichObserver(enabled=not quiet)
     try:
         summary = run_sweep(
@@ -373,6 +406,9 @@ def sweep(
             timeout=timeout,
             rank_by=rank_by,
             observer=observer,
+            bounds={name.removeprefix("max_"): value for name, value in max_bounds.items()},
+            max_memory=None if max_memory_gb is None else max_memory_gb * 2**30,
+            max_hours=MAX_HOURS if max_hours is None else max_hours,
         )
     finally:
         observer.close()

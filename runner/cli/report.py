@@ -107,6 +107,14 @@ def print_plan(summary: SweepSummary, console: Console) -> None:
         f"{summary.to_run} to run, {summary.skipped} already done, {summary.planned} in total, "
         f"in {summary.populations} populations"
     )
+    if summary.estimate is not None:
+        from runner.engine.budget import show_bytes, show_seconds
+
+        console.print(
+            f"estimated for the whole table: {show_bytes(summary.estimate.memory)} of memory at "
+            f"once, {show_seconds(summary.estimate.seconds)} of training (model: "
+            "runner/engine/budget.py)"
+        )
 
 
 def print_results(summary: SweepSummary, console: Console, n: int = 10) -> None:

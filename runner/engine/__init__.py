@@ -6,6 +6,7 @@
 - :mod:`~runner.engine.buffers`: the flat parameter, gradient and step-rule buffers;
 - :mod:`~runner.engine.training`: the training loop (epochs, batches, stop rules, history);
 - :mod:`~runner.engine.population`: a task of run specifications trained in one pass;
+- :mod:`~runner.engine.budget`: what a population is estimated to cost, memory and time;
 - :mod:`~runner.engine.trained`: a trained network's architecture, weights and predictions;
 - :mod:`~runner.engine.estimators`: the scikit-learn estimators on the same path.
 

@@ -207,6 +207,7 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
             wall_time=elapsed * len(mine) / len(owners),
             restarts=float(len(mine)),
             selected_restart=float(chosen - mine[0]),
+            log_every=float(members.history.every),
         )
         results.append(
             RunResult(

@@ -5,7 +5,10 @@ Every run has these settings besides its plugins' own parameters. The sweep tabl
 the training schedule and the scikit-learn estimators' keywords all read them from
 :data:`SETTINGS`; this is the one place the table format and the estimators name default
 plugins. :data:`PARTS` are the settings that name a plugin, with the kind each names; a part's
-plugin parameters live in the RunSpec field ``<part>_params``.
+plugin parameters live in the RunSpec field ``<part>_params``. :data:`BOUNDS` are the upper
+bounds on how much work a sweep may ask for (epochs, restarts, units, samples, configurations),
+each lifted by its own ``runner sweep`` flag (:attr:`Bound.flag`); :func:`limits` gives the
+bounds in force.
 
 Imports :mod:`runner.plugin` only.
 """
@@ -13,6 +16,8 @@ Imports :mod:`runner.plugin` only.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from runner.plugin.params import Param
@@ -57,6 +62,52 @@ PARTS: dict[str, str] = {
     "strategy":          "strategy",
 }
 # fmt: on
+
+
+@dataclass(frozen=True)
+class Bound:
+    """An upper bound on the work one sweep may ask for, lifted by ``--max-<name> N``.
+
+    The bounds catch a typo (``epochs`` = 10^12 for 10^4) before it runs for days or fills the
+    memory; a sweep that means it says so with the bound's flag.
+    """
+
+    name: str
+    default: int
+    what: str  # what is counted, as a message says it after the number
+
+    @property
+    def flag(self) -> str:
+        return f"--max-{self.name}"
+
+    def accepted(self, limit: int) -> str:
+        """What a value over ``limit`` is told: ``at most 1000000 epochs per run (...)``."""
+        return f"at most {limit} {self.what} ({self.flag} N lifts the bound)"
+
+
+# fmt: off
+#: The upper bounds and their defaults (``runner sweep --max-<name> N`` lifts one).
+BOUNDS: dict[str, Bound] = {b.name: b for b in (
+    Bound("epochs", 1_000_000, "epochs per run"),
+    Bound("restarts", 10_000, "networks (restarts) trained per configuration"),
+    Bound("units", 10_000, "units per hidden layer"),
+    Bound("samples", 1_000_000, "samples per data set"),
+    Bound("configurations", 100_000, "configurations per table"),
+)}
+# fmt: on
+
+
+def limits(given: Mapping[str, int | None] | None = None) -> dict[str, int]:
+    """The bounds in force: each of :data:`BOUNDS` at its default unless ``given`` lifts it
+    (a None value keeps the default). KeyError for a name that is not a bound."""
+    out = {name: bound.default for name, bound in BOUNDS.items()}
+    for name, value in (given or {}).items():
+        if name not in BOUNDS:
+            raise KeyError(name)
+        if value is not None:
+            out[name] = int(value)
+    return out
+
 
 #: What a classifier's output layer defaults to, by the number of classes; a regressor's output
 #: and the estimators' other defaults that differ from the table's (see runner.engine.estimators)

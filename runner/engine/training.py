@@ -51,11 +51,14 @@ class Schedule:
     history_bytes: int = 128 * 2**20
 
     def every(self, members: int = 1, metrics: int = 1) -> int:
-        """Record every this many epochs: ``log_every``, else at most ``max_points`` points,
-        fewer where ``members`` x ``metrics`` float32 histories would exceed ``history_bytes``."""
-        if self.log_every > 0:
-            return self.log_every
+        """Record every this many epochs: ``log_every``, else at most ``max_points`` points;
+        wider, whatever ``log_every`` says, where ``members`` x ``metrics`` float32 histories
+        would exceed ``history_bytes`` (the budget always holds; a run records the interval it
+        had as its ``log_every`` metric)."""
         by_budget = max(1, self.history_bytes // (4 * max(1, members) * max(1, metrics)))
+        widest = max(1, math.ceil(self.epochs / by_budget))  # the narrowest the budget allows
+        if self.log_every > 0:
+            return max(self.log_every, widest)
         return max(1, math.ceil(self.epochs / min(self.max_points, by_budget)))
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "BLAS_THREAD_VARS",
     "TASKS_PER_WORKER",
     "default_jobs",
+    "usable_jobs",
     "failed_results",
     "run_tasks",
     "STOP_SIGNALS",
@@ -70,6 +71,18 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+def usable_jobs(jobs: int, force: bool = False) -> tuple[int, str]:
+    """``jobs`` capped at the CPUs this process may run on (unless ``force``), and a one-line
+    note when it was capped ("" when not): more worker processes than cores only compete."""
+    cores = default_jobs()
+    if force or jobs <= cores:
+        return jobs, ""
+    return cores, (
+        f"--jobs {jobs} is more than the {cores} core{'s' if cores > 1 else ''} this process "
+        f"may use; starting {cores} worker{'s' if cores > 1 else ''} (--force-jobs starts {jobs})"
+    )
 
 
 def run_tasks(

@@ -39,7 +39,7 @@ from typing import Any
 import pandas as pd
 
 from runner.engine.data import DataKey
-from runner.engine.settings import LAYERS_ACCEPTED, PARTS, hidden_layers
+from runner.engine.settings import BOUNDS, LAYERS_ACCEPTED, PARTS, hidden_layers, limits
 from runner.errors import TableError, did_you_mean, first_line
 from runner.plugin.params import Param, Plugin, kind_label
 from runner.plugin.registry import Registry, get_registry
@@ -151,6 +151,10 @@ class _Builder:
     core_defaults: dict[str, Any] = field(default_factory=dict)
     row_alternatives: tuple[Any, tuple[tuple[int, ...], ...]] = (None, ())
     row_plugins: dict[tuple[Any, ...], dict[str, list[Plugin]]] = field(default_factory=dict)
+    #: the bounds in force (runner.engine.settings.BOUNDS, as lifted by the sweep's flags)
+    bounds: dict[str, int] = field(default_factory=limits)
+    #: each prepared data-set configuration's (training samples, inputs, outputs)
+    shapes: dict[DataKey, tuple[int, int, int]] = field(default_factory=dict)
 
     def add(self, line: str, row: int = 0) -> None:
         self.problems.setdefault(line, row)
@@ -369,6 +373,9 @@ class _Builder:
                     missing = True
         if missing:
             return None
+        if not self.within_restarts(row, combo, columns, plugins["strategy"], resolved):
+            return None
+
         chosen: dict[str, Plugin] = plugins  # type: ignore[assignment]
         return _Parts(
             names={part: obj.name for part, obj in chosen.items()},
@@ -460,7 +467,49 @@ class _Builder:
             if why:
                 self.cell(row, name, value, why)
                 ok = False
+        over = {
+            "epochs": ok and out["epochs"] > self.bounds["epochs"],
+            "hidden": ok and max(out["hidden"], default=0) > self.bounds["units"],
+        }
+        for name, bound in (("epochs", "epochs"), ("hidden", "units")):
+            if over[name]:
+                self.cell(
+                    row,
+                    name,
+                    combo.get(name, CORE[name].default),
+                    BOUNDS[bound].accepted(self.bounds[bound]),
+                )
+                ok = False
         return out if ok else None
+
+    def within_restarts(
+        self,
+        row: int,
+        combo: dict[str, Any],
+        columns: dict[str, Column],
+        strategy: Plugin | None,
+        resolved: dict[str, dict[str, Any]],
+    ) -> bool:
+        """Whether the networks the strategy trains per configuration are within the bound;
+        reports the column that set them (the strategy's parameter, else ``strategy``)."""
+        try:
+            members = int(strategy.members(**resolved["strategy"]))  # type: ignore[union-attr]
+        except Exception:  # noqa: BLE001 - a plugin's own error: training will report it
+            return True
+        limit = self.bounds["restarts"]
+        if members <= limit:
+            return True
+        given = [
+            c
+            for c in combo
+            if c in columns
+            and columns[c][0] in (None, "strategy")
+            and _declares(strategy, columns[c][1])  # type: ignore[arg-type]
+        ]
+        column = given[0] if given else "strategy"
+        value = combo.get(column, CORE["strategy"].default)
+        self.cell(row, column, value, BOUNDS["restarts"].accepted(limit))
+        return False
 
     def params(
         self,
@@ -529,14 +578,22 @@ class _Builder:
         """Prepare every distinct data-set configuration once; report those that fail."""
         for key, use in self.data_uses.items():
             dataset, test_size = key.dataset, key.test_size
+            also = _also(use.rows[1:])
             try:
-                key.prepare(self.registry.by_kind["dataset"][dataset])  # type: ignore[arg-type]
+                data = key.prepare(self.registry.by_kind["dataset"][dataset])  # type: ignore[arg-type]
             except Exception as exc:  # a data-set plugin's own error, whatever its type
                 message = first_line(exc)
                 column, value = _blame(use, dict(key.params), message, dataset, test_size)
-                also = _also(use.rows[1:])
                 why = f"data set {dataset!r} cannot be prepared: {message}{also}"
                 self.cell(use.rows[0], column, value, why)
+                continue
+            samples = int(data.X.shape[-1]) + data.n_test
+            if samples > self.bounds["samples"]:
+                column, value = _blame(use, dict(key.params), "", dataset, 0.0)
+                bound = BOUNDS["samples"].accepted(self.bounds["samples"])
+                why = f"data set {dataset!r} has {samples} samples; {bound}{also}"
+                self.cell(use.rows[0], column, value, why)
+            self.shapes[key] = (int(data.X.shape[-1]), int(data.X.shape[0]), data.n_out)
 
 
 def _also(rows: list[int]) -> str:
@@ -584,16 +641,26 @@ def _blame(
 # --- the public entry points --------------------------------------------------------------------
 
 
-def load_specs(path: Path | str, registry: Registry | None = None) -> list[RunSpec]:
+def load_specs(
+    path: Path | str,
+    registry: Registry | None = None,
+    *,
+    bounds: Mapping[str, int | None] | None = None,
+    shapes: dict[DataKey, tuple[int, int, int]] | None = None,
+) -> list[RunSpec]:
     """Read and validate the sweep table at ``path``: one RunSpec per configuration.
 
     Specifications come in table order, each row expanded with its leftmost column varying
     slowest; one equal to an earlier one (the same hash) is dropped. Raises :class:`TableError`
     listing every problem of the table, one line each; nothing else escapes for a bad table.
+    ``bounds`` lifts upper bounds of :data:`runner.engine.settings.BOUNDS` (name -> limit); the
+    number of configurations is counted before any is built, so a table over that bound fails
+    at once. ``shapes``, when given, is filled with each prepared data-set configuration's
+    (training samples, inputs, outputs), for estimating what the plan costs.
     """
     path = Path(path)
     frame = read_table(path)
-    return _specs(frame, str(path), path.resolve().parent, registry)
+    return _specs(frame, str(path), path.resolve().parent, registry, bounds, shapes)
 
 
 def specs_from_rows(
@@ -602,13 +669,14 @@ def specs_from_rows(
     source: str = "<rows>",
     folder: Path | str | None = None,
     registry: Registry | None = None,
+    bounds: Mapping[str, int | None] | None = None,
 ) -> list[RunSpec]:
     """Validate rows a program holds, one dict of cells per configuration, as a table's rows.
 
     Cells mean what they mean in a table file (``"0..9"``, ``"0.1|0.5"``, a list of
     alternatives; a missing key is a blank cell). ``source`` names the rows in messages;
     relative file paths are resolved against ``folder`` (default: the working directory).
-    Raises :class:`TableError` as :func:`load_specs` does.
+    Raises :class:`TableError` as :func:`load_specs` does; ``bounds`` as there.
     """
     records = [dict(row) for row in rows]
     names = list(dict.fromkeys(str(key) for record in records for key in record))
@@ -616,14 +684,21 @@ def specs_from_rows(
         [[record.get(name) for name in names] for record in records], columns=names, dtype=object
     )
     frame.index = range(1, len(frame) + 1)
-    return _specs(frame, source, Path(folder or ".").resolve(), registry)
+    return _specs(frame, source, Path(folder or ".").resolve(), registry, bounds)
 
 
 def _specs(
-    frame: pd.DataFrame, file: str, folder: Path, registry: Registry | None
+    frame: pd.DataFrame,
+    file: str,
+    folder: Path,
+    registry: Registry | None,
+    bounds: Mapping[str, int | None] | None = None,
+    shapes: dict[DataKey, tuple[int, int, int]] | None = None,
 ) -> list[RunSpec]:
     registry = registry if registry is not None else get_registry()
-    builder = _Builder(registry, file, folder)
+    builder = _Builder(registry, file, folder, bounds=limits(bounds))
+    if shapes is not None:
+        builder.shapes = shapes
     names = list(frame.columns)
     _check_header(builder, frame)
     columns = builder.parameter_columns(names)
@@ -631,11 +706,12 @@ def _specs(
     for i, name in enumerate(names):
         if name in CORE or name in columns:
             usable.setdefault(name, i)
+    content = [i for i, name in enumerate(names) if not name.startswith("#")]
+    _count_configurations(builder, frame, usable, content)
 
     specs: list[RunSpec] = []
     seen: set[RunSpec] = set()
     data_rows = 0
-    content = [i for i, name in enumerate(names) if not name.startswith("#")]
     row = 0
     try:
         for row, values in zip(frame.index, frame.itertuples(index=False, name=None), strict=True):
@@ -663,6 +739,32 @@ def _specs(
         summary = problems[0] if len(problems) == 1 else f"{file}: {len(problems)} problems"
         raise TableError(summary, problems=problems)
     return specs
+
+
+def _count_configurations(
+    builder: _Builder, frame: pd.DataFrame, usable: dict[str, int], content: list[int]
+) -> None:
+    """Raise :class:`TableError` at once, before any configuration is built, when the table
+    expands to more configurations than the bound: the product of each row's cell sizes,
+    counted without expanding (a row over its own limit is left to :func:`_expand`)."""
+    limit = builder.bounds["configurations"]
+    total = 0
+    first: int | None = None  # the row at which the count passes the bound
+    for row, values in zip(frame.index, frame.itertuples(index=False, name=None), strict=True):
+        if all(is_blank(values[i]) for i in content):
+            continue
+        count = 1
+        for i in usable.values():
+            count *= max(1, len(cell_values(values[i])[0]))
+        total += count if count <= MAX_RUNS_PER_ROW else 0
+        if first is None and total > limit:
+            first = int(row)
+    if first is not None:
+        line = (
+            f"{builder.file}: row {first}: the table expands to {total} configurations; "
+            f"{BOUNDS['configurations'].accepted(limit)}"
+        )
+        raise TableError(line)
 
 
 def _check_header(builder: _Builder, frame: pd.DataFrame) -> None:

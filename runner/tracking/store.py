@@ -7,7 +7,10 @@ cannot move the store. A failed call is transient (the server is away, the datab
 MLflow says so with one of :data:`TRANSIENT_CODES`, or when the failure comes from the network or
 database layer underneath; anything else is a real error. A SQLite store is checked with SQLite's
 quick check before it is used, and its first use (which creates and migrates its tables) happens
-under a lock file beside it. Nothing here imports mlflow, or anything of runner's.
+under a lock file beside it. Before MLflow opens a store, :func:`store_problem` says in one line
+what is wrong with the URI itself (a store that would not outlive the sweep, a folder given as the
+database, a server that does not answer), bounded in time, so that no sweep waits on MLflow's own
+retries. Nothing here imports mlflow, or anything of runner's.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import contextlib
 import errno
 import os
 import re
+import socket
 import sqlite3
 import urllib.parse
 import urllib.request
@@ -54,6 +58,53 @@ def sqlite_path(uri: str) -> Path | None:
         return None
     path = rest[3:]
     return None if path in ("", ":memory:") else Path(path)
+
+
+def store_problem(uri: str, timeout: float = 3.0) -> str:
+    """What is wrong with the store ``uri`` before MLflow opens it, in one line ("" when nothing
+    is found): an in-memory or unnamed SQLite database (every result would vanish at exit), a
+    folder where the database file should be, or a server that does not accept a connection
+    within ``timeout`` seconds (not tried through a proxy: MLflow's own check then says)."""
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme == "sqlite":
+        rest = uri.removeprefix("sqlite:")
+        path, _, query = rest.partition("?")
+        memory = (
+            path.removeprefix("///") in ("", ":memory:")
+            or not path.startswith("///")
+            or ":memory:" in path
+            or "mode=memory" in query
+        )
+        if memory:
+            return (
+                f"tracking URI {uri!r} is an in-memory database: every result would vanish when "
+                "the sweep exits; give a file, sqlite:///path/to/mlflow.db"
+            )
+        file = sqlite_path(uri)
+        if file is not None and file.is_dir():
+            return (
+                f"tracking store {uri}: {file} is a folder, not a database file; give a file "
+                f"in it, e.g. sqlite:///{file.resolve() / 'mlflow.db'}"
+            )
+        return ""
+    proxied = bool(urllib.request.getproxies()) and not urllib.request.proxy_bypass(
+        parsed.hostname or ""
+    )
+    if parsed.scheme in ("http", "https") and parsed.hostname and not proxied:
+        try:
+            port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        except ValueError:
+            return f"tracking URI {uri!r}: the port is not a number in 0..65535"
+        try:
+            socket.create_connection((parsed.hostname, port), timeout=timeout).close()
+        except OSError as exc:
+            why = (
+                f"no answer within {timeout:g} s"
+                if isinstance(exc, TimeoutError)
+                else exc.strerror or str(exc)
+            )
+            return f"cannot reach tracking server {uri}: {why} (is `mlflow server` running there?)"
+    return ""
 
 
 def sqlite_damage(path: Path) -> str:

@@ -80,6 +80,7 @@ from runner.tracking.store import (
     sqlite_damage,
     sqlite_path,
     store_lock,
+    store_problem,
 )
 from runner.version import __version__
 
@@ -188,6 +189,9 @@ class Tracker:
                 f"tracking URI {self.uri!r}: unsupported scheme {scheme + ':' if scheme else ''!r}"
                 "; use sqlite:///path/to/mlflow.db or http://host:port"
             )
+        problem = store_problem(self.uri, timeout=self.check_timeout)
+        if problem:
+            raise TrackingError(problem)
         path = sqlite_path(self.uri)
         if path is not None:
             folder = path.parent
@@ -855,6 +859,9 @@ class Tracker:
 def finished_hashes_readonly(uri: str, experiment: str) -> set[str]:
     """Spec hashes FINISHED in experiment ``experiment`` of ``uri``, creating nothing: a SQLite
     file that does not exist, or a missing experiment, has none. For dry runs."""
+    problem = store_problem(normalize_uri(uri))
+    if problem:
+        raise TrackingError(problem)
     path = sqlite_path(normalize_uri(uri))
     if path is not None and not path.is_file():
         return set()

@@ -1,0 +1,128 @@
+"""What a population costs before it trains: the memory it takes and the time it needs, and
+what the machine has to give.
+
+The estimates are models, stated here so that a refusal can be checked by hand:
+
+- **memory** of one population of ``P`` members with ``p`` parameters each (weights and biases of
+  layer sizes ``n_0..n_L``: ``p = sum (n_{l-1} + 1) n_l``), dtype of ``d`` bytes, ``S`` samples a
+  step sees (the training set for full batches, else a batch) and ``u = n_1 + ... + n_L`` units:
+  ``P d (PARAMETER_COPIES p + ACTIVATION_COPIES u S + n_L S)`` (parameters, gradients, a
+  step rule's state and the final copy; each layer's z, a and delta; the targets, one row per
+  member) plus the metric history the schedule keeps (float32, members x metrics x points);
+- **time** of one population: ``epochs (EPOCH_SECONDS batches + FLOPS_PER_WEIGHT p S P /
+  FLOPS)`` seconds, a forward and a backward pass per sample at an assumed ``FLOPS`` floating
+  point operations a second on one core; a sweep takes at least its longest population and at
+  least the sum over its workers.
+
+:func:`available_memory` is what the machine can give now (MemAvailable, else the free pages
+``os.sysconf`` counts). Imports :mod:`runner.engine.training` only.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from runner.engine.training import Schedule
+
+#: copies of the parameters a member holds while it trains: parameters, gradients, up to two
+#: state arrays of a step rule (velocity; two moments) and the copy it ends with
+PARAMETER_COPIES = 5
+#: arrays per unit and sample: z, a and delta
+ACTIVATION_COPIES = 3
+#: floating-point operations per weight and sample: 2 forward, 4 backward
+FLOPS_PER_WEIGHT = 6
+#: what one core is assumed to compute, floating-point operations a second
+FLOPS = 1e9
+#: the fixed cost of one step (batch) of a population in numpy, seconds
+EPOCH_SECONDS = 50e-6
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What one population is estimated to take: bytes of memory and seconds of one core."""
+
+    memory: int
+    seconds: float
+
+
+def estimate(
+    sizes: tuple[int, ...],
+    members: int,
+    samples: int,
+    schedule: Schedule,
+    itemsize: int = 8,
+    metrics: int = 3,
+) -> Estimate:
+    """The estimate of the module docstring for a population of ``members`` networks of layer
+    sizes ``sizes`` (inputs first) trained on ``samples`` samples under ``schedule``."""
+    p = sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
+    units = sum(sizes[1:])
+    full_batch = schedule.batch_size <= 0 or schedule.batch_size >= samples
+    seen = samples if full_batch else schedule.batch_size
+    steps = 1 if full_batch else math.ceil(samples / schedule.batch_size)
+    per_member = PARAMETER_COPIES * p + ACTIVATION_COPIES * units * seen + sizes[-1] * seen
+    every = schedule.every(members, metrics)
+    history = 4 * members * metrics * (schedule.epochs // every)
+    seconds = schedule.epochs * (
+        steps * EPOCH_SECONDS + FLOPS_PER_WEIGHT * p * samples * members / FLOPS
+    )
+    return Estimate(memory=members * itemsize * per_member + history, seconds=seconds)
+
+
+def sweep_estimate(estimates: list[Estimate], workers: int) -> Estimate:
+    """A sweep's peak memory (its ``workers`` largest populations at once) and its time (the
+    longest population, or the total spread over the workers, whichever is longer)."""
+    if not estimates:
+        return Estimate(0, 0.0)
+    workers = max(1, min(workers, len(estimates)))
+    peak = sum(sorted((e.memory for e in estimates), reverse=True)[:workers])
+    total = sum(e.seconds for e in estimates)
+    return Estimate(peak, max(max(e.seconds for e in estimates), total / workers))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the machine can give now (MemAvailable of /proc/meminfo, else free
+    pages by ``os.sysconf``), or None where neither says."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def show_bytes(n: float) -> str:
+    """``2.6 GB``: bytes as a message says them."""
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def show_seconds(s: float) -> str:
+    """``3.2 hours``: seconds as a message says them."""
+    if s < 120:
+        return f"{s:.0f} s"
+    if s < 7200:
+        return f"{s / 60:.0f} minutes"
+    if s < 2 * 86400:
+        return f"{s / 3600:.1f} hours"
+    return f"{s / 86400:.3g} days"
+
+
+__all__ = [
+    "Estimate",
+    "available_memory",
+    "estimate",
+    "show_bytes",
+    "show_seconds",
+    "sweep_estimate",
+]

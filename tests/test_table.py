@@ -896,21 +896,23 @@ from runner.table import load_specs
 load_specs(sys.argv[2])  # warm: every module and the registry loaded before the limit
 size = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize"))
 resource.setrlimit(resource.RLIMIT_AS, (size * 1024 + int(sys.argv[3]) * 2**20,) * 2)
-cli(["sweep", sys.argv[1], "--tracking-uri", "sqlite:///" + sys.argv[4]])
+cli(["sweep", sys.argv[1], "--tracking-uri", "sqlite:///" + sys.argv[4], *sys.argv[5:]])
 """
 
 
-def _limited(tmp_path: Path, table: Path, megabytes: int) -> subprocess.CompletedProcess[str]:
-    """``runner sweep table`` in a process that may grow by ``megabytes`` at most."""
+def _limited(
+    tmp_path: Path, table: Path, megabytes: int, *options: str
+) -> subprocess.CompletedProcess[str]:
+    """``runner sweep table [options]`` in a process that may grow by ``megabytes`` at most."""
     warm = write(tmp_path, "seed\n1\n", "warm.csv")
     command = [sys.executable, "-c", _LIMITED, str(table), str(warm), str(megabytes)]
-    command.append(str(tmp_path / "m.db"))
+    command += [str(tmp_path / "m.db"), *options]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_running_out_of_memory_while_expanding_is_one_line(tmp_path: Path) -> None:
     path = write(tmp_path, "seed,learning_rate\n" + "0..99999,0.1\n0..99999,0.2\n" * 5)
-    done = _limited(tmp_path, path, 40)
+    done = _limited(tmp_path, path, 40, "--max-configurations", "10000000")  # a lifted bound
     assert done.stderr.splitlines()[0].startswith(f"Error: {path}: row "), done.stderr[-2000:]
     assert "not enough memory to expand the table this far" in done.stderr
     assert "Traceback" not in done.stderr and done.returncode == 2

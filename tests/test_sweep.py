@@ -110,20 +110,34 @@ def test_dry_run_writes_nothing(xor_table, store):
     assert run_sweep(xor_table, tracking_uri=store, dry_run=True).skipped == 6
 
 
-def test_diverged_run_is_recorded_with_reason(tmp_path, store):
+DIVERGING = (
+    "dataset,hidden,activation,output_activation,cost,learning_rate,epochs,seed\n"
+    "diabetes,4,relu,identity,squared_error,10,20,0\n"  # the loss grows to ~1e15
+    "diabetes,4,tanh,identity,squared_error,0.001,20,0\n"  # finished, at a loss of ~1e4
+    "xor,2,sigmoid,sigmoid,cross_entropy,1e308,20,0\n"  # weights ~1e307, clipped loss ~18
+)
+
+
+def test_diverged_runs_are_recorded_with_their_reason_and_never_best(tmp_path, store):
     table = tmp_path / "diverge.csv"
-    table.write_text(
-        "dataset,hidden,activation,output_activation,cost,learning_rate,epochs,seed\n"
-        "xor,2,tanh,identity,squared_error,50|0.1,200,0\n"
-    )
+    table.write_text(DIVERGING)
     summary = run_sweep(table, tracking_uri=store, jobs=1)
-    assert summary.diverged == 1 and summary.finished == 1
+    assert (summary.diverged, summary.finished, summary.failed) == (2, 1, 0)
     children = {c.info.run_name: c for c in _children(store, "diverge")}
-    bad = children["tanh-gd-lr50-seed0"]
-    assert bad.data.tags["runner.status"] == "diverged"
-    assert "epoch" in bad.data.tags["runner.reason"]
-    assert bad.data.metrics["diverged"] == 1
-    assert children["tanh-gd-lr0.1-seed0"].data.metrics["diverged"] == 0
+    grown, kept, wild = (
+        children[name]
+        for name in ("relu-gd-lr10-seed0", "tanh-gd-lr0.001-seed0", "sigmoid-gd-lr1e+308-seed0")
+    )
+    assert grown.data.tags["runner.status"] == wild.data.tags["runner.status"] == "diverged"
+    assert grown.data.tags["runner.reason"].startswith("loss grew from")
+    assert wild.data.tags["runner.reason"].startswith("a weight reached magnitude")
+    assert grown.data.metrics["diverged"] == wild.data.metrics["diverged"] == 1
+    assert kept.data.tags["runner.status"] == "finished" and kept.data.metrics["diverged"] == 0
+    # the lowest loss is the diverged xor run's; the best is the one that finished
+    assert wild.data.metrics["train_loss"] < kept.data.metrics["train_loss"]
+    parent = _client(store).get_run(kept.data.tags["mlflow.parentRunId"])
+    assert parent.data.tags["runner.best_run_id"] == kept.info.run_id
+    assert parent.data.metrics["diverged"] == 2
 
 
 class Exploding(Activation):

@@ -326,6 +326,7 @@ def _finish(tracker: Any, parent: str, summary: SweepSummary, status: str) -> No
 
 
 def ranked(summary: SweepSummary, n: int = 10) -> list[tuple[str | None, RunResult]]:
-    """The best ``n`` recorded runs by score (test loss where there is one)."""
+    """The best ``n`` recorded runs by score (test loss where there is one), the finished ones
+    first: a diverged run's final loss (a clipped cost, say) may be low and still means nothing."""
     rows = [(rid, r) for rid, r in summary.results if r.status != "failed"]
-    return sorted(rows, key=lambda item: _score(item[1]))[:n]
+    return sorted(rows, key=lambda item: (item[1].status != "finished", _score(item[1])))[:n]

@@ -219,9 +219,13 @@ def test_populations_group_compatible_specs_and_match_alone():
 
 
 def test_a_store_written_by_runner_0_1_0_is_recognised(
-    tmp_path, example_plugins, tracking_template_db
+    tmp_path, example_plugins, tracking_template_db, monkeypatch
 ):
-    """Its FINISHED runs are skipped, whatever was renamed since (tests/data/store-0.1.0)."""
+    """Its FINISHED runs are skipped, whatever was renamed since (tests/data/store-0.1.0).
+
+    third_party.csv's identity output on a classification set fails the task check 0.1.0 did
+    not have (tests/test_plugins.py, "task fit"); the check is left out to compare its runs."""
+    monkeypatch.setattr("runner.table.build._Builder.check_fit", lambda *args: None)
     import gzip
     import shutil
     import sqlite3

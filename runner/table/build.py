@@ -38,9 +38,10 @@ from typing import Any
 
 import pandas as pd
 
-from runner.engine.data import DataKey
+from runner.engine.data import DataKey, Prepared
 from runner.engine.settings import LAYERS_ACCEPTED, PARTS, hidden_layers
 from runner.errors import TableError, did_you_mean, first_line
+from runner.plugin.kinds import task_misfit
 from runner.plugin.params import Plugin, kind_label
 from runner.plugin.registry import Registry, get_registry
 from runner.spec import RunSpec, freeze
@@ -87,6 +88,16 @@ class _DataUse:
 
 
 @dataclass
+class _FitUse:
+    """Where one pairing of a cost and an output activation meets one data-set configuration:
+    its first row with the cells as written, and every row (in order, once each)."""
+
+    row: int
+    written: dict[str, Any]  # "cost" / "output_activation" -> the cell as written
+    rows: dict[int, None] = field(default_factory=dict)
+
+
+@dataclass
 class _Builder:
     """Turns the rows of one table into RunSpecs, collecting every problem on the way."""
 
@@ -96,6 +107,7 @@ class _Builder:
     problems: dict[str, int] = field(default_factory=dict)  # line -> row (0: the header)
     data_uses: dict[DataKey, _DataUse] = field(default_factory=dict)
     found: dict[tuple[str, Any], tuple[Plugin | None, str]] = field(default_factory=dict)
+    fits: dict[DataKey, dict[tuple[str, str], _FitUse]] = field(default_factory=dict)
 
     def add(self, line: str, row: int = 0) -> None:
         self.problems.setdefault(line, row)
@@ -236,6 +248,7 @@ class _Builder:
             ),
             files=freeze(files),
         )
+        self.note_fit(spec, row, combo, chosen)
         key = DataKey.of(spec, output.normalizes)  # type: ignore[union-attr]
         use = self.data_uses.setdefault(key, _DataUse([], sources))
         if row not in use.rows:
@@ -327,13 +340,73 @@ class _Builder:
         for key, use in self.data_uses.items():
             dataset, test_size = key.dataset, key.test_size
             try:
-                key.prepare(self.registry.by_kind["dataset"][dataset])  # type: ignore[arg-type]
+                prepared = key.prepare(self.registry.by_kind["dataset"][dataset])  # type: ignore[arg-type]
             except Exception as exc:  # a data-set plugin's own error, whatever its type
                 message = first_line(exc)
                 column, value = _blame(use, dict(key.params), message, dataset, test_size)
                 also = f" (also rows {', '.join(map(str, use.rows[1:]))})" if use.rows[1:] else ""
                 why = f"data set {dataset!r} cannot be prepared: {message}{also}"
                 self.cell(use.rows[0], column, value, why)
+            else:
+                self.check_fit(key, prepared)
+
+    # the task decides which costs and output activations fit
+    def note_fit(
+        self, spec: RunSpec, row: int, combo: dict[str, Any], chosen: dict[str, Plugin]
+    ) -> None:
+        """Remember that ``row`` pairs its cost and output activation with its data set."""
+        key = DataKey.of(spec, chosen["output_activation"].normalizes)
+        pairs = self.fits.setdefault(key, {})
+        pair = (spec.cost, spec.output_activation)
+        if pair not in pairs:
+            written = {
+                part: combo.get(part, CORE[part].default) for part in ("cost", "output_activation")
+            }
+            pairs[pair] = _FitUse(row, written)
+        pairs[pair].rows[row] = None
+
+    def check_fit(self, key: DataKey, prepared: Prepared) -> None:
+        """Report every row whose cost or output activation does not fit the task and targets of
+        the data set ``key`` prepares to (:func:`~runner.plugin.kinds.task_misfit`), naming what
+        would fit."""
+        task = prepared.task
+        targets = [prepared.Y] + ([prepared.Y_test] if prepared.n_test else [])
+        span = (min(float(y.min()) for y in targets), max(float(y.max()) for y in targets))
+        costs, outputs = self.registry.by_kind["cost"], self.registry.by_kind["activation"]
+        for (cost, output), use in self.fits.get(key, {}).items():
+            misfits = {
+                part: why
+                for part, obj in (("cost", costs[cost]), ("output_activation", outputs[output]))
+                if (why := task_misfit(obj, task, span))  # type: ignore[arg-type]
+            }
+            if not misfits:
+                continue
+            fitting = {
+                label: ", ".join(
+                    sorted(n for n, o in objs.items() if not task_misfit(o, task, span))  # type: ignore[arg-type]
+                )
+                or "none installed"
+                for label, objs in (("costs", costs), ("output activations", outputs))
+            }
+            column = next(iter(misfits))
+            others = list(use.rows)[1:]
+            also = (
+                f" (also rows {', '.join(map(str, others[:5]))}"
+                f"{f' and {len(others) - 5} more' if len(others) > 5 else ''})"
+                if others
+                else ""
+            )
+            name = (
+                key.dataset
+                if prepared.name in ("", key.dataset)
+                else f"{key.dataset}: {prepared.name}"
+            )
+            why = (
+                f"data set {name!r} is a {task} task; "
+                f"{'; '.join(misfits.values())}{also}; what fits it: "
+                f"costs {fitting['costs']}; output activations {fitting['output activations']}"
+            )
+            self.cell(use.row, column, use.written[column], why)
 
 
 def _blame(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from _specs import spec_of
 
-from runner import Activation
+from runner import Activation, Strategy
 from runner.plugin.registry import Origin, get_registry
 from runner.sweep import FailFast, plan_populations, run_sweep
 
@@ -138,6 +138,35 @@ def test_diverged_runs_are_recorded_with_their_reason_and_never_best(tmp_path, s
     parent = _client(store).get_run(kept.data.tags["mlflow.parentRunId"])
     assert parent.data.tags["runner.best_run_id"] == kept.info.run_id
     assert parent.data.metrics["diverged"] == 2
+
+
+class Recording(Strategy):
+    """A test strategy of two members that keeps what ``select`` is given."""
+
+    name = "recording"
+    seen: list[np.ndarray] = []
+
+    def members(self, **params):
+        return 2
+
+    def select(self, final_losses, **params):
+        self.seen.append(np.array(final_losses))
+        return 0
+
+
+def test_a_strategy_sees_inf_for_a_diverged_member_whatever_its_clipped_loss():
+    from runner.engine.population import PopulationTask, run_population
+
+    registry = get_registry()
+    registry.add(Recording(), Origin("tests", "0"))
+    try:
+        spec = spec_of(strategy="recording", learning_rate=1e308, epochs=5)
+        (result,) = run_population(PopulationTask((spec,)))
+    finally:
+        del registry.by_kind["strategy"]["recording"]
+    assert result.status == "diverged"
+    assert np.isfinite(result.restart_losses).all()  # a clipped cross-entropy, ~18
+    assert Recording.seen[-1].tolist() == [np.inf, np.inf]
 
 
 class Exploding(Activation):

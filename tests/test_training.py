@@ -111,7 +111,7 @@ def test_the_recorded_gradient_norm_is_the_norm_of_the_whole_gradient_of_each_me
     expected = [np.sqrt(sum((g[p] ** 2).sum() for g in dW + db)) for p in range(4)]
     _, _, results = _run(network, [0, 1, 2, 3], X, Y, Schedule(epochs=2, log_every=1), {})
     recorded = [r.history["gradient_norm"][1][0] for r in results]
-    np.testing.assert_allclose(recorded, expected, rtol=1e-6)  # the history is float32
+    np.testing.assert_allclose(recorded, expected, rtol=1e-12)  # the history is float64
 
 
 # -- divergence ---------------------------------------------------------------------------------

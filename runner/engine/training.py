@@ -4,10 +4,11 @@ Every member of a population trains independently of the others, in one vectoriz
 member stops when its loss reaches ``target_loss``, its gradient norm falls below
 ``gradient_tolerance`` (both: converged), its loss or weights leave a finite, sane range
 (diverged: NaN or infinite, beyond :data:`LOSS_BOUND` or :data:`WEIGHT_BOUND`, or more than
-:data:`LOSS_GROWTH` times its first value; checked at every epoch whose loss is computed), or the
-epochs run out. A stopped member's weights and history are taken out at once; its row keeps being
-computed, unused, until enough rows have stopped that dropping them from the arrays pays, so the
-others never wait and a member's result is bitwise the same alone or in any population.
+:data:`LOSS_GROWTH` times its first value; the loss is checked at every epoch where it is
+computed, the weights at every recorded epoch), or the epochs run out. A stopped member's
+weights and history are taken out at once; its row keeps being computed, unused, until enough
+rows have stopped that dropping them from the arrays pays, so the others never wait and a
+member's result is bitwise the same alone or in any population.
 Imports the rest of :mod:`runner.engine` and :mod:`runner.plugin`.
 """
 
@@ -224,7 +225,7 @@ def train(
     stop_epoch = np.zeros(P, dtype=np.int64)
     reasons: dict[int, str] = {}
     first = np.full(P, np.nan)  # every member's loss at epoch 1, what LOSS_GROWTH compares with
-    limit = np.full(P, LOSS_BOUND)  # the largest sane magnitude of every member's loss
+    row_limit = np.full(P, LOSS_BOUND)  # the largest sane magnitude of each row's loss
 
     every = history.every
     always = schedule.target_loss is not None or schedule.gradient_tolerance is not None
@@ -266,10 +267,13 @@ def train(
             loss = metrics["loss"]
             if epoch == 1:
                 first[ids] = loss
-                limit[ids] = _loss_limit(loss)
-            size = work.max_abs()
+                row_limit = _loss_limit(loss)
             # NaN compares False: a NaN loss or weight is never sane
-            sane = (np.abs(loss) <= limit[ids]) & (size <= WEIGHT_BOUND)
+            sane = np.abs(loss) <= row_limit
+            size = None
+            if recorded:  # the weights where the metrics are recorded, and at the end
+                size = work.max_abs()
+                sane &= size <= WEIGHT_BOUND
             diverged = alive & ~sane
             done = np.zeros_like(alive)
             if schedule.target_loss is not None:
@@ -292,7 +296,8 @@ def train(
                 for row, member in zip(rows, members, strict=True):
                     if diverged[row]:
                         diverged_members[member] = True
-                        reasons[int(member)] = _why(epoch, loss[row], first[member], size[row])
+                        largest = math.nan if size is None else size[row]
+                        reasons[int(member)] = _why(epoch, loss[row], first[member], largest)
                 alive &= ~stopping
                 all_alive = False
                 if not alive.any():
@@ -300,7 +305,7 @@ def train(
                 n_alive = int(alive.sum())
                 if alive.size - n_alive >= COMPACT_FRACTION * alive.size and n_alive >= min_rows:
                     keep = np.flatnonzero(alive)
-                    ids, alive = ids[keep], alive[keep]
+                    ids, alive, row_limit = ids[keep], alive[keep], row_limit[keep]
                     work.keep(keep, ids)
                     params = work.params
                     all_alive = True

@@ -1,7 +1,10 @@
 """Built-in activation functions: identity, sigmoid, tanh, relu, leaky_relu, softplus, softmax.
 
 Derivatives are written in terms of the output ``a`` where that is the natural form (sigmoid:
-``beta a (1 - a)``, tanh: ``1 - a^2``), as in scikit-learn's ``neural_network/_base.py``.
+``beta a (1 - a)``, tanh: ``1 - a^2``), as in scikit-learn's ``neural_network/_base.py``. As an
+output layer each declares the tasks it serves: unbounded outputs fit numbers (regression),
+bounded ones class probabilities (and targets inside their range), softmax a distribution over
+classes.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ class Identity(Activation):
 
     name = "identity"
     link = "identity"
+    tasks = ("regression",)
 
     def forward(self, z: Array, **params: Any) -> Array:
         return z.copy()
@@ -36,6 +40,7 @@ class Sigmoid(Activation):
 
     name = "sigmoid"
     output_range = (0.0, 1.0)
+    tasks = ("classification", "regression")  # regression: targets in [0, 1]
     link = "logit"
     params = (Param("beta", float, 1.0, "steepness of the logistic", low=0.0, low_open=True),)
 
@@ -72,6 +77,7 @@ class Tanh(Activation):
 
     name = "tanh"
     output_range = (-1.0, 1.0)
+    tasks = ("classification", "regression")  # regression: targets in [-1, 1]
 
     def forward(self, z: Array, **params: Any) -> Array:
         return np.tanh(z)
@@ -92,6 +98,7 @@ class ReLU(Activation):
 
     name = "relu"
     output_range = (0.0, np.inf)
+    tasks = ("regression",)
 
     def forward(self, z: Array, **params: Any) -> Array:
         return np.maximum(z, 0.0)
@@ -104,6 +111,7 @@ class LeakyReLU(Activation):
     """g(z) = z for z > 0, alpha z otherwise."""
 
     name = "leaky_relu"
+    tasks = ("regression",)
     params = (
         Param("alpha", float, 0.01, "slope for negative inputs", low=0.0, high=1.0, high_open=True),
     )
@@ -120,6 +128,7 @@ class Softplus(Activation):
 
     name = "softplus"
     output_range = (0.0, np.inf)
+    tasks = ("regression",)
 
     def forward(self, z: Array, **params: Any) -> Array:
         return np.logaddexp(0.0, z)
@@ -133,6 +142,7 @@ class Softmax(Activation):
 
     name = "softmax"
     output_range = (0.0, 1.0)
+    tasks = ("classification",)
     normalizes = True
     output_only = True
     link = "softmax"

@@ -5,7 +5,8 @@ Each cost is an object holding its function and its derivative together (as in m
 logit, categorical cross-entropy: softmax, squared error: identity); with an output activation
 of the same link (sigmoid, softmax, identity) the core uses the exact ``dc/dz = s (a - y)``,
 everywhere else the chain rule. Probabilities are clipped to [eps, 1 - eps] so that saturated
-outputs give large but finite values.
+outputs give large but finite values. Squared error serves both tasks; the cross-entropies,
+likelihoods of classes, serve classification only.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class SquaredError(Cost):
 
     name = "squared_error"
     link = "identity"
+    tasks = ("classification", "regression")
 
     def value(self, a: Array, y: Array, **params: Any) -> Array:
         d = a - y
@@ -58,6 +60,7 @@ class CrossEntropy(Cost):
 
     name = "cross_entropy"
     input_range = (0.0, 1.0)
+    tasks = ("classification",)
     link = "logit"
 
     def value(self, a: Array, y: Array, **params: Any) -> Array:
@@ -77,6 +80,7 @@ class CategoricalCrossEntropy(Cost):
 
     name = "categorical_cross_entropy"
     input_range = (0.0, 1.0)
+    tasks = ("classification",)
     needs_normalized = True
     link = "softmax"
 

@@ -350,7 +350,7 @@ def test_runner_check_passes_on_example_plugins(example_plugins: Path) -> None:
 
 TABLE = """\
 dataset,tiles,hidden,activation,output_activation,cost,delta,initializer,optimizer,learning_rate,beta2,strategy,tries,epochs
-checkerboard,3,8-8,swish,identity,huber,0.5,lecun,adam,0.01|0.003,0.99,best_of_last,4,300
+checkerboard,3,8-8,swish,sigmoid,huber,0.5,lecun,adam,0.01|0.003,0.99,best_of_last,4,300
 """
 
 
@@ -464,6 +464,117 @@ def test_a_worker_with_another_plugin_version_fails_the_run_naming_both(
     assert result.reason.startswith("VersionMismatch: activation 'swish' is ")
     assert f"{DISTRIBUTION}==0.3.0 in this process" in result.reason
     assert f"validated and hashed with {DISTRIBUTION}=={VERSION}" in result.reason
+
+
+# --- task fit: the data set's task decides which costs and output activations fit ---------------
+
+FIT_HEADER = "dataset,hidden,activation,output_activation,cost,learning_rate,epochs\n"
+FOR_REGRESSION = "costs squared_error; output activations identity, leaky_relu, relu, softplus"
+#: table row -> the first line of the error (after "Error: <table>: row 1, ")
+MISFITS = {
+    "diabetes,4,tanh,sigmoid,cross_entropy,0.1,5": (
+        "column 'cost': 'cross_entropy' is not valid: data set 'diabetes' is a regression task; "
+        "cost 'cross_entropy' serves classification, not regression; output activation "
+        "'sigmoid' gives outputs in [0, 1], the targets span [25, 346]; what fits it: "
+        + FOR_REGRESSION
+    ),
+    "diabetes,4,tanh,softmax,categorical_cross_entropy,0.1,5": (
+        "column 'cost': 'categorical_cross_entropy' is not valid: data set 'diabetes' is a "
+        "regression task; cost 'categorical_cross_entropy' serves classification, not "
+        "regression; output activation 'softmax' serves classification, not regression; what "
+        "fits it: " + FOR_REGRESSION
+    ),
+    "xor,2,tanh,identity,squared_error,0.1,5": (
+        "column 'output_activation': 'identity' is not valid: data set 'xor' is a classification "
+        "task; output activation 'identity' serves regression, not classification; what fits "
+        "it: costs categorical_cross_entropy, cross_entropy, squared_error; output activations "
+        "sigmoid, softmax, tanh"
+    ),
+    "xor,2,tanh,relu,squared_error,0.1,5": (
+        "column 'output_activation': 'relu' is not valid: data set 'xor' is a classification "
+        "task; output activation 'relu' serves regression, not classification; what fits it: "
+        "costs categorical_cross_entropy, cross_entropy, squared_error; output activations "
+        "sigmoid, softmax, tanh"
+    ),
+}
+
+
+@pytest.mark.parametrize("row", sorted(MISFITS))
+def test_a_cost_or_output_that_does_not_fit_the_task_is_one_line_and_exit_2(
+    row: str, tmp_path: Path
+) -> None:
+    table = tmp_path / "misfit.csv"
+    table.write_text(FIT_HEADER + row + "\n")
+    store = tmp_path / "store"
+    store.mkdir()
+    result = CliRunner().invoke(
+        cli, ["sweep", str(table), "--tracking-uri", f"sqlite:///{store}/mlflow.db"]
+    )
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [f"Error: {table}: row 1, {MISFITS[row]}"]
+    assert list(store.iterdir()) == []  # nothing written
+
+
+def test_a_misfit_shared_by_many_rows_is_one_line_naming_them() -> None:
+    from runner.errors import TableError
+    from runner.table import specs_from_rows
+
+    rows = [{"dataset": "xor", "output_activation": "identity", "cost": "squared_error"}] * 8
+    rows = [dict(row, seed=seed) for seed, row in enumerate(rows)]
+    with pytest.raises(TableError) as caught:
+        specs_from_rows(rows, source="t.csv")
+    (line,) = caught.value.problems
+    assert line.startswith("t.csv: row 1, column 'output_activation': 'identity' is not valid")
+    assert "(also rows 2, 3, 4, 5, 6 and 2 more)" in line
+
+
+def test_undeclared_tasks_follow_from_the_declared_ranges() -> None:
+    from runner import Activation, Cost
+
+    class Bounded(Activation):
+        output_range = (-2.0, 2.0)
+
+    class Normalizing(Activation):
+        output_range = (0.0, 1.0)
+        normalizes = True
+
+    class Likelihood(Cost):
+        input_range = (0.0, 1.0)
+
+    both = ("classification", "regression")
+    assert Activation().serves() == ("regression",)  # unbounded: fits numbers
+    assert Bounded().serves() == both  # class probabilities, or targets inside its range
+    assert Normalizing().serves() == ("classification",)
+    assert Cost().serves() == both
+    assert Likelihood().serves() == ("classification",)
+
+
+def test_third_party_plugins_fit_by_their_declarations(example_plugins: Path) -> None:
+    from runner.errors import TableError
+    from runner.table import specs_from_rows
+
+    # huber declares no tasks and takes any output: it serves both tasks
+    fine = [
+        {"dataset": "diabetes", "output_activation": "identity", "cost": "huber"},
+        {"dataset": "checkerboard", "output_activation": "sigmoid", "cost": "huber"},
+    ]
+    assert len(specs_from_rows(fine)) == 2
+    # swish declares no tasks and is unbounded above: it serves regression, not classification
+    bad = [{"dataset": "checkerboard", "output_activation": "swish", "cost": "huber"}]
+    with pytest.raises(TableError, match="output activation 'swish' serves regression, not"):
+        specs_from_rows(bad)
+
+
+def test_runner_plugins_shows_the_tasks_each_cost_and_activation_serves(
+    example_plugins: Path,
+) -> None:
+    result = CliRunner().invoke(cli, ["plugins", "--json"])
+    tasks = {(d["kind"], d["name"]): d.get("tasks") for d in json.loads(result.output)}
+    assert tasks["activation", "swish"] == ["regression"]  # undeclared: unbounded above
+    assert tasks["activation", "softmax"] == ["classification"]
+    assert tasks["cost", "huber"] == ["classification", "regression"]
+    assert tasks["cost", "cross_entropy"] == ["classification"]
+    assert tasks["step_rule", "adam"] is None
 
 
 def test_a_plugin_installed_from_a_folder_is_hashed_with_its_source(

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from _specs import spec_of
 
-from runner import Activation
+from runner import Activation, Strategy
 from runner.plugin.registry import Origin, get_registry
 from runner.spec import RunResult
 from runner.sweep import FailFast, plan_populations, ranking, run_sweep
@@ -151,20 +151,63 @@ def test_no_best_model_is_chosen_among_losses_of_different_costs(tmp_path, store
     assert ranked_by_loss.best is not None
 
 
-def test_diverged_run_is_recorded_with_reason(tmp_path, store):
+DIVERGING = (
+    "dataset,hidden,activation,output_activation,cost,learning_rate,epochs,seed\n"
+    "diabetes,4,relu,identity,squared_error,10,20,0\n"  # the loss grows to ~1e15
+    "diabetes,4,tanh,identity,squared_error,0.001,20,0\n"  # finished, at a loss of ~1e4
+    "xor,2,sigmoid,sigmoid,cross_entropy,1e308,20,0\n"  # weights ~1e307, clipped loss ~18
+)
+
+
+def test_diverged_runs_are_recorded_with_their_reason_and_never_best(tmp_path, store):
     table = tmp_path / "diverge.csv"
-    table.write_text(
-        "dataset,hidden,activation,output_activation,cost,learning_rate,epochs,seed\n"
-        "xor,2,tanh,identity,squared_error,50|0.1,200,0\n"
-    )
+    table.write_text(DIVERGING)
     summary = run_sweep(table, tracking_uri=store, jobs=1)
-    assert summary.diverged == 1 and summary.finished == 1
+    assert (summary.diverged, summary.finished, summary.failed) == (2, 1, 0)
     children = {c.info.run_name: c for c in _children(store, "diverge")}
-    bad = children["tanh-gd-lr50-seed0"]
-    assert bad.data.tags["runner.status"] == "diverged"
-    assert "epoch" in bad.data.tags["runner.reason"]
-    assert bad.data.metrics["diverged"] == 1
-    assert children["tanh-gd-lr0.1-seed0"].data.metrics["diverged"] == 0
+    grown, kept, wild = (
+        children[name]
+        for name in ("relu-gd-lr10-seed0", "tanh-gd-lr0.001-seed0", "sigmoid-gd-lr1e+308-seed0")
+    )
+    assert grown.data.tags["runner.status"] == wild.data.tags["runner.status"] == "diverged"
+    assert grown.data.tags["runner.reason"].startswith("loss grew from")
+    assert wild.data.tags["runner.reason"].startswith("a weight reached magnitude")
+    assert grown.data.metrics["diverged"] == wild.data.metrics["diverged"] == 1
+    assert kept.data.tags["runner.status"] == "finished" and kept.data.metrics["diverged"] == 0
+    # the lowest loss is the diverged xor run's; the best is the one that finished
+    assert wild.data.metrics["train_loss"] < kept.data.metrics["train_loss"]
+    parent = _client(store).get_run(kept.data.tags["mlflow.parentRunId"])
+    assert parent.data.tags["runner.best_run_id"] == kept.info.run_id
+    assert parent.data.metrics["diverged"] == 2
+
+
+class Recording(Strategy):
+    """A test strategy of two members that keeps what ``select`` is given."""
+
+    name = "recording"
+    seen: list[np.ndarray] = []
+
+    def members(self, **params):
+        return 2
+
+    def select(self, final_losses, **params):
+        self.seen.append(np.array(final_losses))
+        return 0
+
+
+def test_a_strategy_sees_inf_for_a_diverged_member_whatever_its_clipped_loss():
+    from runner.engine.population import PopulationTask, run_population
+
+    registry = get_registry()
+    registry.add(Recording(), Origin("tests", "0"))
+    try:
+        spec = spec_of(strategy="recording", learning_rate=1e308, epochs=5)
+        (result,) = run_population(PopulationTask((spec,)))
+    finally:
+        del registry.by_kind["strategy"]["recording"]
+    assert result.status == "diverged"
+    assert np.isfinite(result.restart_losses).all()  # a clipped cross-entropy, ~18
+    assert Recording.seen[-1].tolist() == [np.inf, np.inf]
 
 
 class Exploding(Activation):
@@ -246,9 +289,13 @@ def test_populations_group_compatible_specs_and_match_alone():
 
 
 def test_a_store_written_by_runner_0_1_0_is_recognised(
-    tmp_path, example_plugins, tracking_template_db
+    tmp_path, example_plugins, tracking_template_db, monkeypatch
 ):
-    """Its FINISHED runs are skipped, whatever was renamed since (tests/data/store-0.1.0)."""
+    """Its FINISHED runs are skipped, whatever was renamed since (tests/data/store-0.1.0).
+
+    third_party.csv's identity output on a classification set fails the task check 0.1.0 did
+    not have (tests/test_plugins.py, "task fit"); the check is left out to compare its runs."""
+    monkeypatch.setattr("runner.table.build._Builder.check_fit", lambda *args: None)
     import gzip
     import shutil
     import sqlite3

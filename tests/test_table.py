@@ -619,10 +619,15 @@ def test_spec_hashes_are_stable_and_distinct(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", sorted(LEGACY_HASHES))
 def test_tables_give_the_hashes_and_names_runner_0_1_0_gave(
-    name: str, request: pytest.FixtureRequest
+    name: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if name == "third_party.csv":
         request.getfixturevalue("example_plugins")
+        # its identity output on a classification set fails the task check 0.1.0 did not have
+        # (tests/test_plugins.py, "task fit"); what is compared here is the hashes of its rows
+        with pytest.raises(TableError, match="output activation 'identity' serves regression"):
+            load_specs(LEGACY / name)
+        monkeypatch.setattr("runner.table.build._Builder.check_fit", lambda *args: None)
     specs = load_specs(LEGACY / name)
     assert [[s.row, s.run_name(), s.spec_hash()] for s in specs] == LEGACY_HASHES[name]
 

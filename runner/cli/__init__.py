@@ -167,6 +167,8 @@ def _describe(obj: Any) -> dict[str, Any]:
             }
             for p in obj.params
         ],
+        # the tasks an activation (as the output layer) or a cost serves, declared or derived
+        **({"tasks": list(obj.serves())} if obj.kind in ("activation", "cost") else {}),
     }
 
 

@@ -143,6 +143,12 @@ class ParameterBuffers:
         G = self._matrix(self.gflat)
         return np.einsum("kp,kp->p", G, G) if self.order == "F" else np.vecdot(G, G)
 
+    def max_abs(self) -> Array:
+        """Every member's largest parameter magnitude, shape ``(P,)`` (NaN where one is NaN)."""
+        M = self._matrix(self.flat)
+        axis = 0 if self.order == "F" else 1
+        return np.maximum(M.max(axis=axis), -M.min(axis=axis))
+
     def keep(self, keep: Array, ids: Array) -> None:
         """Drop every row but ``keep``; ``ids`` are the members of the rows kept."""
         self.flat = self._keep(self.flat, keep)

@@ -250,7 +250,8 @@ class _MLP(BaseEstimator):
             schedule,
         )
         losses = evaluate(network, members, data)["train_loss"]
-        chosen = int(strategy.select(losses, **params["strategy"]))  # type: ignore[attr-defined]
+        scores = np.where(members.diverged, np.inf, losses)  # as a sweep's strategy sees them
+        chosen = int(strategy.select(scores, **params["strategy"]))  # type: ignore[attr-defined]
         best = members[chosen]
 
         self.seed_ = seed

@@ -197,7 +197,9 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
     for i, spec in enumerate(task.specs):
         mine = np.flatnonzero(owners_arr == i)
         losses = final["train_loss"][mine]
-        chosen = int(mine[strategies[i].select(losses, **spec.params_of("strategy"))])
+        # a diverged member's final loss may look good (a clipped cost): the strategy sees inf
+        scores = np.where(members.diverged[mine], np.inf, losses)
+        chosen = int(mine[strategies[i].select(scores, **spec.params_of("strategy"))])
         m = members[chosen]
         metrics = {k: float(v[chosen]) for k, v in final.items()}
         metrics.update(

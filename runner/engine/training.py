@@ -2,10 +2,13 @@
 
 Every member of a population trains independently of the others, in one vectorized pass. A
 member stops when its loss reaches ``target_loss``, its gradient norm falls below
-``gradient_tolerance`` (both: converged), its loss turns NaN or infinite (diverged), or the epochs
-run out. A stopped member's weights and history are taken out at once; its row keeps being
-computed, unused, until enough rows have stopped that dropping them from the arrays pays, so the
-others never wait and a member's result is bitwise the same alone or in any population.
+``gradient_tolerance`` (both: converged), its loss or weights leave a finite, sane range
+(diverged: NaN or infinite, beyond :data:`LOSS_BOUND` or :data:`WEIGHT_BOUND`, or more than
+:data:`LOSS_GROWTH` times its first value; the loss is checked at every epoch where it is
+computed, the weights at every recorded epoch), or the epochs run out. A stopped member's
+weights and history are taken out at once; its row keeps being computed, unused, until enough
+rows have stopped that dropping them from the arrays pays, so the others never wait and a
+member's result is bitwise the same alone or in any population.
 Imports the rest of :mod:`runner.engine` and :mod:`runner.plugin`.
 """
 
@@ -35,6 +38,21 @@ GATHER_BYTES = 32 * 2**20
 #: at most this many epochs of each metric are recorded per run unless asked otherwise
 MAX_POINTS = 200
 
+#: the type metric histories are kept in: float64, so that a loss of 1e40 reads 1e40, where
+#: float32 would have overflowed to inf (3.4e38) and been stored as 1.797e308
+HISTORY_DTYPE = np.float64
+
+#: a loss of larger magnitude is divergence, whatever the data: no fit that still means anything
+#: has a cost this large (squared errors of targets of magnitude 1e15 would; scale such targets)
+LOSS_BOUND = 1e30
+#: a loss whose magnitude grew to more than this many times its first value (the cost of the
+#: initial weights, or 1 where that is smaller) diverged: training made it worse by six orders
+LOSS_GROWTH = 1e6
+#: a weight or bias of larger magnitude is divergence: no sane network needs it, every unit it
+#: feeds is saturated, and float64 spaces its numbers 0.125 apart there, so that a step smaller
+#: than 0.06 no longer moves it; a clipped cost (cross-entropy) can look fine with such weights
+WEIGHT_BOUND = 1e15
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -47,15 +65,16 @@ class Schedule:
     log_every: int = 0  # 0: choose so that at most ``max_points`` epochs are recorded
     max_points: int = MAX_POINTS
     #: bytes the metric history of one population may take; a very large population records
-    #: fewer points rather than more memory (200 points of 3 metrics fit 50,000 members)
+    #: fewer points rather than more memory (200 float64 points of 3 metrics fit 27,000 members)
     history_bytes: int = 128 * 2**20
 
     def every(self, members: int = 1, metrics: int = 1) -> int:
         """Record every this many epochs: ``log_every``, else at most ``max_points`` points;
-        wider, whatever ``log_every`` says, where ``members`` x ``metrics`` float32 histories
-        would exceed ``history_bytes`` (the budget always holds; a run records the interval it
-        had as its ``log_every`` metric)."""
-        by_budget = max(1, self.history_bytes // (4 * max(1, members) * max(1, metrics)))
+        wider, whatever ``log_every`` says, where ``members`` x ``metrics`` histories would
+        exceed ``history_bytes`` (the budget always holds; a run records the interval it had as
+        its ``log_every`` metric)."""
+        itemsize = np.dtype(HISTORY_DTYPE).itemsize
+        by_budget = max(1, self.history_bytes // (itemsize * max(1, members) * max(1, metrics)))
         widest = max(1, math.ceil(self.epochs / by_budget))  # the narrowest the budget allows
         if self.log_every > 0:
             return max(self.log_every, widest)
@@ -93,7 +112,7 @@ class _History:
         n_points = epochs // self.every
         # one row per member, so that a member's history is a contiguous view, never a copy
         self.values = {
-            name: np.full((self.n_members, n_points), np.nan, dtype=np.float32)
+            name: np.full((self.n_members, n_points), np.nan, dtype=HISTORY_DTYPE)
             for name in self.names
         }
         self.steps = np.arange(1, n_points + 1) * self.every
@@ -111,7 +130,7 @@ class _History:
 
     def of(self, member: int, stop_epoch: int) -> dict[str, tuple[Array, Array]]:
         n = stop_epoch // self.every
-        steps = self.steps[:n]  # views: shared steps, the member's own row of float32 values
+        steps = self.steps[:n]  # views: shared steps, the member's own row of values
         out = {}
         for name in self.names:
             vals = self.values[name][member, :n]
@@ -208,6 +227,8 @@ def train(
     converged = np.zeros(P, dtype=bool)
     stop_epoch = np.zeros(P, dtype=np.int64)
     reasons: dict[int, str] = {}
+    first = np.full(P, np.nan)  # every member's loss at epoch 1, what LOSS_GROWTH compares with
+    row_limit = np.full(P, LOSS_BOUND)  # the largest sane magnitude of each row's loss
 
     every = history.every
     always = schedule.target_loss is not None or schedule.gradient_tolerance is not None
@@ -224,7 +245,7 @@ def train(
                     Y_rows = np.broadcast_to(Y, (len(ids), *Y.shape)).copy(order=order)
                 # the cost itself only where it is recorded or decides a stop; in between, a
                 # diverging member shows as a non-finite output-layer bias gradient
-                needed = recorded or always
+                needed = recorded or always or epoch == 1
                 loss, _, a_out = network.backprop(
                     work.blocks, X1, Y_rows, needed, work.gblocks, work.inputs
                 )
@@ -247,7 +268,16 @@ def train(
                 )
 
             loss = metrics["loss"]
-            diverged = alive & ~np.isfinite(loss)
+            if epoch == 1:
+                first[ids] = loss
+                row_limit = _loss_limit(loss)
+            # NaN compares False: a NaN loss or weight is never sane
+            sane = np.abs(loss) <= row_limit
+            size = None
+            if recorded:  # the weights where the metrics are recorded, and at the end
+                size = work.max_abs()
+                sane &= size <= WEIGHT_BOUND
+            diverged = alive & ~sane
             done = np.zeros_like(alive)
             if schedule.target_loss is not None:
                 done |= loss <= schedule.target_loss
@@ -269,7 +299,8 @@ def train(
                 for row, member in zip(rows, members, strict=True):
                     if diverged[row]:
                         diverged_members[member] = True
-                        reasons[int(member)] = f"loss became {loss[row]} at epoch {epoch}"
+                        largest = math.nan if size is None else size[row]
+                        reasons[int(member)] = _why(epoch, loss[row], first[member], largest)
                 alive &= ~stopping
                 all_alive = False
                 if not alive.any():
@@ -277,7 +308,7 @@ def train(
                 n_alive = int(alive.sum())
                 if alive.size - n_alive >= COMPACT_FRACTION * alive.size and n_alive >= min_rows:
                     keep = np.flatnonzero(alive)
-                    ids, alive = ids[keep], alive[keep]
+                    ids, alive, row_limit = ids[keep], alive[keep], row_limit[keep]
                     work.keep(keep, ids)
                     params = work.params
                     all_alive = True
@@ -298,6 +329,28 @@ def train(
     )
 
 
+def _loss_limit(first: Array) -> Array:
+    """The largest sane loss magnitude of members whose first loss is ``first``:
+    :data:`LOSS_BOUND`, or :data:`LOSS_GROWTH` times the first loss (or 1) where that is less.
+    A NaN first loss gives a NaN limit, which nothing is within."""
+    return np.minimum(LOSS_BOUND, LOSS_GROWTH * np.maximum(np.abs(first), 1.0))
+
+
+def _why(epoch: int, loss: float, first: float, size: float) -> str:
+    """The one-line reason a member diverged at ``epoch``: its loss is not finite, or beyond
+    its :func:`_loss_limit`, or a weight is beyond :data:`WEIGHT_BOUND`."""
+    if not math.isfinite(loss):
+        return f"loss became {loss} at epoch {epoch}"
+    if abs(loss) > LOSS_BOUND:
+        return f"loss reached {loss:.3g}, beyond {LOSS_BOUND:g}, at epoch {epoch}"
+    if abs(loss) > LOSS_GROWTH * max(abs(first), 1.0):
+        return (
+            f"loss grew from {first:.3g} to {loss:.3g}, more than {LOSS_GROWTH:g} times, "
+            f"by epoch {epoch}"
+        )
+    return f"a weight reached magnitude {size:.3g}, beyond {WEIGHT_BOUND:g}, at epoch {epoch}"
+
+
 def _minibatch_epoch(
     network: Network,
     work: ParameterBuffers,
@@ -313,7 +366,10 @@ def _minibatch_epoch(
 
     The epoch's loss is the sample-weighted mean over its batches, its accuracy the fraction of
     samples its batches classified right, and its gradient norm the root of the sample-weighted
-    mean of the squared batch norms. ``X1`` are the inputs with their row of ones.
+    mean of the squared batch norms. ``X1`` are the inputs with their row of ones. The means are
+    summed batch by batch, elementwise, so that a member's values are bitwise the same alone or
+    in any population (a matrix product over the batches would sum in an order that depends on
+    the population's size).
     """
     n_samples = X1.shape[-1]
     B = schedule.batch_size
@@ -323,9 +379,8 @@ def _minibatch_epoch(
     # epoch unless that would take more than GATHER_BYTES), and batches are views into it
     per_sample = P * (X1.shape[0] + Y.shape[0]) * X1.itemsize
     chunk = max(B, GATHER_BYTES // per_sample // B * B)
-    batches: list[int] = []
-    losses: list[Array] = []
-    squared_norms: list[Array] = []
+    loss_sum: Array | float = 0.0
+    norm_sum: Array | float = 0.0
     correct: list[Array] = []
     for first in range(0, n_samples, chunk):
         idx = order[:, first : first + chunk]
@@ -340,20 +395,19 @@ def _minibatch_epoch(
             stop = start + B
             Xb, Yb = Xe[:, :, start:stop], Ye[:, :, start:stop]
             loss, _, a_out = network.backprop(work.blocks, Xb, Yb, True, work.gblocks, work.inputs)
-            batches.append(Xb.shape[-1])
-            losses.append(loss)
+            weight = Xb.shape[-1] / n_samples
+            loss_sum = loss_sum + weight * loss.astype(np.float64)
             if full:
-                squared_norms.append(work.squared_norm())
+                norm_sum = norm_sum + weight * work.squared_norm().astype(np.float64)
                 if labels:
                     predicted.append(labels(a_out))
             work.step()
         if predicted:
             chunk_labels = np.concatenate(predicted, axis=-1)
             correct.append((chunk_labels == target[idx]).sum(axis=-1))
-    weights = np.array(batches, dtype=float) / n_samples
-    metrics = {"loss": weights @ np.array(losses)}
+    metrics = {"loss": np.asarray(loss_sum)}
     if full:
-        metrics["gradient_norm"] = np.sqrt(weights @ np.array(squared_norms))
+        metrics["gradient_norm"] = np.sqrt(norm_sum)
         if labels:
             metrics["accuracy"] = np.sum(correct, axis=0) / n_samples
     return metrics

@@ -14,7 +14,9 @@ The core calls these methods and reads these declarations, nothing else; it neve
 concrete plugin. What the core needs to know about a pairing of two plugins is declared, so that
 a third-party plugin is treated exactly as a built-in one: a cost and an output activation that
 share a canonical ``link`` give the exact output delta ``s (a - y)`` (:func:`canonical_delta`).
-Imports :mod:`runner.plugin.params` only.
+Which kind of problem (:data:`TASKS`) an output activation and a cost serve is declared too
+(``tasks``), and :func:`task_misfit` is the one judgement of whether they fit a data set's task
+and targets. Imports :mod:`runner.plugin.params` only.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ import numpy as np
 from runner.plugin.params import Plugin
 
 Array = np.ndarray
+
+#: the kinds of problem a data set poses (:attr:`Dataset.task`)
+TASKS: tuple[str, ...] = ("classification", "regression")
+
+
+def _bounded(interval: tuple[float, float]) -> bool:
+    return bool(np.isfinite(interval[0]) and np.isfinite(interval[1]))
 
 
 class Activation(Plugin):
@@ -48,6 +57,19 @@ class Activation(Plugin):
     #: "softmax" for softmax, "identity" for the identity), or None. An output activation and a
     #: cost that declare the same link pair exactly: dC/dz^L = s (a - y) (:func:`canonical_delta`)
     link: ClassVar[str | None] = None
+    #: the tasks this activation serves on the output layer, from :data:`TASKS`; None (the
+    #: default) derives them from the other declarations (:meth:`serves`)
+    tasks: ClassVar[tuple[str, ...] | None] = None
+
+    def serves(self) -> tuple[str, ...]:
+        """The tasks this activation serves as an output layer: ``tasks`` where declared, else
+        classification for one that normalizes, both for a bounded ``output_range`` (class
+        probabilities, or targets inside it) and regression for an unbounded one."""
+        if self.tasks is not None:
+            return tuple(self.tasks)
+        if self.normalizes:
+            return ("classification",)
+        return TASKS if _bounded(self.output_range) else ("regression",)
 
     def link_slope(self, **params: Any) -> float:
         """The ``s`` of the exact pairing: g(z) is the inverse link applied to ``s z`` (the
@@ -83,6 +105,18 @@ class Cost(Plugin):
     #: the canonical link of the cost's distribution ("logit" for binary cross-entropy,
     #: "softmax" for categorical cross-entropy, "identity" for squared error), or None
     link: ClassVar[str | None] = None
+    #: the tasks this cost serves, from :data:`TASKS`; None (the default) derives them from
+    #: the other declarations (:meth:`serves`)
+    tasks: ClassVar[tuple[str, ...] | None] = None
+
+    def serves(self) -> tuple[str, ...]:
+        """The tasks this cost serves: ``tasks`` where declared, else classification for one
+        that needs normalized or bounded outputs (a likelihood of classes) and both otherwise."""
+        if self.tasks is not None:
+            return tuple(self.tasks)
+        if self.needs_normalized or _bounded(self.input_range):
+            return ("classification",)
+        return TASKS
 
     def value(self, a: Array, y: Array, **params: Any) -> Array:
         raise NotImplementedError
@@ -107,6 +141,23 @@ class Cost(Plugin):
                 f"pair it with a categorical cost, not {self.name!r}"
             )
         return None
+
+
+def task_misfit(plugin: Activation | Cost, task: str, targets: tuple[float, float]) -> str | None:
+    """Why ``plugin`` (an output activation or a cost) does not fit a data set of ``task`` whose
+    encoded targets span ``targets`` (lowest, highest), or None when it fits: it must serve the
+    task, and the targets must lie in the interval its outputs lie in (an activation's
+    ``output_range``) or must lie in (a cost's ``input_range``)."""
+    is_cost = isinstance(plugin, Cost)
+    label = f"cost {plugin.name!r}" if is_cost else f"output activation {plugin.name!r}"
+    serves = plugin.serves()
+    if task not in serves:
+        return f"{label} serves {' and '.join(serves) or 'no task'}, not {task}"
+    lo, hi = plugin.input_range if is_cost else plugin.output_range  # type: ignore[union-attr]
+    if targets[0] < lo or targets[1] > hi:
+        what = "needs outputs in" if is_cost else "gives outputs in"
+        return f"{label} {what} [{lo:g}, {hi:g}], the targets span [{targets[0]:g}, {targets[1]:g}]"
+    return None
 
 
 def canonical_delta(

@@ -38,9 +38,10 @@ from typing import Any
 
 import pandas as pd
 
-from runner.engine.data import DataKey
+from runner.engine.data import DataKey, Prepared
 from runner.engine.settings import BOUNDS, LAYERS_ACCEPTED, PARTS, hidden_layers, limits
 from runner.errors import TableError, did_you_mean, first_line
+from runner.plugin.kinds import task_misfit
 from runner.plugin.params import Param, Plugin, kind_label
 from runner.plugin.registry import Registry, get_registry
 from runner.spec import RunSpec, freeze
@@ -127,6 +128,16 @@ class _Parts:
 
 
 @dataclass
+class _FitUse:
+    """Where one pairing of a cost and an output activation meets one data-set configuration:
+    its first row with the cells as written, and every row (in order, once each)."""
+
+    row: int
+    written: dict[str, Any]  # "cost" / "output_activation" -> the cell as written
+    rows: dict[int, None] = field(default_factory=dict)
+
+
+@dataclass
 class _Builder:
     """Turns the rows of one table into RunSpecs, collecting every problem on the way."""
 
@@ -155,6 +166,7 @@ class _Builder:
     bounds: dict[str, int] = field(default_factory=limits)
     #: each prepared data-set configuration's (training samples, inputs, outputs)
     shapes: dict[DataKey, tuple[int, int, int]] = field(default_factory=dict)
+    fits: dict[DataKey, dict[tuple[str, str], _FitUse]] = field(default_factory=dict)
 
     def add(self, line: str, row: int = 0) -> None:
         self.problems.setdefault(line, row)
@@ -266,6 +278,7 @@ class _Builder:
             if key is not None:
                 self.built[key] = done
         spec, data, sources = done
+        self.note_fit(data, spec, row, combo)
         use = self.data_uses.get(data)
         if use is None:
             use = self.data_uses[data] = _DataUse([], sources)
@@ -580,20 +593,70 @@ class _Builder:
             dataset, test_size = key.dataset, key.test_size
             also = _also(use.rows[1:])
             try:
-                data = key.prepare(self.registry.by_kind["dataset"][dataset])  # type: ignore[arg-type]
+                prepared = key.prepare(self.registry.by_kind["dataset"][dataset])  # type: ignore[arg-type]
             except Exception as exc:  # a data-set plugin's own error, whatever its type
                 message = first_line(exc)
                 column, value = _blame(use, dict(key.params), message, dataset, test_size)
                 why = f"data set {dataset!r} cannot be prepared: {message}{also}"
                 self.cell(use.rows[0], column, value, why)
                 continue
-            samples = int(data.X.shape[-1]) + data.n_test
+            samples = int(prepared.X.shape[-1]) + prepared.n_test
             if samples > self.bounds["samples"]:
                 column, value = _blame(use, dict(key.params), "", dataset, 0.0)
                 bound = BOUNDS["samples"].accepted(self.bounds["samples"])
                 why = f"data set {dataset!r} has {samples} samples; {bound}{also}"
                 self.cell(use.rows[0], column, value, why)
-            self.shapes[key] = (int(data.X.shape[-1]), int(data.X.shape[0]), data.n_out)
+            self.shapes[key] = (int(prepared.X.shape[-1]), int(prepared.X.shape[0]), prepared.n_out)
+            self.check_fit(key, prepared)
+
+    # the task decides which costs and output activations fit
+    def note_fit(self, key: DataKey, spec: RunSpec, row: int, combo: dict[str, Any]) -> None:
+        """Remember that ``row`` pairs its cost and output activation with its data set."""
+        pairs = self.fits.setdefault(key, {})
+        pair = (spec.cost, spec.output_activation)
+        if pair not in pairs:
+            written = {
+                part: combo.get(part, CORE[part].default) for part in ("cost", "output_activation")
+            }
+            pairs[pair] = _FitUse(row, written)
+        pairs[pair].rows[row] = None
+
+    def check_fit(self, key: DataKey, prepared: Prepared) -> None:
+        """Report every row whose cost or output activation does not fit the task and targets of
+        the data set ``key`` prepares to (:func:`~runner.plugin.kinds.task_misfit`), naming what
+        would fit."""
+        task = prepared.task
+        targets = [prepared.Y] + ([prepared.Y_test] if prepared.n_test else [])
+        span = (min(float(y.min()) for y in targets), max(float(y.max()) for y in targets))
+        costs, outputs = self.registry.by_kind["cost"], self.registry.by_kind["activation"]
+        for (cost, output), use in self.fits.get(key, {}).items():
+            misfits = {
+                part: why
+                for part, obj in (("cost", costs[cost]), ("output_activation", outputs[output]))
+                if (why := task_misfit(obj, task, span))  # type: ignore[arg-type]
+            }
+            if not misfits:
+                continue
+            fitting = {
+                label: ", ".join(
+                    sorted(n for n, o in objs.items() if not task_misfit(o, task, span))  # type: ignore[arg-type]
+                )
+                or "none installed"
+                for label, objs in (("costs", costs), ("output activations", outputs))
+            }
+            column = next(iter(misfits))
+            also = _also(list(use.rows)[1:])
+            name = (
+                key.dataset
+                if prepared.name in ("", key.dataset)
+                else f"{key.dataset}: {prepared.name}"
+            )
+            why = (
+                f"data set {name!r} is a {task} task; "
+                f"{'; '.join(misfits.values())}{also}; what fits it: "
+                f"costs {fitting['costs']}; output activations {fitting['output activations']}"
+            )
+            self.cell(use.row, column, use.written[column], why)
 
 
 def _also(rows: list[int]) -> str:

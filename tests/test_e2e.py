@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -234,6 +235,9 @@ def test_a_full_disk_is_one_line_and_the_rerun_completes_the_set(
     disk, remount = small_disk
     db = disk / "mlflow.db"
     db.write_bytes(tracking_template_db.read_bytes())
+    # room for a few runs only, whatever the size of a run's history: the rest is filled
+    filler = disk / "filler"
+    filler.write_bytes(b"\0" * max(0, shutil.disk_usage(disk).free - 300_000))
     table = tmp_path / "many.csv"
     table.write_text("dataset,hidden,learning_rate,epochs,seed\nxor,2|3,1.0,1000,0..9\n")
     args = runner_cmd("sweep", str(table), "--jobs", "2", "--tracking-uri", f"sqlite:///{db}")
@@ -242,6 +246,7 @@ def test_a_full_disk_is_one_line_and_the_rerun_completes_the_set(
     errors = [line for line in full.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "Traceback" not in full.stderr, full.stderr
     assert "database or disk is full" in errors[0] and "free space" in errors[0]
+    filler.unlink()
     remount("64m")
     done = subprocess.run(args, cwd=disk, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -44,6 +44,7 @@ from runner.engine.trained import ARCHITECTURE_FILE, WEIGHTS_FILE
 from runner.environ import environ
 from runner.errors import StoreWriteError, TrackingError, error_reason
 from runner.spec import RunResult, RunSpec
+from runner.tracking.bulk import BulkRun, SqlWriter, open_writer
 from runner.tracking.drivers import driver_gone, this_driver
 from runner.tracking.pyfunc import save_pyfunc
 from runner.tracking.records import (
@@ -88,6 +89,8 @@ CLOCK_SLACK_MS = 120_000
 BEST_MODEL = "best_model"
 
 RUN_STATUS = {"finished": "FINISHED", "diverged": "FINISHED", "failed": "FAILED"}
+#: the bulk recorder writes its buffer when it holds this many runs, or this many metric points
+FLUSH_RUNS, FLUSH_POINTS = 500, 250_000
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +99,10 @@ class Tracker:
     """Writes sweeps and runs to one MLflow store; see the module docstring for the layout.
 
     ``retry_seconds`` bounds how long one record keeps retrying a store that went away before it
-    spools; ``spool_dir`` defaults to ``.runner-spool`` in the working directory.
+    spools; ``spool_dir`` defaults to ``.runner-spool`` in the working directory. ``bulk``
+    allows the bulk recorder (:mod:`runner.tracking.bulk`) on a SQL store whose schema is the
+    installed MLflow's: claims and results are then written many runs per transaction, results
+    when :data:`FLUSH_RUNS` wait, at each :meth:`heartbeat` and before the sweep ends.
     """
 
     #: runs per search_runs page when listing finished runs
@@ -109,6 +115,7 @@ class Tracker:
         retry_seconds: float = 30.0,
         spool_dir: Path | str | None = None,
         check_timeout: float = 5.0,
+        bulk: bool = True,
     ) -> None:
         self.uri = normalize_uri(uri)
         self.retry_seconds = float(retry_seconds)
@@ -122,6 +129,8 @@ class Tracker:
         self._others: set[str] = set()  # spec hashes other sweeps took since (see _taken)
         self._last_beat = time.monotonic()
         self._experiments: dict[str, str] = {}  # parent run id -> experiment id
+        self._writer: SqlWriter | bool | None = None if bulk else False  # False: public API
+        self._pending: list[tuple[RunResult, RunRecord, BulkRun]] = []  # written at flush
         # http clients: fail fast inside one call and let our own loop do the waiting
         self._http_env = {
             key: value
@@ -147,6 +156,13 @@ class Tracker:
             logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
             self._client = MlflowClient(tracking_uri=self.uri)
         return self._client
+
+    @property
+    def bulk(self) -> SqlWriter | None:
+        """The bulk recorder of this store, or None where the public API writes."""
+        if self._writer is None:
+            self._writer = open_writer(self.client) or False
+        return self._writer or None
 
     def _call(self, deadline: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)``, retried with backoff on transient failures until
@@ -355,8 +371,11 @@ class Tracker:
         try:
             with store_lock(sqlite_path(self.uri)):
                 taken = self._taken(experiment_id, parent_id, deadline, rerun)
-                for spec in todo:
-                    if spec.spec_hash() not in taken:
+                fresh = [spec for spec in todo if spec.spec_hash() not in taken]
+                if self.bulk is not None:  # one transaction for all the claims
+                    self._bulk_claims(experiment_id, parent_id, fresh, deadline)
+                for spec in fresh:
+                    if (parent_id, spec.spec_hash()) not in self._claims:
                         self._claims[(parent_id, spec.spec_hash())] = self._claim_run(
                             experiment_id, parent_id, spec, deadline
                         )
@@ -404,6 +423,34 @@ class Tracker:
         record.run_id, record.artifact_uri = run.info.run_id, run.info.artifact_uri
         return record
 
+    def _bulk_claims(
+        self, experiment_id: str, parent_id: str, specs: Sequence[RunSpec], deadline: float
+    ) -> None:
+        """Claim ``specs`` in one transaction of the bulk recorder (what :meth:`_claim_run`
+        does one run at a time)."""
+        writer, now, records, runs = self.bulk, now_ms(), [], []
+        assert writer is not None
+        for spec in specs:
+            record = RunRecord(uuid.uuid4().hex, experiment_id, parent_id, now, now)
+            record.run_id = uuid.uuid4().hex
+            record.artifact_uri = writer.artifact_uri(experiment_id, record.run_id)
+            tags = run_tags(spec, spec.spec_hash(), parent_id, record.record_id)
+            tags["runner.status"] = "training"
+            runs.append(
+                BulkRun(
+                    record.run_id,
+                    experiment_id,
+                    spec.run_name(),
+                    now,
+                    record.artifact_uri,
+                    tags=tags,
+                )
+            )
+            records.append((spec, record))
+        self._call(deadline, writer.write, runs)
+        for spec, record in records:
+            self._claims[(parent_id, spec.spec_hash())] = record
+
     def release(self, parent_id: str, specs: Sequence[RunSpec], seconds: float = 1.0) -> None:
         """Give back the claims of specs that never started (a stop): their runs are ended and
         deleted (MLflow's UI and searches leave deleted runs out), and the specs are simply
@@ -421,7 +468,9 @@ class Tracker:
 
     def heartbeat(self, parent_id: str, every: float = 60.0) -> None:
         """Note on the sweep's run that its driver still works, at most every ``every`` s.
-        Best effort: a store that is away is not waited for."""
+        Best effort: a store that is away is not waited for. Writes the bulk recorder's
+        buffer first, so that runs land as populations finish."""
+        self.flush()
         now = time.monotonic()
         if now - self._last_beat < every:
             return
@@ -480,6 +529,7 @@ class Tracker:
     ) -> None:
         """Final counts, the best run's id (tag ``runner.best_run_id``) and metrics (``best_*``),
         and the parent's terminal status (FINISHED, KILLED or FAILED)."""
+        self.flush()
         try:
             self._end_sweep(parent_id, counts, best, status, self._deadline())
         except Exception as exc:
@@ -559,7 +609,10 @@ class Tracker:
                 end_ms=now,
             )
         try:
-            run_id: str | None = self._write_run(result, record, self._deadline())
+            if self.bulk is not None:
+                run_id: str | None = self._buffer(result, record)
+            else:
+                run_id = self._write_run(result, record, self._deadline())
         except Exception as exc:
             full = is_disk_full(exc)
             if not is_transient(exc) and not full:
@@ -588,6 +641,105 @@ class Tracker:
             run_id = None
         self._recorded[key] = run_id
         return run_id
+
+    def _buffer(self, result: RunResult, record: RunRecord) -> str:
+        """Write a result's artifacts and keep its run for the bulk recorder's next
+        :meth:`flush` (at once when the buffer is full); returns the run's id."""
+        writer = self.bulk
+        assert writer is not None
+        create = record.run_id is None  # not claimed (the store was away): a new run
+        if create:
+            record.run_id = uuid.uuid4().hex
+            record.artifact_uri = writer.artifact_uri(record.experiment_id, record.run_id)
+        try:
+            self._write_artifacts(result, record, self._deadline())
+        except BaseException:
+            if create:
+                record.run_id = record.artifact_uri = None
+            raise
+        spec = result.spec
+        metrics, nonfinite = run_metrics(result, record.start_ms, record.end_ms)
+        tags = {"runner.status": result.status}
+        if create:
+            tags = {**run_tags(spec, result.spec_hash, record.parent_id, record.record_id), **tags}
+        if result.reason:
+            tags["runner.reason"] = result.reason[:5000]
+        if nonfinite:
+            tags["runner.nonfinite"] = ",".join(sorted(nonfinite))
+        run = BulkRun(
+            record.run_id,
+            record.experiment_id,
+            spec.run_name(),
+            record.start_ms,
+            record.artifact_uri or "",
+            status=RUN_STATUS.get(result.status, "FAILED"),
+            end_ms=record.end_ms,
+            create=create,
+            tags=tags,
+            params=run_params(spec),
+            metrics=metrics,
+        )
+        self._pending.append((result, record, run))
+        points = sum(len(run.metrics) for _, _, run in self._pending)
+        if len(self._pending) >= FLUSH_RUNS or points >= FLUSH_POINTS:
+            self.flush()
+        return record.run_id
+
+    def flush(self) -> int:
+        """Write the runs the bulk recorder holds, in one transaction; a store that stays away
+        (or whose disk is full) gets them spooled. Returns how many runs were written. Nothing
+        is lost when a stop signal cuts it short: the buffer stays for the next call."""
+        if not self._pending:
+            return 0
+        writer = self.bulk
+        assert writer is not None
+        try:
+            written = self._call(self._deadline(), writer.write, [r for _, _, r in self._pending])
+        except Exception as exc:
+            if not is_transient(exc) and not is_disk_full(exc):
+                raise self._fail("cannot record runs", exc) from None
+            pending, self._pending = self._pending, []
+            self._spool_pending(pending, exc)
+            return 0
+        self._pending = []
+        return len(written)
+
+    def _spool_pending(
+        self, pending: list[tuple[RunResult, RunRecord, BulkRun]], exc: BaseException
+    ) -> None:
+        """Keep in the spool the results a flush could not write (see :meth:`record`)."""
+        if not self._away:
+            log.warning(
+                "tracking store %s is away (%s); keeping results in %s until the next sweep",
+                self.uri,
+                cause_of(exc),
+                self._spool_folder(pending[0][1].experiment_id),
+            )
+        self._away = True
+        for result, record, run in pending:
+            if run.create:  # never written: the replay creates it
+                record.run_id = record.artifact_uri = None
+                self._recorded[(record.parent_id or "", result.spec_hash)] = None
+            try:
+                self._spool_result(result, record)
+            except OSError as spool_exc:
+                raise StoreWriteError(
+                    f"tracking store {self.uri}: cannot record run {result.spec.run_name()} "
+                    f"({cause_of(exc)}), nor keep it in the spool "
+                    f"{self._spool_folder(record.experiment_id)} ({cause_of(spool_exc)}); "
+                    "free space, then run the same command again"
+                ) from None
+
+    def _write_artifacts(self, result: RunResult, record: RunRecord, deadline: float) -> None:
+        """A run's files, where its artifact URI says."""
+        folder = local_folder(record.artifact_uri)
+        if folder is not None:  # a local store: write in place, no copy, no lookup of the run
+            folder.mkdir(parents=True, exist_ok=True)
+            write_artifacts(result, folder)
+        else:
+            with tempfile.TemporaryDirectory(prefix="runner-run-") as tmp:
+                if write_artifacts(result, Path(tmp)):
+                    self._call(deadline, self.client.log_artifacts, record.run_id, tmp)
 
     def _abandon(self, record: RunRecord, reason: str) -> None:
         """Mark FAILED, with ``reason``, the run of a record that could not be written whole;
@@ -627,14 +779,7 @@ class Tracker:
         if nonfinite:
             tags.append(("runner.nonfinite", ",".join(sorted(nonfinite))))
         self._log(deadline, run_id, metrics, run_params(spec), tags)
-        folder = local_folder(record.artifact_uri)
-        if folder is not None:  # a local store: write in place, no copy, no lookup of the run
-            folder.mkdir(parents=True, exist_ok=True)
-            write_artifacts(result, folder)
-        else:
-            with tempfile.TemporaryDirectory(prefix="runner-run-") as tmp:
-                if write_artifacts(result, Path(tmp)):
-                    self._call(deadline, self.client.log_artifacts, run_id, tmp)
+        self._write_artifacts(result, record, deadline)
         status = RUN_STATUS.get(result.status, "FAILED")
         self._call(deadline, self.client.set_terminated, run_id, status, record.end_ms)
         return run_id

@@ -139,6 +139,22 @@ class SqlWriter:
                 self._locations[experiment_id] = conn.execute(query).scalar_one()
         return artifact_uri(self._locations[experiment_id], run_id)
 
+    def _insert(self, conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows`` (dicts keyed by column) into ``table``: on SQLite straight through the
+        driver's executemany (SQLAlchemy's per-row processing cost more than SQLite itself),
+        elsewhere as a Core bulk insert (batched into multi-row INSERTs by SQLAlchemy)."""
+        if not rows:
+            return
+        if self.engine.dialect.name != "sqlite":
+            from sqlalchemy import insert
+
+            conn.execute(insert(table), rows)
+            return
+        names = list(rows[0])
+        columns = ", ".join(self.engine.dialect.identifier_preparer.quote(n) for n in names)
+        sql = f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join('?' * len(names))})"
+        conn.exec_driver_sql(sql, [tuple(row[n] for n in names) for row in rows])
+
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[Any]:
         """A connection in a transaction, committed when the block ends, else rolled back."""
@@ -159,7 +175,7 @@ class SqlWriter:
             SqlRun,
             SqlTag,
         )
-        from sqlalchemy import and_, bindparam, delete, insert, select, update
+        from sqlalchemy import and_, bindparam, delete, select, update
 
         runs_t, tags_t = SqlRun.__table__, SqlTag.__table__
         params_t, metrics_t, latest_t = (
@@ -189,8 +205,9 @@ class SqlWriter:
                 return []
             new = [r for r in todo if r.create]
             if new:
-                conn.execute(
-                    insert(runs_t),
+                self._insert(
+                    conn,
+                    runs_t,
                     [
                         {
                             "run_uuid": r.run_id,
@@ -230,13 +247,11 @@ class SqlWriter:
                 for r in new
                 if "mlflow.runName" not in r.tags
             ]
-            if tag_rows:
-                conn.execute(insert(tags_t), tag_rows)
+            self._insert(conn, tags_t, tag_rows)
             param_rows = [
                 {"key": k, "value": v, "run_uuid": r.run_id} for r in todo for k, v in r.params
             ]
-            if param_rows:
-                conn.execute(insert(params_t), param_rows)
+            self._insert(conn, params_t, param_rows)
             metric_rows, latest_rows = [], []
             for r in todo:
                 for key, value, timestamp, step in dict.fromkeys(r.metrics):  # as log_batch
@@ -261,10 +276,8 @@ class SqlWriter:
                             "run_uuid": r.run_id,
                         }
                     )
-            if metric_rows:
-                conn.execute(insert(metrics_t), metric_rows)
-            if latest_rows:
-                conn.execute(insert(latest_t), latest_rows)
+            self._insert(conn, metrics_t, metric_rows)
+            self._insert(conn, latest_t, latest_rows)
             ended = [r for r in old if r.status != "RUNNING"]
             if ended:
                 conn.execute(

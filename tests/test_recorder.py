@@ -138,7 +138,7 @@ def test_a_store_at_another_schema_revision_is_written_through_the_public_api(
 
 # -- a driver killed in the middle of a bulk write ------------------------------------------
 
-RUNS = 400
+RUNS = 150
 
 
 def child_runs(db: Path) -> list[tuple[str, str, int, int, str]]:

@@ -204,3 +204,66 @@ def test_a_driver_killed_in_a_bulk_write_leaves_no_half_run_and_the_rerun_comple
     finished = [spec_hash for spec_hash, status, *_ in runs if status == "FINISHED"]
     assert len(finished) == len(set(finished)) == RUNS
     assert {status for _, status, *_ in runs} <= {"FINISHED", "KILLED"}
+
+
+# -- PostgreSQL: the bulk recorder on it, and a tracking server on it -------------------------
+
+
+def finished_once(uri: str, experiment: str, specs: list) -> list:
+    """The FINISHED child runs of ``experiment``, asserted to be exactly one per spec."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(uri)
+    found = client.get_experiment_by_name(experiment)
+    query = "attributes.status = 'FINISHED' and tags.`runner.kind` = 'run'"
+    runs = client.search_runs([found.experiment_id], filter_string=query, max_results=5000)
+    hashes = [r.data.tags["runner.spec_hash"] for r in runs]
+    assert sorted(hashes) == sorted(s.spec_hash() for s in specs)
+    return runs
+
+
+def xor_table(folder: Path, seeds: int) -> Path:
+    path = folder / "pg.csv"
+    path.write_text(f"dataset,hidden,epochs,learning_rate,seed\nxor,2,200,1.0|2.0,0..{seeds - 1}\n")
+    return path
+
+
+@pytest.mark.slow
+def test_a_sweep_on_postgresql_is_bulk_recorded_once_per_spec(
+    postgres, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from runner.sweep import run_sweep
+    from runner.table import load_specs
+
+    monkeypatch.chdir(tmp_path)  # the store's default artifact root is ./mlruns
+    uri = postgres.database("bulk")
+    table = xor_table(tmp_path, 20)
+    summary = run_sweep(table, tracking_uri=uri)
+    assert summary.finished + summary.diverged == 40
+    assert tracking.Tracker(uri).bulk is not None  # the store is at MLflow's head revision
+    runs = finished_once(uri, "pg", load_specs(table))
+    from mlflow import MlflowClient
+
+    names = {a.path for a in MlflowClient(uri).list_artifacts(runs[0].info.run_id)}
+    assert {"weights.npz", "architecture.json"} <= names
+
+
+@pytest.mark.slow
+def test_a_sweep_through_an_mlflow_server_on_postgresql_records_every_run_once(
+    postgres, tmp_path: Path
+) -> None:
+    from conftest import MlflowServer
+
+    from runner.sweep import run_sweep
+    from runner.table import load_specs
+
+    (tmp_path / "server").mkdir()
+    server = MlflowServer(tmp_path / "server", None, backend=postgres.database("srv"), workers=2)
+    try:
+        server.start(timeout=240)  # MLflow migrates the fresh database first
+        table = xor_table(tmp_path, 10)
+        summary = run_sweep(table, tracking_uri=server.uri)
+        assert summary.finished + summary.diverged == 20
+        finished_once(server.uri, "pg", load_specs(table))
+    finally:
+        server.stop()

@@ -197,7 +197,7 @@ class Tracker:
     def check(self) -> None:
         """Raise :class:`TrackingError` (one line) unless the store can be reached and used."""
         scheme = urlparse(self.uri).scheme
-        if scheme not in SCHEMES:
+        if scheme.split("+", 1)[0] not in SCHEMES:  # postgresql+psycopg2: a database's driver
             raise TrackingError(
                 f"tracking URI {self.uri!r}: unsupported scheme {scheme + ':' if scheme else ''!r}"
                 "; use sqlite:///path/to/mlflow.db or http://host:port"

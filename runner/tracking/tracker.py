@@ -32,6 +32,7 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -80,6 +81,7 @@ from runner.tracking.store import (
     sqlite_path,
     store_lock,
 )
+from runner.tracking.writers import DEFAULT_WRITERS, WriterPool
 from runner.version import __version__
 
 ARTIFACT_FOLDER = "mlartifacts"
@@ -103,6 +105,8 @@ class Tracker:
     allows the bulk recorder (:mod:`runner.tracking.bulk`) on a SQL store whose schema is the
     installed MLflow's: claims and results are then written many runs per transaction, results
     when :data:`FLUSH_RUNS` wait, at each :meth:`heartbeat` and before the sweep ends.
+    ``writers`` bounds the threads that complete claimed runs on an http(s) server at once
+    (:mod:`runner.tracking.writers`; default :data:`DEFAULT_WRITERS`, 1 writes in this thread).
     """
 
     #: runs per search_runs page when listing finished runs
@@ -116,6 +120,7 @@ class Tracker:
         spool_dir: Path | str | None = None,
         check_timeout: float = 5.0,
         bulk: bool = True,
+        writers: int | None = None,
     ) -> None:
         self.uri = normalize_uri(uri)
         self.retry_seconds = float(retry_seconds)
@@ -131,6 +136,10 @@ class Tracker:
         self._experiments: dict[str, str] = {}  # parent run id -> experiment id
         self._writer: SqlWriter | bool | None = None if bulk else False  # False: public API
         self._pending: list[tuple[RunResult, RunRecord, BulkRun]] = []  # written at flush
+        http = urlparse(self.uri).scheme in ("http", "https")
+        self.writers = max(1, writers or DEFAULT_WRITERS) if http else 1
+        self._pool: WriterPool | None = None  # while writes are in flight on writer threads
+        self._pool_env = contextlib.ExitStack()  # MLflow's HTTP settings while the pool lives
         # http clients: fail fast inside one call and let our own loop do the waiting
         self._http_env = {
             key: value
@@ -146,6 +155,8 @@ class Tracker:
 
     @property
     def client(self) -> Any:
+        if self._pool is not None and (own := self._pool.client()) is not None:
+            return own  # a writer thread's own client
         if self._client is None:
             from mlflow import MlflowClient
 
@@ -168,9 +179,11 @@ class Tracker:
         """``fn(*args, **kwargs)``, retried with backoff on transient failures until
         ``deadline`` (a ``time.monotonic()`` value) would pass."""
         delay = 0.25
+        # writer threads run inside the pool's settings: os.environ is the process's, not theirs
+        own = self._pool is not None and threading.current_thread().name.startswith("runner-w")
         while True:
             try:
-                with environ(self._http_env):
+                with contextlib.nullcontext() if own else environ(self._http_env):
                     result = fn(*args, **kwargs)
                 self._away = False
                 return result
@@ -608,39 +621,66 @@ class Tracker:
                 start_ms=now - max(0, int(result.wall_time * 1000)),
                 end_ms=now,
             )
+        if self.writers > 1 and record.run_id is not None:  # a claim: completed on a writer
+            self._recorded[key] = record.run_id
+            if self._pool is None:
+                self._pool_env.enter_context(environ(self._http_env))
+                self._pool = WriterPool(self.writers, self._new_client)
+            for future, args in self._pool.submit(self._write_in_thread, result, record):
+                self._settled(future, *args)
+            return record.run_id
         try:
             if self.bulk is not None:
                 run_id: str | None = self._buffer(result, record)
             else:
                 run_id = self._write_run(result, record, self._deadline())
         except Exception as exc:
-            full = is_disk_full(exc)
-            if not is_transient(exc) and not full:
-                if getattr(exc, "error_code", None) is None:
-                    raise  # a bug, not the store
-                raise self._fail(f"cannot record run {result.spec.run_name()}", exc) from None
-            if full:  # what was written of the run is marked, if anything can be written
-                self._abandon(record, f"not recorded: {cause_of(exc)}; kept in the spool")
-            elif not self._away:
-                log.warning(
-                    "tracking store %s is away (%s); keeping results in %s until the next sweep",
-                    self.uri,
-                    cause_of(exc),
-                    self._spool_folder(experiment_id),
-                )
-            self._away = True
-            try:
-                self._spool_result(result, record)
-            except OSError as spool_exc:
-                spool = self._spool_folder(experiment_id)
-                raise StoreWriteError(
-                    f"tracking store {self.uri}: cannot record run {result.spec.run_name()} "
-                    f"({cause_of(exc)}), nor keep it in the spool {spool} "
-                    f"({cause_of(spool_exc)}); free space, then run the same command again"
-                ) from None
-            run_id = None
+            run_id = self._record_failed(result, record, exc)
         self._recorded[key] = run_id
         return run_id
+
+    def _new_client(self) -> Any:
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.uri)
+
+    def _write_in_thread(self, result: RunResult, record: RunRecord) -> str:
+        return self._write_run(result, record, self._deadline())
+
+    def _settled(self, future: Any, result: RunResult, record: RunRecord) -> None:
+        """A write of a writer thread is done: a failure is handled as :meth:`record` does."""
+        exc = future.exception()
+        if exc is not None:
+            key = (record.parent_id or "", result.spec_hash)
+            self._recorded[key] = self._record_failed(result, record, exc)
+
+    def _record_failed(self, result: RunResult, record: RunRecord, exc: BaseException) -> None:
+        """A record that failed: raised unless the store is away or full, else spooled."""
+        experiment_id = record.experiment_id
+        full = is_disk_full(exc)
+        if not is_transient(exc) and not full:
+            if getattr(exc, "error_code", None) is None:
+                raise exc  # a bug, not the store
+            raise self._fail(f"cannot record run {result.spec.run_name()}", exc) from None
+        if full:  # what was written of the run is marked, if anything can be written
+            self._abandon(record, f"not recorded: {cause_of(exc)}; kept in the spool")
+        elif not self._away:
+            log.warning(
+                "tracking store %s is away (%s); keeping results in %s until the next sweep",
+                self.uri,
+                cause_of(exc),
+                self._spool_folder(experiment_id),
+            )
+        self._away = True
+        try:
+            self._spool_result(result, record)
+        except OSError as spool_exc:
+            spool = self._spool_folder(experiment_id)
+            raise StoreWriteError(
+                f"tracking store {self.uri}: cannot record run {result.spec.run_name()} "
+                f"({cause_of(exc)}), nor keep it in the spool {spool} "
+                f"({cause_of(spool_exc)}); free space, then run the same command again"
+            ) from None
 
     def _buffer(self, result: RunResult, record: RunRecord) -> str:
         """Write a result's artifacts and keep its run for the bulk recorder's next
@@ -688,7 +728,14 @@ class Tracker:
     def flush(self) -> int:
         """Write the runs the bulk recorder holds, in one transaction; a store that stays away
         (or whose disk is full) gets them spooled. Returns how many runs were written. Nothing
-        is lost when a stop signal cuts it short: the buffer stays for the next call."""
+        is lost when a stop signal cuts it short: the buffer stays for the next call. Waits for
+        the writer threads' writes first."""
+        if self._pool is not None:
+            for future, args in self._pool.settle():
+                self._settled(future, *args)
+            pool, self._pool = self._pool, None
+            pool.close()
+            self._pool_env.close()
         if not self._pending:
             return 0
         writer = self.bulk

@@ -21,6 +21,12 @@ What it measures (all in a temporary folder, each store a fresh ``sqlite:///.../
                 ``create_run`` (same tags), ONE ``log_batch`` with the same metrics, params and
                 tags, ONE ``log_artifact`` (weights.npz) and ``set_terminated``.
 
+    server      where PostgreSQL (Debian's binaries) and psycopg2 are installed: a local
+                PostgreSQL in a temporary folder, a local ``mlflow server --workers 4`` on it,
+                and the same sample claimed and recorded by ``Tracker(uri, writers=1)`` and
+                ``Tracker(uri, writers=4)`` (writer threads with a client each). Skipped with
+                the reason otherwise, or with ``--no-server``.
+
     Nothing is asserted about time; the ratios are measured in one run (the machine is shared).
     Store creation happens before the recorder clocks start (not for the sweep: it is part of a
     fresh sweep).
@@ -36,6 +42,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
@@ -149,6 +156,107 @@ def mlflow_floor(uri: str, results: list, folder: Path) -> float:
     return time.perf_counter() - start
 
 
+class LocalServer:
+    """PostgreSQL in a temporary folder (as the user postgres when this is root) and an
+    ``mlflow server`` on it; both stopped by pid."""
+
+    def __init__(self, folder: Path) -> None:
+        import glob
+        import shutil
+        import socket
+
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+        if not found:
+            raise RuntimeError("PostgreSQL is not installed (Debian's postgresql package)")
+        import psycopg2  # noqa: F401  (the driver the server's store uses)
+
+        self.bin = Path(found[-1]).parent
+        self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.folder = Path(tempfile.mkdtemp(prefix="runner-pg-", dir=folder))
+        if self.as_user:
+            shutil.chown(folder, "postgres")
+            shutil.chown(self.folder, "postgres")
+        ports = []
+        for _ in range(2):
+            with socket.socket() as sock:
+                sock.bind(("127.0.0.1", 0))
+                ports.append(sock.getsockname()[1])
+        self.pg_port, self.port = ports
+        self.uri = f"http://127.0.0.1:{self.port}"
+        self.pg_pid: int | None = None
+        self.server: Any = None
+
+    def start(self) -> None:
+        import subprocess
+        import urllib.request
+
+        data = self.folder / "data"
+        run = [*self.as_user, str(self.bin / "initdb"), "-D", str(data), "-U", "runner",
+               "--auth=trust", "--no-sync"]  # fmt: skip
+        subprocess.run(run, check=True, capture_output=True)
+        options = f"-h 127.0.0.1 -p {self.pg_port} -k {self.folder}"
+        run = [*self.as_user, str(self.bin / "pg_ctl"), "-D", str(data), "-o", options,
+               "-l", str(self.folder / "pg.log"), "-w", "start"]  # fmt: skip
+        subprocess.run(run, check=True, capture_output=True)
+        self.pg_pid = int((data / "postmaster.pid").read_text().split()[0])
+        backend = f"postgresql+psycopg2://runner@127.0.0.1:{self.pg_port}/postgres"
+        mlflow_cli = Path(sys.executable).with_name("mlflow")
+        command = [str(mlflow_cli), "server", "--backend-store-uri", backend, "--host",
+                   "127.0.0.1", "--port", str(self.port), "--workers", "4",
+                   "--artifacts-destination", str(self.folder / "artifacts")]  # fmt: skip
+        log = open(self.folder / "server.log", "ab")  # noqa: SIM115 (closed with the server)
+        self.server = subprocess.Popen(command, stdout=log, stderr=log, start_new_session=True)
+        end = time.monotonic() + 300
+        while time.monotonic() < end and self.server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.5)
+        raise RuntimeError(f"mlflow server did not come up (see {self.folder / 'server.log'})")
+
+    def stop(self) -> None:
+        import signal
+
+        if self.server is not None and self.server.poll() is None:
+            os.killpg(self.server.pid, signal.SIGTERM)
+            self.server.wait(timeout=30)
+        if self.pg_pid is not None:
+            os.kill(self.pg_pid, signal.SIGINT)  # PostgreSQL's fast shutdown
+            end = time.monotonic() + 30
+            while time.monotonic() < end and Path(f"/proc/{self.pg_pid}").exists():
+                time.sleep(0.1)
+
+
+def server_rates(folder: Path, table: Path, results: list) -> list[list[str]]:
+    """runs/s of the sample claimed and recorded on a local mlflow server on PostgreSQL, with
+    1 and with 4 writer threads (a fresh experiment each)."""
+    from runner.tracking import Tracker
+
+    server = LocalServer(folder)
+    rows = []
+    try:
+        server.start()
+        for writers in (1, 4):
+            tracker = Tracker(server.uri, writers=writers)
+            tracker.check()
+            exp = tracker.experiment(f"writers-{writers}")
+            parent = tracker.start_sweep(exp, table, {"planned": len(results)}, {"jobs": "1"})
+
+            def write(tracker: Tracker = tracker, exp: str = exp, parent: str = parent) -> None:
+                tracker.claim(exp, parent, [r.spec for r in results])
+                for r in results:
+                    tracker.record(exp, parent, r)
+                tracker.flush()
+
+            seconds, _ = _common.timed(write)
+            rows.append([f"{writers} writer(s)", len(results), _common.fmt_time(seconds),
+                         f"{len(results) / seconds:.1f}"])  # fmt: skip
+    finally:
+        server.stop()
+    return rows
+
+
 def main() -> None:
     p = _common.parser(__doc__)
     p.add_argument("--runs", type=int, default=None, help="runs in the sweep (1000; 100 quick)")
@@ -164,6 +272,7 @@ def main() -> None:
         default=None,
         help="networks scikit-learn fits, extrapolated to the sweep (100; 8 quick)",
     )
+    p.add_argument("--no-server", action="store_true", help="leave out the PostgreSQL server")
     args = p.parse_args()
     missing = missing_parts()
     if missing:
@@ -221,6 +330,12 @@ def main() -> None:
             public_s, _ = _common.timed(lambda: [public.record(exp_p, parent_p, r) for r in sample])
             (folder / "floor").mkdir()
             floor_s = mlflow_floor(f"sqlite:///{folder / 'floor' / 'mlflow.db'}", sample, folder)
+            server_rows: list[list[str]] | str = "skipped (--no-server)"
+            if not args.no_server:
+                try:
+                    server_rows = server_rates(folder, table, sample)
+                except Exception as exc:  # no PostgreSQL here: said, not failed
+                    server_rows = f"skipped: {exc}"
         finally:
             os.chdir(cwd)
 
@@ -256,6 +371,15 @@ def main() -> None:
              _common.fmt_time(floor_s), f"{floor_rate:.1f}", "1.00x"],
         ],
     )  # fmt: skip
+
+    if isinstance(server_rows, str):
+        print(f"\nA local mlflow server on PostgreSQL: {server_rows}")
+    else:
+        _common.table(
+            "Claim + record on a local `mlflow server --workers 4` on PostgreSQL (runs/s)",
+            ["writers", "runs", "total", "runs/s"],
+            server_rows,
+        )
 
 
 if __name__ == "__main__":

@@ -267,3 +267,38 @@ def test_a_sweep_through_an_mlflow_server_on_postgresql_records_every_run_once(
         finished_once(server.uri, "pg", load_specs(table))
     finally:
         server.stop()
+
+
+# -- a reader while a bulk sweep writes -----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_reader_polling_search_runs_during_a_bulk_sweep_sees_runs_land_and_no_lock(
+    tmp_path: Path, sqlite_uri: str
+) -> None:
+    runs = 300  # three bulk transactions (FLUSH_POINTS) of ~600 metric points a run
+    table = tmp_path / "xor.csv"
+    table.write_text(f"dataset,hidden,epochs,seed\nxor,2,300,0..{runs - 1}\n")
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("_search_reader.py")), sqlite_uri, str(stop)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert reader.stdout is not None and reader.stdout.readline().strip() == "ready"
+        sweep = subprocess.run(
+            [sys.executable, "-m", "runner", "sweep", str(table), "--jobs", "1",
+             "--tracking-uri", sqlite_uri],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+    finally:
+        stop.touch()
+        out, _ = reader.communicate(timeout=60)
+    assert sweep.returncode == 0, sweep.stderr
+    assert "locked" not in sweep.stderr
+    lines = out.splitlines()
+    assert [line for line in lines if not line.startswith("finished ")] == []  # no error
+    seen = {int(line.split()[1]) for line in lines}
+    assert len(seen & set(range(1, runs))) >= 1  # runs showed as they landed, not all at the end

@@ -159,8 +159,11 @@ class SqlWriter:
     def _transaction(self) -> Iterator[Any]:
         """A connection in a transaction, committed when the block ends, else rolled back."""
         with self.engine.begin() as conn:
-            if self.engine.dialect.name == "sqlite":  # wait for a reader or writer, as MLflow
-                conn.exec_driver_sql("PRAGMA busy_timeout = 20000")
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA busy_timeout = 20000")  # wait, as MLflow does
+                # pages kept in memory until the commit: SQLite locks readers out only then
+                # (a spill to the file would take the exclusive lock for the rest of the write)
+                conn.exec_driver_sql("PRAGMA cache_size = -65536")
             yield conn
 
     def write(self, runs: Sequence[BulkRun]) -> list[str]:

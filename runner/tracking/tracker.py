@@ -92,7 +92,7 @@ BEST_MODEL = "best_model"
 
 RUN_STATUS = {"finished": "FINISHED", "diverged": "FINISHED", "failed": "FAILED"}
 #: the bulk recorder writes its buffer when it holds this many runs, or this many metric points
-FLUSH_RUNS, FLUSH_POINTS = 500, 250_000
+FLUSH_RUNS, FLUSH_POINTS = 500, 120_000
 
 log = logging.getLogger(__name__)
 

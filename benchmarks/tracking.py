@@ -238,8 +238,8 @@ def server_rates(folder: Path, table: Path, results: list) -> list[list[str]]:
     try:
         server.start()
         for writers in (1, 4):
-            tracker = Tracker(server.uri, writers=writers)
-            tracker.check()
+            tracker = Tracker(server.uri, writers=writers, check_timeout=120.0)
+            tracker.check()  # the server's workers open the database on their first request
             exp = tracker.experiment(f"writers-{writers}")
             parent = tracker.start_sweep(exp, table, {"planned": len(results)}, {"jobs": "1"})
 

@@ -727,7 +727,8 @@ class Tracker:
 
     def flush(self) -> int:
         """Write the runs the bulk recorder holds, in one transaction; a store that stays away
-        (or whose disk is full) gets them spooled. Returns how many runs were written. Nothing
+        (or whose disk is full: then :class:`StoreWriteError`) gets them spooled. Returns how
+        many runs were written. Nothing
         is lost when a stop signal cuts it short: the buffer stays for the next call. Waits for
         the writer threads' writes first."""
         if self._pool is not None:
@@ -747,6 +748,8 @@ class Tracker:
                 raise self._fail("cannot record runs", exc) from None
             pending, self._pending = self._pending, []
             self._spool_pending(pending, exc)
+            if is_disk_full(exc):  # one line and exit code 1, as for a run written alone
+                raise self._fail("cannot record runs", exc) from None
             return 0
         self._pending = []
         return len(written)

@@ -728,9 +728,8 @@ class Tracker:
     def flush(self) -> int:
         """Write the runs the bulk recorder holds, in one transaction; a store that stays away
         (or whose disk is full: then :class:`StoreWriteError`) gets them spooled. Returns how
-        many runs were written. Nothing
-        is lost when a stop signal cuts it short: the buffer stays for the next call. Waits for
-        the writer threads' writes first."""
+        many runs were written. Nothing is lost when a stop signal cuts it short: the buffer
+        stays for the next call. Waits for the writer threads' writes first."""
         if self._pool is not None:
             for future, args in self._pool.settle():
                 self._settled(future, *args)

@@ -302,3 +302,41 @@ def test_a_reader_polling_search_runs_during_a_bulk_sweep_sees_runs_land_and_no_
     assert [line for line in lines if not line.startswith("finished ")] == []  # no error
     seen = {int(line.split()[1]) for line in lines}
     assert len(seen & set(range(1, runs))) >= 1  # runs showed as they landed, not all at the end
+
+
+# -- writer threads against a tracking server ------------------------------------------------
+
+
+@pytest.mark.slow
+def test_writer_threads_complete_each_claim_once_and_spool_when_the_server_goes(
+    mlflow_server, tmp_path: Path, xor_results: list[RunResult]
+) -> None:
+    table = tmp_path / "xor.csv"
+    table.write_text("activation,seed\nsigmoid,0\n")
+    first, second = xor_results
+    spool = tmp_path / "spool"
+    tracker = tracking.Tracker(mlflow_server.uri, retry_seconds=1.0, spool_dir=spool, writers=4)
+    tracker.check()
+    experiment_id = tracker.experiment("xor")
+    parent = tracker.start_sweep(experiment_id, table, {"planned": 2}, {"jobs": "1"})
+    claims = tracker.claim(experiment_id, parent, [first.spec, second.spec])
+    assert claims == [first.spec, second.spec]
+    ran = tracker.record(experiment_id, parent, first)  # on a writer thread
+    tracker.flush()  # waits for the writers
+    assert tracker.client.get_run(ran).info.status == "FINISHED"
+
+    mlflow_server.stop()
+    away = tracker.record(experiment_id, parent, second)
+    tracker.flush()  # the writer's failure settles here: spooled, not raised
+    assert len(list(spool.rglob("run-*.json"))) == 1
+
+    mlflow_server.start()  # same port, same database
+    again = tracking.Tracker(mlflow_server.uri, spool_dir=spool)
+    again.check()
+    assert again.replay_spool(experiment_id) == 1
+    runs = again.client.search_runs(
+        [experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{parent}'"
+    )
+    assert sorted((r.info.run_id, r.info.status) for r in runs) == sorted(
+        [(ran, "FINISHED"), (away, "FINISHED")]  # the spooled result completed its own claim
+    )

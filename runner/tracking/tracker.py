@@ -605,7 +605,9 @@ class Tracker:
 
     def record(self, experiment_id: str, parent_id: str | None, result: RunResult) -> str | None:
         """Write one result as a child run of ``parent_id``; returns its run id, or None when
-        the store stayed away and the result was spooled. Once per spec hash and parent."""
+        the store stayed away and the result was spooled. Once per spec hash and parent. The
+        bulk recorder and the writer threads return the id at once and write the run by the
+        next :meth:`flush` (whose failures are handled, spooled or raised, as here)."""
         key = (parent_id or "", result.spec_hash)
         if key in self._recorded:
             return self._recorded[key]

@@ -396,10 +396,15 @@ def moons_result() -> object:
 class MlflowServer:
     """A real `mlflow server` on 127.0.0.1 with a SQLite backend; start/stop by process group."""
 
-    def __init__(self, folder: Path, template: Path) -> None:
+    def __init__(
+        self, folder: Path, template: Path | None, backend: str | None = None, workers: int = 1
+    ) -> None:
         self.folder = folder
         self.db = folder / "server.db"
-        shutil.copyfile(template, self.db)
+        if template is not None:
+            shutil.copyfile(template, self.db)
+        self.backend = backend or f"sqlite:///{self.db}"
+        self.workers = workers
         self.port = free_port()
         self.uri = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen | None = None
@@ -411,8 +416,8 @@ class MlflowServer:
         mlflow_cli = Path(sys.executable).with_name("mlflow")
         command = [
             str(mlflow_cli) if mlflow_cli.exists() else "mlflow", "server",
-            "--backend-store-uri", f"sqlite:///{self.db}", "--host", "127.0.0.1",
-            "--port", str(self.port), "--workers", "1",
+            "--backend-store-uri", self.backend, "--host", "127.0.0.1",
+            "--port", str(self.port), "--workers", str(self.workers),
             "--artifacts-destination", str(self.folder / "artifacts"),
         ]  # fmt: skip
         with open(self.folder / "server.log", "ab") as log:
@@ -457,6 +462,82 @@ def mlflow_server(tmp_path: Path, tracking_template_db: Path) -> Iterator[Mlflow
     """A started MlflowServer; stopped (by its process group) when the test ends."""
     (tmp_path / "server").mkdir()
     server = MlflowServer(tmp_path / "server", tracking_template_db)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+class Postgres:
+    """A real PostgreSQL (Debian's binaries) on 127.0.0.1 in a temporary data directory, run as
+    the user ``postgres`` when this process is root (PostgreSQL refuses root); stopped by the
+    postmaster's pid."""
+
+    def __init__(self) -> None:
+        import glob
+        import tempfile
+
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+        if not found:
+            pytest.skip("PostgreSQL is not installed (Debian's postgresql package; .ci/run "
+                        "installs it where apt-get is available)")  # fmt: skip
+        self.bin = Path(found[-1]).parent
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            if shutil.which("runuser") is None:
+                pytest.skip("PostgreSQL refuses to run as root, and runuser is missing")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self.folder = Path(tempfile.mkdtemp(prefix="runner-pg-"))
+        if self.as_user:
+            shutil.chown(self.folder, "postgres")
+        self.data = self.folder / "data"
+        self.port = free_port()
+        self.pid: int | None = None
+
+    def _run(self, *command: str) -> None:
+        subprocess.run([*self.as_user, *command], check=True, capture_output=True, timeout=120)
+
+    def start(self) -> None:
+        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "runner",
+                  "--auth=trust", "-E", "UTF8", "--no-sync")  # fmt: skip
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.folder} -c fsync=off"
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-o", options,
+                  "-l", str(self.folder / "postgres.log"), "-w", "-t", "60", "start")  # fmt: skip
+        self.pid = int((self.data / "postmaster.pid").read_text().split()[0])
+
+    def database(self, name: str) -> str:
+        """A fresh database ``name``; its SQLAlchemy URI (through psycopg2, the test extras'
+        driver; a bare postgresql:// is psycopg 3's in SQLAlchemy 2.1)."""
+        import psycopg2
+
+        con = psycopg2.connect(host="127.0.0.1", port=self.port, user="runner", dbname="postgres")
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        con.close()
+        return f"postgresql+psycopg2://runner@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        import signal
+        import time
+
+        pid, self.pid = self.pid, None
+        if pid is not None:
+            os.kill(pid, signal.SIGINT)  # PostgreSQL's fast shutdown
+            end = time.monotonic() + 30
+            while alive(pid) and time.monotonic() < end:
+                time.sleep(0.1)
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A started PostgreSQL, shared by the session (each test makes its own database)."""
+    pytest.importorskip("psycopg2", reason="psycopg2-binary is in the test extras")
+    server = Postgres()
     try:
         server.start()
         yield server

@@ -105,6 +105,7 @@ def test_a_damaged_store_is_refused_before_anything_is_written(
 ) -> None:
     experiment_id, parent = sweep(tracker, table)
     tracker.record(experiment_id, parent, xor_results[0])
+    tracker.flush()  # the bulk recorder writes what it holds
     path = Path(tracker.uri.removeprefix("sqlite:///"))
     size = path.stat().st_size
     with open(path, "r+b") as f:  # random bytes in the middle of the file
@@ -126,6 +127,7 @@ def test_record_writes_name_params_tags_histories_and_artifacts(
     result = xor_results[0]
     experiment_id, parent = sweep(tracker, table)
     run_id = tracker.record(experiment_id, parent, result)
+    tracker.flush()  # the bulk recorder writes what it holds
     run = tracker.client.get_run(run_id)
 
     assert (
@@ -177,6 +179,7 @@ def test_record_once_per_spec_hash(
     experiment_id, parent = sweep(tracker, table)
     first = tracker.record(experiment_id, parent, xor_results[0])
     assert tracker.record(experiment_id, parent, xor_results[0]) == first
+    tracker.flush()  # the bulk recorder writes what it holds
     assert [r.info.run_id for r in children(tracker, experiment_id, parent)] == [first]
 
 
@@ -197,6 +200,7 @@ def test_nonfinite_values_are_left_out_or_clamped(
     )
     experiment_id, parent = sweep(tracker, table)
     run_id = tracker.record(experiment_id, parent, result)
+    tracker.flush()  # the bulk recorder writes what it holds
     run = tracker.client.get_run(run_id)
     assert run.info.status == "FINISHED"  # diverged is a result, not a failure
     assert run.data.tags["runner.status"] == "diverged"
@@ -218,7 +222,9 @@ def test_failed_run_keeps_params_and_reason(
     spec = tracking_spec(seed=7, row=3)
     result = RunResult(spec, spec.spec_hash(), "failed", reason="ValueError: plugin raised")
     experiment_id, parent = sweep(tracker, table)
-    run = tracker.client.get_run(tracker.record(experiment_id, parent, result))
+    run_id = tracker.record(experiment_id, parent, result)
+    tracker.flush()
+    run = tracker.client.get_run(run_id)
     assert run.info.status == "FAILED"
     assert run.data.tags["runner.reason"] == "ValueError: plugin raised"
     assert run.data.params == run_record.flat_params(spec)
@@ -234,6 +240,7 @@ def test_long_histories_are_logged_in_batches_within_limits(
     result = dataclasses.replace(xor_results[0], history=history)
     experiment_id, parent = sweep(tracker, table)
     run_id = tracker.record(experiment_id, parent, result)
+    tracker.flush()  # the bulk recorder writes what it holds
     for name in history:
         assert len(tracker.client.get_metric_history(run_id, name)) == n
 
@@ -261,6 +268,7 @@ def test_finished_hashes_killed_runs_and_end_of_sweep(
     tracker.record(
         experiment_id, parent, RunResult(failed_spec, failed_spec.spec_hash(), "failed", "boom")
     )
+    tracker.flush()  # the bulk recorder writes what it holds
     assert tracker.claim(experiment_id, parent, [killed_spec]) == [killed_spec]
     tracker.mark_killed(experiment_id, parent, [finished.spec, killed_spec], "interrupted")
 
@@ -308,6 +316,7 @@ def test_a_claimed_spec_is_recorded_in_its_claim_and_taken_from_other_sweeps(
     _, other_parent = sweep(other, table)
     assert other.claim(experiment_id, other_parent, [first.spec, second.spec]) == []
     run_id = tracker.record(experiment_id, parent, first)
+    tracker.flush()  # the bulk recorder writes what it holds
     assert run_id == claims[first.spec_hash].info.run_id  # the claim became the run
     assert tracker.client.get_run(run_id).info.status == "FINISHED"
     assert tracker.client.get_run(run_id).data.tags["runner.status"] == "finished"
@@ -353,6 +362,7 @@ def test_finished_hashes_readonly_creates_nothing(
     assert not missing.parent.exists()
     experiment_id, parent = sweep(tracker, table)
     tracker.record(experiment_id, parent, xor_results[0])
+    tracker.flush()  # the bulk recorder writes what it holds
     assert tracking.finished_hashes_readonly(tracker.uri, "xor") == {xor_results[0].spec_hash}
     assert tracking.finished_hashes_readonly(tracker.uri, "other") == set()
 
@@ -369,6 +379,7 @@ def test_load_network_predicts_as_the_trained_network(
 
     experiment_id, parent = sweep(tracker, table)
     run_id = tracker.record(experiment_id, parent, moons_result)
+    tracker.flush()  # the bulk recorder writes what it holds
     network = load_network(run_id, tracker.uri)
 
     spec, registry = moons_result.spec, get_registry()
@@ -422,6 +433,7 @@ def test_best_model_loads_with_mlflow_pyfunc(
     assert result.metrics["train_accuracy"] == 1.0
     experiment_id, parent = sweep(tracker, table)
     best = tracker.record(experiment_id, parent, result)
+    tracker.flush()  # the bulk recorder writes what it holds
     tracker.end_sweep(parent, {"finished": 1}, best, "FINISHED")
     tracker.log_best_model(parent, best)
     assert tracker.client.get_run(parent).data.tags["runner.best_model"] == (

@@ -3,6 +3,9 @@
 - :mod:`~runner.tracking.tracker`: the recorder, :class:`Tracker` (experiments, sweep and run
   records, retries, the spool's replay);
 - :mod:`~runner.tracking.records`: what a run holds (tags, params, metric points, artifacts);
+- :mod:`~runner.tracking.bulk`: the bulk recorder (whole runs, many per transaction, into the
+  tables of a SQL store at the installed MLflow's schema revision);
+- :mod:`~runner.tracking.writers`: writer threads, each with its own client, for a server;
 - :mod:`~runner.tracking.spool`: results kept on disk while the store is away (JSON + npz);
 - :mod:`~runner.tracking.store`: where the store is (URIs) and which failures are transient;
 - :mod:`~runner.tracking.pyfunc`: a recorded run's network, and the MLflow pyfunc model.

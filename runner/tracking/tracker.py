@@ -34,6 +34,7 @@ import re
 import shlex
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -46,6 +47,7 @@ from runner.engine.trained import ARCHITECTURE_FILE, WEIGHTS_FILE
 from runner.environ import environ
 from runner.errors import StoreWriteError, TrackingError, error_reason
 from runner.spec import RunResult, RunSpec
+from runner.tracking.bulk import BulkRun, SqlWriter, open_writer
 from runner.tracking.drivers import driver_gone, this_driver
 from runner.tracking.pyfunc import save_pyfunc
 from runner.tracking.records import (
@@ -82,6 +84,7 @@ from runner.tracking.store import (
     store_lock,
     store_problem,
 )
+from runner.tracking.writers import DEFAULT_WRITERS, WriterPool
 from runner.version import __version__
 
 ARTIFACT_FOLDER = "mlartifacts"
@@ -91,6 +94,8 @@ CLOCK_SLACK_MS = 120_000
 BEST_MODEL = "best_model"
 
 RUN_STATUS = {"finished": "FINISHED", "diverged": "FINISHED", "failed": "FAILED"}
+#: the bulk recorder writes its buffer when it holds this many runs, or this many metric points
+FLUSH_RUNS, FLUSH_POINTS = 500, 120_000
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +104,12 @@ class Tracker:
     """Writes sweeps and runs to one MLflow store; see the module docstring for the layout.
 
     ``retry_seconds`` bounds how long one record keeps retrying a store that went away before it
-    spools; ``spool_dir`` defaults to ``.runner-spool`` in the working directory.
+    spools; ``spool_dir`` defaults to ``.runner-spool`` in the working directory. ``bulk``
+    allows the bulk recorder (:mod:`runner.tracking.bulk`) on a SQL store whose schema is the
+    installed MLflow's: claims and results are then written many runs per transaction, results
+    when :data:`FLUSH_RUNS` wait, at each :meth:`heartbeat` and before the sweep ends.
+    ``writers`` bounds the threads that complete claimed runs on an http(s) server at once
+    (:mod:`runner.tracking.writers`; default :data:`DEFAULT_WRITERS`, 1 writes in this thread).
     """
 
     #: runs per search_runs page when listing finished runs
@@ -112,6 +122,8 @@ class Tracker:
         retry_seconds: float = 30.0,
         spool_dir: Path | str | None = None,
         check_timeout: float = 5.0,
+        bulk: bool = True,
+        writers: int | None = None,
     ) -> None:
         self.uri = normalize_uri(uri)
         self.retry_seconds = float(retry_seconds)
@@ -125,6 +137,12 @@ class Tracker:
         self._others: set[str] = set()  # spec hashes other sweeps took since (see _taken)
         self._last_beat = time.monotonic()
         self._experiments: dict[str, str] = {}  # parent run id -> experiment id
+        self._writer: SqlWriter | bool | None = None if bulk else False  # False: public API
+        self._pending: list[tuple[RunResult, RunRecord, BulkRun]] = []  # written at flush
+        http = urlparse(self.uri).scheme in ("http", "https")
+        self.writers = max(1, writers or DEFAULT_WRITERS) if http else 1
+        self._pool: WriterPool | None = None  # while writes are in flight on writer threads
+        self._pool_env = contextlib.ExitStack()  # MLflow's HTTP settings while the pool lives
         # http clients: fail fast inside one call and let our own loop do the waiting
         self._http_env = {
             key: value
@@ -140,6 +158,8 @@ class Tracker:
 
     @property
     def client(self) -> Any:
+        if self._pool is not None and (own := self._pool.client()) is not None:
+            return own  # a writer thread's own client
         if self._client is None:
             from mlflow import MlflowClient
 
@@ -151,13 +171,22 @@ class Tracker:
             self._client = MlflowClient(tracking_uri=self.uri)
         return self._client
 
+    @property
+    def bulk(self) -> SqlWriter | None:
+        """The bulk recorder of this store, or None where the public API writes."""
+        if self._writer is None:
+            self._writer = open_writer(self.client) or False
+        return self._writer or None
+
     def _call(self, deadline: float, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """``fn(*args, **kwargs)``, retried with backoff on transient failures until
         ``deadline`` (a ``time.monotonic()`` value) would pass."""
         delay = 0.25
+        # writer threads run inside the pool's settings: os.environ is the process's, not theirs
+        own = self._pool is not None and threading.current_thread().name.startswith("runner-w")
         while True:
             try:
-                with environ(self._http_env):
+                with contextlib.nullcontext() if own else environ(self._http_env):
                     result = fn(*args, **kwargs)
                 self._away = False
                 return result
@@ -184,7 +213,7 @@ class Tracker:
     def check(self) -> None:
         """Raise :class:`TrackingError` (one line) unless the store can be reached and used."""
         scheme = urlparse(self.uri).scheme
-        if scheme not in SCHEMES:
+        if scheme.split("+", 1)[0] not in SCHEMES:  # postgresql+psycopg2: a database's driver
             raise TrackingError(
                 f"tracking URI {self.uri!r}: unsupported scheme {scheme + ':' if scheme else ''!r}"
                 "; use sqlite:///path/to/mlflow.db or http://host:port"
@@ -363,8 +392,11 @@ class Tracker:
         try:
             with store_lock(sqlite_path(self.uri)):
                 taken = self._taken(experiment_id, parent_id, deadline, rerun)
-                for spec in todo:
-                    if spec.spec_hash() not in taken:
+                fresh = [spec for spec in todo if spec.spec_hash() not in taken]
+                if self.bulk is not None:  # one transaction for all the claims
+                    self._bulk_claims(experiment_id, parent_id, fresh, deadline)
+                for spec in fresh:
+                    if (parent_id, spec.spec_hash()) not in self._claims:
                         self._claims[(parent_id, spec.spec_hash())] = self._claim_run(
                             experiment_id, parent_id, spec, deadline
                         )
@@ -412,6 +444,34 @@ class Tracker:
         record.run_id, record.artifact_uri = run.info.run_id, run.info.artifact_uri
         return record
 
+    def _bulk_claims(
+        self, experiment_id: str, parent_id: str, specs: Sequence[RunSpec], deadline: float
+    ) -> None:
+        """Claim ``specs`` in one transaction of the bulk recorder (what :meth:`_claim_run`
+        does one run at a time)."""
+        writer, now, records, runs = self.bulk, now_ms(), [], []
+        assert writer is not None
+        for spec in specs:
+            record = RunRecord(uuid.uuid4().hex, experiment_id, parent_id, now, now)
+            record.run_id = uuid.uuid4().hex
+            record.artifact_uri = writer.artifact_uri(experiment_id, record.run_id)
+            tags = run_tags(spec, spec.spec_hash(), parent_id, record.record_id)
+            tags["runner.status"] = "training"
+            runs.append(
+                BulkRun(
+                    record.run_id,
+                    experiment_id,
+                    spec.run_name(),
+                    now,
+                    record.artifact_uri,
+                    tags=tags,
+                )
+            )
+            records.append((spec, record))
+        self._call(deadline, writer.write, runs)
+        for spec, record in records:
+            self._claims[(parent_id, spec.spec_hash())] = record
+
     def release(self, parent_id: str, specs: Sequence[RunSpec], seconds: float = 1.0) -> None:
         """Give back the claims of specs that never started (a stop): their runs are ended and
         deleted (MLflow's UI and searches leave deleted runs out), and the specs are simply
@@ -429,7 +489,9 @@ class Tracker:
 
     def heartbeat(self, parent_id: str, every: float = 60.0) -> None:
         """Note on the sweep's run that its driver still works, at most every ``every`` s.
-        Best effort: a store that is away is not waited for."""
+        Best effort: a store that is away is not waited for. Writes the bulk recorder's
+        buffer first, so that runs land as populations finish."""
+        self.flush()
         now = time.monotonic()
         if now - self._last_beat < every:
             return
@@ -488,6 +550,7 @@ class Tracker:
     ) -> None:
         """Final counts, the best run's id (tag ``runner.best_run_id``) and metrics (``best_*``),
         and the parent's terminal status (FINISHED, KILLED or FAILED)."""
+        self.flush()
         try:
             self._end_sweep(parent_id, counts, best, status, self._deadline())
         except Exception as exc:
@@ -550,7 +613,9 @@ class Tracker:
 
     def record(self, experiment_id: str, parent_id: str | None, result: RunResult) -> str | None:
         """Write one result as a child run of ``parent_id``; returns its run id, or None when
-        the store stayed away and the result was spooled. Once per spec hash and parent."""
+        the store stayed away and the result was spooled. Once per spec hash and parent. The
+        bulk recorder and the writer threads return the id at once and write the run by the
+        next :meth:`flush` (whose failures are handled, spooled or raised, as here)."""
         key = (parent_id or "", result.spec_hash)
         if key in self._recorded:
             return self._recorded[key]
@@ -566,36 +631,174 @@ class Tracker:
                 start_ms=now - max(0, int(result.wall_time * 1000)),
                 end_ms=now,
             )
+        if self.writers > 1 and record.run_id is not None:  # a claim: completed on a writer
+            self._recorded[key] = record.run_id
+            if self._pool is None:
+                self._pool_env.enter_context(environ(self._http_env))
+                self._pool = WriterPool(self.writers, self._new_client)
+            for future, args in self._pool.submit(self._write_in_thread, result, record):
+                self._settled(future, *args)
+            return record.run_id
         try:
-            run_id: str | None = self._write_run(result, record, self._deadline())
+            if self.bulk is not None:
+                run_id: str | None = self._buffer(result, record)
+            else:
+                run_id = self._write_run(result, record, self._deadline())
         except Exception as exc:
-            full = is_disk_full(exc)
-            if not is_transient(exc) and not full:
-                if getattr(exc, "error_code", None) is None:
-                    raise  # a bug, not the store
-                raise self._fail(f"cannot record run {result.spec.run_name()}", exc) from None
-            if full:  # what was written of the run is marked, if anything can be written
-                self._abandon(record, f"not recorded: {cause_of(exc)}; kept in the spool")
-            elif not self._away:
-                log.warning(
-                    "tracking store %s is away (%s); keeping results in %s until the next sweep",
-                    self.uri,
-                    cause_of(exc),
-                    self._spool_folder(experiment_id),
-                )
-            self._away = True
+            run_id = self._record_failed(result, record, exc)
+        self._recorded[key] = run_id
+        return run_id
+
+    def _new_client(self) -> Any:
+        from mlflow import MlflowClient
+
+        return MlflowClient(tracking_uri=self.uri)
+
+    def _write_in_thread(self, result: RunResult, record: RunRecord) -> str:
+        return self._write_run(result, record, self._deadline())
+
+    def _settled(self, future: Any, result: RunResult, record: RunRecord) -> None:
+        """A write of a writer thread is done: a failure is handled as :meth:`record` does."""
+        exc = future.exception()
+        if exc is not None:
+            key = (record.parent_id or "", result.spec_hash)
+            self._recorded[key] = self._record_failed(result, record, exc)
+
+    def _record_failed(self, result: RunResult, record: RunRecord, exc: BaseException) -> None:
+        """A record that failed: raised unless the store is away or full, else spooled."""
+        experiment_id = record.experiment_id
+        full = is_disk_full(exc)
+        if not is_transient(exc) and not full:
+            if getattr(exc, "error_code", None) is None:
+                raise exc  # a bug, not the store
+            raise self._fail(f"cannot record run {result.spec.run_name()}", exc) from None
+        if full:  # what was written of the run is marked, if anything can be written
+            self._abandon(record, f"not recorded: {cause_of(exc)}; kept in the spool")
+        elif not self._away:
+            log.warning(
+                "tracking store %s is away (%s); keeping results in %s until the next sweep",
+                self.uri,
+                cause_of(exc),
+                self._spool_folder(experiment_id),
+            )
+        self._away = True
+        try:
+            self._spool_result(result, record)
+        except OSError as spool_exc:
+            spool = self._spool_folder(experiment_id)
+            raise StoreWriteError(
+                f"tracking store {self.uri}: cannot record run {result.spec.run_name()} "
+                f"({cause_of(exc)}), nor keep it in the spool {spool} "
+                f"({cause_of(spool_exc)}); free space, then run the same command again"
+            ) from None
+
+    def _buffer(self, result: RunResult, record: RunRecord) -> str:
+        """Write a result's artifacts and keep its run for the bulk recorder's next
+        :meth:`flush` (at once when the buffer is full); returns the run's id."""
+        writer = self.bulk
+        assert writer is not None
+        create = record.run_id is None  # not claimed (the store was away): a new run
+        if create:
+            record.run_id = uuid.uuid4().hex
+            record.artifact_uri = writer.artifact_uri(record.experiment_id, record.run_id)
+        try:
+            self._write_artifacts(result, record, self._deadline())
+        except BaseException:
+            if create:
+                record.run_id = record.artifact_uri = None
+            raise
+        spec = result.spec
+        metrics, nonfinite = run_metrics(result, record.start_ms, record.end_ms)
+        tags = {"runner.status": result.status}
+        if create:
+            tags = {**run_tags(spec, result.spec_hash, record.parent_id, record.record_id), **tags}
+        if result.reason:
+            tags["runner.reason"] = result.reason[:5000]
+        if nonfinite:
+            tags["runner.nonfinite"] = ",".join(sorted(nonfinite))
+        run = BulkRun(
+            record.run_id,
+            record.experiment_id,
+            spec.run_name(),
+            record.start_ms,
+            record.artifact_uri or "",
+            status=RUN_STATUS.get(result.status, "FAILED"),
+            end_ms=record.end_ms,
+            create=create,
+            tags=tags,
+            params=run_params(spec),
+            metrics=metrics,
+        )
+        self._pending.append((result, record, run))
+        points = sum(len(run.metrics) for _, _, run in self._pending)
+        if len(self._pending) >= FLUSH_RUNS or points >= FLUSH_POINTS:
+            self.flush()
+        return record.run_id
+
+    def flush(self) -> int:
+        """Write the runs the bulk recorder holds, in one transaction; a store that stays away
+        (or whose disk is full: then :class:`StoreWriteError`) gets them spooled. Returns how
+        many runs were written. Nothing is lost when a stop signal cuts it short: the buffer
+        stays for the next call. Waits for the writer threads' writes first."""
+        if self._pool is not None:
+            for future, args in self._pool.settle():
+                self._settled(future, *args)
+            pool, self._pool = self._pool, None
+            pool.close()
+            self._pool_env.close()
+        if not self._pending:
+            return 0
+        writer = self.bulk
+        assert writer is not None
+        try:
+            written = self._call(self._deadline(), writer.write, [r for _, _, r in self._pending])
+        except Exception as exc:
+            if not is_transient(exc) and not is_disk_full(exc):
+                raise self._fail("cannot record runs", exc) from None
+            pending, self._pending = self._pending, []
+            self._spool_pending(pending, exc)
+            if is_disk_full(exc):  # one line and exit code 1, as for a run written alone
+                raise self._fail("cannot record runs", exc) from None
+            return 0
+        self._pending = []
+        return len(written)
+
+    def _spool_pending(
+        self, pending: list[tuple[RunResult, RunRecord, BulkRun]], exc: BaseException
+    ) -> None:
+        """Keep in the spool the results a flush could not write (see :meth:`record`)."""
+        if not self._away:
+            log.warning(
+                "tracking store %s is away (%s); keeping results in %s until the next sweep",
+                self.uri,
+                cause_of(exc),
+                self._spool_folder(pending[0][1].experiment_id),
+            )
+        self._away = True
+        for result, record, run in pending:
+            if run.create:  # never written: the replay creates it
+                record.run_id = record.artifact_uri = None
+                self._recorded[(record.parent_id or "", result.spec_hash)] = None
             try:
                 self._spool_result(result, record)
             except OSError as spool_exc:
-                spool = self._spool_folder(experiment_id)
                 raise StoreWriteError(
                     f"tracking store {self.uri}: cannot record run {result.spec.run_name()} "
-                    f"({cause_of(exc)}), nor keep it in the spool {spool} "
-                    f"({cause_of(spool_exc)}); free space, then run the same command again"
+                    f"({cause_of(exc)}), nor keep it in the spool "
+                    f"{self._spool_folder(record.experiment_id)} ({cause_of(spool_exc)}); "
+                    "free space, then run the same command again"
                 ) from None
-            run_id = None
-        self._recorded[key] = run_id
-        return run_id
+
+    def _write_artifacts(self, result: RunResult, record: RunRecord, deadline: float) -> None:
+        """A run's files, where its artifact URI says."""
+        folder = local_folder(record.artifact_uri)
+        if folder is not None:  # a local store: write in place, no copy, no lookup of the run
+            folder.mkdir(parents=True, exist_ok=True)
+            write_artifacts(result, folder)
+        else:
+            with tempfile.TemporaryDirectory(prefix="runner-run-") as tmp:
+                if write_artifacts(result, Path(tmp)):
+                    self._call(deadline, self.client.log_artifacts, record.run_id, tmp)
 
     def _abandon(self, record: RunRecord, reason: str) -> None:
         """Mark FAILED, with ``reason``, the run of a record that could not be written whole;
@@ -635,14 +838,7 @@ class Tracker:
         if nonfinite:
             tags.append(("runner.nonfinite", ",".join(sorted(nonfinite))))
         self._log(deadline, run_id, metrics, run_params(spec), tags)
-        folder = local_folder(record.artifact_uri)
-        if folder is not None:  # a local store: write in place, no copy, no lookup of the run
-            folder.mkdir(parents=True, exist_ok=True)
-            write_artifacts(result, folder)
-        else:
-            with tempfile.TemporaryDirectory(prefix="runner-run-") as tmp:
-                if write_artifacts(result, Path(tmp)):
-                    self._call(deadline, self.client.log_artifacts, run_id, tmp)
+        self._write_artifacts(result, record, deadline)
         status = RUN_STATUS.get(result.status, "FAILED")
         self._call(deadline, self.client.set_terminated, run_id, status, record.end_ms)
         return run_id

@@ -1,0 +1,292 @@
+"""The bulk recorder: whole runs, many per transaction, written straight into the tables of an
+MLflow SQL store (sqlite://, postgresql://, mysql:// URIs the driver opens itself).
+
+MLflow's public API writes a run in a few transactions and builds one ORM object (and one
+validation) per metric point; this module writes the same rows through MLflow's own table
+definitions (:mod:`mlflow.store.tracking.dbmodels.models`: ``runs``, ``tags``, ``params``,
+``metrics``, ``latest_metrics``) with SQLAlchemy Core bulk inserts, so that a thousand runs cost
+one transaction. The rows are the ones the public API writes: a run created as
+``MlflowClient.create_run`` creates it (``mlflow.runName`` tag, ``user_id`` from ``mlflow.user``,
+source type UNKNOWN, the artifact URI ``<experiment's artifact location>/<run id>/artifacts``),
+metric points deduplicated as ``log_batch`` does, ``latest_metrics`` holding the point with the
+greatest ``(step, timestamp, value)`` per key, and the status and end time ``set_terminated``
+sets.
+
+It is used only when the store's schema revision (its ``alembic_version`` table) is the head
+revision of the installed MLflow's migrations (:func:`schema_revisions`): the tables are then
+exactly the ones the models describe. Any other store, or any doubt, gets None from
+:func:`open_writer` and the caller writes through the public API.
+
+A transaction holds whole runs: every row of every run of a :meth:`SqlWriter.complete` call is
+committed together, or none is. A run already completed (a commit that went through although
+its caller saw an error) is left out of a second call, so that a retry never duplicates.
+mlflow and sqlalchemy are imported inside functions only; imports nothing of runner's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+#: rows per ``IN (...)`` list (well within every database's limit of bound variables)
+_CHUNK = 500
+
+
+@dataclass
+class BulkRun:
+    """One run as the bulk recorder writes it.
+
+    ``create`` says whether the run's row is new (else the run exists, RUNNING: a claim);
+    ``tags`` are set (a new value replaces an old one), ``params`` and ``metrics`` (``(key,
+    value, timestamp, step)``, finite values) added; ``status`` and ``end_ms`` end the run
+    unless ``status`` is RUNNING.
+    """
+
+    run_id: str
+    experiment_id: str
+    name: str
+    start_ms: int
+    artifact_uri: str
+    status: str = "RUNNING"
+    end_ms: int | None = None
+    create: bool = True
+    tags: dict[str, str] = field(default_factory=dict)
+    params: list[tuple[str, str]] = field(default_factory=list)
+    metrics: list[tuple[str, float, int, int]] = field(default_factory=list)
+
+
+def schema_revisions(engine: Any) -> tuple[str | None, str]:
+    """``(the store's alembic revision, the installed MLflow's head revision)``."""
+    from mlflow.store.db.utils import _get_latest_schema_revision, _get_schema_version
+
+    return _get_schema_version(engine), _get_latest_schema_revision()
+
+
+def open_writer(client: Any) -> SqlWriter | None:
+    """A :class:`SqlWriter` on the store of ``client`` (an ``MlflowClient``), or None when the
+    store is not a SQL store this process opens itself, or its schema revision is not the
+    installed MLflow's head (then the public API is the way)."""
+    try:
+        from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+        store = client._tracking_client.store
+        if not isinstance(store, SqlAlchemyStore):
+            return None
+        current, head = schema_revisions(store.engine)
+    except Exception as exc:  # an MLflow without these internals: the public API it is
+        log.info("runner: bulk recorder not used: %s", exc)
+        return None
+    if current != head:
+        log.info(
+            "runner: bulk recorder not used: store at schema revision %s, MLflow expects %s",
+            current,
+            head,
+        )
+        return None
+    return SqlWriter(store.engine)
+
+
+def artifact_uri(location: str, run_id: str) -> str:
+    """Where MLflow's SQL store puts a new run's artifacts."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+    from mlflow.utils.uri import append_to_uri_path
+
+    return append_to_uri_path(location, run_id, SqlAlchemyStore.ARTIFACTS_FOLDER_NAME)
+
+
+def latest_points(
+    metrics: Iterable[tuple[str, float, int, int]],
+) -> dict[str, tuple[str, float, int, int]]:
+    """Per key, the point MLflow keeps in ``latest_metrics``: the greatest (step, timestamp,
+    value)."""
+    latest: dict[str, tuple[str, float, int, int]] = {}
+    for point in metrics:
+        key, value, timestamp, step = point
+        old = latest.get(key)
+        if old is None or (step, timestamp, value) > (old[3], old[2], old[1]):
+            latest[key] = point
+    return latest
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+class SqlWriter:
+    """Writes :class:`BulkRun` s into one SQL store, many runs per transaction."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self._locations: dict[str, str] = {}
+
+    def artifact_uri(self, experiment_id: str, run_id: str) -> str:
+        """The artifact URI MLflow gives a new run of the experiment."""
+        if experiment_id not in self._locations:
+            from mlflow.store.tracking.dbmodels.models import SqlExperiment
+            from sqlalchemy import select
+
+            table = SqlExperiment.__table__
+            query = select(table.c.artifact_location).where(
+                table.c.experiment_id == int(experiment_id)
+            )
+            with self.engine.connect() as conn:
+                self._locations[experiment_id] = conn.execute(query).scalar_one()
+        return artifact_uri(self._locations[experiment_id], run_id)
+
+    def _insert(self, conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows`` (dicts keyed by column) into ``table``: on SQLite straight through the
+        driver's executemany (SQLAlchemy's per-row processing cost more than SQLite itself),
+        elsewhere as a Core bulk insert (batched into multi-row INSERTs by SQLAlchemy)."""
+        if not rows:
+            return
+        if self.engine.dialect.name != "sqlite":
+            from sqlalchemy import insert
+
+            conn.execute(insert(table), rows)
+            return
+        names = list(rows[0])
+        columns = ", ".join(self.engine.dialect.identifier_preparer.quote(n) for n in names)
+        sql = f"INSERT INTO {table.name} ({columns}) VALUES ({', '.join('?' * len(names))})"
+        conn.exec_driver_sql(sql, [tuple(row[n] for n in names) for row in rows])
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        """A connection in a transaction, committed when the block ends, else rolled back."""
+        with self.engine.begin() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("PRAGMA busy_timeout = 20000")  # wait, as MLflow does
+                # pages kept in memory until the commit: SQLite locks readers out only then
+                # (a spill to the file would take the exclusive lock for the rest of the write)
+                conn.exec_driver_sql("PRAGMA cache_size = -65536")
+            yield conn
+
+    def write(self, runs: Sequence[BulkRun]) -> list[str]:
+        """Write ``runs`` in one transaction: create the new ones, add their params, metrics and
+        latest metrics, set their tags, end them. A run that is gone, deleted, or no longer
+        RUNNING (completed by an earlier call whose commit went through), and a new run whose id
+        exists already, is left out. Returns the ids of the runs written."""
+        from mlflow.store.tracking.dbmodels.models import (
+            SqlLatestMetric,
+            SqlMetric,
+            SqlParam,
+            SqlRun,
+            SqlTag,
+        )
+        from sqlalchemy import and_, bindparam, delete, select, update
+
+        runs_t, tags_t = SqlRun.__table__, SqlTag.__table__
+        params_t, metrics_t, latest_t = (
+            SqlParam.__table__,
+            SqlMetric.__table__,
+            SqlLatestMetric.__table__,
+        )
+        with self._transaction() as conn:
+            ids = [r.run_id for r in runs]
+            state: dict[str, tuple[str, str]] = {}
+            for chunk in _chunks(ids):
+                query = select(runs_t.c.run_uuid, runs_t.c.status, runs_t.c.lifecycle_stage)
+                for run_uuid, status, stage in conn.execute(
+                    query.where(runs_t.c.run_uuid.in_(chunk))
+                ):
+                    state[run_uuid] = (status, stage)
+            todo = [
+                r
+                for r in runs
+                if (
+                    r.run_id not in state
+                    if r.create
+                    else state.get(r.run_id) == ("RUNNING", "active")
+                )
+            ]
+            if not todo:
+                return []
+            new = [r for r in todo if r.create]
+            if new:
+                self._insert(
+                    conn,
+                    runs_t,
+                    [
+                        {
+                            "run_uuid": r.run_id,
+                            "name": r.name,
+                            "source_type": "UNKNOWN",
+                            "source_name": "",
+                            "entry_point_name": "",
+                            "user_id": r.tags.get("mlflow.user", "unknown"),
+                            "status": r.status,
+                            "start_time": r.start_ms,
+                            "end_time": r.end_ms,
+                            "deleted_time": None,
+                            "source_version": "",
+                            "lifecycle_stage": "active",
+                            "artifact_uri": r.artifact_uri,
+                            "experiment_id": int(r.experiment_id),
+                        }
+                        for r in new
+                    ],
+                )
+            old = [r for r in todo if not r.create]
+            replaced = [(r.run_id, k) for r in old for k in r.tags]
+            if replaced:
+                conn.execute(
+                    delete(tags_t).where(
+                        and_(tags_t.c.run_uuid == bindparam("rid"), tags_t.c.key == bindparam("k"))
+                    ),
+                    [{"rid": rid, "k": k} for rid, k in replaced],
+                )
+            tag_rows = [
+                {"key": k, "value": v, "run_uuid": r.run_id}
+                for r in todo
+                for k, v in r.tags.items()
+            ]
+            tag_rows += [
+                {"key": "mlflow.runName", "value": r.name, "run_uuid": r.run_id}
+                for r in new
+                if "mlflow.runName" not in r.tags
+            ]
+            self._insert(conn, tags_t, tag_rows)
+            param_rows = [
+                {"key": k, "value": v, "run_uuid": r.run_id} for r in todo for k, v in r.params
+            ]
+            self._insert(conn, params_t, param_rows)
+            metric_rows, latest_rows = [], []
+            for r in todo:
+                for key, value, timestamp, step in dict.fromkeys(r.metrics):  # as log_batch
+                    metric_rows.append(
+                        {
+                            "key": key,
+                            "value": value,
+                            "timestamp": timestamp,
+                            "step": step,
+                            "is_nan": False,
+                            "run_uuid": r.run_id,
+                        }
+                    )
+                for key, value, timestamp, step in latest_points(r.metrics).values():
+                    latest_rows.append(
+                        {
+                            "key": key,
+                            "value": value,
+                            "timestamp": timestamp,
+                            "step": step,
+                            "is_nan": False,
+                            "run_uuid": r.run_id,
+                        }
+                    )
+            self._insert(conn, metrics_t, metric_rows)
+            self._insert(conn, latest_t, latest_rows)
+            ended = [r for r in old if r.status != "RUNNING"]
+            if ended:
+                conn.execute(
+                    update(runs_t)
+                    .where(runs_t.c.run_uuid == bindparam("rid"))
+                    .values(status=bindparam("s"), end_time=bindparam("e")),
+                    [{"rid": r.run_id, "s": r.status, "e": r.end_ms} for r in ended],
+                )
+        return [r.run_id for r in todo]

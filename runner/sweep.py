@@ -275,7 +275,8 @@ def run_sweep(
                         f"run {result.spec.run_name()} (table row {result.spec.row}) failed: "
                         f"{result.reason}; stopping (--fail-fast)"
                     )
-            tracker.heartbeat(parent)
+            with execution.signals_deferred():  # the bulk write it does is whole, or not at all
+                tracker.heartbeat(parent)
 
         def stopped(started: list[PopulationTask], queued: list[PopulationTask], why: str) -> None:
             """Mark KILLED what was training, give back the claims of what never started."""

@@ -257,28 +257,10 @@ class SqlWriter:
             self._insert(conn, params_t, param_rows)
             metric_rows, latest_rows = [], []
             for r in todo:
-                for key, value, timestamp, step in dict.fromkeys(r.metrics):  # as log_batch
-                    metric_rows.append(
-                        {
-                            "key": key,
-                            "value": value,
-                            "timestamp": timestamp,
-                            "step": step,
-                            "is_nan": False,
-                            "run_uuid": r.run_id,
-                        }
-                    )
-                for key, value, timestamp, step in latest_points(r.metrics).values():
-                    latest_rows.append(
-                        {
-                            "key": key,
-                            "value": value,
-                            "timestamp": timestamp,
-                            "step": step,
-                            "is_nan": False,
-                            "run_uuid": r.run_id,
-                        }
-                    )
+                for point in dict.fromkeys(r.metrics):  # each point once, as log_batch
+                    metric_rows.append(_metric_row(r.run_id, point))
+                for point in latest_points(r.metrics).values():
+                    latest_rows.append(_metric_row(r.run_id, point))
             self._insert(conn, metrics_t, metric_rows)
             self._insert(conn, latest_t, latest_rows)
             ended = [r for r in old if r.status != "RUNNING"]
@@ -290,3 +272,16 @@ class SqlWriter:
                     [{"rid": r.run_id, "s": r.status, "e": r.end_ms} for r in ended],
                 )
         return [r.run_id for r in todo]
+
+
+def _metric_row(run_id: str, point: tuple[str, float, int, int]) -> dict[str, Any]:
+    """A ``metrics`` or ``latest_metrics`` row of one (key, value, timestamp, step) point."""
+    key, value, timestamp, step = point
+    return {
+        "key": key,
+        "value": value,
+        "timestamp": timestamp,
+        "step": step,
+        "is_nan": False,
+        "run_uuid": run_id,
+    }

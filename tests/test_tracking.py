@@ -596,3 +596,11 @@ def test_server_away_spools_and_next_sweep_replays(
     assert closed.info.status == "FINISHED"
     assert closed.data.tags["runner.best_run_id"] == best
     assert closed.data.metrics["finished"] == 2
+
+
+def test_a_value_longer_than_mlflow_keeps_says_it_was_cut() -> None:
+    spec = dataclasses.replace(tracking_spec(), hidden=(1,) * 3500)  # "1-1-...-1": 6999 chars
+    params = dict(run_record.run_params(spec))
+    assert len(params["hidden"]) == run_record.MAX_PARAM_LENGTH
+    assert params["hidden"].endswith("… (cut: 6999 characters in all)")
+    assert params["hidden"].startswith("1-1-1")

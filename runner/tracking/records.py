@@ -80,7 +80,7 @@ def run_tags(
     }
     if parent_id:
         tags["mlflow.parentRunId"] = parent_id
-    return {k: v[:MAX_TAG_LENGTH] for k, v in tags.items()}
+    return {k: fit(v, MAX_TAG_LENGTH) for k, v in tags.items()}
 
 
 def flat_params(spec: RunSpec) -> dict[str, str]:
@@ -106,7 +106,16 @@ def flat_params(spec: RunSpec) -> dict[str, str]:
 
 def run_params(spec: RunSpec) -> list[tuple[str, str]]:
     """The spec's flat parameters as ``(key, value)``, each value cut to MLflow's limit."""
-    return [(k, v[:MAX_PARAM_LENGTH]) for k, v in flat_params(spec).items()]
+    return [(k, fit(v, MAX_PARAM_LENGTH)) for k, v in flat_params(spec).items()]
+
+
+def fit(value: str, limit: int) -> str:
+    """``value``, or when longer than ``limit`` its start and a note of its full length, so a
+    cut value says it is one (the run's ``architecture.json`` holds the layer sizes whole)."""
+    if len(value) <= limit:
+        return value
+    tail = f"… (cut: {len(value)} characters in all)"
+    return value[: limit - len(tail)] + tail
 
 
 def run_metrics(

@@ -54,6 +54,7 @@ from runner.tracking.records import (
     MAX_PARAM_LENGTH,
     RunRecord,
     batches,
+    fit,
     now_ms,
     run_metrics,
     run_params,
@@ -526,8 +527,8 @@ class Tracker:
             "mlflow.source.name": "runner sweep",
             "mlflow.source.type": "LOCAL",
         }
-        params = [Param("table", str(table)[:MAX_PARAM_LENGTH])]
-        params += [Param(k, str(v)[:MAX_PARAM_LENGTH]) for k, v in settings.items()]
+        params = [Param("table", fit(str(table), MAX_PARAM_LENGTH))]
+        params += [Param(k, fit(str(v), MAX_PARAM_LENGTH)) for k, v in settings.items()]
         metrics = [Metric(k, float(v), now, 0) for k, v in planned.items()]
         name = f"sweep {table.stem} {datetime.now():%Y-%m-%d %H:%M}"
         deadline = self._deadline()

@@ -249,6 +249,29 @@ def test_a_sweep_on_postgresql_is_bulk_recorded_once_per_spec(
 
 
 @pytest.mark.slow
+def test_two_sweeps_at_once_on_postgresql_claim_each_configuration_once(
+    postgres, tmp_path: Path
+) -> None:
+    """The database's advisory lock stands where SQLite's lock file does."""
+    from runner.table import load_specs
+
+    uri = postgres.database("twice")
+    tracking.Tracker(uri).check()  # created and migrated first: the race here is the claims'
+    table = tmp_path / "pg.csv"  # populations of one, so that the two sweeps interleave
+    table.write_text("dataset,hidden,epochs,learning_rate,seed\nxor,2|3|4|5|6|7,300,1.0,0..1\n")
+    args = [sys.executable, "-m", "runner", "sweep", str(table), "--jobs", "1", "-q"]
+    args += ["--tracking-uri", uri]
+    both = [
+        subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    for proc in both:
+        _, err = proc.communicate(timeout=300)  # a guard against a hang, not a measurement
+        assert proc.returncode == 0, err.decode()
+    finished_once(uri, "pg", load_specs(table))
+
+
+@pytest.mark.slow
 def test_a_sweep_through_an_mlflow_server_on_postgresql_records_every_run_once(
     postgres, tmp_path: Path
 ) -> None:

@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 #: rows per ``IN (...)`` list (well within every database's limit of bound variables)
 _CHUNK = 500
 
+#: the key of the PostgreSQL advisory lock two sweeps' claims take turns under
+CLAIM_LOCK = 0x72756E6E6572  # "runner"
+
 
 @dataclass
 class BulkRun:
@@ -138,6 +141,30 @@ class SqlWriter:
             with self.engine.connect() as conn:
                 self._locations[experiment_id] = conn.execute(query).scalar_one()
         return artifact_uri(self._locations[experiment_id], run_id)
+
+    @contextlib.contextmanager
+    def claim_lock(self) -> Iterator[None]:
+        """The store's lock for claims, held for the block: what the file lock beside a SQLite
+        store is, on a server database (PostgreSQL's session advisory lock :data:`CLAIM_LOCK`,
+        MySQL's named lock), so that two sweeps never claim one spec. SQLite: nothing here."""
+        dialect = self.engine.dialect.name
+        if dialect not in ("postgresql", "mysql"):
+            yield
+            return
+        if dialect == "postgresql":
+            take = f"SELECT pg_advisory_lock({CLAIM_LOCK})"
+            give = f"SELECT pg_advisory_unlock({CLAIM_LOCK})"
+        else:
+            take = "SELECT GET_LOCK('runner.claims', -1)"
+            give = "SELECT RELEASE_LOCK('runner.claims')"
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(take)
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.exec_driver_sql(give)
+                conn.commit()
 
     def _insert(self, conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
         """Insert ``rows`` (dicts keyed by column) into ``table``: on SQLite straight through the

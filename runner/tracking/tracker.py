@@ -383,15 +383,17 @@ class Tracker:
         """The specs this sweep is to train now, each claimed by a RUNNING child run that
         :meth:`record` completes; left out are those FINISHED (unless ``rerun``) or claimed by
         another live sweep since this one looked. On a SQLite store the check and the claims
-        happen under the store's lock, so two sweeps never claim one spec; against a server, two
-        sweeps claiming one spec in the same instant may both train it. A store that is away
-        gets no claims: the specs train, and their results are spooled."""
+        happen under the store's lock (on a PostgreSQL or MySQL store the driver opens itself,
+        under the database's lock), so two sweeps never claim one spec; against a tracking
+        server, two sweeps claiming one spec in the same instant may both train it. A store
+        that is away gets no claims: the specs train, and their results are spooled."""
         todo = [s for s in specs if (parent_id, s.spec_hash()) not in self._claims]
         if not todo:
             return list(specs)
         deadline = self._deadline()
         try:
-            with store_lock(sqlite_path(self.uri)):
+            claim_lock = self.bulk.claim_lock() if self.bulk else contextlib.nullcontext()
+            with store_lock(sqlite_path(self.uri)), claim_lock:
                 taken = self._taken(experiment_id, parent_id, deadline, rerun)
                 fresh = [spec for spec in todo if spec.spec_hash() not in taken]
                 if self.bulk is not None:  # one transaction for all the claims

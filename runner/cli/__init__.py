@@ -385,7 +385,7 @@ def sweep(
     from rich.console import Console
 
     from runner.cli.report import RichObserver, print_plan, print_results
-    from runner.execution import default_jobs, usable_jobs
+    from runner.execution import default_jobs, ignore_after_a_stop, usable_jobs
     from runner.sweep import MAX_HOURS, run_sweep
 
     out = Console()  # the terminal's width (80 when it is no terminal), never a forced one
@@ -393,6 +393,8 @@ def sweep(
         jobs, note = usable_jobs(jobs, force=force_jobs)
         if note:
             click.echo(f"Warning: {note}", err=True)
+    if _PROGRAM[0]:  # this process ends with its sweep (not so a CliRunner's caller)
+        ignore_after_a_stop()
     observer = RichObserver(enabled=not quiet)
     try:
         summary = run_sweep(
@@ -431,8 +433,13 @@ def _add_plugin_commands() -> None:
     _registry().call_each("register_commands", cli=cli)
 
 
+#: whether the command line runs as its own program (:func:`main`), not called by a caller
+_PROGRAM = [False]
+
+
 def main() -> None:
     """The console-script entry point."""
+    _PROGRAM[0] = True
     try:
         _add_plugin_commands()
         cli()

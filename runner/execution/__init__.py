@@ -43,6 +43,7 @@ from runner.execution.ledger import (
 from runner.execution.pool import BLAS_THREAD_VARS, run_pool
 from runner.execution.signals import (
     STOP_SIGNALS,
+    ignore_after_a_stop,
     signals_deferred,
     signum_of,
     stopping_on_signals,
@@ -59,6 +60,7 @@ __all__ = [
     "failed_results",
     "run_tasks",
     "STOP_SIGNALS",
+    "ignore_after_a_stop",
     "signals_deferred",
     "signum_of",
     "stopping_on_signals",

@@ -45,10 +45,25 @@ def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+#: whether a stop signal, once it has stopped a sweep, leaves later ones ignored for good (a
+#: program that ends with its sweep: see :func:`ignore_after_a_stop`)
+_IGNORE_AFTER_A_STOP: list[bool] = [False]
+
+
+def ignore_after_a_stop() -> None:
+    """For a program that ends when its sweep does (the ``runner`` command): once a stop
+    signal has stopped a sweep, later stop signals stay ignored until the process exits, not
+    only while the sweep stops. A second Ctrl-C 0.2 s after the first would otherwise end the
+    process by the signal on its way out (exit -2, not 130). A library caller keeps its own
+    handlers back after :func:`stopping_on_signals`."""
+    _IGNORE_AFTER_A_STOP[0] = True
+
+
 @contextlib.contextmanager
 def stopping_on_signals() -> Iterator[None]:
     """Inside the block the first stop signal raises :class:`Stopped`; later ones are ignored
-    (with a line on stderr) until the block ends. The previous handlers come back after it."""
+    (with a line on stderr) until the block ends. The previous handlers come back after it
+    (unless :func:`ignore_after_a_stop` was called and a stop happened)."""
     if not _main_thread():
         yield
         return
@@ -66,8 +81,9 @@ def stopping_on_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        if not (first and _IGNORE_AFTER_A_STOP[0]):
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
 
 
 @contextlib.contextmanager

@@ -81,9 +81,11 @@ def stopping_on_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        if not (first and _IGNORE_AFTER_A_STOP[0]):
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+        after_a_stop = first and _IGNORE_AFTER_A_STOP[0]
+        for signum, handler in previous.items():
+            # SIG_IGN, not a Python handler: the interpreter puts the default action back for
+            # Python handlers while it shuts down, and a signal then would end the process
+            signal.signal(signum, signal.SIG_IGN if after_a_stop else handler)
 
 
 @contextlib.contextmanager

@@ -140,6 +140,7 @@ class Tracker:
         self._experiments: dict[str, str] = {}  # parent run id -> experiment id
         self._writer: SqlWriter | bool | None = None if bulk else False  # False: public API
         self._pending: list[tuple[RunResult, RunRecord, BulkRun]] = []  # written at flush
+        self._pending_points = 0  # the metric points of those runs
         http = urlparse(self.uri).scheme in ("http", "https")
         self.writers = max(1, writers or DEFAULT_WRITERS) if http else 1
         self._pool: WriterPool | None = None  # while writes are in flight on writer threads
@@ -733,8 +734,8 @@ class Tracker:
             metrics=metrics,
         )
         self._pending.append((result, record, run))
-        points = sum(len(run.metrics) for _, _, run in self._pending)
-        if len(self._pending) >= FLUSH_RUNS or points >= FLUSH_POINTS:
+        self._pending_points += len(run.metrics)
+        if len(self._pending) >= FLUSH_RUNS or self._pending_points >= FLUSH_POINTS:
             self.flush()
         return record.run_id
 
@@ -758,12 +759,12 @@ class Tracker:
         except Exception as exc:
             if not is_transient(exc) and not is_disk_full(exc):
                 raise self._fail("cannot record runs", exc) from None
-            pending, self._pending = self._pending, []
+            pending, self._pending, self._pending_points = self._pending, [], 0
             self._spool_pending(pending, exc)
             if is_disk_full(exc):  # one line and exit code 1, as for a run written alone
                 raise self._fail("cannot record runs", exc) from None
             return 0
-        self._pending = []
+        self._pending, self._pending_points = [], 0
         return len(written)
 
     def _spool_pending(

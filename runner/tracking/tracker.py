@@ -350,6 +350,7 @@ class Tracker:
         running = list(self._runs(experiment_id, query, deadline))
         beats = {r.info.run_id: r.data.tags.get("runner.heartbeat") for r in running}
         live, reaped, now = [], 0, time.time()
+        gone_runs: list[tuple[str, int, dict[str, str]]] = []  # (run id, end time, tags)
         gone: dict[tuple[Any, Any], bool] = {}  # (driver, last seen): decided once per look
         for run in running:
             tags = run.data.tags
@@ -369,10 +370,14 @@ class Tracker:
             status = (
                 "runner.sweep_status" if tags.get("runner.kind") == "sweep" else "runner.status"
             )
-            marks = [RunTag(status, "killed"), RunTag("runner.reason", why)]
-            self._call(deadline, self.client.log_batch, run.info.run_id, [], [], marks)
             end = max(run.info.start_time or 0, now_ms())
-            self._call(deadline, self.client.set_terminated, run.info.run_id, "KILLED", end)
+            gone_runs.append((run.info.run_id, end, {status: "killed", "runner.reason": why}))
+        if self.bulk is not None:  # tens of thousands of a killed sweep's claims at once
+            return live, self._call(deadline, self.bulk.end_runs, gone_runs, "KILLED")
+        for run_id, end, marks in gone_runs:
+            batch = [RunTag(key, value) for key, value in marks.items()]
+            self._call(deadline, self.client.log_batch, run_id, [], [], batch)
+            self._call(deadline, self.client.set_terminated, run_id, "KILLED", end)
             reaped += 1
         return live, reaped
 
@@ -481,6 +486,12 @@ class Tracker:
         deleted (MLflow's UI and searches leave deleted runs out), and the specs are simply
         still to do. Best effort, for at most ``seconds``."""
         deadline = self._deadline(seconds)
+        if self.bulk is not None:  # every claim in one transaction, however many
+            records = [self._claims.pop((parent_id, s.spec_hash()), None) for s in specs]
+            ends = [(r.run_id, now_ms(), {}) for r in records if r is not None]
+            with contextlib.suppress(Exception):  # a claim left behind is reaped, as below
+                self._call(deadline, self.bulk.end_runs, ends, "KILLED", delete=True)
+            return
         for spec in specs:
             record = self._claims.pop((parent_id, spec.spec_hash()), None)
             if record is None or time.monotonic() > deadline:

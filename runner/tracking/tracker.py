@@ -425,17 +425,14 @@ class Tracker:
         both). The FINISHED read reaches back :data:`CLOCK_SLACK_MS` beyond the last look, for
         the time between a run's end time and its showing FINISHED.
         """
-        query = "attributes.status = 'RUNNING' and tags.`runner.kind` = 'run'"
-        live, _ = self._live_or_reap(experiment_id, query, deadline)
-        taken = [r for r in live if r.data.tags.get("mlflow.parentRunId") != parent_id]
+        # the store leaves out this sweep's own runs: at scale they are tens of thousands
+        others = f"tags.`mlflow.parentRunId` != '{parent_id}'"
+        query = f"attributes.status = 'RUNNING' and tags.`runner.kind` = 'run' and {others}"
+        taken, _ = self._live_or_reap(experiment_id, query, deadline)
         if not rerun:
             since, self._since_ms = self._since_ms - CLOCK_SLACK_MS, now_ms()
             query = f"attributes.status = 'FINISHED' and attributes.end_time >= {since}"
-            taken += [
-                run
-                for run in self._runs(experiment_id, query, deadline)
-                if run.data.tags.get("mlflow.parentRunId") != parent_id
-            ]
+            taken += self._runs(experiment_id, f"{query} and {others}", deadline)
         self._others.update(run.data.tags.get("runner.spec_hash") for run in taken)
         self._others.discard(None)
         return self._others

@@ -883,6 +883,8 @@ class Tracker:
         and a claim left RUNNING is marked by the next sweep. Best effort: a store that is away
         is not waited for. Returns how many runs were marked."""
         deadline = self._deadline(seconds)
+        if self.bulk is not None:  # every claim in one transaction, however many
+            return self._bulk_mark_killed(parent_id, specs, reason, deadline)
         marked = 0
         for spec in specs:
             key = (parent_id, spec.spec_hash())
@@ -903,6 +905,39 @@ class Tracker:
             self._recorded[key] = record.run_id
             marked += 1
         return marked
+
+    def _bulk_mark_killed(
+        self, parent_id: str, specs: Sequence[RunSpec], reason: str, deadline: float
+    ) -> int:
+        """:meth:`mark_killed` through the bulk recorder: each claim ends KILLED with its
+        parameters and reason, all in one transaction."""
+        assert self.bulk is not None
+        now, runs, keys = now_ms(), [], []
+        for spec in specs:
+            key = (parent_id, spec.spec_hash())
+            record = self._claims.get(key)
+            if record is None or key in self._recorded or record.run_id is None:
+                continue
+            tags = {"runner.status": "killed", "runner.reason": reason[:5000]}
+            runs.append(
+                BulkRun(
+                    record.run_id, record.experiment_id, spec.run_name(), record.start_ms,
+                    record.artifact_uri or "", status="KILLED", end_ms=now, create=False,
+                    tags=tags, params=run_params(spec),
+                )
+            )  # fmt: skip
+            keys.append((key, record.run_id))
+        try:
+            written = set(self._call(deadline, self.bulk.write, runs))
+        except Exception as exc:  # the next sweep marks them KILLED
+            self._away = self._away or is_transient(exc)
+            log.warning("tracking store %s: runs not marked KILLED: %s", self.uri, cause_of(exc))
+            return 0
+        for key, run_id in keys:
+            if run_id in written:
+                del self._claims[key]
+                self._recorded[key] = run_id
+        return len(written)
 
     # -- the spool (runner.tracking.spool) -----------------------------------------------------
 

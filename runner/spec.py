@@ -109,6 +109,22 @@ class RunSpec:
             object.__setattr__(self, "_hash", cached)
         return cached
 
+    def configuration_id(self) -> str:
+        """The configuration this run replicates: like :meth:`spec_hash`, without the seed.
+
+        The runs of one table row that differ only in ``seed`` share it (the tag
+        ``runner.configuration``), so they can be grouped and counted as replicates.
+        """
+        cached = self.__dict__.get("_configuration")
+        if cached is None:
+            content = self.content()
+            content.pop("seed")
+            payload = {"spec": content, "plugins": dict(self.versions)}
+            text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+            cached = hashlib.sha256(text.encode()).hexdigest()[:16]
+            object.__setattr__(self, "_configuration", cached)
+        return cached
+
     def params_of(self, part: str) -> dict[str, Any]:
         """The parameters of one part (``"optimizer"``, ``"output_activation"``, ...) as a dict."""
         return dict(getattr(self, f"{part}_params"))

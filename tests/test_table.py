@@ -617,6 +617,16 @@ def test_spec_hashes_are_stable_and_distinct(tmp_path: Path) -> None:
     assert spec.spec_hash() in first and spec.row == 1
 
 
+def test_a_configuration_id_is_shared_by_its_seeds_and_only_by_them(tmp_path: Path) -> None:
+    specs = load_specs(write(tmp_path / "a", "activation,seed\nsigmoid|tanh,0..2\n"))
+    by_activation: dict[str, set[str]] = {}
+    for spec in specs:
+        by_activation.setdefault(spec.activation, set()).add(spec.configuration_id())
+    assert [len(ids) for ids in by_activation.values()] == [1, 1]
+    assert by_activation["sigmoid"] != by_activation["tanh"]
+    assert all(spec.configuration_id() != spec.spec_hash() for spec in specs)
+
+
 @pytest.mark.parametrize("name", sorted(LEGACY_HASHES))
 def test_tables_give_the_hashes_and_names_runner_0_1_0_gave(
     name: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch

@@ -139,6 +139,8 @@ def test_record_writes_name_params_tags_histories_and_artifacts(
     assert tags["mlflow.parentRunId"] == parent
     assert tags["runner.spec_hash"] == result.spec_hash == result.spec.spec_hash()
     assert tags["runner.table_row"] == "1"
+    assert tags["runner.configuration"] == result.spec.configuration_id()
+    assert tags["runner.seed"] == str(result.spec.seed)
     assert tags["runner.table"] == "experiments/xor.csv"
     assert tags["runner.status"] == "finished"
     assert json.loads(tags["runner.plugins"]) == dict(result.spec.versions)

@@ -68,6 +68,8 @@ def run_tags(
     tags = {
         "runner.kind": "run",
         "runner.spec_hash": spec_hash,
+        "runner.configuration": spec.configuration_id(),
+        "runner.seed": str(spec.seed),
         "runner.table": spec.source,
         "runner.table_row": str(spec.row),
         "runner.plugins": json.dumps(dict(spec.versions), sort_keys=True),

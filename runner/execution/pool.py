@@ -162,8 +162,12 @@ class ProcessPool:
         loop.note_started(late)
         lost += loop.settle_all()
         was_running = {i: codes.get(loop.running[i][0]) for i in lost if i in loop.running}
-        # the pool terminates the other workers with SIGTERM; the culprit died otherwise
-        culprits = {i: c for i, c in was_running.items() if c != -signal.SIGTERM} or was_running
+        # the pool terminates the other workers with SIGTERM; the culprit died otherwise. A worker
+        # whose exit code is not known yet (not reaped within the join's timeout on a loaded
+        # machine) is blamed only when no worker is known to have died otherwise
+        others = {i: c for i, c in was_running.items() if c != -signal.SIGTERM}
+        known = {i: c for i, c in others.items() if c is not None}
+        culprits = known or others or was_running
         loop.running.clear()
         done = len(self.ledger.done)
         self.idle_breaks = 0 if culprits or done > self.done_at_last_break else self.idle_breaks + 1

@@ -214,7 +214,6 @@ def run_sweep(
         summary = SweepSummary(table=path, experiment=experiment or path.stem, tracking_uri=uri)
         summary.planned = len(specs)
         summary.rank_by = rank_by
-        summary.leaderboard = Leaderboard(rank_by)
         summary.estimate = estimate
         if dry_run:
             summary.dry_run = True

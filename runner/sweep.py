@@ -29,8 +29,10 @@ from runner.errors import RunnerError, TableError
 from runner.plugin.registry import Registry, get_registry
 from runner.spec import RunResult, RunSpec
 
-#: the most networks one population trains at once; larger groups are split to bound memory
-MAX_MEMBERS = 20_000
+#: the most networks one population trains at once; larger groups are split to bound memory.
+#: The driver holds the results of every population in flight (about 11 KB a run with its
+#: history and weights) while it records them, so this also bounds the driver's memory
+MAX_MEMBERS = 2_000
 #: below this many networks a population is not split further to feed more workers
 MIN_SPLIT_MEMBERS = 8
 #: a plan estimated to take longer than this many hours is refused unless --max-hours says more
@@ -70,7 +72,12 @@ class SweepSummary:
     populations: int = 0
     parent_run_id: str | None = None
     best: tuple[str, RunResult] | None = None
+    #: a dry run's plan, every configuration; after a sweep, the runs kept for its report (the
+    #: best :data:`KEPT` by its ranking and the first :data:`KEPT` failed): a sweep of any size
+    #: keeps counts and these, never every result
     results: list[tuple[str | None, RunResult]] = field(default_factory=list)
+    #: what a running sweep keeps of its results (see :class:`Leaderboard`)
+    leaderboard: Leaderboard | None = field(default=None, repr=False)
     ui_command: str = ""
     dry_run: bool = False
     rank_by: str | None = None
@@ -399,19 +406,21 @@ def _stopped_before_recording() -> Iterator[None]:
 
 
 def _count(summary: SweepSummary, result: RunResult, run_id: str | None) -> None:
-    # keep what the report needs, not the weights and history already in the store
-    result = dataclasses.replace(result, history={}, weights=[], biases=[], architecture={})
     if result.status == "failed":
         summary.failed += 1
     elif result.status == "diverged":
         summary.diverged += 1
     else:
         summary.finished += 1
-    summary.results.append((run_id, result))
+    if summary.leaderboard is None:
+        summary.leaderboard = Leaderboard(summary.rank_by)
+    summary.leaderboard.add(run_id, result)
 
 
 def _finish(tracker: Any, parent: str, summary: SweepSummary, status: str) -> None:
-    summary.ranking = ranking([r for _, r in summary.results], summary.rank_by)
+    board = summary.leaderboard or Leaderboard(summary.rank_by)
+    summary.ranking = board.ranking()
+    summary.results = board.entries(summary.ranking)
     best = ranked(summary, 1)
     if summary.ranking.metric is not None and best and best[0][0] is not None:
         if best[0][1].status == "finished" and summary.ranking.value(best[0][1]) is not None:
@@ -456,25 +465,109 @@ def _finite(value: float) -> float:
     return value if math.isfinite(value) else math.inf
 
 
+class _Tally:
+    """What :func:`ranking` looks at in a set of runs, as counts: how many runs, how many have
+    each metric that decides the ranking, and their costs (a handful of names)."""
+
+    DECIDING = ("test_loss", "test_accuracy", "train_accuracy")
+
+    def __init__(self) -> None:
+        self.runs = 0
+        self.having = dict.fromkeys(self.DECIDING, 0)
+        self.costs: set[str] = set()
+
+    def add(self, result: RunResult) -> None:
+        self.runs += 1
+        for name in self.DECIDING:
+            self.having[name] += name in result.metrics
+        self.costs.add(result.spec.cost)
+
+    def ranking(self, rank_by: str | None) -> Ranking:
+        if rank_by:
+            return Ranking(rank_by, f"ranked by {rank_by} (--rank-by)")
+        every = {name: self.runs > 0 and n == self.runs for name, n in self.having.items()}
+        split = "test" if every["test_loss"] else "train"
+        if every[f"{split}_accuracy"]:
+            return Ranking(f"{split}_accuracy", f"ranked by {split} accuracy")
+        costs = sorted(self.costs)
+        if len(costs) <= 1:
+            return Ranking(f"{split}_loss", f"ranked by {split} loss")
+        return Ranking(
+            None,
+            f"the runs use different costs ({', '.join(costs)}), whose losses do not compare: "
+            "listed by cost, no best model chosen; --rank-by METRIC ranks them "
+            f"({', '.join(RANK_METRICS)})",
+        )
+
+
 def ranking(results: list[RunResult], rank_by: str | None = None) -> Ranking:
     """How to compare ``results``: ``rank_by`` when given; else accuracy when every finished
     run has one (classification; the test set's when every run has a test set); else the loss,
     when every finished run has the same cost. Losses of different costs never compare."""
-    runs = [r for r in results if r.status == "finished"] or list(results)
-    if rank_by:
-        return Ranking(rank_by, f"ranked by {rank_by} (--rank-by)")
-    split = "test" if runs and all("test_loss" in r.metrics for r in runs) else "train"
-    if runs and all(f"{split}_accuracy" in r.metrics for r in runs):
-        return Ranking(f"{split}_accuracy", f"ranked by {split} accuracy")
-    costs = sorted({r.spec.cost for r in runs})
-    if len(costs) <= 1:
-        return Ranking(f"{split}_loss", f"ranked by {split} loss")
-    return Ranking(
-        None,
-        f"the runs use different costs ({', '.join(costs)}), whose losses do not compare: "
-        "listed by cost, no best model chosen; --rank-by METRIC ranks them "
-        f"({', '.join(RANK_METRICS)})",
-    )
+    finished, every = _Tally(), _Tally()
+    for result in results:
+        every.add(result)
+        if result.status == "finished":
+            finished.add(result)
+    return (finished if finished.runs else every).ranking(rank_by)
+
+
+#: runs kept per way of ranking them while a sweep runs: its report shows the best 10
+KEPT = 10
+
+
+class Leaderboard:
+    """What a sweep keeps of its results, whatever its size: the counts that decide its
+    :func:`ranking`, the best :data:`KEPT` runs under each ranking it may turn out to have
+    (``rank_by``, or each of :data:`RANK_METRICS` and none), and the first :data:`KEPT` failed
+    runs; each without its history and weights (they are in the store). At the end,
+    :meth:`entries` are what :func:`ranked` would pick from all the results."""
+
+    def __init__(self, rank_by: str | None = None, kept: int | None = None) -> None:
+        self.rank_by = rank_by
+        self.kept = KEPT if kept is None else kept
+        self.finished, self.every = _Tally(), _Tally()
+        metrics = (rank_by,) if rank_by else (*RANK_METRICS, None)
+        # per metric: (sort key, arrival, run id, result), trimmed to the best `kept`
+        self.boards: dict[str | None, list[tuple[Any, ...]]] = {m: [] for m in metrics}
+        self.failed: list[tuple[int, str | None, RunResult]] = []
+        self.seen = 0
+
+    def add(self, run_id: str | None, result: RunResult) -> None:
+        result = dataclasses.replace(
+            result, history={}, weights=[], biases=[], architecture={}, traceback=""
+        )
+        self.seen += 1
+        self.every.add(result)
+        if result.status == "finished":
+            self.finished.add(result)
+        if result.status == "failed":
+            if len(self.failed) < self.kept:
+                self.failed.append((self.seen, run_id, result))
+            return
+        for metric, board in self.boards.items():
+            board.append((Ranking(metric, "").key(result), self.seen, run_id, result))
+            if len(board) >= 2 * self.kept:
+                self._trim(board)
+
+    def _trim(self, board: list[tuple[Any, ...]]) -> None:
+        board.sort(key=lambda entry: entry[:2])  # by key, then arrival: as a stable sort does
+        del board[self.kept :]
+
+    def held(self) -> int:
+        """How many results it holds (at most ``(rankings + 1) * 2 * kept``)."""
+        return len(self.failed) + sum(len(board) for board in self.boards.values())
+
+    def ranking(self) -> Ranking:
+        """The ranking :func:`ranking` gives for every result added."""
+        return (self.finished if self.finished.runs else self.every).ranking(self.rank_by)
+
+    def entries(self, rank: Ranking) -> list[tuple[str | None, RunResult]]:
+        """The best runs by ``rank`` and the failed ones kept, in the order they came."""
+        board = self.boards.get(rank.metric, [])
+        self._trim(board)
+        kept = [(seen, run_id, r) for _, seen, run_id, r in board] + self.failed
+        return [(run_id, r) for _, run_id, r in sorted(kept, key=lambda entry: entry[0])]
 
 
 def ranked(summary: SweepSummary, n: int = 10) -> list[tuple[str | None, RunResult]]:

@@ -12,7 +12,16 @@ from _specs import spec_of
 from runner import Activation, Strategy
 from runner.plugin.registry import Origin, get_registry
 from runner.spec import RunResult
-from runner.sweep import FailFast, plan_populations, ranking, run_sweep
+from runner.sweep import (
+    KEPT,
+    FailFast,
+    Leaderboard,
+    SweepSummary,
+    plan_populations,
+    ranked,
+    ranking,
+    run_sweep,
+)
 
 HEADER = (
     "dataset,hidden,activation,output_activation,cost,optimizer,"
@@ -137,6 +146,36 @@ def test_runs_are_ranked_like_with_like() -> None:
     assert mixed.metric is None and "cross_entropy, squared_error" in mixed.says
     assert ranking([squared, entropy], "train_loss").metric == "train_loss"
     assert ranking([squared, _result("squared_error", train_loss=1.0)]).metric == "train_loss"
+
+
+@pytest.mark.parametrize("rank_by", [None, "train_loss"])
+def test_a_sweep_keeps_counts_and_a_few_ranked_runs_not_every_result(rank_by) -> None:
+    """Memory that does not grow with the sweep: however many results come, the leaderboard
+    holds a bounded few, stripped of history and weights, and what it keeps ranks exactly as
+    all of them would."""
+    rng = np.random.default_rng(0)
+    every: list[tuple[str, RunResult]] = []
+    board = Leaderboard(rank_by)
+    bound = (len(board.boards) + 1) * 2 * KEPT
+    for i in range(3000):
+        status = rng.choice(["finished", "finished", "diverged", "failed"])
+        metrics = {"train_loss": float(rng.integers(0, 50)), "train_accuracy": rng.random()}
+        if status == "failed":
+            metrics = {}
+        result = _result("cross_entropy", str(status), seed=i, **metrics)
+        result.history["loss"] = (np.arange(200), np.zeros(200))
+        every.append((f"run{i}", result))
+        board.add(f"run{i}", result)
+        assert board.held() <= bound
+    rank = board.ranking()
+    assert rank == ranking([r for _, r in every], rank_by)
+    kept = SweepSummary(Path("t.csv"), "t", "sqlite://", ranking=rank)
+    kept.results = board.entries(rank)
+    whole = SweepSummary(Path("t.csv"), "t", "sqlite://", ranking=rank, results=every)
+    assert [rid for rid, _ in ranked(kept)] == [rid for rid, _ in ranked(whole)]
+    failed = [rid for rid, r in every if r.status == "failed"][:KEPT]
+    assert [rid for rid, r in kept.results if r.status == "failed"] == failed
+    assert len(kept.results) == 2 * KEPT and all(not r.history for _, r in kept.results)
 
 
 def test_no_best_model_is_chosen_among_losses_of_different_costs(tmp_path, store, example_plugins):

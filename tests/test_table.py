@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -615,6 +616,17 @@ def test_spec_hashes_are_stable_and_distinct(tmp_path: Path) -> None:
     reordered = write(tmp_path / "c", "learning_rate,seed,activation\n0.5,3,tanh\n")
     (spec,) = load_specs(reordered)
     assert spec.spec_hash() in first and spec.row == 1
+
+
+def test_a_spec_keeps_its_hashes_without_growing(tmp_path: Path) -> None:
+    """100,000 specs of a sweep stay small: the cached hashes do not turn each spec's shared-key
+    attribute dict into a dict of its own (~1.3 KB more a spec), and survive a pickle."""
+    specs = load_specs(write(tmp_path / "a", "seed,learning_rate\n0..2,0.1|0.5\n"))
+    before = [sys.getsizeof(s.__dict__) for s in specs]
+    hashes = [(s.spec_hash(), s.configuration_id()) for s in specs]
+    assert [sys.getsizeof(s.__dict__) for s in specs] == before
+    again = pickle.loads(pickle.dumps(specs))
+    assert again == specs and [(s._hash, s._configuration) for s in again] == hashes
 
 
 def test_a_configuration_id_is_shared_by_its_seeds_and_only_by_them(tmp_path: Path) -> None:

@@ -259,7 +259,6 @@ def test_long_histories_are_logged_in_batches_within_limits(
 def test_finished_hashes_killed_runs_and_end_of_sweep(
     tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
 ) -> None:
-    tracker.page_size = 1  # every run on a page of its own: the listing must follow page tokens
     experiment_id, parent = sweep(tracker, table)
     finished = xor_results[0]
     diverged = dataclasses.replace(xor_results[1], status="diverged", reason="loss became NaN")
@@ -275,6 +274,9 @@ def test_finished_hashes_killed_runs_and_end_of_sweep(
     tracker.mark_killed(experiment_id, parent, [finished.spec, killed_spec], "interrupted")
 
     assert tracker.finished_hashes(experiment_id) == {finished.spec_hash, diverged.spec_hash}
+    public = tracking.Tracker(tracker.uri, bulk=False)  # search_runs, page by page
+    public.page_size = 1  # every run on a page of its own: the listing must follow page tokens
+    assert public.finished_hashes(experiment_id) == tracker.finished_hashes(experiment_id)
     runs = children(tracker, experiment_id, parent)
     assert len(runs) == 4  # the recorded spec was not marked KILLED
     (killed,) = [r for r in runs if r.data.tags["runner.spec_hash"] == killed_spec.spec_hash()]

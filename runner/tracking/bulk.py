@@ -142,6 +142,33 @@ class SqlWriter:
                 self._locations[experiment_id] = conn.execute(query).scalar_one()
         return artifact_uri(self._locations[experiment_id], run_id)
 
+    def finished_hashes(self, experiment_id: str) -> set[str]:
+        """The ``runner.spec_hash`` tags of the experiment's active FINISHED runs tagged
+        ``runner.kind`` = ``run``: what ``search_runs`` with that filter finds, in one query that
+        reads two tags a run instead of building every run whole (at 100,000 runs: seconds,
+        not minutes, and no page of whole runs in memory)."""
+        from mlflow.store.tracking.dbmodels.models import SqlRun, SqlTag
+        from sqlalchemy import and_, select
+
+        runs_t, tags_t = SqlRun.__table__, SqlTag.__table__
+        kind, spec = tags_t.alias("kind"), tags_t.alias("spec")
+        query = (
+            select(spec.c.value)
+            .select_from(runs_t)
+            .join(kind, and_(kind.c.run_uuid == runs_t.c.run_uuid, kind.c.key == "runner.kind"))
+            .join(
+                spec, and_(spec.c.run_uuid == runs_t.c.run_uuid, spec.c.key == "runner.spec_hash")
+            )
+            .where(
+                runs_t.c.experiment_id == int(experiment_id),
+                runs_t.c.status == "FINISHED",
+                runs_t.c.lifecycle_stage == "active",
+                kind.c.value == "run",
+            )
+        )
+        with self.engine.connect() as conn:
+            return {value for (value,) in conn.execute(query)}
+
     @contextlib.contextmanager
     def claim_lock(self) -> Iterator[None]:
         """The store's lock for claims, held for the block: what the file lock beside a SQLite

@@ -130,9 +130,7 @@ def test_record_writes_name_params_tags_histories_and_artifacts(
     tracker.flush()  # the bulk recorder writes what it holds
     run = tracker.client.get_run(run_id)
 
-    assert (
-        run.info.run_name == result.spec.run_name() == "sigmoid-momentum-lr2-m0.9-restarts3-seed0"
-    )
+    assert run.info.run_name == result.spec.run_name()
     assert run.info.status == "FINISHED"
     assert run.data.params == run_record.flat_params(result.spec)
     tags = run.data.tags
@@ -147,16 +145,35 @@ def test_record_writes_name_params_tags_histories_and_artifacts(
     assert tags["runner.version"] == runner.__version__
     assert "runner.reason" not in tags and "runner.nonfinite" not in tags
 
+    # one name per quantity: the history from step 0, its last step the final evaluated value
+    last = int(result.metrics["epochs"])
     for name, (steps, values) in result.history.items():
-        history = sorted(tracker.client.get_metric_history(run_id, name), key=lambda m: m.step)
-        assert [m.step for m in history] == np.asarray(steps).tolist()  # step = epoch
-        np.testing.assert_allclose([m.value for m in history], values, rtol=1e-12)
+        key = run_record.HISTORY_NAMES.get(name, name)
+        expected = list(zip(np.asarray(steps).tolist(), np.asarray(values).tolist(), strict=True))
+        if key in result.metrics:
+            expected = [(s, v) for s, v in expected if s < last] + [(last, result.metrics[key])]
+        history = sorted(tracker.client.get_metric_history(run_id, key), key=lambda m: m.step)
+        assert [m.step for m in history] == [s for s, _ in expected]  # step = epoch
+        assert history[0].step == 0
+        np.testing.assert_allclose([m.value for m in history], [v for _, v in expected])
         stamps = [m.timestamp for m in history]
         assert stamps == sorted(stamps)
         assert run.info.start_time <= stamps[0] and stamps[-1] <= run.info.end_time
     assert {"loss", "accuracy", "gradient_norm"} <= set(result.history)
-    for name, value in result.metrics.items():
-        assert run.data.metrics[name] == pytest.approx(value, rel=1e-12), name
+    assert set(run.data.metrics) == {
+        "train_loss",
+        "train_accuracy",
+        "gradient_norm",
+        "wall_time",
+        "restart_loss",
+    }
+    for name in ("train_loss", "train_accuracy", "wall_time"):
+        assert run.data.metrics[name] == pytest.approx(result.metrics[name], rel=1e-12), name
+    # flags and counts are tags, not curves
+    assert tags["runner.converged"] == str(bool(result.metrics["converged"])).lower()
+    assert tags["runner.stop_epoch"] == str(last)
+    assert tags["runner.restarts"] == "3"
+    assert tags["runner.selected_restart"] == str(int(result.metrics["selected_restart"]))
     restarts = tracker.client.get_metric_history(run_id, "restart_loss")
     assert sorted((m.step, m.value) for m in restarts) == list(enumerate(result.restart_losses))
 
@@ -197,7 +214,7 @@ def test_nonfinite_values_are_left_out_or_clamped(
         status="diverged",
         reason="loss became NaN at epoch 12",
         metrics={**base.metrics, "train_loss": math.nan, "gradient_bound": math.inf},
-        history={"loss": (steps, values)},
+        history={"gradient_norm": (steps, values)},
         restart_losses=[math.nan, 0.5],
     )
     experiment_id, parent = sweep(tracker, table)
@@ -207,10 +224,10 @@ def test_nonfinite_values_are_left_out_or_clamped(
     assert run.info.status == "FINISHED"  # diverged is a result, not a failure
     assert run.data.tags["runner.status"] == "diverged"
     assert run.data.tags["runner.reason"] == "loss became NaN at epoch 12"
-    assert run.data.tags["runner.nonfinite"] == "loss,restart_loss,train_loss"
+    assert run.data.tags["runner.nonfinite"] == "gradient_norm,restart_loss,train_loss"
     assert "train_loss" not in run.data.metrics
     assert run.data.metrics["gradient_bound"] == tracking.LARGEST_FLOAT
-    loss = tracker.client.get_metric_history(run_id, "loss")
+    loss = tracker.client.get_metric_history(run_id, "gradient_norm")
     assert sorted(m.step for m in loss) == np.asarray(steps[:5]).tolist()
     assert all(math.isfinite(m.value) for m in loss)
     assert [
@@ -239,12 +256,13 @@ def test_long_histories_are_logged_in_batches_within_limits(
     n = 2500
     steps = np.arange(1, n + 1)
     history = {name: (steps, np.linspace(1.0, 0.0, n)) for name in ("loss", "accuracy")}
-    result = dataclasses.replace(xor_results[0], history=history)
+    metrics = {**xor_results[0].metrics, "epochs": n + 1}
+    result = dataclasses.replace(xor_results[0], history=history, metrics=metrics)
     experiment_id, parent = sweep(tracker, table)
     run_id = tracker.record(experiment_id, parent, result)
     tracker.flush()  # the bulk recorder writes what it holds
-    for name in history:
-        assert len(tracker.client.get_metric_history(run_id, name)) == n
+    for name in ("train_loss", "train_accuracy"):  # and the final value
+        assert len(tracker.client.get_metric_history(run_id, name)) == n + 1
 
     batches = list(run_record.batches(list(range(2500)), list(range(250)), list(range(30))))
     for metrics, params, tags in batches:
@@ -289,9 +307,15 @@ def test_finished_hashes_killed_runs_and_end_of_sweep(
     run = tracker.client.get_run(parent)
     assert run.info.status == "KILLED"
     assert re.fullmatch(r"sweep xor \d{4}-\d\d-\d\d \d\d:\d\d", run.info.run_name)
-    assert {k: run.data.metrics[k] for k in counts} == counts
+    assert run.data.metrics == {}  # the summary is tags: the chart view shows the runs' curves
+    assert {k: int(run.data.tags[f"runner.count.{k}"]) for k in counts} == counts
     assert run.data.tags["runner.best_run_id"] == best
-    assert run.data.metrics["best_train_loss"] == pytest.approx(finished.metrics["train_loss"])
+    best_loss = float(run.data.tags["runner.best.train_loss"])
+    assert best_loss == pytest.approx(finished.metrics["train_loss"], rel=1e-5)
+    # its description links the best run, in the UI's own address form
+    link = f"](#/experiments/{experiment_id}/runs/{best})"
+    assert link in run.data.tags["mlflow.note.content"]
+    assert str(table) in run.data.tags["mlflow.note.content"]
     assert run.data.params == {
         "table": str(table),
         "jobs": "1",
@@ -299,6 +323,19 @@ def test_finished_hashes_killed_runs_and_end_of_sweep(
         "log_every": "auto",
     }
     assert [a.path for a in tracker.client.list_artifacts(parent)] == ["xor.csv"]
+
+
+def test_the_experiment_is_marked_model_training_and_says_which_table(
+    tracker: tracking.Tracker, table: Path
+) -> None:
+    experiment_id, _ = sweep(tracker, table)
+    tags = tracker.client.get_experiment(experiment_id).tags
+    assert tags["mlflow.experimentKind"] == "custom_model_development"
+    assert f"`{table}`" in tags["mlflow.note.content"]
+    # a description a user wrote in the UI is left alone by the next sweep
+    tracker.client.set_experiment_tag(experiment_id, "mlflow.note.content", "mine")
+    sweep(tracker, table)
+    assert tracker.client.get_experiment(experiment_id).tags["mlflow.note.content"] == "mine"
 
 
 def test_a_claimed_spec_is_recorded_in_its_claim_and_taken_from_other_sweeps(
@@ -597,7 +634,7 @@ def test_server_away_spools_and_next_sweep_replays(
     closed = again.client.get_run(parent)
     assert closed.info.status == "FINISHED"
     assert closed.data.tags["runner.best_run_id"] == best
-    assert closed.data.metrics["finished"] == 2
+    assert closed.data.tags["runner.count.finished"] == "2"
 
 
 def test_a_value_longer_than_mlflow_keeps_says_it_was_cut() -> None:

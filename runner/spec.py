@@ -132,7 +132,7 @@ class RunSpec:
         return dict(getattr(self, f"{part}_params"))
 
     def run_name(self) -> str:
-        """The name the table gave the run (see :func:`runner.table.names.run_name`), or the
+        """The name the table gave the run (see :func:`runner.table.names.name_runs`), or the
         data set and hash for a specification built without one."""
         return self.name or f"{self.dataset}-{self.spec_hash()}"
 

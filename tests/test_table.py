@@ -676,6 +676,48 @@ def test_the_example_tables_validate(name: str, runs: int) -> None:
     assert len({s.spec_hash() for s in specs}) == runs
 
 
+@pytest.mark.parametrize("table", sorted(EXPERIMENTS.glob("*.csv")), ids=lambda p: p.name)
+def test_run_names_are_unique_in_every_example_table(table: Path) -> None:
+    names = [s.run_name() for s in load_specs(table)]
+    assert len(set(names)) == len(names)
+    assert all(name.rsplit("-", 1)[1].startswith("seed") for name in names)
+
+
+def test_a_name_is_what_varies_across_the_table_and_the_seed(tmp_path: Path) -> None:
+    text = (
+        "activation,cost,optimizer,learning_rate,momentum,epochs,seed\n"
+        "sigmoid|tanh,cross_entropy,momentum,0.5|1.0,0.9,10,0..1\n"
+    )
+    names = [s.run_name() for s in load_specs(write(tmp_path, text))]
+    assert names[:3] == ["sigmoid-lr0.5-seed0", "sigmoid-lr0.5-seed1", "sigmoid-lr1-seed0"]
+    assert names[-1] == "tanh-lr1-seed1"
+    # a parameter two parts share reads qualified; a setting by its short key
+    text = "activation,beta,hidden,epochs\nsigmoid,1|2,2|4-4,10\n"
+    names = [s.run_name() for s in load_specs(write(tmp_path, text))]
+    assert names[0] == "h2-activation.beta=1-output_activation.beta=1-seed0"
+    assert names[-1] == "h4-4-activation.beta=2-output_activation.beta=2-seed0"
+    # only the seed varies: the data set names the runs
+    names = [s.run_name() for s in load_specs(write(tmp_path, "dataset,seed\nxor,0..1\n"))]
+    assert names == ["xor-seed0", "xor-seed1"]
+
+
+def test_names_that_would_read_the_same_fall_back_to_the_spec_hash(tmp_path: Path) -> None:
+    text = "learning_rate,epochs\n0.1|0.100000001,10\n"  # equal to six digits
+    specs = load_specs(write(tmp_path, text))
+    names = [s.run_name() for s in specs]
+    assert names == [f"lr0.1-seed0-{s.spec_hash()[:8]}" for s in specs]
+    assert names == [s.run_name() for s in load_specs(write(tmp_path, text))]  # every time
+
+
+def test_a_rows_comment_columns_are_its_runs_description(tmp_path: Path) -> None:
+    text = "# note,seed,# more\nplain gradient descent,0..1,\n,2,second\n"
+    specs = load_specs(write(tmp_path, text))
+    assert [s.note for s in specs] == ["plain gradient descent"] * 2 + ["second"]
+    assert len({s.spec_hash() for s in specs}) == 3
+    (bare,) = load_specs(write(tmp_path, "seed\n2\n"))
+    assert bare.spec_hash() == specs[2].spec_hash()  # the note is not in the hash
+
+
 def test_odd_json_cells_are_problems_not_crashes(tmp_path: Path) -> None:
     records = [{"activation": {"name": "sigmoid"}, "seed": [[1]], "hidden": True}]
     path = write(tmp_path, json.dumps(records), "t.json")

@@ -24,6 +24,7 @@ from runner import tracking
 from runner.errors import TrackingError
 from runner.model import TrainedNetwork, load_network
 from runner.spec import RunResult
+from runner.table import load_specs, specs_from_rows
 from runner.tracking import records as run_record
 
 XOR_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
@@ -190,6 +191,39 @@ def test_record_writes_name_params_tags_histories_and_artifacts(
     restarts_json = json.loads((folder / "restarts.json").read_text())
     assert restarts_json["final_losses"] == result.restart_losses
     assert restarts_json["selected"] == int(result.metrics["selected_restart"])
+
+
+COLUMNS = (
+    "dataset,hidden,activation,output_activation,cost,optimizer,learning_rate,momentum,"
+    "strategy,restarts,scaling,output_activation.beta,beta2,epochs,seed\n"
+    "xor,2,sigmoid,sigmoid,cross_entropy,momentum,0.5,0.9,restarts,3,minmax,2.0,,10,1\n"
+    "xor,2-3,tanh,sigmoid,cross_entropy,adam,0.01,,restarts,1,standard,,0.99,10,0\n"
+)
+
+
+def test_params_are_the_tables_columns_for_built_in_and_third_party_plugins(
+    tmp_path: Path, example_plugins: Path
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(COLUMNS)
+    header, *lines = COLUMNS.splitlines()
+    rows = [dict(zip(header.split(","), line.split(","), strict=True)) for line in lines]
+    specs = load_specs(path)
+    assert [s.optimizer for s in specs] == ["momentum", "adam"]  # adam: the example plugins'
+    for spec, row in zip(specs, rows, strict=True):
+        params = run_record.flat_params(spec)
+        # each cell the table gave is the param of its column, as written
+        assert {c: params[c] for c, cell in row.items() if cell} == {
+            c: cell for c, cell in row.items() if cell
+        }
+        # defaults are their values; an unset setting is left out, never "None"
+        assert params["batch_size"] == "0" and params["output_activation.beta"]
+        assert "target_loss" not in params and "None" not in params.values()
+        # one to one: the params, given back as a row of a table, are the same configuration
+        (again,) = specs_from_rows([params])
+        assert again.spec_hash() == spec.spec_hash()
+    assert run_record.flat_params(specs[1])["beta2"] == "0.99"
+    assert run_record.flat_params(specs[0])["activation.beta"] == "1.0"  # the hidden sigmoid's
 
 
 def test_record_once_per_spec_hash(

@@ -72,7 +72,7 @@ class Schedule:
         """Record every this many epochs: ``log_every``, else at most ``max_points`` points;
         wider, whatever ``log_every`` says, where ``members`` x ``metrics`` histories would
         exceed ``history_bytes`` (the budget always holds; a run records the interval it had as
-        its ``log_every`` metric)."""
+        its tag ``runner.log_every``)."""
         itemsize = np.dtype(HISTORY_DTYPE).itemsize
         by_budget = max(1, self.history_bytes // (itemsize * max(1, members) * max(1, metrics)))
         widest = max(1, math.ceil(self.epochs / by_budget))  # the narrowest the budget allows

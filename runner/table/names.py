@@ -64,6 +64,8 @@ def _facets(spec: RunSpec) -> dict[Facet, Any]:
         out[part, ""] = getattr(spec, part)
         for name, value in getattr(spec, f"{part}_params"):
             out[part, name] = value
+        if part == "dataset":  # the layers after the data, before the activations
+            out["hidden", ""] = spec.hidden
     for setting in SETTING_KEYS:
         out[setting, ""] = getattr(spec, setting)
     return out

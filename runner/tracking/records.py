@@ -15,6 +15,7 @@ import dataclasses
 import getpass
 import json
 import math
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -82,6 +83,8 @@ def run_tags(
         "mlflow.source.type": "LOCAL",
     }
     tags.update(file_tags(spec))
+    if spec.name:  # the configuration's name, readable where Group by shows its groups
+        tags["runner.configuration_name"] = configuration_name(spec)
     if spec.note:  # the row's comment: the run's description in the UI
         tags["mlflow.note.content"] = spec.note
     if parent_id:
@@ -115,6 +118,16 @@ def shown(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "-".join(str(v) for v in value) or "none"
     return str(value)
+
+
+def configuration_name(spec: RunSpec) -> str:
+    """The run's name without its seed (``momentum-lr0.5-restarts1``), the same for the seeds of
+    one configuration; where the name had to take its spec hash, the configuration id's
+    first digits instead."""
+    name, found = re.subn(r"-seed\d+-[0-9a-f]{8}$", "", spec.name)
+    if found:
+        return f"{name}-{spec.configuration_id()[:8]}"
+    return re.sub(r"-?seed\d+$", "", spec.name) or spec.dataset
 
 
 def flat_params(spec: RunSpec) -> dict[str, str]:
@@ -188,9 +201,9 @@ def run_metrics(
     weights, the last step (the epoch the run stopped at) holds the final evaluated values
     (``train_loss``, ``train_accuracy``, ``test_loss``, ``test_accuracy``: one name per
     quantity, :data:`HISTORY_NAMES`), timestamps spread over the run's wall time; other
-    numbers that are not flags or counts (``wall_time``) at the last step, and
-    ``restart_loss`` per restart (step = restart index). Plus the names that had NaN values,
-    which are left out."""
+    numbers that are not flags or counts (``wall_time``) at the last step. Each restart's final
+    loss is not a curve over epochs: it is in ``restarts.json``, not charted. Plus the names
+    that had NaN values, which are left out."""
     out: list[tuple[str, float, int, int]] = []
     nonfinite: set[str] = set()
     last = int(result.metrics.get("epochs", 0) or 0)
@@ -217,8 +230,6 @@ def run_metrics(
     for name, value in result.metrics.items():
         if name not in TAG_NUMBERS and name not in NOT_LOGGED:
             add(name, value, last, end_ms)
-    for i, value in enumerate(result.restart_losses):
-        add("restart_loss", value, i, end_ms)
     return out, nonfinite
 
 

@@ -21,9 +21,9 @@ from typing import Any
 Params = tuple[tuple[str, Any], ...]
 
 #: RunSpec fields that take no part in the hash as they are: where the spec came from, what it is
-#: called, the plugins' versions (those enter the hash on their own, under "plugins") and the
-#: digests of its files (those stand in the hash for the files' paths)
-NOT_HASHED = frozenset({"row", "source", "versions", "name", "files"})
+#: called, what its row's comment says, the plugins' versions (those enter the hash on their own,
+#: under "plugins") and the digests of its files (those stand in the hash for the files' paths)
+NOT_HASHED = frozenset({"row", "source", "versions", "name", "files", "note"})
 
 #: RunSpec fields under the names the hash was first computed with: renaming a field must not
 #: change the hash, or every run recorded before the rename would be trained again
@@ -79,6 +79,8 @@ class RunSpec:
     name: str = field(default="", compare=False)
     versions: Params = field(default=(), compare=False)
     files: Params = field(default=(), compare=False)
+    #: the text of its row's comment columns (``# note``): the run's description
+    note: str = field(default="", compare=False)
 
     def content(self) -> dict[str, Any]:
         """Everything that determines the result, as JSON-ready data, under the names of
@@ -144,7 +146,7 @@ class RunSpec:
         return dict(getattr(self, f"{part}_params"))
 
     def run_name(self) -> str:
-        """The name the table gave the run (see :func:`runner.table.names.run_name`), or the
+        """The name the table gave the run (see :func:`runner.table.names.name_runs`), or the
         data set and hash for a specification built without one."""
         return self.name or f"{self.dataset}-{self.spec_hash()}"
 

@@ -231,8 +231,8 @@ def run_sweep(
 
         tracker = tracking.Tracker(uri)
         tracker.check()
-        summary.ui_command = tracker.ui_command()
         experiment_id = tracker.experiment(summary.experiment)
+        summary.ui_command = tracker.ui_command(experiment_id)
         tracker.replay_spool(experiment_id)
         tracker.reap_stale(experiment_id)
         done = set() if rerun else tracker.finished_hashes(experiment_id)

@@ -18,7 +18,7 @@ from runner.errors import TableError
 from runner.plugin.registry import collect, get_plugin_manager, get_registry
 from runner.table import CORE, MAX_RUNS_PER_ROW, describe_columns, load_specs, read_table
 from runner.table.build import file_digest
-from runner.tracking.records import flat_params
+from runner.tracking.records import file_tags, flat_params
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 LEGACY = Path(__file__).resolve().parent / "data" / "store-0.1.0"
@@ -335,9 +335,9 @@ def test_a_data_file_enters_the_hash_by_its_content_not_its_place(tmp_path: Path
     (spec,) = load_specs(table)
     digest = file_digest(study / "data" / "points.csv")
     assert dict(spec.files) == {"dataset.path": digest}
-    shown = flat_params(spec)  # what the run shows: the file read, and its digest
-    assert shown["dataset.path"] == str((study / "data" / "points.csv").resolve())
-    assert shown["dataset.path_sha256"] == digest.removeprefix("sha256:")
+    # what the run shows: the file read as the param of its column, its digest as a tag
+    assert flat_params(spec)["path"] == str((study / "data" / "points.csv").resolve())
+    assert file_tags(spec) == {"runner.sha256.path": digest.removeprefix("sha256:")}
     moved = tmp_path / "moved"
     study.rename(moved)  # the study's folder moved, with its data: still the same runs
     (there,) = load_specs(moved / "t.csv")
@@ -651,7 +651,12 @@ def test_tables_give_the_hashes_and_names_runner_0_1_0_gave(
             load_specs(LEGACY / name)
         monkeypatch.setattr("runner.table.build._Builder.check_fit", lambda *args: None)
     specs = load_specs(LEGACY / name)
-    assert [[s.row, s.run_name(), s.spec_hash()] for s in specs] == LEGACY_HASHES[name]
+    # the rows and hashes are 0.1.0's, so nothing recorded then is trained again; the names
+    # are not: they are made of what varies across the table since issue 14 (see names.py)
+    legacy = LEGACY_HASHES[name]
+    assert [[s.row, s.spec_hash()] for s in specs] == [[row, h] for row, _, h in legacy]
+    names = [s.run_name() for s in specs]
+    assert len(set(names)) == len(names)
 
 
 def test_equal_configurations_are_kept_once(tmp_path: Path) -> None:
@@ -681,6 +686,48 @@ def test_the_example_tables_validate(name: str, runs: int) -> None:
     specs = load_specs(EXPERIMENTS / name)
     assert len(specs) == runs
     assert len({s.spec_hash() for s in specs}) == runs
+
+
+@pytest.mark.parametrize("table", sorted(EXPERIMENTS.glob("*.csv")), ids=lambda p: p.name)
+def test_run_names_are_unique_in_every_example_table(table: Path) -> None:
+    names = [s.run_name() for s in load_specs(table)]
+    assert len(set(names)) == len(names)
+    assert all(name.rsplit("-", 1)[1].startswith("seed") for name in names)
+
+
+def test_a_name_is_what_varies_across_the_table_and_the_seed(tmp_path: Path) -> None:
+    text = (
+        "activation,cost,optimizer,learning_rate,momentum,epochs,seed\n"
+        "sigmoid|tanh,cross_entropy,momentum,0.5|1.0,0.9,10,0..1\n"
+    )
+    names = [s.run_name() for s in load_specs(write(tmp_path, text))]
+    assert names[:3] == ["sigmoid-lr0.5-seed0", "sigmoid-lr0.5-seed1", "sigmoid-lr1-seed0"]
+    assert names[-1] == "tanh-lr1-seed1"
+    # a parameter two parts share reads qualified; a setting by its short key
+    text = "activation,beta,hidden,epochs\nsigmoid,1|2,2|4-4,10\n"
+    names = [s.run_name() for s in load_specs(write(tmp_path, text))]
+    assert names[0] == "h2-activation.beta=1-output_activation.beta=1-seed0"
+    assert names[-1] == "h4-4-activation.beta=2-output_activation.beta=2-seed0"
+    # only the seed varies: the data set names the runs
+    names = [s.run_name() for s in load_specs(write(tmp_path, "dataset,seed\nxor,0..1\n"))]
+    assert names == ["xor-seed0", "xor-seed1"]
+
+
+def test_names_that_would_read_the_same_fall_back_to_the_spec_hash(tmp_path: Path) -> None:
+    text = "learning_rate,epochs\n0.1|0.100000001,10\n"  # equal to six digits
+    specs = load_specs(write(tmp_path, text))
+    names = [s.run_name() for s in specs]
+    assert names == [f"lr0.1-seed0-{s.spec_hash()[:8]}" for s in specs]
+    assert names == [s.run_name() for s in load_specs(write(tmp_path, text))]  # every time
+
+
+def test_a_rows_comment_columns_are_its_runs_description(tmp_path: Path) -> None:
+    text = "# note,seed,# more\nplain gradient descent,0..1,\n,2,second\n"
+    specs = load_specs(write(tmp_path, text))
+    assert [s.note for s in specs] == ["plain gradient descent"] * 2 + ["second"]
+    assert len({s.spec_hash() for s in specs}) == 3
+    (bare,) = load_specs(write(tmp_path, "seed\n2\n"))
+    assert bare.spec_hash() == specs[2].spec_hash()  # the note is not in the hash
 
 
 def test_odd_json_cells_are_problems_not_crashes(tmp_path: Path) -> None:

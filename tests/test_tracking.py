@@ -24,6 +24,7 @@ from runner import tracking
 from runner.errors import TrackingError
 from runner.model import TrainedNetwork, load_network
 from runner.spec import RunResult
+from runner.table import load_specs, specs_from_rows
 from runner.tracking import records as run_record
 
 XOR_INPUTS = np.array([[0, 0], [0, 1], [1, 0], [1, 1]])
@@ -130,9 +131,7 @@ def test_record_writes_name_params_tags_histories_and_artifacts(
     tracker.flush()  # the bulk recorder writes what it holds
     run = tracker.client.get_run(run_id)
 
-    assert (
-        run.info.run_name == result.spec.run_name() == "sigmoid-momentum-lr2-m0.9-restarts3-seed0"
-    )
+    assert run.info.run_name == result.spec.run_name()
     assert run.info.status == "FINISHED"
     assert run.data.params == run_record.flat_params(result.spec)
     tags = run.data.tags
@@ -147,18 +146,35 @@ def test_record_writes_name_params_tags_histories_and_artifacts(
     assert tags["runner.version"] == runner.__version__
     assert "runner.reason" not in tags and "runner.nonfinite" not in tags
 
+    # one name per quantity: the history from step 0, its last step the final evaluated value
+    last = int(result.metrics["epochs"])
     for name, (steps, values) in result.history.items():
-        history = sorted(tracker.client.get_metric_history(run_id, name), key=lambda m: m.step)
-        assert [m.step for m in history] == np.asarray(steps).tolist()  # step = epoch
-        np.testing.assert_allclose([m.value for m in history], values, rtol=1e-12)
+        key = run_record.HISTORY_NAMES.get(name, name)
+        expected = list(zip(np.asarray(steps).tolist(), np.asarray(values).tolist(), strict=True))
+        if key in result.metrics:
+            expected = [(s, v) for s, v in expected if s < last] + [(last, result.metrics[key])]
+        history = sorted(tracker.client.get_metric_history(run_id, key), key=lambda m: m.step)
+        assert [m.step for m in history] == [s for s, _ in expected]  # step = epoch
+        assert history[0].step == 0
+        np.testing.assert_allclose([m.value for m in history], [v for _, v in expected])
         stamps = [m.timestamp for m in history]
         assert stamps == sorted(stamps)
         assert run.info.start_time <= stamps[0] and stamps[-1] <= run.info.end_time
     assert {"loss", "accuracy", "gradient_norm"} <= set(result.history)
-    for name, value in result.metrics.items():
-        assert run.data.metrics[name] == pytest.approx(value, rel=1e-12), name
-    restarts = tracker.client.get_metric_history(run_id, "restart_loss")
-    assert sorted((m.step, m.value) for m in restarts) == list(enumerate(result.restart_losses))
+    assert set(run.data.metrics) == {
+        "train_loss",
+        "train_accuracy",
+        "gradient_norm",
+        "wall_time",
+    }  # each restart's final loss is no curve over epochs: restarts.json has them
+    for name in ("train_loss", "train_accuracy", "wall_time"):
+        assert run.data.metrics[name] == pytest.approx(result.metrics[name], rel=1e-12), name
+    # flags and counts are tags, not curves
+    assert tags["runner.converged"] == str(bool(result.metrics["converged"])).lower()
+    assert tags["runner.stop_epoch"] == str(last)
+    assert tags["runner.restarts"] == "3"
+    assert tags["runner.selected_restart"] == str(int(result.metrics["selected_restart"]))
+    assert tags["runner.configuration_name"] == "xor"  # a table of one configuration
 
     assert run.info.artifact_uri.startswith((tmp_path / "store" / "mlartifacts" / "xor").as_uri())
     names = {a.path for a in tracker.client.list_artifacts(run_id)}
@@ -173,6 +189,39 @@ def test_record_writes_name_params_tags_histories_and_artifacts(
     restarts_json = json.loads((folder / "restarts.json").read_text())
     assert restarts_json["final_losses"] == result.restart_losses
     assert restarts_json["selected"] == int(result.metrics["selected_restart"])
+
+
+COLUMNS = (
+    "dataset,hidden,activation,output_activation,cost,optimizer,learning_rate,momentum,"
+    "strategy,restarts,scaling,output_activation.beta,beta2,epochs,seed\n"
+    "xor,2,sigmoid,sigmoid,cross_entropy,momentum,0.5,0.9,restarts,3,minmax,2.0,,10,1\n"
+    "xor,2-3,tanh,sigmoid,cross_entropy,adam,0.01,,restarts,1,standard,,0.99,10,0\n"
+)
+
+
+def test_params_are_the_tables_columns_for_built_in_and_third_party_plugins(
+    tmp_path: Path, example_plugins: Path
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(COLUMNS)
+    header, *lines = COLUMNS.splitlines()
+    rows = [dict(zip(header.split(","), line.split(","), strict=True)) for line in lines]
+    specs = load_specs(path)
+    assert [s.optimizer for s in specs] == ["momentum", "adam"]  # adam: the example plugins'
+    for spec, row in zip(specs, rows, strict=True):
+        params = run_record.flat_params(spec)
+        # each cell the table gave is the param of its column, as written
+        assert {c: params[c] for c, cell in row.items() if cell} == {
+            c: cell for c, cell in row.items() if cell
+        }
+        # defaults are their values; an unset setting is left out, never "None"
+        assert params["batch_size"] == "0" and params["output_activation.beta"]
+        assert "target_loss" not in params and "None" not in params.values()
+        # one to one: the params, given back as a row of a table, are the same configuration
+        (again,) = specs_from_rows([params])
+        assert again.spec_hash() == spec.spec_hash()
+    assert run_record.flat_params(specs[1])["beta2"] == "0.99"
+    assert run_record.flat_params(specs[0])["activation.beta"] == "1.0"  # the hidden sigmoid's
 
 
 def test_record_once_per_spec_hash(
@@ -197,7 +246,7 @@ def test_nonfinite_values_are_left_out_or_clamped(
         status="diverged",
         reason="loss became NaN at epoch 12",
         metrics={**base.metrics, "train_loss": math.nan, "gradient_bound": math.inf},
-        history={"loss": (steps, values)},
+        history={"gradient_norm": (steps, values)},
         restart_losses=[math.nan, 0.5],
     )
     experiment_id, parent = sweep(tracker, table)
@@ -207,15 +256,12 @@ def test_nonfinite_values_are_left_out_or_clamped(
     assert run.info.status == "FINISHED"  # diverged is a result, not a failure
     assert run.data.tags["runner.status"] == "diverged"
     assert run.data.tags["runner.reason"] == "loss became NaN at epoch 12"
-    assert run.data.tags["runner.nonfinite"] == "loss,restart_loss,train_loss"
+    assert run.data.tags["runner.nonfinite"] == "gradient_norm,train_loss"
     assert "train_loss" not in run.data.metrics
     assert run.data.metrics["gradient_bound"] == tracking.LARGEST_FLOAT
-    loss = tracker.client.get_metric_history(run_id, "loss")
+    loss = tracker.client.get_metric_history(run_id, "gradient_norm")
     assert sorted(m.step for m in loss) == np.asarray(steps[:5]).tolist()
     assert all(math.isfinite(m.value) for m in loss)
-    assert [
-        (m.step, m.value) for m in tracker.client.get_metric_history(run_id, "restart_loss")
-    ] == [(1, 0.5)]
 
 
 def test_failed_run_keeps_params_and_reason(
@@ -239,12 +285,13 @@ def test_long_histories_are_logged_in_batches_within_limits(
     n = 2500
     steps = np.arange(1, n + 1)
     history = {name: (steps, np.linspace(1.0, 0.0, n)) for name in ("loss", "accuracy")}
-    result = dataclasses.replace(xor_results[0], history=history)
+    metrics = {**xor_results[0].metrics, "epochs": n + 1}
+    result = dataclasses.replace(xor_results[0], history=history, metrics=metrics)
     experiment_id, parent = sweep(tracker, table)
     run_id = tracker.record(experiment_id, parent, result)
     tracker.flush()  # the bulk recorder writes what it holds
-    for name in history:
-        assert len(tracker.client.get_metric_history(run_id, name)) == n
+    for name in ("train_loss", "train_accuracy"):  # and the final value
+        assert len(tracker.client.get_metric_history(run_id, name)) == n + 1
 
     batches = list(run_record.batches(list(range(2500)), list(range(250)), list(range(30))))
     for metrics, params, tags in batches:
@@ -291,9 +338,15 @@ def test_finished_hashes_killed_runs_and_end_of_sweep(
     run = tracker.client.get_run(parent)
     assert run.info.status == "KILLED"
     assert re.fullmatch(r"sweep xor \d{4}-\d\d-\d\d \d\d:\d\d", run.info.run_name)
-    assert {k: run.data.metrics[k] for k in counts} == counts
+    assert run.data.metrics == {}  # the summary is tags: the chart view shows the runs' curves
+    assert {k: int(run.data.tags[f"runner.count.{k}"]) for k in counts} == counts
     assert run.data.tags["runner.best_run_id"] == best
-    assert run.data.metrics["best_train_loss"] == pytest.approx(finished.metrics["train_loss"])
+    best_loss = float(run.data.tags["runner.best.train_loss"])
+    assert best_loss == pytest.approx(finished.metrics["train_loss"], rel=1e-5)
+    # its description links the best run, in the UI's own address form
+    link = f"](#/experiments/{experiment_id}/runs/{best})"
+    assert link in run.data.tags["mlflow.note.content"]
+    assert str(table) in run.data.tags["mlflow.note.content"]
     assert run.data.params == {
         "table": str(table),
         "jobs": "1",
@@ -301,6 +354,19 @@ def test_finished_hashes_killed_runs_and_end_of_sweep(
         "log_every": "auto",
     }
     assert [a.path for a in tracker.client.list_artifacts(parent)] == ["xor.csv"]
+
+
+def test_the_experiment_is_marked_model_training_and_says_which_table(
+    tracker: tracking.Tracker, table: Path
+) -> None:
+    experiment_id, _ = sweep(tracker, table)
+    tags = tracker.client.get_experiment(experiment_id).tags
+    assert tags["mlflow.experimentKind"] == "custom_model_development"
+    assert f"`{table}`" in tags["mlflow.note.content"]
+    # a description a user wrote in the UI is left alone by the next sweep
+    tracker.client.set_experiment_tag(experiment_id, "mlflow.note.content", "mine")
+    sweep(tracker, table)
+    assert tracker.client.get_experiment(experiment_id).tags["mlflow.note.content"] == "mine"
 
 
 def test_a_claimed_spec_is_recorded_in_its_claim_and_taken_from_other_sweeps(
@@ -599,7 +665,7 @@ def test_server_away_spools_and_next_sweep_replays(
     closed = again.client.get_run(parent)
     assert closed.info.status == "FINISHED"
     assert closed.data.tags["runner.best_run_id"] == best
-    assert closed.data.metrics["finished"] == 2
+    assert closed.data.tags["runner.count.finished"] == "2"
 
 
 def test_a_value_longer_than_mlflow_keeps_says_it_was_cut() -> None:

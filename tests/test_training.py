@@ -64,7 +64,8 @@ def test_target_loss_stops_a_member_and_marks_it_converged() -> None:
     assert 0 < len(converged) < len(results)  # some reach the target, some stay stuck
     for seed, r in zip(seeds, results, strict=True):
         steps, losses = r.history["loss"]
-        assert r.status == "finished" and steps[-1] == r.epochs
+        # step = epoch: the loss that stopped it is that of the weights after epochs - 1 epochs
+        assert r.status == "finished" and steps[0] == 0 and steps[-1] == r.epochs - 1
         if r.converged:
             assert r.epochs < schedule.epochs and losses[-1] <= 0.1
             assert (losses[:-1] > 0.1).all()  # it stopped at the first epoch at the target
@@ -91,7 +92,7 @@ def test_gradient_tolerance_stops_a_member_at_the_least_squares_solution() -> No
         assert r.converged and r.status == "finished"
         assert 0 < r.epochs < schedule.epochs
         steps, norms = r.history["gradient_norm"]
-        assert steps[-1] == r.epochs and norms[-1] < 1e-8 and norms[0] > 1e-8
+        assert steps[-1] == r.epochs - 1 and norms[-1] < 1e-8 and norms[0] > 1e-8
         np.testing.assert_allclose(r.weights[0], true_W, atol=1e-6)
         np.testing.assert_allclose(r.biases[0], [[true_b]], atol=1e-6)
 
@@ -121,7 +122,7 @@ def test_a_diverging_member_is_marked_and_the_others_finish_as_they_would_alone(
     X, Y = _regression()
     network = Network((2, 3, 1), ACT["tanh"], ACT["identity"], COST["squared_error"])
     seeds = list(range(8))
-    rates = np.array([0.05, 0.05, 0.1, 1e6, 0.1, 0.02, 0.1, 100])  # two absurd rates
+    rates = np.array([0.05, 0.05, 0.1, 1e6, 0.1, 0.02, 0.1, 30])  # two absurd rates
     schedule = Schedule(epochs=300)
     hyper = {"learning_rate": rates, "momentum": 0.9}
     _, _, results = _run(network, seeds, X, Y, schedule, hyper, "momentum", "xavier")
@@ -180,7 +181,7 @@ def test_a_loss_beyond_its_bound_is_recorded_in_float64_and_diverges() -> None:
     expected = network.loss(*_run(network, [0], X, Y, Schedule(epochs=0), {})[:2], X, Y * 1e20)
     steps, losses = result.history["loss"]
     assert losses.dtype == np.float64
-    assert (result.status, result.epochs, steps.tolist()) == ("diverged", 1, [1])
+    assert (result.status, result.epochs, steps.tolist()) == ("diverged", 1, [0])
     assert losses[0] == expected[0] and losses[0] > np.finfo(np.float32).max
     assert result.reason == f"loss reached {losses[0]:.3g}, beyond 1e+30, at epoch 1"
 
@@ -240,14 +241,14 @@ def test_history_is_decimated_to_max_points_with_step_equal_to_epoch() -> None:
     for r, d in zip(results, dense, strict=True):
         for name in ("loss", "gradient_norm"):
             steps, values = r.history[name]
-            assert len(steps) == len(values) <= 50
-            assert np.array_equal(steps, np.arange(20, 1001, 20))
+            assert len(steps) == len(values) <= 50 + 1  # and the last epoch's
+            assert np.array_equal(steps, [*range(0, 1000, 20), 999])
             assert np.isfinite(values).all()
             # step = epoch: the decimated points are the dense history's values at those epochs
             d_steps, d_values = d.history[name]
-            assert np.array_equal(d_steps, np.arange(1, 101))
-            np.testing.assert_allclose(values[:5], d_values[19::20], rtol=1e-6)
-    # the loss recorded at epoch 1 is the loss of the initial weights
+            assert np.array_equal(d_steps, np.arange(0, 100))
+            np.testing.assert_allclose(values[:5], d_values[0::20], rtol=1e-6)
+    # the loss recorded at step 0 is the loss of the initial weights
     rngs = [member_rng(s) for s in [0, 1, 2]]
     W, b = network.init_population(REGISTRY.initializers["normal"], {}, rngs)
     start = network.loss(W, b, XOR_X, XOR_Y)
@@ -264,8 +265,8 @@ def test_history_of_an_early_stopped_member_ends_at_its_last_epoch() -> None:
     assert stopped and any(r.epochs % every for r in stopped)
     for r in results:
         steps, values = r.history["loss"]
-        assert len(steps) <= schedule.max_points and steps[-1] == r.epochs
-        assert (np.diff(steps) > 0).all() and (steps[:-1] % every == 0).all()
+        assert len(steps) <= schedule.max_points + 1 and steps[-1] == r.epochs - 1
+        assert steps[0] == 0 and (np.diff(steps) > 0).all() and (steps[:-1] % every == 0).all()
         assert values[-1] <= 0.1 if r.converged else values[-1] > 0.1
 
 

@@ -258,8 +258,8 @@ class _MLP(BaseEstimator):
         self.coefs_ = [np.ascontiguousarray(w.T) for w in best.weights]
         self.intercepts_ = [np.ascontiguousarray(bias[:, 0]) for bias in best.biases]
         self.loss_ = float(losses[chosen])
-        _, curve = best.history["loss"]
-        self.loss_curve_ = [float(v) for v in curve]
+        _, curve = best.history["loss"]  # step 0 on; as scikit-learn, one loss per epoch
+        self.loss_curve_ = [float(v) for v in curve[len(curve) - int(best.epochs) :]]
         self.n_iter_ = int(best.epochs)
         self.converged_ = bool(best.converged)
         self.diverged_ = best.status == "diverged"

@@ -114,7 +114,8 @@ def train_members(
     schedule: Schedule,
 ) -> PopulationResult:
     """Draw every member's initial weights from ``member_rng(seed, restart)`` for its key in
-    ``keys`` and train them all on ``data``; accuracy is recorded for classification."""
+    ``keys`` and train them all on ``data``; accuracy is recorded for classification, and the
+    test split's loss (and accuracy) where it has one."""
     full_batch = schedule.batch_size <= 0 or schedule.batch_size >= data.X.shape[-1]
     # the generators shuffle mini-batches after drawing the initial weights; with full batches
     # they are needed only for the draw, one at a time (a generator takes ~1 KB)
@@ -122,7 +123,10 @@ def train_members(
     draws = (member_rng(seed, restart) for seed, restart in keys) if full_batch else rngs
     W, b = network.init_population(initializer, init_params, draws, len(keys))
     to_labels = labels if data.task == "classification" else None
-    return train(network, W, b, data.X, data.Y, step_rule, hyper, schedule, rngs, to_labels)
+    test = (data.X_test, data.Y_test) if data.X_test is not None and data.n_test else None
+    return train(
+        network, W, b, data.X, data.Y, step_rule, hyper, schedule, rngs, to_labels, test=test
+    )
 
 
 def evaluate(network: Network, result: PopulationResult, data: Prepared) -> dict[str, Any]:

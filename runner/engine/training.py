@@ -72,7 +72,7 @@ class Schedule:
         """Record every this many epochs: ``log_every``, else at most ``max_points`` points;
         wider, whatever ``log_every`` says, where ``members`` x ``metrics`` histories would
         exceed ``history_bytes`` (the budget always holds; a run records the interval it had as
-        its ``log_every`` metric)."""
+        its tag ``runner.log_every``)."""
         itemsize = np.dtype(HISTORY_DTYPE).itemsize
         by_budget = max(1, self.history_bytes // (itemsize * max(1, members) * max(1, metrics)))
         widest = max(1, math.ceil(self.epochs / by_budget))  # the narrowest the budget allows
@@ -96,11 +96,21 @@ class MemberResult:
 
 @dataclass
 class _History:
-    """Metric values at the recorded epochs for every member (NaN where not recorded)."""
+    """Metric values at the recorded steps for every member (NaN where not recorded).
+
+    Step = epoch: step s holds the values of the weights after s epochs, step 0 the initial
+    weights. With full batches the loop computes epoch e's metrics from the weights before its
+    update, so they are step e - 1 (``shift`` 1); with mini-batches an epoch's metrics are the
+    means over its batches, step e (``shift`` 0), and step 0 is computed once before the first
+    epoch (:meth:`record_step`). ``starts`` says from which recorded point a metric has values
+    (a mini-batch run has no gradient norm at step 0).
+    """
 
     every: int
     n_members: int
     names: tuple[str, ...]
+    shift: int = 1
+    starts: dict[str, int] = field(default_factory=dict)
     values: dict[str, Array] = field(init=False)
     last: dict[str, Array] = field(init=False)
 
@@ -109,19 +119,24 @@ class _History:
         self.last = {name: np.full(self.n_members, np.nan) for name in self.names}
 
     def allocate(self, epochs: int) -> None:
-        n_points = epochs // self.every
+        n_points = (epochs - self.shift) // self.every + 1 if epochs > 0 else 0
         # one row per member, so that a member's history is a contiguous view, never a copy
         self.values = {
             name: np.full((self.n_members, n_points), np.nan, dtype=HISTORY_DTYPE)
             for name in self.names
         }
-        self.steps = np.arange(1, n_points + 1) * self.every
+        self.steps = np.arange(n_points) * self.every
 
     def record(self, epoch: int, ids: Array, metrics: dict[str, Array]) -> None:
-        if epoch % self.every == 0:
-            k = epoch // self.every - 1
+        """The metrics the loop computed in ``epoch`` (1, 2, ...), where they are recorded."""
+        self.record_step(epoch - self.shift, ids, metrics)
+
+    def record_step(self, step: int, ids: Array, metrics: dict[str, Array]) -> None:
+        if step % self.every == 0:
+            k = step // self.every
             for name in self.names:
-                self.values[name][ids, k] = metrics[name]
+                if name in metrics:
+                    self.values[name][ids, k] = metrics[name]
 
     def finish(self, ids: Array, metrics: dict[str, Array]) -> None:
         for name in self.names:  # a metric not computed at that epoch stays NaN
@@ -129,17 +144,18 @@ class _History:
                 self.last[name][ids] = metrics[name]
 
     def of(self, member: int, stop_epoch: int) -> dict[str, tuple[Array, Array]]:
-        n = stop_epoch // self.every
+        last_step = stop_epoch - self.shift  # the step of the metrics of its last epoch
+        n = last_step // self.every + 1 if stop_epoch > 0 else 0
         steps = self.steps[:n]  # views: shared steps, the member's own row of values
         out = {}
         for name in self.names:
             vals = self.values[name][member, :n]
-            if stop_epoch % self.every:
-                s = np.append(steps, stop_epoch)
+            s = steps
+            if n and last_step % self.every:
+                s = np.append(steps, last_step)
                 vals = np.append(vals, self.last[name][member])
-            else:
-                s = steps
-            out[name] = (s, vals)
+            first = min(self.starts.get(name, 0), len(s))
+            out[name] = (s[first:], vals[first:])
         return out
 
 
@@ -191,6 +207,7 @@ def train(
     schedule: Schedule,
     rngs: list[np.random.Generator],
     labels: Callable[[Array], Array] | None = None,
+    test: tuple[Array, Array] | None = None,
 ) -> PopulationResult:
     """Train every member of a population; ``result[i]`` is member i's :class:`MemberResult`.
 
@@ -199,6 +216,9 @@ def train(
     value per member; ``rngs`` are the members' generators, used to shuffle mini-batches.
     ``labels`` turns outputs ``(P, N_L, S)`` into class labels ``(P, S)`` (and targets
     ``(N_L, S)`` into ``(S,)``) to record accuracy; without it no accuracy is recorded.
+    ``test`` (``X_test``, ``Y_test``) adds the histories ``test_loss`` (and ``test_accuracy``),
+    computed where the others are recorded. Histories have step = epoch, step 0 the initial
+    weights (see :class:`_History`).
     """
     n_members = W[0].shape[0]
     order = network.order
@@ -211,8 +231,18 @@ def train(
     n_samples = X.shape[-1]
     full_batch = schedule.batch_size <= 0 or schedule.batch_size >= n_samples
     names = ("loss", "accuracy", "gradient_norm") if labels else ("loss", "gradient_norm")
+    if test is not None:
+        names += ("test_loss", "test_accuracy") if labels else ("test_loss",)
     target = labels(Y) if labels else None  # every sample's class, (S,)
-    history = _History(schedule.every(P, len(names)), P, names)
+    # full batches: an epoch's metrics are those of the weights before its update (shift 1)
+    shift = 1 if full_batch else 0
+    history = _History(
+        schedule.every(P, len(names)),
+        P,
+        names,
+        shift,
+        {} if full_batch else {"gradient_norm": 1},
+    )
     history.allocate(schedule.epochs)
 
     padded = [pad(w, extra) for w in W], [pad(v, extra) for v in b]
@@ -234,10 +264,19 @@ def train(
     always = schedule.target_loss is not None or schedule.gradient_tolerance is not None
     Y_rows: Array | None = None
     all_alive = True  # no stopped row is waiting to be dropped
+    L = len(W)
     with np.errstate(all="ignore"):
+        if not full_batch and schedule.epochs > 0:  # step 0: the initial weights, once
+            a0 = network.predict(params[:L], params[L:], X)
+            initial = {"loss": network.cost.value(a0, Y, **network.cost_params)}
+            if labels:
+                initial["accuracy"] = (labels(a0) == target).sum(axis=-1) / n_samples
+            if test is not None:
+                initial.update(_test_metrics(network, params, test, labels))
+            history.record_step(0, ids, initial)
         for epoch in range(1, schedule.epochs + 1):
             # the gradient norm and accuracy only where they are recorded or decide a stop
-            recorded = epoch % every == 0 or epoch == schedule.epochs
+            recorded = (epoch - shift) % every == 0 or epoch == schedule.epochs
             if full_batch:
                 # targets as one contiguous row per member: broadcasting a (N_L, S) operand
                 # against (P, N_L, S) costs ~5x a same-shape operation in numpy
@@ -261,11 +300,15 @@ def train(
                     metrics["gradient_norm"] = np.sqrt(work.squared_norm())
                     if labels:
                         metrics["accuracy"] = (labels(a_out) == target).sum(axis=-1) / n_samples
+                if test is not None and recorded:  # the weights before the update, as the rest
+                    metrics.update(_test_metrics(network, params, test, labels))
                 work.step()
             else:
                 metrics = _minibatch_epoch(
                     network, work, X1, Y, rngs, schedule, labels, target, full=recorded or always
                 )
+                if test is not None and recorded:  # the weights after the epoch, as its step
+                    metrics.update(_test_metrics(network, params, test, labels))
 
             loss = metrics["loss"]
             if epoch == 1:
@@ -274,7 +317,7 @@ def train(
             # NaN compares False: a NaN loss or weight is never sane
             sane = np.abs(loss) <= row_limit
             size = None
-            if recorded:  # the weights where the metrics are recorded, and at the end
+            if epoch % every == 0 or epoch == schedule.epochs:  # every `every` epochs, and last
                 size = work.max_abs()
                 sane &= size <= WEIGHT_BOUND
             diverged = alive & ~sane
@@ -286,7 +329,7 @@ def train(
             done &= alive & ~diverged
             stopping = diverged | done | (alive & (epoch == schedule.epochs))
 
-            if epoch % every == 0:
+            if (epoch - shift) % every == 0:
                 history.record(epoch, ids[alive], {k: v[alive] for k, v in metrics.items()})
             if stopping.any():
                 rows = np.flatnonzero(stopping)
@@ -315,7 +358,6 @@ def train(
                     rngs = [rngs[i] for i in keep] if rngs else rngs
 
     final = [f[:n_members] for f in final]
-    L = len(W)
     W[:] = final[:L]
     b[:] = final[L:]
     return PopulationResult(
@@ -327,6 +369,22 @@ def train(
         reasons={i: r for i, r in reasons.items() if i < n_members},
         history=history,
     )
+
+
+def _test_metrics(
+    network: Network,
+    params: list[Array],
+    test: tuple[Array, Array],
+    labels: Callable[[Array], Array] | None,
+) -> dict[str, Array]:
+    """The cost (and accuracy) of the working rows' weights on the test split."""
+    X_test, Y_test = test
+    L = network.n_layers
+    a = network.predict(params[:L], params[L:], X_test)
+    out = {"test_loss": network.cost.value(a, Y_test, **network.cost_params)}
+    if labels:
+        out["test_accuracy"] = (labels(a) == labels(Y_test)).sum(axis=-1) / X_test.shape[-1]
+    return out
 
 
 def _loss_limit(first: Array) -> Array:

@@ -3,7 +3,8 @@
 One row is one configuration. The core columns (:data:`CORE`) name the plugins of the row and the
 training settings; every other column is a parameter of one of the row's chosen plugins, bare
 (``learning_rate``: every chosen plugin that declares it) or qualified by the part it belongs to
-(``output_activation.beta``: that part only). Columns whose name starts with ``#`` are comments.
+(``output_activation.beta``: that part only). Columns whose name starts with ``#`` are comments;
+their text becomes the description of the row's runs.
 
 A cell may hold several values, ``0.1|0.5|1.0``, or an inclusive integer range, ``0..9``; a row
 expands to the Cartesian product of its cells, the leftmost column varying slowest. A blank cell
@@ -54,7 +55,7 @@ from runner.table.cells import (
     show_value,
 )
 from runner.table.columns import CORE, article
-from runner.table.names import run_name
+from runner.table.names import name_runs
 from runner.table.readers import not_a_file, read_table
 
 
@@ -305,7 +306,6 @@ class _Builder:
             **parts.frozen,
             row=row,
             source=self.file,
-            name=run_name(parts.chosen, parts.resolved, core["seed"]),
             versions=parts.versions,
             files=parts.files,
         )
@@ -770,6 +770,7 @@ def _specs(
         if name in CORE or name in columns:
             usable.setdefault(name, i)
     content = [i for i, name in enumerate(names) if not name.startswith("#")]
+    comments = [i for i, name in enumerate(names) if name.startswith("#")]
     _count_configurations(builder, frame, usable, content)
 
     specs: list[RunSpec] = []
@@ -781,10 +782,15 @@ def _specs(
             if all(is_blank(values[i]) for i in content):
                 continue  # blank, or only comments
             data_rows += 1
+            note = "\n\n".join(
+                as_text(values[i]).strip() for i in comments if not is_blank(values[i])
+            )
             for spec in _expand(builder, int(row), values, usable, columns):
                 if spec not in seen:  # equal content (row, source aside) means an equal hash
                     seen.add(spec)
                     specs.append(spec)
+                    if note:  # the row's comment, the run's description (not in the hash)
+                        object.__setattr__(spec, "note", note)
     except MemoryError:
         count = len(specs)
         specs.clear()
@@ -801,6 +807,7 @@ def _specs(
     if problems:
         summary = problems[0] if len(problems) == 1 else f"{file}: {len(problems)} problems"
         raise TableError(summary, problems=problems)
+    name_runs(specs, registry)
     return specs
 
 

@@ -60,5 +60,5 @@ def describe_columns(registry: Registry | None = None) -> list[tuple[str, str, s
             for (label, meaning, accepted), owners in helps[name].items()
         )
         rows.append((name, ", ".join(sorted(defaults[name])), text))
-    rows.append(("#...", "", "a comment column, ignored"))
+    rows.append(("#...", "", "a comment column: its text is the description of the row's runs"))
     return rows

@@ -15,6 +15,7 @@ import dataclasses
 import getpass
 import json
 import math
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
+from runner.engine.settings import PARTS, SETTINGS
 from runner.engine.trained import ARCHITECTURE_FILE, WEIGHTS_FILE, save_weights
-from runner.spec import HASH_NAMES, RunResult, RunSpec
+from runner.spec import NOT_HASHED, RunResult, RunSpec
 from runner.tracking.drivers import this_driver
 from runner.tracking.spool import to_jsonable
 from runner.version import __version__
@@ -80,29 +82,82 @@ def run_tags(
         "mlflow.source.name": "runner sweep",
         "mlflow.source.type": "LOCAL",
     }
+    tags.update(file_tags(spec))
+    if spec.name:  # the configuration's name, readable where Group by shows its groups
+        tags["runner.configuration_name"] = configuration_name(spec)
+    if spec.note:  # the row's comment: the run's description in the UI
+        tags["mlflow.note.content"] = spec.note
     if parent_id:
         tags["mlflow.parentRunId"] = parent_id
     return {k: fit(v, MAX_TAG_LENGTH) for k, v in tags.items()}
 
 
+#: the parts whose plugins are of one kind, so that a bare parameter column means both: their
+#: parameters are always shown qualified (``activation.beta``, ``output_activation.beta``)
+SHARED_KIND = ("activation", "output_activation")
+
+
+def param_column(spec: RunSpec, part: str, name: str) -> str:
+    """The table column that sets parameter ``name`` of ``part`` alone in ``spec``: the bare
+    name (``learning_rate``, ``restarts``, a third party's ``beta2``) when no core setting
+    and no other part of the spec has a parameter of that name, else ``<part>.<name>``. The
+    parameters of the two activations are always qualified."""
+    if part in SHARED_KIND or name in SETTINGS:
+        return f"{part}.{name}"
+    for other in PARTS:
+        if other != part and any(k == name for k, _ in getattr(spec, f"{other}_params")):
+            return f"{part}.{name}"
+    return name
+
+
+def shown(value: Any) -> str:
+    """A parameter's value as a table cell writes it (``0.5``, ``16-16``, ``none`` for no
+    hidden layer, ``true``)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return "-".join(str(v) for v in value) or "none"
+    return str(value)
+
+
+def configuration_name(spec: RunSpec) -> str:
+    """The run's name without its seed (``momentum-lr0.5-restarts1``), the same for the seeds of
+    one configuration; where the name had to take its spec hash, the configuration id's
+    first digits instead."""
+    name, found = re.subn(r"-seed\d+-[0-9a-f]{8}$", "", spec.name)
+    if found:
+        return f"{name}-{spec.configuration_id()[:8]}"
+    return re.sub(r"-?seed\d+$", "", spec.name) or spec.dataset
+
+
 def flat_params(spec: RunSpec) -> dict[str, str]:
-    """Every parameter as the run shows it: the settings by name, each part's plugin
-    parameters as ``<part>.<name>`` (``optimizer.learning_rate``), the names of the hash."""
+    """Every parameter as the run shows it, under the table's column names, one to one: the
+    core settings by name (``scaling``, ``hidden``), each part's plugin parameters under
+    :func:`param_column` (``learning_rate``, ``output_activation.beta``), defaults as their
+    value. A setting or parameter that is unset (``target_loss`` left blank) is left out:
+    blank is how a table writes it, and no cell value means "unset". The spec hash does not
+    read these names (it hashes :meth:`~runner.spec.RunSpec.content`)."""
     out: dict[str, str] = {}
-    for key, value in spec.content().items():
-        if isinstance(value, dict):
-            prefix = key.removesuffix("_params")
-            for k, v in value.items():
-                out[f"{prefix}.{k}"] = str(v)
-        elif isinstance(value, list):
-            out[key] = "-".join(str(v) for v in value) or "none"
-        else:
-            out[key] = str(value)
-    for key, digest in spec.files:  # the file's path to read, its digest beside it
+    for f in dataclasses.fields(spec):
+        if f.name in NOT_HASHED or f.name.endswith("_params"):
+            continue
+        value = getattr(spec, f.name)
+        if value is not None:
+            out[f.name] = shown(value)
+    for part in PARTS:
+        for name, value in getattr(spec, f"{part}_params"):
+            if value is not None:
+                out[param_column(spec, part, name)] = shown(value)
+    return out
+
+
+def file_tags(spec: RunSpec) -> dict[str, str]:
+    """``runner.sha256.<column>``: the content digest of each file a spec reads, beside the
+    file's path (the param), as the spec hash knows the file."""
+    out = {}
+    for key, digest in spec.files:
         part, _, name = key.partition(".")
-        prefix = HASH_NAMES.get(f"{part}_params", f"{part}_params").removesuffix("_params")
-        out[f"{prefix}.{name}"] = str(spec.params_of(part)[name])
-        out[f"{prefix}.{name}_sha256"] = digest.removeprefix("sha256:")
+        out[f"runner.sha256.{param_column(spec, part, name)}"] = digest.removeprefix("sha256:")
     return out
 
 
@@ -120,12 +175,35 @@ def fit(value: str, limit: int) -> str:
     return value[: limit - len(tail)] + tail
 
 
+#: the engine's history names as the run shows them: one name per quantity, the history and
+#: its final value alike
+HISTORY_NAMES = {"loss": "train_loss", "accuracy": "train_accuracy"}
+
+#: the final values that end a history of the same name, at the run's last epoch
+FINAL_VALUES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+
+#: results' numbers that are flags or counts, not curves: tags of the run (``diverged`` is
+#: the tag ``runner.status``)
+TAG_NUMBERS = {
+    "converged": "runner.converged",
+    "epochs": "runner.stop_epoch",
+    "restarts": "runner.restarts",
+    "selected_restart": "runner.selected_restart",
+    "log_every": "runner.log_every",
+}
+NOT_LOGGED = frozenset({"diverged"})
+
+
 def run_metrics(
     result: RunResult, start_ms: int, end_ms: int
 ) -> tuple[list[tuple[str, float, int, int]], set[str]]:
-    """``(key, value, timestamp, step)`` for the histories (step = epoch, timestamps spread over
-    the run's wall time), the final metrics (at the last epoch) and ``restart_loss`` per restart
-    (step = restart index); plus the names that had NaN values, which are left out."""
+    """``(key, value, timestamp, step)`` for the histories, step = epoch: step 0 is the initial
+    weights, the last step (the epoch the run stopped at) holds the final evaluated values
+    (``train_loss``, ``train_accuracy``, ``test_loss``, ``test_accuracy``: one name per
+    quantity, :data:`HISTORY_NAMES`), timestamps spread over the run's wall time; other
+    numbers that are not flags or counts (``wall_time``) at the last step. Each restart's final
+    loss is not a curve over epochs: it is in ``restarts.json``, not charted. Plus the names
+    that had NaN values, which are left out."""
     out: list[tuple[str, float, int, int]] = []
     nonfinite: set[str] = set()
     last = int(result.metrics.get("epochs", 0) or 0)
@@ -142,15 +220,35 @@ def run_metrics(
             out.append((key, finite, timestamp, step))
 
     for name, (steps, values) in result.history.items():
+        key = HISTORY_NAMES.get(name, name)
+        final = key in FINAL_VALUES and key in result.metrics  # the final value ends it
         for step, value in zip(
             np.asarray(steps).tolist(), np.asarray(values).tolist(), strict=True
         ):
-            add(name, value, int(step), start_ms + (span * int(step)) // max(last, 1))
+            if not (final and int(step) >= last):
+                add(key, value, int(step), start_ms + (span * int(step)) // max(last, 1))
     for name, value in result.metrics.items():
-        add(name, value, last, end_ms)
-    for i, value in enumerate(result.restart_losses):
-        add("restart_loss", value, i, end_ms)
+        if name not in TAG_NUMBERS and name not in NOT_LOGGED:
+            add(name, value, last, end_ms)
     return out, nonfinite
+
+
+def result_tags(result: RunResult, nonfinite: set[str]) -> dict[str, str]:
+    """The tags a result completes its run with: ``runner.status`` (and ``runner.reason``),
+    the flags and counts of :data:`TAG_NUMBERS` (``runner.converged`` = ``true``/``false``,
+    ``runner.stop_epoch``, ``runner.restarts``, ``runner.selected_restart``) and the names of
+    the metrics that had NaN values (``runner.nonfinite``)."""
+    tags = {"runner.status": result.status}
+    if result.reason:
+        tags["runner.reason"] = result.reason[:5000]
+    for name, tag in TAG_NUMBERS.items():
+        value = result.metrics.get(name)
+        if value is None or not math.isfinite(value):
+            continue
+        tags[tag] = str(bool(value)).lower() if name == "converged" else str(int(value))
+    if nonfinite:
+        tags["runner.nonfinite"] = ",".join(sorted(nonfinite))
+    return tags
 
 
 def batches(metrics: list, params: list, tags: list) -> Iterator[tuple[list, list, list]]:

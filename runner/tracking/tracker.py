@@ -1,11 +1,14 @@
 """The recorder: the one place that writes to MLflow (experiments, sweep and run records) and
 falls back on the local spool.
 
-Layout (``docs/architecture.md``, "Tracking layout"): one experiment per table; one parent run
-per sweep invocation (the table as an artifact, the sweep settings as params, the counts planned
-/ finished / diverged / failed / skipped / killed as metrics, the best run's id and metrics at
-the end, the best network as the pyfunc model ``best_model``); one child run per specification
-(every parameter, tags ``runner.*``, metric histories with step = epoch, final metrics,
+Layout (``docs/architecture.md``, "Tracking layout"): one experiment per table, tagged a
+model-training experiment and described (which table); one parent run per sweep invocation (the
+table as an artifact, the sweep settings as params, the counts planned / finished / diverged /
+failed / skipped / killed and the best run's final values as tags ``runner.count.*`` and
+``runner.best.*``, never metrics, so the chart view shows the children's curves; a description
+linking the best run; the best network as the pyfunc model ``best_model``); one child run per
+specification (every parameter under its table column, tags ``runner.*``, metric histories
+with step = epoch from 0, the last step holding the final values; flags and counts as tags;
 artifacts ``weights.npz``, ``architecture.json``, ``restarts.json``, and ``traceback.txt`` for a
 run whose plugin raised). Everything is written through one :class:`MlflowClient` with
 ``log_batch`` calls, in the driving process only. mlflow is imported lazily, inside
@@ -51,11 +54,14 @@ from runner.tracking.bulk import BulkRun, SqlWriter, open_writer
 from runner.tracking.drivers import driver_gone, this_driver
 from runner.tracking.pyfunc import save_pyfunc
 from runner.tracking.records import (
+    FINAL_VALUES,
     MAX_PARAM_LENGTH,
+    MAX_TAG_LENGTH,
     RunRecord,
     batches,
     fit,
     now_ms,
+    result_tags,
     run_metrics,
     run_params,
     run_tags,
@@ -93,6 +99,18 @@ ARTIFACT_FOLDER = "mlartifacts"
 #: time between a run's end time and its FINISHED status, and clocks that differ a little
 CLOCK_SLACK_MS = 120_000
 BEST_MODEL = "best_model"
+
+#: the experiment tag MLflow 3's UI reads (and its experiment-kind selector writes) for what
+#: an experiment holds; the UI's own mode (GenAI or Model training) follows the page's
+#: ``workflowType`` (see :meth:`Tracker.ui_url`)
+EXPERIMENT_KIND, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
+
+
+def count_tags(counts: dict[str, int]) -> dict[str, str]:
+    """A sweep's counts as tags of its run (``runner.count.finished``): numbers that are not
+    curves, kept out of the chart view."""
+    return {f"runner.count.{k}": str(int(v)) for k, v in counts.items()}
+
 
 RUN_STATUS = {"finished": "FINISHED", "diverged": "FINISHED", "failed": "FAILED"}
 #: the bulk recorder writes its buffer when it holds this many runs, or this many metric points
@@ -257,13 +275,23 @@ class Tracker:
                 ) from None
             raise self._fail("cannot be used", exc) from None
 
-    def ui_command(self) -> str:
-        """The exact command (or instruction) that shows this store in the MLflow UI."""
+    def ui_command(self, experiment_id: str | None = None) -> str:
+        """The exact command (or instruction) that shows this store in the MLflow UI; with an
+        experiment, the page to open after it (a shell comment, so the line still pastes)."""
         if urlparse(self.uri).scheme in ("http", "https"):
-            return f"open {self.uri} in a browser (the tracking server's own UI)"
+            where = self.ui_url(experiment_id, self.uri.rstrip("/")) if experiment_id else self.uri
+            return f"open {where} in a browser (the tracking server's own UI)"
         mlflow = Path(sys.executable).parent / "mlflow"  # this environment's, PATH or not
         program = shlex.quote(str(mlflow)) if mlflow.exists() else "mlflow"
-        return f"{program} ui --backend-store-uri {shlex.quote(self.uri)}"
+        command = f"{program} ui --backend-store-uri {shlex.quote(self.uri)}"
+        return f"{command}  # then open {self.ui_url(experiment_id)}" if experiment_id else command
+
+    @staticmethod
+    def ui_url(experiment_id: str, base: str = "http://127.0.0.1:5000") -> str:
+        """The experiment's page in the MLflow UI, in its Model training mode: MLflow 3.17's UI
+        picks its mode (GenAI or Model training) from the page's ``workflowType`` (else the
+        browser's last choice, GenAI at first), not from the experiment's tags."""
+        return f"{base}/#/experiments/{experiment_id}?workflowType=machine_learning"
 
     def artifact_location(self, experiment: str) -> str | None:
         """For a SQLite store: ``mlartifacts/<experiment>/`` beside the database file, as a
@@ -526,7 +554,7 @@ class Tracker:
         settings: dict[str, str],
     ) -> str:
         """Create the parent run of a sweep; returns its id."""
-        from mlflow.entities import Metric, Param
+        from mlflow.entities import Param
 
         table = Path(table_path)
         now = now_ms()
@@ -540,17 +568,19 @@ class Tracker:
             "mlflow.source.name": "runner sweep",
             "mlflow.source.type": "LOCAL",
         }
+        tags.update(count_tags(planned))
+        tags["mlflow.note.content"] = f"A sweep of the table `{table}`; it is running."
         params = [Param("table", fit(str(table), MAX_PARAM_LENGTH))]
         params += [Param(k, fit(str(v), MAX_PARAM_LENGTH)) for k, v in settings.items()]
-        metrics = [Metric(k, float(v), now, 0) for k, v in planned.items()]
         name = f"sweep {table.stem} {datetime.now():%Y-%m-%d %H:%M}"
         deadline = self._deadline()
         try:
+            self._describe_experiment(experiment_id, table, deadline)
             run = self._call(
                 deadline, self.client.create_run, experiment_id, now, tags, run_name=name
             )
             run_id = run.info.run_id
-            for m, p, t in batches(metrics, params, []):
+            for m, p, t in batches([], params, []):
                 self._call(deadline, self.client.log_batch, run_id, m, p, t)
             if table.is_file():
                 self._call(deadline, self.client.log_artifact, run_id, str(table))
@@ -576,23 +606,56 @@ class Tracker:
     def _end_sweep(
         self, parent_id: str, counts: dict[str, int], best: str | None, status: str, deadline: float
     ) -> None:
-        from mlflow.entities import Metric, RunTag
+        from mlflow.entities import RunTag
 
         now = now_ms()
-        metrics = [Metric(k, float(v), now, 0) for k, v in counts.items()]
-        tags = [RunTag("runner.sweep_status", status.lower())]
+        values = {"runner.sweep_status": status.lower(), **count_tags(counts)}
+        parent = self._call(deadline, self.client.get_run, parent_id)
+        table = parent.data.tags.get("runner.table", "")
+        done = ", ".join(f"{v} {k}" for k, v in counts.items() if v)
+        note = f"A sweep of the table `{table}` ({status.lower()}): {done or 'nothing run'}."
         if best:
             run = self._call(deadline, self.client.get_run, best)
-            tags += [
-                RunTag("runner.best_run_id", best),
-                RunTag("runner.best_run_name", run.info.run_name or ""),
-            ]
-            for key, value in sorted(run.data.metrics.items()):
-                if (value := storable_float(value)) is not None:
-                    metrics.append(Metric(f"best_{key}", value, now, 0))
-        for m, p, t in batches(metrics, [], tags):
+            name = run.info.run_name or best
+            values["runner.best_run_id"] = best
+            values["runner.best_run_name"] = name
+            for key in FINAL_VALUES:  # the final values, which rank runs
+                value = run.data.metrics.get(key)
+                if value is not None and (value := storable_float(value)) is not None:
+                    values[f"runner.best.{key}"] = f"{value:.6g}"
+            shown = ", ".join(
+                f"{key} {values[f'runner.best.{key}']}"
+                for key in FINAL_VALUES
+                if f"runner.best.{key}" in values
+            )
+            link = f"#/experiments/{run.info.experiment_id}/runs/{best}"
+            note += f"\n\nBest run: [{name}]({link}) ({shown})."
+        values["mlflow.note.content"] = note
+        tags = [RunTag(k, fit(v, MAX_TAG_LENGTH)) for k, v in values.items()]
+        for m, p, t in batches([], [], tags):
             self._call(deadline, self.client.log_batch, parent_id, m, p, t)
         self._call(deadline, self.client.set_terminated, parent_id, status.upper(), now)
+
+    def _describe_experiment(self, experiment_id: str, table: Path, deadline: float) -> None:
+        """Mark the experiment as one of model training (the tag ``mlflow.experimentKind``)
+        and describe it (``mlflow.note.content``), unless someone wrote another description:
+        a description runner wrote is kept in ``runner.note`` too, so it is told from one a
+        user edited in the UI, which is left alone."""
+        found = self._call(deadline, self.client.get_experiment, experiment_id)
+        tags = dict(found.tags)
+        note = (
+            f"Runs of the table `{table}` ({table.resolve()}), trained by runner "
+            f"{__version__}: one child run per configuration, under a parent run per sweep. "
+            "A run's params are the table's columns; its name says what varies across the "
+            "table and its seed; the tag `runner.configuration` is the same for the seeds of "
+            "one configuration (Group by it to aggregate them)."
+        )
+        wanted = {EXPERIMENT_KIND: TRAINING_KIND}
+        if tags.get("mlflow.note.content") in (None, tags.get("runner.note")):
+            wanted.update({"mlflow.note.content": note, "runner.note": note})
+        for key, value in wanted.items():
+            if tags.get(key) != value:
+                self._call(deadline, self.client.set_experiment_tag, experiment_id, key, value)
 
     def log_best_model(self, parent_id: str, best_run_id: str) -> None:
         """Log the best run's network on the parent run as the pyfunc model ``best_model``:
@@ -723,13 +786,9 @@ class Tracker:
             raise
         spec = result.spec
         metrics, nonfinite = run_metrics(result, record.start_ms, record.end_ms)
-        tags = {"runner.status": result.status}
+        tags = result_tags(result, nonfinite)
         if create:
             tags = {**run_tags(spec, result.spec_hash, record.parent_id, record.record_id), **tags}
-        if result.reason:
-            tags["runner.reason"] = result.reason[:5000]
-        if nonfinite:
-            tags["runner.nonfinite"] = ",".join(sorted(nonfinite))
         run = BulkRun(
             record.run_id,
             record.experiment_id,
@@ -846,11 +905,7 @@ class Tracker:
             record.artifact_uri = run.info.artifact_uri
         run_id = record.run_id
         metrics, nonfinite = run_metrics(result, record.start_ms, record.end_ms)
-        tags = [("runner.status", result.status)]
-        if result.reason:
-            tags.append(("runner.reason", result.reason[:5000]))
-        if nonfinite:
-            tags.append(("runner.nonfinite", ",".join(sorted(nonfinite))))
+        tags = list(result_tags(result, nonfinite).items())
         self._log(deadline, run_id, metrics, run_params(spec), tags)
         self._write_artifacts(result, record, deadline)
         status = RUN_STATUS.get(result.status, "FAILED")

@@ -171,7 +171,8 @@ class RunResult:
     """What a worker returns for one specification: status, metrics, history and weights.
 
     ``traceback`` is the whole traceback of a ``failed`` run whose plugin raised (the one-line
-    ``reason`` says what happened; the traceback says where).
+    ``reason`` says what happened; the traceback says where). ``dataset`` says what it trained
+    on (``runner.engine.data.describe_data``; empty when training never reached the data).
     """
 
     spec: RunSpec
@@ -186,3 +187,4 @@ class RunResult:
     architecture: dict[str, Any] = field(default_factory=dict)
     wall_time: float = 0.0
     traceback: str = ""
+    dataset: dict[str, Any] = field(default_factory=dict)

@@ -56,6 +56,7 @@ from runner.tracking.records import (
     batches,
     fit,
     now_ms,
+    run_dataset,
     run_metrics,
     run_params,
     run_tags,
@@ -740,6 +741,7 @@ class Tracker:
             tags=tags,
             params=run_params(spec),
             metrics=metrics,
+            dataset=run_dataset(result),
         )
         self._pending.append((result, record, run))
         self._pending_points += len(run.metrics)
@@ -850,6 +852,7 @@ class Tracker:
         if nonfinite:
             tags.append(("runner.nonfinite", ",".join(sorted(nonfinite))))
         self._log(deadline, run_id, metrics, run_params(spec), tags)
+        self._log_dataset(deadline, run_id, result)
         self._write_artifacts(result, record, deadline)
         status = RUN_STATUS.get(result.status, "FAILED")
         self._call(deadline, self.client.set_terminated, run_id, status, record.end_ms)
@@ -869,6 +872,19 @@ class Tracker:
             [Metric(*x) for x in metrics], [Param(*x) for x in params], [RunTag(*x) for x in tags]
         ):
             self._call(deadline, self.client.log_batch, run_id, m, p, t)
+
+    def _log_dataset(self, deadline: float, run_id: str, result: RunResult) -> None:
+        """The result's data set as the run's dataset input (:func:`records.run_dataset`);
+        ``log_inputs`` keeps one dataset per name and digest in the experiment, and an input
+        logged twice once, so a retry never duplicates."""
+        found = run_dataset(result)
+        if found is None:
+            return
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        fields, tags = found
+        entry = DatasetInput(Dataset(**fields), [InputTag(k, v) for k, v in tags.items()])
+        self._call(deadline, self.client.log_inputs, run_id, [entry])
 
     def mark_killed(
         self,

@@ -419,7 +419,8 @@ def _finish(tracker: Any, parent: str, summary: SweepSummary, status: str) -> No
     best_id = summary.best[0] if summary.best else None
     tracker.end_sweep(parent, summary.counts(), best_id, status)
     if best_id is not None and status == "FINISHED":
-        tracker.log_best_model(parent, best_id)
+        example = summary.best[1].dataset.get("example") if summary.best else None
+        tracker.log_best_model(parent, best_id, example)
 
 
 #: the final metrics a sweep may be ranked by (``--rank-by``); the accuracies rank high first

@@ -4,11 +4,12 @@ falls back on the local spool.
 Layout (``docs/architecture.md``, "Tracking layout"): one experiment per table; one parent run
 per sweep invocation (the table as an artifact, the sweep settings as params, the counts planned
 / finished / diverged / failed / skipped / killed as metrics, the best run's id and metrics at
-the end, the best network as the pyfunc model ``best_model``); one child run per specification
-(every parameter, tags ``runner.*``, metric histories with step = epoch, final metrics,
-artifacts ``weights.npz``, ``architecture.json``, ``restarts.json``, and ``traceback.txt`` for a
-run whose plugin raised). Everything is written through one :class:`MlflowClient` with
-``log_batch`` calls, in the driving process only. mlflow is imported lazily, inside
+the end, the best network as the MLflow logged model ``best_model`` of the best run); one child
+run per specification (every parameter, tags ``runner.*``, its data set as a dataset input,
+metric histories with step = epoch, final metrics, artifacts ``weights.npz``,
+``architecture.json``, ``restarts.json``, and ``traceback.txt`` for a run whose plugin raised).
+Everything is written through one :class:`MlflowClient` with ``log_batch`` calls, in the
+driving process only. mlflow is imported lazily, inside
 :class:`Tracker`, never when this module is imported.
 
 Non-finite metric values: NaN points are not logged (MLflow charts and sorting break on them); the
@@ -49,7 +50,7 @@ from runner.errors import StoreWriteError, TrackingError, error_reason
 from runner.spec import RunResult, RunSpec
 from runner.tracking.bulk import BulkRun, SqlWriter, open_writer
 from runner.tracking.drivers import driver_gone, this_driver
-from runner.tracking.pyfunc import save_pyfunc
+from runner.tracking.pyfunc import log_pyfunc
 from runner.tracking.records import (
     MAX_PARAM_LENGTH,
     RunRecord,
@@ -593,34 +594,98 @@ class Tracker:
             self._call(deadline, self.client.log_batch, parent_id, m, p, t)
         self._call(deadline, self.client.set_terminated, parent_id, status.upper(), now)
 
-    def log_best_model(self, parent_id: str, best_run_id: str) -> None:
-        """Log the best run's network on the parent run as the pyfunc model ``best_model``:
-        ``mlflow.pyfunc.load_model(f"runs:/{parent_id}/best_model")`` then predicts with it."""
+    def log_best_model(
+        self, parent_id: str, best_run_id: str, example: list[list[float]] | None = None
+    ) -> str | None:
+        """Log the best run's network as the MLflow 3 logged model ``best_model`` of that run
+        (its source run: the model shows the run's params and final metrics), an output of the
+        sweep's run too, with ``example`` (rows of inputs) as its input example; the sweep's
+        tag ``runner.best_model`` is ``models:/<model id>``. Both
+        ``mlflow.pyfunc.load_model(f"models:/{model_id}")`` and
+        ``runs:/<best run id>/best_model`` load it. Returns the model id (None: spooled)."""
         try:
-            self._log_best_model(parent_id, best_run_id, self._deadline())
+            return self._log_best_model(parent_id, best_run_id, self._deadline(), example)
         except Exception as exc:
             if not is_transient(exc) or parent_id not in self._experiments:
                 raise self._fail("cannot log the best model", exc) from None
             self._away = True
-            self._spool_end(parent_id, best_model=best_run_id)
+            self._spool_end(parent_id, best_model=best_run_id, best_example=example)
+            return None
 
-    def _log_best_model(self, parent_id: str, best_run_id: str, deadline: float) -> None:
-        from mlflow.entities import RunTag
+    def _log_best_model(
+        self,
+        parent_id: str,
+        best_run_id: str,
+        deadline: float,
+        example: list[list[float]] | None = None,
+    ) -> str:
+        from mlflow.entities import LoggedModelOutput, RunTag
 
-        with tempfile.TemporaryDirectory(prefix="runner-best-") as tmp:
-            network_dir = Path(tmp, "network")
-            network_dir.mkdir()
-            for name in (WEIGHTS_FILE, ARCHITECTURE_FILE):
-                self._call(
-                    deadline, self.client.download_artifacts, best_run_id, name, str(network_dir)
+        experiment_id = self._call(deadline, self.client.get_run, best_run_id).info.experiment_id
+        model_id = self._logged_best(experiment_id, parent_id, best_run_id, deadline)
+        if model_id is None:
+            with tempfile.TemporaryDirectory(prefix="runner-best-") as tmp:
+                network_dir = Path(tmp, "network")
+                network_dir.mkdir()
+                for name in (WEIGHTS_FILE, ARCHITECTURE_FILE):
+                    self._call(
+                        deadline,
+                        self.client.download_artifacts,
+                        best_run_id,
+                        name,
+                        str(network_dir),
+                    )
+                model_id = self._call(
+                    deadline,
+                    log_pyfunc,
+                    network_dir,
+                    self.uri,
+                    experiment_id,
+                    best_run_id,
+                    BEST_MODEL,
+                    step=self._final_step(best_run_id, deadline),
+                    example=example,
+                    tags={"runner.sweep_run_id": parent_id},
                 )
-            model_dir = save_pyfunc(network_dir, Path(tmp, BEST_MODEL))
-            self._call(deadline, self.client.log_artifacts, parent_id, str(model_dir), BEST_MODEL)
+        parent = self._call(deadline, self.client.get_run, parent_id)
+        outputs = parent.outputs.model_outputs if parent.outputs else []
+        if model_id not in {o.model_id for o in outputs}:
+            self._call(
+                deadline, self.client.log_outputs, parent_id, [LoggedModelOutput(model_id, 0)]
+            )
         tags = [
-            RunTag("runner.best_model", f"runs:/{parent_id}/{BEST_MODEL}"),
+            RunTag("runner.best_model", f"models:/{model_id}"),
             RunTag("runner.best_run_id", best_run_id),
         ]
         self._call(deadline, self.client.log_batch, parent_id, [], [], tags)
+        return model_id
+
+    def _logged_best(
+        self, experiment_id: str, parent_id: str, best_run_id: str, deadline: float
+    ) -> str | None:
+        """The id of the ``best_model`` this sweep already logged for ``best_run_id`` (a retry,
+        or a spooled end replayed after it was logged), else None."""
+        models = self._call(
+            deadline,
+            self.client.search_logged_models,
+            experiment_ids=[experiment_id],
+            filter_string=f"name = '{BEST_MODEL}'",
+        )
+        for model in models:
+            ready = str(getattr(model.status, "name", model.status)).upper() != "FAILED"
+            if (
+                model.source_run_id == best_run_id
+                and model.tags.get("runner.sweep_run_id") == parent_id
+                and ready
+            ):
+                return model.model_id
+        return None
+
+    def _final_step(self, run_id: str, deadline: float) -> int:
+        """The step of a run's final metrics (its last epoch): the logged model links the
+        metrics of that step."""
+        points = self._call(deadline, self.client.get_metric_history, run_id, "train_loss")
+        return max((p.step for p in points), default=0)
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -1018,7 +1083,9 @@ class Tracker:
                         data["parent_id"], data["counts"], data["best"], data["status"], deadline
                     )
                 if data.get("best_model"):
-                    self._log_best_model(data["parent_id"], data["best_model"], deadline)
+                    self._log_best_model(
+                        data["parent_id"], data["best_model"], deadline, data.get("best_example")
+                    )
                 path.unlink()
         except TrackingError:
             raise

@@ -223,6 +223,12 @@ def run_sweep(
             return summary
 
         tracker = tracking.Tracker(uri)
+        done = None if rerun else tracking.finished_hashes_at_rest(uri, summary.experiment)
+        if done is not None and all(s.spec_hash() in done for s in specs):
+            summary.skipped = len(specs)  # all done, the store at rest: MLflow is not needed
+            summary.ui_command = tracker.ui_command()
+            observer.planned(summary, [])
+            return summary
         tracker.check()
         summary.ui_command = tracker.ui_command()
         experiment_id = tracker.experiment(summary.experiment)

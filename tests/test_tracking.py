@@ -369,6 +369,24 @@ def test_finished_hashes_readonly_creates_nothing(
     assert tracking.finished_hashes_readonly(tracker.uri, "other") == set()
 
 
+def test_finished_hashes_at_rest_reads_a_store_with_nothing_running_and_no_spool(
+    tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
+) -> None:
+    experiment_id, parent = sweep(tracker, table)
+    tracker.record(experiment_id, parent, xor_results[0])
+    tracker.flush()
+    spool = tracker.spool_root
+    at_rest = tracking.finished_hashes_at_rest
+    assert at_rest(tracker.uri, "xor", spool) is None  # the sweep's run is RUNNING: not at rest
+    tracker.end_sweep(parent, {"finished": 1}, None, "FINISHED")
+    assert at_rest(tracker.uri, "xor", spool) == tracking.finished_hashes_readonly(
+        tracker.uri, "xor"
+    ) == {xor_results[0].spec_hash}  # fmt: skip
+    assert at_rest(tracker.uri, "other", spool) is None  # no such experiment: the tracker says
+    tracker._spool_folder(experiment_id).mkdir(parents=True)  # a result waits to be replayed
+    assert at_rest(tracker.uri, "xor", spool) is None
+
+
 # -- prediction ------------------------------------------------------------------------------
 
 

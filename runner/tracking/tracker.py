@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import shlex
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -1191,6 +1192,9 @@ def finished_hashes_readonly(uri: str, experiment: str) -> set[str]:
     path = sqlite_path(normalize_uri(uri))
     if path is not None and not path.is_file():
         return set()
+    quick = finished_hashes_at_rest(uri, experiment)
+    if quick is not None:
+        return quick
     tracker = Tracker(uri)
     tracker.check()
     try:
@@ -1200,3 +1204,55 @@ def finished_hashes_readonly(uri: str, experiment: str) -> set[str]:
     if found is None or found.lifecycle_stage == "deleted":
         return set()
     return tracker.finished_hashes(found.experiment_id)
+
+
+def finished_hashes_at_rest(
+    uri: str, experiment: str, spool_dir: Path | str | None = None
+) -> set[str] | None:
+    """Spec hashes FINISHED in experiment ``experiment`` of a SQLite store, read straight from
+    its tables with the standard library (no mlflow import, no schema check, no search), when
+    the store is at rest: the file exists and is sound, the experiment exists, no run of it is
+    RUNNING (nothing for :meth:`Tracker.reap_stale` to do, no claim of a live sweep) and no
+    result of it waits in the spool. None in every other case, and on any doubt: then the
+    :class:`Tracker` decides. A sweep whose every configuration is in the set has nothing to
+    do, and returns without paying for MLflow (seconds on a busy machine)."""
+    path = sqlite_path(normalize_uri(uri))
+    if path is None or not path.is_file() or store_problem(normalize_uri(uri)):
+        return None
+    if sqlite_damage(path):
+        return None
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        ) as con:
+            found = con.execute(
+                "select experiment_id, lifecycle_stage from experiments where name = ?",
+                (experiment,),
+            ).fetchone()
+            if found is None or found[1] != "active":
+                return None
+            experiment_id = str(found[0])
+            spool = spool_folder(
+                Path(spool_dir or SPOOL_DIR).resolve(), normalize_uri(uri), experiment_id
+            )
+            if spool.exists():
+                return None
+            running = con.execute(
+                "select count(*) from runs where experiment_id = ? and status = 'RUNNING' "
+                "and lifecycle_stage = 'active'",
+                (found[0],),
+            ).fetchone()[0]
+            if running:
+                return None
+            rows = con.execute(
+                "select h.value from runs r "
+                "join tags h on h.run_uuid = r.run_uuid and h.key = 'runner.spec_hash' "
+                "join tags k on k.run_uuid = r.run_uuid and k.key = 'runner.kind' "
+                "and k.value = 'run' "
+                "where r.experiment_id = ? and r.status = 'FINISHED' "
+                "and r.lifecycle_stage = 'active'",
+                (found[0],),
+            ).fetchall()
+    except sqlite3.Error:  # locked, damaged, another layout: the tracker will say
+        return None
+    return {str(row[0]) for row in rows}

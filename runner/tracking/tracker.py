@@ -646,7 +646,11 @@ class Tracker:
                     BEST_MODEL,
                     step=self._final_step(best_run_id, deadline),
                     example=example,
-                    tags={"runner.sweep_run_id": parent_id},
+                    tags={
+                        "runner.sweep_run_id": parent_id,
+                        "mlflow.source.name": "runner sweep",  # as the runs say, not argv[0]
+                        "mlflow.source.type": "LOCAL",
+                    },
                 )
         parent = self._call(deadline, self.client.get_run, parent_id)
         outputs = parent.outputs.model_outputs if parent.outputs else []

@@ -257,9 +257,21 @@ class SqlWriter:
 
     def write(self, runs: Sequence[BulkRun]) -> list[str]:
         """Write ``runs`` in one transaction: create the new ones, add their params, metrics and
-        latest metrics, set their tags, end them. A run that is gone, deleted, or no longer
-        RUNNING (completed by an earlier call whose commit went through), and a new run whose id
-        exists already, is left out. Returns the ids of the runs written."""
+        latest metrics, set their tags and dataset inputs, end them. A run that is gone,
+        deleted, or no longer RUNNING (completed by an earlier call whose commit went through),
+        and a new run whose id exists already, is left out. Returns the ids of the runs written.
+
+        Another sweep's transaction may add the same new dataset between this one's look and its
+        insert (a server database): the unique key then refuses the insert, the transaction is
+        rolled back whole, and it is done once more, seeing that dataset."""
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            return self._write(runs)
+        except IntegrityError:
+            return self._write(runs)
+
+    def _write(self, runs: Sequence[BulkRun]) -> list[str]:
         from mlflow.store.tracking.dbmodels.models import (
             SqlLatestMetric,
             SqlMetric,

@@ -29,6 +29,20 @@ NOT_HASHED = frozenset({"row", "source", "versions", "name", "files", "note"})
 #: change the hash, or every run recorded before the rename would be trained again
 HASH_NAMES = {"scaling": "scale", "output_activation_params": "output_params"}
 
+#: distributions under the names the hash was first computed with: this project's distribution
+#: was "runner" until it took a name of its own on the package index, and its built-in plugins'
+#: pins must hash as they did, or every run recorded before would be trained again
+HASH_DISTRIBUTIONS = {"runner-mlp": "runner"}
+
+
+def hashed_versions(versions: Params) -> dict[str, str]:
+    """The plugins' version pins (``"kind:name" -> "dist==version"``) as the hash takes them."""
+    out = {}
+    for key, pin in versions:
+        dist, sep, version = str(pin).partition("==")
+        out[key] = f"{HASH_DISTRIBUTIONS.get(dist, dist)}{sep}{version}"
+    return out
+
 
 def freeze(params: dict[str, Any]) -> Params:
     """A dict of parameters as a sorted tuple of pairs (hashable, canonical)."""
@@ -119,7 +133,7 @@ class RunSpec:
         """
         cached = getattr(self, "_hash", None)
         if cached is None:
-            payload = {"spec": self.content(), "plugins": dict(self.versions)}
+            payload = {"spec": self.content(), "plugins": hashed_versions(self.versions)}
             text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
             cached = hashlib.sha256(text.encode()).hexdigest()[:16]
             object.__setattr__(self, "_hash", cached)
@@ -135,7 +149,7 @@ class RunSpec:
         if cached is None:
             content = self.content()
             content.pop("seed")
-            payload = {"spec": content, "plugins": dict(self.versions)}
+            payload = {"spec": content, "plugins": hashed_versions(self.versions)}
             text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
             cached = hashlib.sha256(text.encode()).hexdigest()[:16]
             object.__setattr__(self, "_configuration", cached)
@@ -187,7 +201,8 @@ class RunResult:
     """What a worker returns for one specification: status, metrics, history and weights.
 
     ``traceback`` is the whole traceback of a ``failed`` run whose plugin raised (the one-line
-    ``reason`` says what happened; the traceback says where).
+    ``reason`` says what happened; the traceback says where). ``dataset`` says what it trained
+    on (``runner.engine.data.describe_data``; empty when training never reached the data).
     """
 
     spec: RunSpec
@@ -202,3 +217,4 @@ class RunResult:
     architecture: dict[str, Any] = field(default_factory=dict)
     wall_time: float = 0.0
     traceback: str = ""
+    dataset: dict[str, Any] = field(default_factory=dict)

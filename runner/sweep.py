@@ -230,6 +230,12 @@ def run_sweep(
             return summary
 
         tracker = tracking.Tracker(uri)
+        done = None if rerun else tracking.finished_hashes_at_rest(uri, summary.experiment)
+        if done is not None and all(s.spec_hash() in done for s in specs):
+            summary.skipped = len(specs)  # all done, the store at rest: MLflow is not needed
+            summary.ui_command = tracker.ui_command()
+            observer.planned(summary, [])
+            return summary
         tracker.check()
         experiment_id = tracker.experiment(summary.experiment)
         summary.ui_command = tracker.ui_command(experiment_id)
@@ -428,7 +434,8 @@ def _finish(tracker: Any, parent: str, summary: SweepSummary, status: str) -> No
     best_id = summary.best[0] if summary.best else None
     tracker.end_sweep(parent, summary.counts(), best_id, status)
     if best_id is not None and status == "FINISHED":
-        tracker.log_best_model(parent, best_id)
+        example = summary.best[1].dataset.get("example") if summary.best else None
+        tracker.log_best_model(parent, best_id, example)
 
 
 #: the final metrics a sweep may be ranked by (``--rank-by``); the accuracies rank high first

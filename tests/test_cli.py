@@ -38,7 +38,7 @@ def test_plugins_json_lists_every_kind():
     kinds = {r["kind"] for r in rows}
     assert kinds >= {"activation", "cost", "step_rule", "strategy", "initializer", "dataset"}
     gd = next(r for r in rows if r["name"] == "gd")
-    assert gd["distribution"] == "runner"
+    assert gd["distribution"] == "runner-mlp"
     lr = next(p for p in gd["parameters"] if p["name"] == "learning_rate")
     assert lr["per_member"] is True and lr["default"] == 0.1
 

@@ -93,7 +93,7 @@ def test_the_kit_names_no_built_in_plugin() -> None:
     """(That it needs no pytest: tests/test_layout.py.)"""
     source = "\n".join(p.read_text() for p in Path(kit.__file__).parent.glob("*.py"))
     for obj in PLUGINS:
-        if obj.distribution == "runner":
+        if obj.distribution == "runner-mlp":
             assert not re.search(rf"[\"']{re.escape(obj.name)}[\"']", source), obj.name
 
 

@@ -110,7 +110,7 @@ def test_entry_point_discovery_finds_one_plugin_of_each_kind(example_plugins: Pa
     assert (ep.name, ep.value) == ("example", "runner_example")
 
     registry = get_registry()
-    third_party = sorted((o.kind, o.name) for o in registry.all() if o.distribution != "runner")
+    third_party = sorted((o.kind, o.name) for o in registry.all() if o.distribution != "runner-mlp")
     assert third_party == sorted(EXAMPLE.items())
     for kind, name in EXAMPLE.items():
         obj = registry.get(kind, name)
@@ -123,13 +123,13 @@ def test_entry_point_discovery_finds_one_plugin_of_each_kind(example_plugins: Pa
 
 
 def test_builtins_come_from_runners_own_entry_points(example_plugins: Path) -> None:
-    own = metadata.distribution("runner")
+    own = metadata.distribution("runner-mlp")
     modules = {ep.value for ep in own.entry_points if ep.group == "runner"}
     assert modules, "runner registers its built-ins through [project.entry-points.runner]"
     builtins = [o for o in get_registry().all() if o.distribution != DISTRIBUTION]
     assert {o.kind for o in builtins} == set(EXAMPLE)
     for obj in builtins:
-        assert (obj.distribution, obj.version) == ("runner", own.version)
+        assert (obj.distribution, obj.version) == ("runner-mlp", own.version)
         assert type(obj).__module__ in modules
 
 
@@ -150,13 +150,13 @@ def test_runner_plugins_env_var_selects_third_party_plugins(
     monkeypatch.setenv("RUNNER_PLUGINS", value)
     registry = get_registry()
     distributions = {o.distribution for o in registry.all()}
-    assert distributions == ({"runner", DISTRIBUTION} if loaded else {"runner"})
+    assert distributions == ({"runner-mlp", DISTRIBUTION} if loaded else {"runner-mlp"})
     assert ("swish" in registry.activations) is loaded
     assert "sigmoid" in registry.activations  # the built-ins always load
 
 
 def test_without_the_package_only_builtins_are_found() -> None:
-    assert {o.distribution for o in get_registry().all()} == {"runner"}
+    assert {o.distribution for o in get_registry().all()} == {"runner-mlp"}
 
 
 # --- one test per hook (test_every_hook_is_tested keeps this complete) -------------------------
@@ -295,7 +295,7 @@ def assert_lists_example_plugins(rows: list[dict[str, Any]]) -> None:
     adam = {p["name"]: p for p in by_name[("step_rule", "adam")]["parameters"]}
     assert adam["beta2"]["default"] == 0.999 and adam["beta2"]["accepted"] == "a number in [0, 1)"
     assert adam["learning_rate"]["per_member"] is True
-    assert by_name[("activation", "sigmoid")]["distribution"] == "runner"
+    assert by_name[("activation", "sigmoid")]["distribution"] == "runner-mlp"
 
 
 def test_plugins_command_lists_example_plugins(example_plugins: Path) -> None:
@@ -796,7 +796,7 @@ BAD = {
     ),
     "collision": BadPackage(
         "runner-dup-sigmoid", "runner_dup_sigmoid", DUPLICATE_SOURCE, "activation", "dupact",
-        ("two plugins register the activation 'sigmoid': distribution 'runner' and "
+        ("two plugins register the activation 'sigmoid': distribution 'runner-mlp' and "
          "distribution 'runner-dup-sigmoid'",),
     ),
     "argument_name": BadPackage(
@@ -876,10 +876,10 @@ def test_a_broken_distribution_is_left_out_alone(which: str, one_bad: Any) -> No
     assert broken.distribution == bad.dist and "\n" not in broken.message()
     for fragment in bad.expected:
         assert fragment in broken.message()
-    assert {o.distribution for o in registry.all()} == {"runner"}
+    assert {o.distribution for o in registry.all()} == {"runner-mlp"}
     assert (
         "sigmoid" in registry.activations
-        and registry.activations["sigmoid"].distribution == "runner"
+        and registry.activations["sigmoid"].distribution == "runner-mlp"
     )
     assert registry.warnings() == [f"{broken.message()}; its plugins are left out"]
 
@@ -897,7 +897,7 @@ def test_runner_plugins_lists_a_broken_distribution_with_its_error(
     [row] = [r for r in rows if r["status"] == "broken"]
     assert (row["distribution"], row["version"]) == (bad.dist, "1.0.0")
     assert all(fragment in row["error"] for fragment in bad.expected)
-    assert {r["distribution"] for r in rows if r["status"] == "ok"} == {"runner"}
+    assert {r["distribution"] for r in rows if r["status"] == "ok"} == {"runner-mlp"}
 
     table = CliRunner().invoke(cli, ["plugins"])
     assert table.exit_code == 0, table.output
@@ -950,7 +950,7 @@ def test_distributions_left_out_by_runner_plugins_are_never_imported(
     monkeypatch.setenv("RUNNER_PLUGINS", "")
     before = set(sys.modules)
     registry = get_registry()
-    assert {o.distribution for o in registry.all()} == {"runner"} and not registry.broken
+    assert {o.distribution for o in registry.all()} == {"runner-mlp"} and not registry.broken
     modules = {b.module for b in [*BAD.values(), COMMAND_RAISES]}
     assert not modules & (set(sys.modules) - before)
 

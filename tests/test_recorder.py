@@ -83,6 +83,13 @@ def run_view(client, run) -> dict:
         assert all(info.start_time <= p.timestamp <= info.end_time for p in points)
         histories[key] = sorted((p.step, p.value) for p in points)
     artifacts = sorted((a.path, a.is_dir) for a in client.list_artifacts(info.run_id))
+    inputs = sorted(
+        (
+            tuple(sorted(vars(d.dataset).items())),
+            tuple(sorted((t.key, t.value) for t in d.tags)),
+        )
+        for d in run.inputs.dataset_inputs
+    )
     return {
         "name": info.run_name,
         "status": info.status,
@@ -95,16 +102,20 @@ def run_view(client, run) -> dict:
         "metrics": data.metrics,
         "histories": histories,
         "artifacts": artifacts,
+        "inputs": inputs,
     }
 
 
 def test_both_recorders_write_the_same_runs(
-    tmp_path: Path, tracking_template_db: Path, xor_results: list[RunResult]
+    tmp_path: Path,
+    tracking_template_db: Path,
+    xor_results: list[RunResult],
+    moons_result: RunResult,
 ) -> None:
     table = tmp_path / "xor.csv"
     table.write_text("activation,seed\nsigmoid,0\n")
-    results = results_of_every_kind(xor_results)
-    views = {}
+    results = [*results_of_every_kind(xor_results), moons_result]
+    views, datasets = {}, {}
     for bulk in (False, True):
         uri = store(tmp_path, tracking_template_db, f"bulk-{bulk}")
         tracker = tracking.Tracker(uri, bulk=bulk, spool_dir=tmp_path / "spool")
@@ -116,7 +127,18 @@ def test_both_recorders_write_the_same_runs(
         )
         assert len(runs) == len(results)
         views[bulk] = {r.data.tags["runner.spec_hash"]: run_view(client, r) for r in runs}
+        db = uri.removeprefix("sqlite:///")
+        with sqlite3.connect(db) as con:
+            datasets[bulk] = con.execute("select name, digest from datasets").fetchall()
     assert set(views[True]) == {r.spec_hash for r in results}
+    # one dataset row per data set, however many runs trained on it; the failed run has none
+    assert (
+        sorted(datasets[True])
+        == sorted(datasets[False])
+        == sorted({(r.dataset["name"], r.dataset["digest"]) for r in results if r.dataset})
+    )
+    assert len(datasets[True]) == 2
+    assert [len(v["inputs"]) for v in views[True].values()].count(0) == 1
     for spec_hash, public in views[False].items():
         assert views[True][spec_hash] == public, spec_hash
 

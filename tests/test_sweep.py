@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +123,19 @@ def test_repeated_sweep_skips_everything(xor_table, store):
     rerun = run_sweep(xor_table, tracking_uri=store, jobs=1, rerun=True)
     assert rerun.finished + rerun.diverged == 6
     assert len(_children(store, "xor")) == 12
+
+
+def test_a_fully_skipped_sweep_on_a_store_at_rest_never_opens_mlflow(xor_table, store, tmp_path):
+    run_sweep(xor_table, tracking_uri=store, jobs=1)
+    code = (
+        "import sys; from runner.sweep import run_sweep; "
+        f"s = run_sweep({str(xor_table)!r}, tracking_uri={store!r}, jobs=1); "
+        "print(s.skipped, s.parent_run_id, 'mlflow' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert done.stdout.split() == ["6", "None", "False"], done.stderr
 
 
 def test_dry_run_writes_nothing(xor_table, store):

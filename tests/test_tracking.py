@@ -437,6 +437,24 @@ def test_finished_hashes_readonly_creates_nothing(
     assert tracking.finished_hashes_readonly(tracker.uri, "other") == set()
 
 
+def test_finished_hashes_at_rest_reads_a_store_with_nothing_running_and_no_spool(
+    tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
+) -> None:
+    experiment_id, parent = sweep(tracker, table)
+    tracker.record(experiment_id, parent, xor_results[0])
+    tracker.flush()
+    spool = tracker.spool_root
+    at_rest = tracking.finished_hashes_at_rest
+    assert at_rest(tracker.uri, "xor", spool) is None  # the sweep's run is RUNNING: not at rest
+    tracker.end_sweep(parent, {"finished": 1}, None, "FINISHED")
+    assert at_rest(tracker.uri, "xor", spool) == tracking.finished_hashes_readonly(
+        tracker.uri, "xor"
+    ) == {xor_results[0].spec_hash}  # fmt: skip
+    assert at_rest(tracker.uri, "other", spool) is None  # no such experiment: the tracker says
+    tracker._spool_folder(experiment_id).mkdir(parents=True)  # a result waits to be replayed
+    assert at_rest(tracker.uri, "xor", spool) is None
+
+
 # -- prediction ------------------------------------------------------------------------------
 
 
@@ -490,7 +508,7 @@ def test_trained_network_rejects_inputs_of_the_wrong_width(xor_results: list[Run
     assert network.predict_labels(XOR_INPUTS).tolist() == [0, 1, 1, 0]
 
 
-def test_best_model_loads_with_mlflow_pyfunc(
+def test_best_model_is_a_logged_model_of_its_run_and_loads_from_models_and_runs(
     tracker: tracking.Tracker,
     table: Path,
     xor_results: list[RunResult],
@@ -505,18 +523,29 @@ def test_best_model_loads_with_mlflow_pyfunc(
     best = tracker.record(experiment_id, parent, result)
     tracker.flush()  # the bulk recorder writes what it holds
     tracker.end_sweep(parent, {"finished": 1}, best, "FINISHED")
-    tracker.log_best_model(parent, best)
-    assert tracker.client.get_run(parent).data.tags["runner.best_model"] == (
-        f"runs:/{parent}/best_model"
-    )
+    model_id = tracker.log_best_model(parent, best, result.dataset["example"])
+    assert tracker.client.get_run(parent).data.tags["runner.best_model"] == f"models:/{model_id}"
+    assert tracker.log_best_model(parent, best) == model_id  # logged once
 
+    [logged] = tracker.client.search_logged_models([experiment_id])  # the Models tab's list
+    assert (logged.model_id, logged.name, logged.source_run_id) == (model_id, "best_model", best)
+    assert {m.key: m.value for m in logged.metrics}["train_accuracy"] == 1.0
+    assert logged.params["learning_rate" if "learning_rate" in logged.params else
+                         "optimizer.learning_rate"] == "2.0"  # fmt: skip
+    assert model_id in {o.model_id for o in tracker.client.get_run(parent).outputs.model_outputs}
     monkeypatch.setenv("MLFLOW_TRACKING_URI", tracker.uri)
-    model = mlflow.pyfunc.load_model(f"runs:/{parent}/best_model")
+    info = mlflow.models.get_model_info(f"models:/{model_id}")
+    assert info.signature.inputs.input_names() == ["x1", "x2"]
+    assert info.saved_input_example_info is not None
+    requirements = Path(mlflow.pyfunc.get_model_dependencies(f"models:/{model_id}")).read_text()
+    assert "runner-mlp==" in requirements and "runner==" not in requirements
+
     expected = load_network(best, tracker.uri).predict(XOR_INPUTS)
-    np.testing.assert_allclose(model.predict(XOR_INPUTS), expected)
     frame = pd.DataFrame(XOR_INPUTS[:, ::-1], columns=["x2", "x1"])  # matched by feature name
-    np.testing.assert_allclose(model.predict(frame), expected)
-    assert (np.asarray(model.predict(XOR_INPUTS)).ravel() > 0.5).tolist() == [0, 1, 1, 0]
+    for uri in (f"models:/{model_id}", f"runs:/{best}/best_model"):
+        predicted = mlflow.pyfunc.load_model(uri).predict(frame)
+        np.testing.assert_allclose(predicted, expected)
+    assert (np.asarray(predicted).ravel() > 0.5).tolist() == [0, 1, 1, 0]
 
 
 # -- the spool -------------------------------------------------------------------------------

@@ -6,12 +6,15 @@ columns, as in the notes (``X`` of shape ``(N_0, S)``, ``Y`` of shape ``(N_out, 
 :class:`Prepared`, drawing every random choice (the generated points, the split) from one
 generator seeded with the run's ``data_seed``; :func:`prepare_dataset` does the part after
 loading, for arrays a caller already has (the estimators). Scaling is fitted on the training
-split only (:class:`Scaling`, the one scaling of inputs). Names no concrete data set; imports
+split only (:class:`Scaling`, the one scaling of inputs). :func:`describe_data` says what a
+run trained on (the data set's name, digest, shape and targets, as plain data for the tracking
+store's dataset inputs). Names no concrete data set; imports
 :mod:`runner.plugin`, :mod:`runner.engine.settings` and :mod:`runner.spec`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, replace
 from typing import Any
@@ -94,6 +97,10 @@ class Prepared:
     name: str
     scaling: Scaling
     one_hot: bool
+    #: :func:`digest` of the data set as loaded, before the split ("" when not computed)
+    digest: str = ""
+    #: the first rows of its inputs as loaded (unscaled), an example of what a model takes
+    example: tuple[tuple[float, ...], ...] = ()
 
     @property
     def n_out(self) -> int:
@@ -279,9 +286,49 @@ def prepare(
     check_dataset(dataset, source.name)
     if not dataset.name:
         dataset = replace(dataset, name=source.name)
-    return prepare_dataset(
+    prepared = prepare_dataset(
         dataset, test_size=test_size, scaling=scaling, one_hot=one_hot, dtype=dtype, rng=rng
     )
+    rows = np.asarray(dataset.X, dtype=np.float64)[:EXAMPLE_ROWS]
+    example = tuple(tuple(float(x) for x in row) for row in rows)
+    return replace(prepared, digest=digest(dataset), example=example)
+
+
+#: rows of a data set kept as an example of a model's input
+EXAMPLE_ROWS = 5
+
+
+def digest(dataset: Dataset) -> str:
+    """sha256 (8 hex digits, as MLflow's own dataset digests) of a data set's arrays as loaded:
+    their shapes, dtypes and every value, so that the same points give the same digest."""
+    h = hashlib.sha256()
+    for array in (dataset.X, dataset.y):
+        a = np.ascontiguousarray(array)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()[:8]
+
+
+def describe_data(key: DataKey, data: Prepared) -> dict[str, Any]:
+    """What a run trained on, as plain data: the data set's name and :func:`digest`, its
+    parameters and data seed, its shape (samples, features by name, targets) and the split.
+    The tracking room turns it into the store's dataset input."""
+    columns = 1 if data.task == "classification" else data.n_out  # class labels: one column
+    targets = [f"y{j + 1}" for j in range(columns)] if columns > 1 else ["y"]
+    return {
+        "name": key.dataset,
+        "digest": data.digest,
+        "params": {k: v for k, v in key.params},
+        "data_seed": key.data_seed,
+        "samples": int(data.X.shape[1]) + data.n_test,
+        "train_samples": int(data.X.shape[1]),
+        "test_samples": data.n_test,
+        "features": list(data.feature_names),
+        "task": data.task,
+        "classes": data.n_classes,
+        "targets": targets,
+        "example": [list(row) for row in data.example],
+    }
 
 
 def prepare_dataset(

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from runner.engine.buffers import member_hyper
-from runner.engine.data import DataKey, Prepared, accuracy, labels
+from runner.engine.data import DataKey, Prepared, accuracy, describe_data, labels
 from runner.engine.network import Network, member_rng
 from runner.engine.settings import PARTS
 from runner.engine.trained import Architecture
@@ -150,7 +150,8 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
     first = task.specs[0]
     plugins = resolve_plugins(task.specs, registry)
     output = plugins["output_activation"]
-    data = _prepared(DataKey.of(first, output.normalizes))  # type: ignore[attr-defined]
+    key = DataKey.of(first, output.normalizes)  # type: ignore[attr-defined]
+    data = _prepared(key)
     architecture = Architecture.of(
         first.hidden,
         (plugins["activation"], output, plugins["cost"]),
@@ -196,6 +197,7 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
     final = evaluate(network, members, data)
     elapsed = time.perf_counter() - start
     recorded = architecture.to_json()
+    trained_on = describe_data(key, data)
 
     results = []
     for i, spec in enumerate(task.specs):
@@ -228,6 +230,7 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
                 restart_losses=[float(x) for x in losses],
                 architecture=recorded,
                 wall_time=metrics["wall_time"],
+                dataset=trained_on,
             )
         )
     return results

@@ -50,7 +50,7 @@ from runner.plugin.kinds import KINDS
 from runner.plugin.params import Plugin, kind_label
 
 GROUP = "runner"
-OWN_DISTRIBUTION = "runner"
+OWN_DISTRIBUTION = "runner-mlp"  # the distribution that installs this project
 ENV_VAR = "RUNNER_PLUGINS"
 
 #: hook name -> the kinds of object it may register

@@ -4,13 +4,15 @@ MLflow SQL store (sqlite://, postgresql://, mysql:// URIs the driver opens itsel
 MLflow's public API writes a run in a few transactions and builds one ORM object (and one
 validation) per metric point; this module writes the same rows through MLflow's own table
 definitions (:mod:`mlflow.store.tracking.dbmodels.models`: ``runs``, ``tags``, ``params``,
-``metrics``, ``latest_metrics``) with SQLAlchemy Core bulk inserts, so that a thousand runs cost
+``metrics``, ``latest_metrics``, and ``datasets``, ``inputs``, ``input_tags`` for the runs' dataset
+inputs) with SQLAlchemy Core bulk inserts, so that a thousand runs cost
 one transaction. The rows are the ones the public API writes: a run created as
 ``MlflowClient.create_run`` creates it (``mlflow.runName`` tag, ``user_id`` from ``mlflow.user``,
 source type UNKNOWN, the artifact URI ``<experiment's artifact location>/<run id>/artifacts``),
 metric points deduplicated as ``log_batch`` does, ``latest_metrics`` holding the point with the
-greatest ``(step, timestamp, value)`` per key, and the status and end time ``set_terminated``
-sets.
+greatest ``(step, timestamp, value)`` per key, a dataset input as ``log_inputs`` writes it (one
+``datasets`` row per name and digest in the experiment, an ``inputs`` edge from it to the run,
+the input's tags), and the status and end time ``set_terminated`` sets.
 
 It is used only when the store's schema revision (its ``alembic_version`` table) is the head
 revision of the installed MLflow's migrations (:func:`schema_revisions`): the tables are then
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,8 +49,9 @@ class BulkRun:
 
     ``create`` says whether the run's row is new (else the run exists, RUNNING: a claim);
     ``tags`` are set (a new value replaces an old one), ``params`` and ``metrics`` (``(key,
-    value, timestamp, step)``, finite values) added; ``status`` and ``end_ms`` end the run
-    unless ``status`` is RUNNING.
+    value, timestamp, step)``, finite values) added; ``dataset`` (the dataset's fields and the
+    input's tags, :func:`runner.tracking.records.run_dataset`) becomes its dataset input;
+    ``status`` and ``end_ms`` end the run unless ``status`` is RUNNING.
     """
 
     run_id: str
@@ -61,6 +65,7 @@ class BulkRun:
     tags: dict[str, str] = field(default_factory=dict)
     params: list[tuple[str, str]] = field(default_factory=list)
     metrics: list[tuple[str, float, int, int]] = field(default_factory=list)
+    dataset: tuple[dict[str, str], dict[str, str]] | None = None
 
 
 def schema_revisions(engine: Any) -> tuple[str | None, str]:
@@ -279,9 +284,21 @@ class SqlWriter:
 
     def write(self, runs: Sequence[BulkRun]) -> list[str]:
         """Write ``runs`` in one transaction: create the new ones, add their params, metrics and
-        latest metrics, set their tags, end them. A run that is gone, deleted, or no longer
-        RUNNING (completed by an earlier call whose commit went through), and a new run whose id
-        exists already, is left out. Returns the ids of the runs written."""
+        latest metrics, set their tags and dataset inputs, end them. A run that is gone,
+        deleted, or no longer RUNNING (completed by an earlier call whose commit went through),
+        and a new run whose id exists already, is left out. Returns the ids of the runs written.
+
+        Another sweep's transaction may add the same new dataset between this one's look and its
+        insert (a server database): the unique key then refuses the insert, the transaction is
+        rolled back whole, and it is done once more, seeing that dataset."""
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            return self._write(runs)
+        except IntegrityError:
+            return self._write(runs)
+
+    def _write(self, runs: Sequence[BulkRun]) -> list[str]:
         from mlflow.store.tracking.dbmodels.models import (
             SqlLatestMetric,
             SqlMetric,
@@ -367,6 +384,7 @@ class SqlWriter:
                     latest_rows.append(_metric_row(r.run_id, point))
             self._insert(conn, metrics_t, metric_rows)
             self._insert(conn, latest_t, latest_rows)
+            self._write_inputs(conn, [r for r in todo if r.dataset is not None])
             ended = [r for r in old if r.status != "RUNNING"]
             if ended:
                 conn.execute(
@@ -376,6 +394,83 @@ class SqlWriter:
                     [{"rid": r.run_id, "s": r.status, "e": r.end_ms} for r in ended],
                 )
         return [r.run_id for r in todo]
+
+    def _write_inputs(self, conn: Any, runs: Sequence[BulkRun]) -> None:
+        """The runs' dataset inputs, as ``log_inputs`` writes them: a ``datasets`` row for each
+        (experiment, name, digest) not yet there, an ``inputs`` edge dataset -> run unless the
+        run has it, and the input's tags."""
+        if not runs:
+            return
+        from mlflow.store.tracking.dbmodels.models import SqlDataset, SqlInput, SqlInputTag
+        from sqlalchemy import and_, select
+
+        datasets_t, inputs_t = SqlDataset.__table__, SqlInput.__table__
+        wanted: dict[tuple[int, str, str], dict[str, str]] = {}
+        for r in runs:
+            fields = r.dataset[0]  # type: ignore[index]
+            wanted.setdefault((int(r.experiment_id), fields["name"], fields["digest"]), fields)
+        known: dict[tuple[int, str, str], str] = {}
+        for experiment_id in {k[0] for k in wanted}:
+            digests = sorted({k[2] for k in wanted if k[0] == experiment_id})
+            for chunk in _chunks(digests):
+                query = select(
+                    datasets_t.c.name, datasets_t.c.digest, datasets_t.c.dataset_uuid
+                ).where(
+                    and_(
+                        datasets_t.c.experiment_id == experiment_id,
+                        datasets_t.c.digest.in_(chunk),
+                    )
+                )
+                for name, digest, dataset_uuid in conn.execute(query):
+                    known[(experiment_id, name, digest)] = dataset_uuid
+        new_datasets = []
+        for key, fields in wanted.items():
+            if key not in known:
+                known[key] = uuid.uuid4().hex
+                new_datasets.append(
+                    {
+                        "dataset_uuid": known[key],
+                        "experiment_id": key[0],
+                        "name": fields["name"],
+                        "digest": fields["digest"],
+                        "dataset_source_type": fields["source_type"],
+                        "dataset_source": fields["source"],
+                        "dataset_schema": fields.get("schema"),
+                        "dataset_profile": fields.get("profile"),
+                    }
+                )
+        self._insert(conn, datasets_t, new_datasets)
+        linked: set[tuple[str, str]] = set()  # (dataset uuid, run id) edges already there
+        for chunk in _chunks([r.run_id for r in runs]):
+            query = select(inputs_t.c.source_id, inputs_t.c.destination_id).where(
+                and_(
+                    inputs_t.c.source_type == "DATASET",
+                    inputs_t.c.destination_type == "RUN",
+                    inputs_t.c.destination_id.in_(chunk),
+                )
+            )
+            linked.update((source, run) for source, run in conn.execute(query))
+        input_rows, tag_rows = [], []
+        for r in runs:
+            fields, tags = r.dataset  # type: ignore[misc]
+            source = known[(int(r.experiment_id), fields["name"], fields["digest"])]
+            if (source, r.run_id) in linked:
+                continue
+            linked.add((source, r.run_id))
+            input_uuid = uuid.uuid4().hex
+            input_rows.append(
+                {
+                    "input_uuid": input_uuid,
+                    "source_type": "DATASET",
+                    "source_id": source,
+                    "destination_type": "RUN",
+                    "destination_id": r.run_id,
+                    "step": 0,
+                }
+            )
+            tag_rows += [{"input_uuid": input_uuid, "name": k, "value": v} for k, v in tags.items()]
+        self._insert(conn, inputs_t, input_rows)
+        self._insert(conn, SqlInputTag.__table__, tag_rows)
 
 
 def _metric_row(run_id: str, point: tuple[str, float, int, int]) -> dict[str, Any]:

@@ -5,14 +5,19 @@ the :class:`~runner.engine.trained.TrainedNetwork`. ``RunnerPyfuncModel`` (an
 ``mlflow.pyfunc.PythonModel``) is created on first access, so importing this module never
 imports mlflow; :func:`save_pyfunc` writes a network as an MLflow "model from code" (no pickle
 involved) whose code imports ``runner.model.RunnerPyfuncModel``, the public name every saved
-model refers to. Imports :mod:`runner.engine` and the rest of :mod:`runner.tracking`.
+model refers to, and :func:`log_pyfunc` logs one as an MLflow 3 logged model of its run. Every
+saved model has a signature, an input example, and requirements naming :data:`DISTRIBUTION`,
+the distribution that installs this project. Imports :mod:`runner.engine` and the rest of
+:mod:`runner.tracking`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,38 +51,133 @@ def load_network(run_id: str, tracking_uri: str | None = None) -> TrainedNetwork
         return TrainedNetwork.from_directory(tmp)
 
 
-def save_pyfunc(network_dir: Path | str, path: Path | str) -> Path:
+#: the distribution that installs this project, as a saved model's requirements name it
+DISTRIBUTION = "runner-mlp"
+
+
+def requirements() -> list[str]:
+    """What a saved model needs installed: this project, mlflow and numpy, at these versions."""
+    import mlflow
+
+    return [
+        f"{DISTRIBUTION}=={__version__}",
+        f"mlflow=={mlflow.__version__}",
+        f"numpy=={np.__version__}",
+    ]
+
+
+def example_rows(network: TrainedNetwork) -> np.ndarray:
+    """Two inputs in the range the network was trained on, from its input scaling (the
+    training split's centre or minimum, and one spread beyond it): an input example when no
+    rows of the data set are at hand."""
+    pre = network.architecture.get("preprocessing") or {}
+    shift = np.asarray(pre.get("shift", np.zeros(network.n_in)), dtype=np.float64)
+    spread = np.asarray(pre.get("spread", np.ones(network.n_in)), dtype=np.float64)
+    return np.stack([shift, shift + spread])
+
+
+def model_parts(network_dir: Path | str, folder: Path | str, example: Any = None) -> dict[str, Any]:
+    """The keyword arguments of ``mlflow.pyfunc.save_model`` / ``log_model`` for the network in
+    ``network_dir``: the code (written into ``folder``), the two files as artifacts, the
+    signature (one double column per feature, by name; the outputs, one column each), an input
+    example (``example``, rows of inputs as loaded, else :func:`example_rows`) and the
+    requirements. Nothing is pickled and nothing is inferred by loading the model elsewhere."""
+    from mlflow.models import infer_signature
+    from pandas import DataFrame
+
+    network_dir = Path(network_dir)
+    code = Path(folder) / "runner_network.py"
+    code.write_text(PYFUNC_CODE)
+    network = TrainedNetwork.from_directory(network_dir)
+    names = network.feature_names or [f"x{j + 1}" for j in range(network.n_in)]
+    rows = np.asarray(example if example is not None and len(example) else example_rows(network))
+    frame = DataFrame(rows.astype(np.float64), columns=names)
+    return {
+        "python_model": str(code),
+        "artifacts": {
+            "weights": str(network_dir / WEIGHTS_FILE),
+            "architecture": str(network_dir / ARCHITECTURE_FILE),
+        },
+        "signature": infer_signature(frame, network.predict(rows)),
+        "input_example": frame,
+        # given explicitly: inferring them would load the model in a subprocess
+        "pip_requirements": requirements(),
+    }
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """MLflow's chatter while a model is saved (its own input-example check and warnings)."""
+    loggers = [logging.getLogger(n) for n in ("mlflow.pyfunc", "mlflow.models", "mlflow.utils")]
+    levels = [x.level for x in loggers]
+    for x in loggers:
+        x.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            yield
+    finally:
+        for x, level in zip(loggers, levels, strict=True):
+            x.setLevel(level)
+
+
+def save_pyfunc(network_dir: Path | str, path: Path | str, example: Any = None) -> Path:
     """Save the network in ``network_dir`` (weights.npz, architecture.json) as an MLflow pyfunc
     model folder at ``path``; ``mlflow.pyfunc.load_model`` then gives a model whose
-    ``predict(X)`` (DataFrame or array, one row per sample) returns the network outputs."""
+    ``predict(frame)`` (a DataFrame with the feature columns by name, as its signature says;
+    one row per sample) returns the network outputs."""
     import mlflow.pyfunc
 
-    network_dir, path = Path(network_dir), Path(path)
-    quiet = logging.getLogger("mlflow.pyfunc")
-    level = quiet.level
-    quiet.setLevel(logging.ERROR)  # "no signature": none is given on purpose, see _inputs
-    try:
-        with tempfile.TemporaryDirectory(prefix="runner-pyfunc-") as tmp, warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            code = Path(tmp) / "runner_network.py"
-            code.write_text(PYFUNC_CODE)
-            mlflow.pyfunc.save_model(
-                path=str(path),
-                python_model=str(code),
-                artifacts={
-                    "weights": str(network_dir / WEIGHTS_FILE),
-                    "architecture": str(network_dir / ARCHITECTURE_FILE),
-                },
-                # given explicitly: inferring them would load the model in a subprocess
-                pip_requirements=[
-                    f"runner=={__version__}",
-                    f"mlflow=={mlflow.__version__}",
-                    f"numpy=={np.__version__}",
-                ],
-            )
-    finally:
-        quiet.setLevel(level)
-    return path
+    with tempfile.TemporaryDirectory(prefix="runner-pyfunc-") as tmp, _quiet():
+        mlflow.pyfunc.save_model(path=str(path), **model_parts(network_dir, tmp, example))
+    return Path(path)
+
+
+def log_pyfunc(
+    network_dir: Path | str,
+    tracking_uri: str,
+    experiment_id: str,
+    run_id: str,
+    name: str,
+    *,
+    step: int = 0,
+    example: Any = None,
+    tags: dict[str, str] | None = None,
+) -> str:
+    """Log the network in ``network_dir`` as an MLflow 3 logged model ``name`` of run
+    ``run_id`` of experiment ``experiment_id`` (its source run: the model takes the run's
+    params, and its metrics at ``step`` are linked to it) in the store at ``tracking_uri``;
+    returns the model id.
+    ``mlflow.pyfunc.load_model(f"models:/{id}")`` and ``runs:/<run_id>/<name>`` load it."""
+    import mlflow.pyfunc
+    from mlflow.models import Model
+    from mlflow.tracking import fluent
+    from mlflow.tracking._tracking_service.utils import _use_tracking_uri
+
+    # MLflow puts a model of a run that is not the active one into the active experiment (the
+    # default one, 0): the run's experiment is made the active one for the call
+    active = fluent._active_experiment_id
+    fluent._active_experiment_id = experiment_id
+    with (
+        tempfile.TemporaryDirectory(prefix="runner-pyfunc-") as tmp,
+        _quiet(),
+        _use_tracking_uri(tracking_uri),
+        contextlib.ExitStack() as restore,
+    ):
+        restore.callback(setattr, fluent, "_active_experiment_id", active)
+        # what mlflow.pyfunc.log_model does, for a run that is not the active one
+        info = Model.log(
+            artifact_path=None,
+            name=name,
+            flavor=mlflow.pyfunc,
+            run_id=run_id,
+            step=step,
+            model_type="mlp",
+            tags=tags,
+            flavor_name="pyfunc.ModelFromCode",
+            **model_parts(network_dir, tmp, example),
+        )
+    return str(info.model_id)
 
 
 def _inputs(network: TrainedNetwork, model_input: Any) -> np.ndarray:

@@ -313,3 +313,49 @@ class RunRecord:
     def from_json(cls, data: dict[str, Any]) -> RunRecord:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+#: the input tag MLflow's UI shows beside a run's dataset
+DATASET_CONTEXT = "mlflow.data.context"
+
+
+def run_dataset(result: RunResult) -> tuple[dict[str, str], dict[str, str]] | None:
+    """A result's dataset input, as MLflow's ``log_inputs`` stores it: the dataset's fields
+    (name, digest, source type, source, schema and profile, JSON as text) and the input's tags
+    (the context "training" and the run's split); None when the result has no data set (a run
+    that failed before its data were loaded).
+
+    The dataset is the data set as its plugin loaded it (its digest covers every value), one
+    per experiment however many runs train on it; how a run split it is the input's.
+    """
+    data = result.dataset
+    if not data or not data.get("digest"):
+        return None
+    label = "long" if data.get("task") == "classification" else "double"
+    columns = [{"type": "double", "name": str(f), "required": True} for f in data["features"]]
+    columns += [{"type": label, "name": str(t), "required": True} for t in data["targets"]]
+    source = {"runner.dataset": str(data["name"]), "runner.data_seed": str(data["data_seed"])}
+    source |= {f"runner.dataset.{k}": str(v) for k, v in sorted(data["params"].items())}
+    profile = {
+        "num_rows": int(data["samples"]),
+        "num_elements": int(data["samples"]) * len(columns),
+        "features": len(data["features"]),
+        "targets": list(data["targets"]),
+        "task": data.get("task", ""),
+    }
+    if data.get("task") == "classification":
+        profile["classes"] = int(data.get("classes") or 0)
+    dataset = {
+        "name": fit(str(data["name"]), 500),
+        "digest": str(data["digest"]),
+        "source_type": "code",
+        "source": json.dumps({"tags": source}),
+        "schema": json.dumps({"mlflow_colspec": columns}),
+        "profile": json.dumps(profile),
+    }
+    tags = {
+        DATASET_CONTEXT: "training",
+        "runner.train_samples": str(data["train_samples"]),
+        "runner.test_samples": str(data["test_samples"]),
+    }
+    return dataset, tags

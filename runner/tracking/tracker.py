@@ -6,8 +6,9 @@ model-training experiment and described (which table); one parent run per sweep 
 table as an artifact, the sweep settings as params, the counts planned / finished / diverged /
 failed / skipped / killed and the best run's final values as tags ``runner.count.*`` and
 ``runner.best.*``, never metrics, so the chart view shows the children's curves; a description
-linking the best run; the best network as the pyfunc model ``best_model``); one child run per
-specification (every parameter under its table column, tags ``runner.*``, metric histories
+linking the best run; the best network as the MLflow logged model ``best_model`` of the best run); one child run per
+specification (every parameter under its table column, tags ``runner.*``, its data set as a
+dataset input, metric histories
 with step = epoch from 0, the last step holding the final values; flags and counts as tags;
 artifacts ``weights.npz``, ``architecture.json``, ``restarts.json``, and ``traceback.txt`` for a
 run whose plugin raised). Everything is written through one :class:`MlflowClient` with
@@ -35,6 +36,7 @@ import logging
 import os
 import re
 import shlex
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -52,7 +54,7 @@ from runner.errors import StoreWriteError, TrackingError, error_reason
 from runner.spec import RunResult, RunSpec
 from runner.tracking.bulk import BulkRun, SqlWriter, open_writer
 from runner.tracking.drivers import driver_gone, this_driver
-from runner.tracking.pyfunc import save_pyfunc
+from runner.tracking.pyfunc import log_pyfunc
 from runner.tracking.records import (
     FINAL_VALUES,
     MAX_PARAM_LENGTH,
@@ -62,6 +64,7 @@ from runner.tracking.records import (
     fit,
     now_ms,
     result_tags,
+    run_dataset,
     run_metrics,
     run_params,
     run_tags,
@@ -657,34 +660,102 @@ class Tracker:
             if tags.get(key) != value:
                 self._call(deadline, self.client.set_experiment_tag, experiment_id, key, value)
 
-    def log_best_model(self, parent_id: str, best_run_id: str) -> None:
-        """Log the best run's network on the parent run as the pyfunc model ``best_model``:
-        ``mlflow.pyfunc.load_model(f"runs:/{parent_id}/best_model")`` then predicts with it."""
+    def log_best_model(
+        self, parent_id: str, best_run_id: str, example: list[list[float]] | None = None
+    ) -> str | None:
+        """Log the best run's network as the MLflow 3 logged model ``best_model`` of that run
+        (its source run: the model shows the run's params and final metrics), an output of the
+        sweep's run too, with ``example`` (rows of inputs) as its input example; the sweep's
+        tag ``runner.best_model`` is ``models:/<model id>``. Both
+        ``mlflow.pyfunc.load_model(f"models:/{model_id}")`` and
+        ``runs:/<best run id>/best_model`` load it. Returns the model id (None: spooled)."""
         try:
-            self._log_best_model(parent_id, best_run_id, self._deadline())
+            return self._log_best_model(parent_id, best_run_id, self._deadline(), example)
         except Exception as exc:
             if not is_transient(exc) or parent_id not in self._experiments:
                 raise self._fail("cannot log the best model", exc) from None
             self._away = True
-            self._spool_end(parent_id, best_model=best_run_id)
+            self._spool_end(parent_id, best_model=best_run_id, best_example=example)
+            return None
 
-    def _log_best_model(self, parent_id: str, best_run_id: str, deadline: float) -> None:
-        from mlflow.entities import RunTag
+    def _log_best_model(
+        self,
+        parent_id: str,
+        best_run_id: str,
+        deadline: float,
+        example: list[list[float]] | None = None,
+    ) -> str:
+        from mlflow.entities import LoggedModelOutput, RunTag
 
-        with tempfile.TemporaryDirectory(prefix="runner-best-") as tmp:
-            network_dir = Path(tmp, "network")
-            network_dir.mkdir()
-            for name in (WEIGHTS_FILE, ARCHITECTURE_FILE):
-                self._call(
-                    deadline, self.client.download_artifacts, best_run_id, name, str(network_dir)
+        experiment_id = self._call(deadline, self.client.get_run, best_run_id).info.experiment_id
+        model_id = self._logged_best(experiment_id, parent_id, best_run_id, deadline)
+        if model_id is None:
+            with tempfile.TemporaryDirectory(prefix="runner-best-") as tmp:
+                network_dir = Path(tmp, "network")
+                network_dir.mkdir()
+                for name in (WEIGHTS_FILE, ARCHITECTURE_FILE):
+                    self._call(
+                        deadline,
+                        self.client.download_artifacts,
+                        best_run_id,
+                        name,
+                        str(network_dir),
+                    )
+                model_id = self._call(
+                    deadline,
+                    log_pyfunc,
+                    network_dir,
+                    self.uri,
+                    experiment_id,
+                    best_run_id,
+                    BEST_MODEL,
+                    step=self._final_step(best_run_id, deadline),
+                    example=example,
+                    tags={
+                        "runner.sweep_run_id": parent_id,
+                        "mlflow.source.name": "runner sweep",  # as the runs say, not argv[0]
+                        "mlflow.source.type": "LOCAL",
+                    },
                 )
-            model_dir = save_pyfunc(network_dir, Path(tmp, BEST_MODEL))
-            self._call(deadline, self.client.log_artifacts, parent_id, str(model_dir), BEST_MODEL)
+        parent = self._call(deadline, self.client.get_run, parent_id)
+        outputs = parent.outputs.model_outputs if parent.outputs else []
+        if model_id not in {o.model_id for o in outputs}:
+            self._call(
+                deadline, self.client.log_outputs, parent_id, [LoggedModelOutput(model_id, 0)]
+            )
         tags = [
-            RunTag("runner.best_model", f"runs:/{parent_id}/{BEST_MODEL}"),
+            RunTag("runner.best_model", f"models:/{model_id}"),
             RunTag("runner.best_run_id", best_run_id),
         ]
         self._call(deadline, self.client.log_batch, parent_id, [], [], tags)
+        return model_id
+
+    def _logged_best(
+        self, experiment_id: str, parent_id: str, best_run_id: str, deadline: float
+    ) -> str | None:
+        """The id of the ``best_model`` this sweep already logged for ``best_run_id`` (a retry,
+        or a spooled end replayed after it was logged), else None."""
+        models = self._call(
+            deadline,
+            self.client.search_logged_models,
+            experiment_ids=[experiment_id],
+            filter_string=f"name = '{BEST_MODEL}'",
+        )
+        for model in models:
+            ready = str(getattr(model.status, "name", model.status)).upper() != "FAILED"
+            if (
+                model.source_run_id == best_run_id
+                and model.tags.get("runner.sweep_run_id") == parent_id
+                and ready
+            ):
+                return model.model_id
+        return None
+
+    def _final_step(self, run_id: str, deadline: float) -> int:
+        """The step of a run's final metrics (its last epoch): the logged model links the
+        metrics of that step."""
+        points = self._call(deadline, self.client.get_metric_history, run_id, "train_loss")
+        return max((p.step for p in points), default=0)
 
     # -- runs ------------------------------------------------------------------------------
 
@@ -801,6 +872,7 @@ class Tracker:
             tags=tags,
             params=run_params(spec),
             metrics=metrics,
+            dataset=run_dataset(result),
         )
         self._pending.append((result, record, run))
         self._pending_points += len(run.metrics)
@@ -907,6 +979,7 @@ class Tracker:
         metrics, nonfinite = run_metrics(result, record.start_ms, record.end_ms)
         tags = list(result_tags(result, nonfinite).items())
         self._log(deadline, run_id, metrics, run_params(spec), tags)
+        self._log_dataset(deadline, run_id, result)
         self._write_artifacts(result, record, deadline)
         status = RUN_STATUS.get(result.status, "FAILED")
         self._call(deadline, self.client.set_terminated, run_id, status, record.end_ms)
@@ -926,6 +999,19 @@ class Tracker:
             [Metric(*x) for x in metrics], [Param(*x) for x in params], [RunTag(*x) for x in tags]
         ):
             self._call(deadline, self.client.log_batch, run_id, m, p, t)
+
+    def _log_dataset(self, deadline: float, run_id: str, result: RunResult) -> None:
+        """The result's data set as the run's dataset input (:func:`records.run_dataset`);
+        ``log_inputs`` keeps one dataset per name and digest in the experiment, and an input
+        logged twice once, so a retry never duplicates."""
+        found = run_dataset(result)
+        if found is None:
+            return
+        from mlflow.entities import Dataset, DatasetInput, InputTag
+
+        fields, tags = found
+        entry = DatasetInput(Dataset(**fields), [InputTag(k, v) for k, v in tags.items()])
+        self._call(deadline, self.client.log_inputs, run_id, [entry])
 
     def mark_killed(
         self,
@@ -1059,7 +1145,9 @@ class Tracker:
                         data["parent_id"], data["counts"], data["best"], data["status"], deadline
                     )
                 if data.get("best_model"):
-                    self._log_best_model(data["parent_id"], data["best_model"], deadline)
+                    self._log_best_model(
+                        data["parent_id"], data["best_model"], deadline, data.get("best_example")
+                    )
                 path.unlink()
         except TrackingError:
             raise
@@ -1165,6 +1253,9 @@ def finished_hashes_readonly(uri: str, experiment: str) -> set[str]:
     path = sqlite_path(normalize_uri(uri))
     if path is not None and not path.is_file():
         return set()
+    quick = finished_hashes_at_rest(uri, experiment)
+    if quick is not None:
+        return quick
     tracker = Tracker(uri)
     tracker.check()
     try:
@@ -1174,3 +1265,55 @@ def finished_hashes_readonly(uri: str, experiment: str) -> set[str]:
     if found is None or found.lifecycle_stage == "deleted":
         return set()
     return tracker.finished_hashes(found.experiment_id)
+
+
+def finished_hashes_at_rest(
+    uri: str, experiment: str, spool_dir: Path | str | None = None
+) -> set[str] | None:
+    """Spec hashes FINISHED in experiment ``experiment`` of a SQLite store, read straight from
+    its tables with the standard library (no mlflow import, no schema check, no search), when
+    the store is at rest: the file exists and is sound, the experiment exists, no run of it is
+    RUNNING (nothing for :meth:`Tracker.reap_stale` to do, no claim of a live sweep) and no
+    result of it waits in the spool. None in every other case, and on any doubt: then the
+    :class:`Tracker` decides. A sweep whose every configuration is in the set has nothing to
+    do, and returns without paying for MLflow (seconds on a busy machine)."""
+    path = sqlite_path(normalize_uri(uri))
+    if path is None or not path.is_file() or store_problem(normalize_uri(uri)):
+        return None
+    if sqlite_damage(path):
+        return None
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
+        ) as con:
+            found = con.execute(
+                "select experiment_id, lifecycle_stage from experiments where name = ?",
+                (experiment,),
+            ).fetchone()
+            if found is None or found[1] != "active":
+                return None
+            experiment_id = str(found[0])
+            spool = spool_folder(
+                Path(spool_dir or SPOOL_DIR).resolve(), normalize_uri(uri), experiment_id
+            )
+            if spool.exists():
+                return None
+            running = con.execute(
+                "select count(*) from runs where experiment_id = ? and status = 'RUNNING' "
+                "and lifecycle_stage = 'active'",
+                (found[0],),
+            ).fetchone()[0]
+            if running:
+                return None
+            rows = con.execute(
+                "select h.value from runs r "
+                "join tags h on h.run_uuid = r.run_uuid and h.key = 'runner.spec_hash' "
+                "join tags k on k.run_uuid = r.run_uuid and k.key = 'runner.kind' "
+                "and k.value = 'run' "
+                "where r.experiment_id = ? and r.status = 'FINISHED' "
+                "and r.lifecycle_stage = 'active'",
+                (found[0],),
+            ).fetchall()
+    except sqlite3.Error:  # locked, damaged, another layout: the tracker will say
+        return None
+    return {str(row[0]) for row in rows}

@@ -6,13 +6,13 @@ model-training experiment and described (which table); one parent run per sweep 
 table as an artifact, the sweep settings as params, the counts planned / finished / diverged /
 failed / skipped / killed and the best run's final values as tags ``runner.count.*`` and
 ``runner.best.*``, never metrics, so the chart view shows the children's curves; a description
-linking the best run; the best network as the MLflow logged model ``best_model`` of the best run); one child run per
-specification (every parameter under its table column, tags ``runner.*``, its data set as a
-dataset input, metric histories
-with step = epoch from 0, the last step holding the final values; flags and counts as tags;
-artifacts ``weights.npz``, ``architecture.json``, ``restarts.json``, and ``traceback.txt`` for a
-run whose plugin raised). Everything is written through one :class:`MlflowClient` with
-``log_batch`` calls, in the driving process only. mlflow is imported lazily, inside
+linking the best run; the best network as the MLflow logged model ``best_model`` of the best
+run); one child run per specification (every parameter under its table column, tags
+``runner.*``, its data set as a dataset input, metric histories with step = epoch from 0, the
+last step holding the final values; flags and counts as tags; artifacts ``weights.npz``,
+``architecture.json``, ``restarts.json``, and ``traceback.txt`` for a run whose plugin raised).
+Everything is written through one :class:`MlflowClient` with ``log_batch`` calls, in the
+driving process only. mlflow is imported lazily, inside
 :class:`Tracker`, never when this module is imported.
 
 Non-finite metric values: NaN points are not logged (MLflow charts and sorting break on them); the

@@ -241,7 +241,7 @@ def test_third_party_plugins_work_by_name(example_plugins: Path) -> None:
         hidden=(8,),
         activation="swish",
         initializer="lecun",
-        optimizer="adam",
+        optimizer="amsgrad",
         optimizer_params={"learning_rate": 0.05, "beta2": 0.99},
         epochs=300,
         scaling="standard",

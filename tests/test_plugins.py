@@ -44,7 +44,7 @@ VERSION = "0.2.0"
 EXAMPLE = {
     "activation": "swish",
     "cost": "huber",
-    "step_rule": "adam",
+    "step_rule": "amsgrad",
     "strategy": "best_of_last",
     "initializer": "lecun",
     "dataset": "checkerboard",
@@ -54,7 +54,7 @@ EXAMPLE = {
 HOOK_TESTS = {
     "register_activations": "test_register_activations_swish",
     "register_costs": "test_register_costs_huber",
-    "register_optimizers": "test_register_optimizers_adam_and_best_of_last",
+    "register_optimizers": "test_register_optimizers_amsgrad_and_best_of_last",
     "register_initializers": "test_register_initializers_lecun",
     "register_datasets": "test_register_datasets_checkerboard",
     "register_commands": "test_register_commands_example_hello",
@@ -202,29 +202,29 @@ def test_register_costs_huber(example_plugins: Path) -> None:
         np.testing.assert_allclose(huber.derivative(a, y, delta=delta), numeric, atol=1e-6)
 
 
-def test_register_optimizers_adam_and_best_of_last(example_plugins: Path) -> None:
-    adam, best_of_last = registered_by("register_optimizers")
+def test_register_optimizers_amsgrad_and_best_of_last(example_plugins: Path) -> None:
+    amsgrad, best_of_last = registered_by("register_optimizers")
     registry = get_registry()
-    assert type(adam) is type(registry.step_rules["adam"])
+    assert type(amsgrad) is type(registry.step_rules["amsgrad"])
     assert type(best_of_last) is type(registry.strategies["best_of_last"])
-    assert {p.name for p in adam.params} == {"learning_rate", "beta1", "beta2", "epsilon"}
-    assert [p.name for p in adam.params if p.per_member] == ["learning_rate"]
+    assert {p.name for p in amsgrad.params} == {"learning_rate", "beta1", "beta2", "epsilon"}
+    assert [p.name for p in amsgrad.params if p.per_member] == ["learning_rate"]
 
     rng = np.random.default_rng(2)
     shapes = [(3, 4, 2), (3, 4, 1)]
     params = [rng.normal(size=s) for s in shapes]
-    state = adam.init_state(params)
+    state = amsgrad.init_state(params)
     assert all(s.shape[0] == 3 for arrays in state.values() for s in arrays)
     rates = np.array([0.1, 0.01, 0.001]).reshape(3, 1, 1)
     alone = [[p[i : i + 1].copy() for p in params] for i in range(3)]
-    alone_state = [adam.init_state(ps) for ps in alone]
+    alone_state = [amsgrad.init_state(ps) for ps in alone]
     arrays = list(params)
     for _ in range(4):
         grads = [rng.normal(size=s) for s in shapes]
-        adam.step(params, grads, state, learning_rate=rates, beta1=0.8)
+        amsgrad.step(params, grads, state, learning_rate=rates, beta1=0.8)
         for i in range(3):
             member_grads = [g[i : i + 1] for g in grads]
-            adam.step(
+            amsgrad.step(
                 alone[i], member_grads, alone_state[i], learning_rate=rates[i : i + 1], beta1=0.8
             )
     assert all(p is q for p, q in zip(params, arrays, strict=True))  # updated in place
@@ -233,13 +233,14 @@ def test_register_optimizers_adam_and_best_of_last(example_plugins: Path) -> Non
             assert np.array_equal(p[i : i + 1], q)
 
     # one scalar parameter against the textbook formula
-    w, m, v = [np.array([[[1.0]]])], 0.0, 0.0
-    s = adam.init_state(w)
+    w, m, v, v_max = [np.array([[[1.0]]])], 0.0, 0.0, 0.0
+    s = amsgrad.init_state(w)
     for t, g in enumerate([0.5, -0.2, 0.3], start=1):
         expected = w[0].item()
         m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
-        expected -= 0.01 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
-        adam.step(w, [np.array([[[g]]])], s, learning_rate=0.01)
+        v_max = max(v_max, v)
+        expected -= 0.01 * (m / (1 - 0.9**t)) / (np.sqrt(v_max / (1 - 0.999**t)) + 1e-8)
+        amsgrad.step(w, [np.array([[[g]]])], s, learning_rate=0.01)
         assert w[0].item() == pytest.approx(expected, rel=1e-12)
 
     assert best_of_last.members(**best_of_last.resolve({"tries": 5})) == 5
@@ -292,9 +293,10 @@ def assert_lists_example_plugins(rows: list[dict[str, Any]]) -> None:
         assert (row["distribution"], row["version"]) == (DISTRIBUTION, VERSION)
         declared = registry.get(kind, name).params
         assert [p["name"] for p in row["parameters"]] == [p.name for p in declared]
-    adam = {p["name"]: p for p in by_name[("step_rule", "adam")]["parameters"]}
-    assert adam["beta2"]["default"] == 0.999 and adam["beta2"]["accepted"] == "a number in [0, 1)"
-    assert adam["learning_rate"]["per_member"] is True
+    amsgrad = {p["name"]: p for p in by_name[("step_rule", "amsgrad")]["parameters"]}
+    assert amsgrad["beta2"]["default"] == 0.999
+    assert amsgrad["beta2"]["accepted"] == "a number in [0, 1)"
+    assert amsgrad["learning_rate"]["per_member"] is True
     assert by_name[("activation", "sigmoid")]["distribution"] == "runner"
 
 
@@ -305,7 +307,7 @@ def test_plugins_command_lists_example_plugins(example_plugins: Path) -> None:
 
     table = CliRunner().invoke(cli, ["plugins", "--kind", "step_rule"])
     assert table.exit_code == 0, table.output
-    for text in ("adam", DISTRIBUTION, VERSION, "beta2=0.999", "epsilon=1e-08"):
+    for text in ("amsgrad", DISTRIBUTION, VERSION, "beta2=0.999", "epsilon=1e-08"):
         assert text in table.output
     assert "swish" not in table.output
 
@@ -325,7 +327,7 @@ def test_plugin_command_in_a_subprocess(example_plugin_env: dict[str, str], tmp_
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"Hello, world! {DISTRIBUTION} {VERSION} is installed.",
-        "plugins: swish huber adam best_of_last lecun checkerboard",
+        "plugins: swish huber amsgrad best_of_last lecun checkerboard",
     ]
     help_text = run_cli("--help", env=example_plugin_env, cwd=tmp_path).stdout
     assert "example-hello" in help_text
@@ -350,7 +352,7 @@ def test_runner_check_passes_on_example_plugins(example_plugins: Path) -> None:
 
 TABLE = """\
 dataset,tiles,hidden,activation,output_activation,cost,delta,initializer,optimizer,learning_rate,beta2,strategy,tries,epochs
-checkerboard,3,8-8,swish,sigmoid,huber,0.5,lecun,adam,0.01|0.003,0.99,best_of_last,4,300
+checkerboard,3,8-8,swish,sigmoid,huber,0.5,lecun,amsgrad,0.01|0.003,0.99,best_of_last,4,300
 """
 
 
@@ -371,13 +373,13 @@ def test_sweep_table_columns_come_from_the_plugins_declarations(
     assert (spec.activation, spec.cost, spec.optimizer, spec.strategy) == (
         "swish",
         "huber",
-        "adam",
+        "amsgrad",
         "best_of_last",
     )
     assert dict(spec.dataset_params) == {"n_samples": 200, "tiles": 3}
     assert dict(spec.cost_params) == {"delta": 0.5}
     assert dict(spec.strategy_params) == {"tries": 4}
-    assert dict(spec.versions)["step_rule:adam"] == f"{DISTRIBUTION}=={VERSION}"
+    assert dict(spec.versions)["step_rule:amsgrad"] == f"{DISTRIBUTION}=={VERSION}"
 
     table.write_text(TABLE.replace(",0.99,", ",1.5,"))
     with pytest.raises(TableError) as caught:
@@ -391,7 +393,7 @@ def test_sweep_table_columns_come_from_the_plugins_declarations(
 def test_training_uses_every_example_plugin(example_plugins: Path) -> None:
     registry = get_registry()
     swish, huber = registry.activations["swish"], registry.costs["huber"]
-    adam, strategy = registry.step_rules["adam"], registry.strategies["best_of_last"]
+    amsgrad, strategy = registry.step_rules["amsgrad"], registry.strategies["best_of_last"]
     lecun, board = registry.initializers["lecun"], registry.datasets["checkerboard"]
 
     data = board.load(np.random.default_rng(0), **board.resolve({"n_samples": 64}))
@@ -422,9 +424,9 @@ def test_training_uses_every_example_plugin(example_plugins: Path) -> None:
         assert dW[0][index] == pytest.approx(numeric, abs=1e-7)
 
     before = network.loss(W, b, X, Y)
-    rates = [adam.param("learning_rate").coerce(lr) for lr in (0.05, 0.02, 0.01)]
-    hyper = adam.resolve({}) | {"learning_rate": np.array(rates)}  # one rate per member
-    results = train(network, W, b, X, Y, adam, hyper, Schedule(epochs=40), rngs)
+    rates = [amsgrad.param("learning_rate").coerce(lr) for lr in (0.05, 0.02, 0.01)]
+    hyper = amsgrad.resolve({}) | {"learning_rate": np.array(rates)}  # one rate per member
+    results = train(network, W, b, X, Y, amsgrad, hyper, Schedule(epochs=40), rngs)
     final = np.array([r.history["loss"][1][-1] for r in results])
     assert [r.status for r in results] == ["finished"] * members
     assert np.all(final < before)
@@ -443,8 +445,8 @@ def test_a_worker_with_another_plugin_version_fails_the_run_naming_both(
     from runner.execution import run_tasks
     from runner.table import specs_from_rows
 
-    (spec,) = specs_from_rows([{"activation": "swish", "optimizer": "adam", "epochs": 5}])
-    assert dict(spec.versions)["step_rule:adam"] == f"{DISTRIBUTION}=={VERSION}"
+    (spec,) = specs_from_rows([{"activation": "swish", "optimizer": "amsgrad", "epochs": 5}])
+    assert dict(spec.versions)["step_rule:amsgrad"] == f"{DISTRIBUTION}=={VERSION}"
     newer = tmp_path / "plugin_pkg"
     shutil.copytree(PLUGIN_PKG, newer, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     pyproject = newer / "pyproject.toml"
@@ -574,7 +576,7 @@ def test_runner_plugins_shows_the_tasks_each_cost_and_activation_serves(
     assert tasks["activation", "softmax"] == ["classification"]
     assert tasks["cost", "huber"] == ["classification", "regression"]
     assert tasks["cost", "cross_entropy"] == ["classification"]
-    assert tasks["step_rule", "adam"] is None
+    assert tasks["step_rule", "amsgrad"] is None
 
 
 def test_a_plugin_installed_from_a_folder_is_hashed_with_its_source(

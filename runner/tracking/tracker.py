@@ -726,6 +726,8 @@ class Tracker:
             tags = {**run_tags(spec, result.spec_hash, record.parent_id, record.record_id), **tags}
         if result.reason:
             tags["runner.reason"] = result.reason[:5000]
+        if result.stop_reason:
+            tags["runner.stop_reason"] = result.stop_reason
         if nonfinite:
             tags["runner.nonfinite"] = ",".join(sorted(nonfinite))
         run = BulkRun(
@@ -847,6 +849,8 @@ class Tracker:
         tags = [("runner.status", result.status)]
         if result.reason:
             tags.append(("runner.reason", result.reason[:5000]))
+        if result.stop_reason:
+            tags.append(("runner.stop_reason", result.stop_reason))
         if nonfinite:
             tags.append(("runner.nonfinite", ",".join(sorted(nonfinite))))
         self._log(deadline, run_id, metrics, run_params(spec), tags)

@@ -46,6 +46,7 @@ EXAMPLE = {
     "cost": "huber",
     "step_rule": "amsgrad",
     "strategy": "best_of_last",
+    "schedule": "warmup",
     "initializer": "lecun",
     "dataset": "checkerboard",
 }
@@ -55,6 +56,7 @@ HOOK_TESTS = {
     "register_activations": "test_register_activations_swish",
     "register_costs": "test_register_costs_huber",
     "register_optimizers": "test_register_optimizers_amsgrad_and_best_of_last",
+    "register_schedules": "test_register_schedules_warmup",
     "register_initializers": "test_register_initializers_lecun",
     "register_datasets": "test_register_datasets_checkerboard",
     "register_commands": "test_register_commands_example_hello",
@@ -249,6 +251,42 @@ def test_register_optimizers_amsgrad_and_best_of_last(example_plugins: Path) -> 
     assert best_of_last.select(np.array([np.nan, np.inf])) in (0, 1)
 
 
+def test_register_schedules_warmup(example_plugins: Path) -> None:
+    from runner.engine.population import rate_control
+
+    (warmup,) = registered_by("register_schedules")
+    assert type(warmup) is type(get_registry().schedules["warmup"])
+    factors = [warmup.factor(e, 10, np.zeros(2), {}, warmup=4)[0] for e in range(1, 7)]
+    assert factors == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    # it scales a third party's step rule as it does runner's: amsgrad at a quarter, then half
+    # of its rate trains as amsgrad given those rates by hand
+    registry = get_registry()
+    network = Network(
+        (2, 3, 1),
+        registry.activations["tanh"],
+        registry.activations["identity"],
+        registry.costs["squared_error"],
+    )
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((2, 8)), rng.standard_normal((1, 8))
+    amsgrad = registry.step_rules["amsgrad"]
+    control = rate_control(warmup, [warmup.resolve({"warmup": 4})], np.zeros(1, np.intp))
+    W, b = network.init_population(registry.initializers["normal"], {}, [member_rng(0)])
+    train(network, W, b, X, Y, amsgrad, amsgrad.resolve({}), Schedule(epochs=2), [], rate=control)
+    W0, b0 = network.init_population(registry.initializers["normal"], {}, [member_rng(0)])
+    params, state = [*W0, *b0], amsgrad.init_state([*W0, *b0])
+    for factor in (0.25, 0.5):
+        _, dW, db, _ = network.gradients(params[:2], params[2:], X, Y)
+        amsgrad.step(
+            params,
+            [*dW, *db],
+            state,
+            **(amsgrad.resolve({}) | {"learning_rate": np.full((1, 1, 1), 0.001 * factor)}),
+        )
+    for got, want in zip([*W, *b], params, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
 def test_register_initializers_lecun(example_plugins: Path) -> None:
     [lecun] = registered_by("register_initializers")
     assert type(lecun) is type(get_registry().initializers["lecun"])
@@ -327,7 +365,7 @@ def test_plugin_command_in_a_subprocess(example_plugin_env: dict[str, str], tmp_
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"Hello, world! {DISTRIBUTION} {VERSION} is installed.",
-        "plugins: swish huber amsgrad best_of_last lecun checkerboard",
+        "plugins: swish huber amsgrad best_of_last warmup lecun checkerboard",
     ]
     help_text = run_cli("--help", env=example_plugin_env, cwd=tmp_path).stdout
     assert "example-hello" in help_text
@@ -826,7 +864,7 @@ BAD = {
         "runner-per-member-gain", "runner_per_member", PER_MEMBER_SOURCE, "activation",
         "scaled",
         ("is broken: activation 'scaled' declares its parameter 'gain' per_member, which only "
-         "step rules may do",),
+         "step rules and schedules may do",),
     ),
 }  # fmt: skip
 #: broken only where the command line asks plugins for their commands (runner.cli.main)

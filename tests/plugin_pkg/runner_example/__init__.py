@@ -16,10 +16,20 @@ from runner_example.costs import Huber
 from runner_example.datasets import Checkerboard
 from runner_example.initializers import LeCun
 from runner_example.optimizers import AMSGrad, BestOfLast
+from runner_example.schedules import Warmup
 
 __version__ = "0.2.0"
 
-__all__ = ["AMSGrad", "BestOfLast", "Checkerboard", "Huber", "LeCun", "Swish", "__version__"]
+__all__ = [
+    "AMSGrad",
+    "BestOfLast",
+    "Checkerboard",
+    "Huber",
+    "LeCun",
+    "Swish",
+    "Warmup",
+    "__version__",
+]
 
 
 @hookimpl
@@ -36,6 +46,11 @@ def register_costs(register: Any) -> None:
 def register_optimizers(register: Any) -> None:
     register(AMSGrad())
     register(BestOfLast())
+
+
+@hookimpl
+def register_schedules(register: Any) -> None:
+    register(Warmup())
 
 
 @hookimpl

@@ -123,6 +123,8 @@ def train_members(
     alpha: Any = None,
     rate: RateControl | None = None,
     validation: tuple[float, int] = (0.1, 0),
+    start: tuple[list[Any], list[Any]] | None = None,
+    state: dict[str, list[Any]] | None = None,
 ) -> PopulationResult:
     """Draw every member's initial weights from ``member_rng(seed, restart)`` for its key in
     ``keys`` and train them all on ``data``; accuracy is recorded for classification.
@@ -130,7 +132,8 @@ def train_members(
     ``alpha`` (one L2 penalty per member) and ``rate`` (a learning-rate schedule) are
     :func:`~runner.engine.training.train`'s; with ``schedule.early_stopping`` the fraction
     ``validation[0]`` of the training samples, drawn from the seed ``validation[1]``, is held
-    out and scored."""
+    out and scored. ``start`` gives the initial weights and biases instead of drawing them (a
+    warm start), and ``state`` the step rule's state to go on from (``result.state``)."""
     X, Y, held = data.X, data.Y, None
     if schedule.early_stopping:
         X, Y, X_valid, Y_valid = validation_split(X, Y, data.task, *validation)
@@ -140,7 +143,12 @@ def train_members(
     # they are needed only for the draw, one at a time (a generator takes ~1 KB)
     rngs = [] if full_batch else [member_rng(seed, restart) for seed, restart in keys]
     draws = (member_rng(seed, restart) for seed, restart in keys) if full_batch else rngs
-    W, b = network.init_population(initializer, init_params, draws, len(keys))
+    if start is None:
+        W, b = network.init_population(initializer, init_params, draws, len(keys))
+    else:
+        order = network.order
+        W = [np.asarray(w, network.dtype, order=order) for w in start[0]]  # type: ignore[call-overload]
+        b = [np.asarray(v, network.dtype, order=order) for v in start[1]]  # type: ignore[call-overload]
     to_labels = labels if data.task == "classification" else None
     return train(
         network,
@@ -156,6 +164,7 @@ def train_members(
         alpha=alpha,
         rate=rate,
         validation=held,
+        state=state,
     )
 
 

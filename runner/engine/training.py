@@ -189,6 +189,9 @@ class PopulationResult:
     reasons: dict[int, str]
     history: _History
     stopped: Array | None = None  # int (P,): the index in STOP_REASONS of why each stopped
+    #: the step rule's state at the end, for the rows still in the working arrays (all of them
+    #: unless finished rows were dropped): what a later ``train(state=...)`` goes on from
+    state: dict[str, list[Array]] | None = None
     best_epoch: Array | None = None  # int (P,): early stopping's best epoch, 0 without it
 
     def __len__(self) -> int:
@@ -229,6 +232,7 @@ def train(
     alpha: Array | None = None,
     rate: RateControl | None = None,
     validation: Validation | None = None,
+    state: dict[str, list[Array]] | None = None,
 ) -> PopulationResult:
     """Train every member of a population; ``result[i]`` is member i's :class:`MemberResult`.
 
@@ -241,6 +245,8 @@ def train(
     loss and its gradient at every step. ``rate`` schedules the step rule's learning rate
     (:attr:`StepRule.rate`) member by member. ``validation`` holds the samples early stopping
     scores (``schedule.early_stopping``); the score is recorded as ``validation_score``.
+    ``state`` is the step rule's state to go on from (``result.state`` of a run of the same
+    population), instead of a fresh ``init_state``.
     """
     n_members = W[0].shape[0]
     order = network.order
@@ -262,6 +268,8 @@ def train(
 
     padded = [pad(w, extra) for w in W], [pad(v, extra) for v in b]
     work = ParameterBuffers(*padded, order, step_rule, hyper, extra)
+    if state is not None:
+        work.state = {k: [a.copy() for a in v] for k, v in state.items()}
     penalized = alpha is not None and bool(np.any(np.asarray(alpha) != 0))
     if penalized:
         work.penalize(alpha)  # type: ignore[arg-type]
@@ -421,6 +429,7 @@ def train(
         reasons={i: r for i, r in reasons.items() if i < n_members},
         history=history,
         stopped=stopped[:n_members],
+        state=work.state,
         best_epoch=None if watcher is None else watcher.best_epoch_of[:n_members],
     )
 

@@ -17,7 +17,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _common  # noqa: E402
 
-BENCHMARKS = ("xor_population", "digits", "memory", "startup", "tracking", "parallel", "table")
+BENCHMARKS = (
+    "xor_population",
+    "digits",
+    "parity",
+    "memory",
+    "startup",
+    "tracking",
+    "parallel",
+    "table",
+)
 #: scripts with their own options: they take --quick but not --threads
 OWN_OPTIONS = ("parallel",)
 

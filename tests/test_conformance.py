@@ -416,6 +416,49 @@ def test_adam_conforms_and_follows_the_textbook_loop_per_member(weight_decay: fl
     )
 
 
+def test_a_schedule_that_couples_members_or_reads_an_undeclared_loss_is_caught() -> None:
+    from runner import RateSchedule
+
+    class MeanOfMembers(RateSchedule):
+        name = "mean_of_members"
+        params = (Param("gamma", float, 0.9, "decay", low=0.0, high=1.0, per_member=True),)
+
+        def factor(self, epoch, epochs, loss, state, gamma=0.9, **params):  # type: ignore[no-untyped-def]
+            return np.full(len(loss), np.mean(np.asarray(gamma) ** epoch))
+
+    assert "alone vs in the population" in _fails(kit.check_schedule, MeanOfMembers())
+
+    class LossWatcher(RateSchedule):
+        name = "loss_watcher"  # reads the loss without declaring needs_loss
+
+        def factor(self, epoch, epochs, loss, state, **params):  # type: ignore[no-untyped-def]
+            return np.where(np.nan_to_num(loss, nan=1.0) < 0.5, 0.5, 1.0)
+
+    assert "ignore the loss" in _fails(kit.check_schedule, LossWatcher())
+
+    class Negative(RateSchedule):
+        name = "negative"
+
+        def factor(self, epoch, epochs, loss, state, **params):  # type: ignore[no-untyped-def]
+            return np.full(len(loss), 1.0 - epoch / 10)
+
+    assert "finite factors > 0" in _fails(kit.check_schedule, Negative())
+
+    class OneForAll(RateSchedule):
+        name = "one_for_all"
+
+        def factor(self, epoch, epochs, loss, state, **params):  # type: ignore[no-untyped-def]
+            return np.float64(1.0)
+
+    assert "one factor per member" in _fails(kit.check_schedule, OneForAll())
+
+
+def test_runner_check_checks_schedules() -> None:
+    result = CliRunner().invoke(cli, ["check", "cosine", "adaptive"])
+    assert result.exit_code == 0, result.output
+    assert "schedule cosine" in result.output and "schedule adaptive" in result.output
+
+
 def test_a_step_rule_that_claims_elementwise_but_scales_per_layer_is_caught() -> None:
     class LayerNormalized(StepRule):
         """Each layer's step scaled by that layer's gradient size: fine per layer, not flat."""

@@ -680,7 +680,9 @@ def test_describe_columns_documents_every_column() -> None:
         assert name in by_column
 
 
-@pytest.mark.parametrize(("name", "runs"), [("xor.csv", 30), ("moons.csv", 18), ("digits.csv", 4)])
+@pytest.mark.parametrize(
+    ("name", "runs"), [("xor.csv", 30), ("moons.csv", 18), ("digits.csv", 4), ("adam.csv", 6)]
+)
 def test_the_example_tables_validate(name: str, runs: int) -> None:
     specs = load_specs(EXPERIMENTS / name)
     assert len(specs) == runs

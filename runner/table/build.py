@@ -305,7 +305,7 @@ class _Builder:
             **parts.frozen,
             row=row,
             source=self.file,
-            name=run_name(parts.chosen, parts.resolved, core["seed"]),
+            name=run_name(parts.chosen, parts.resolved, core["seed"], core["alpha"]),
             versions=parts.versions,
             files=parts.files,
         )

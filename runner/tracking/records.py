@@ -98,6 +98,9 @@ def flat_params(spec: RunSpec) -> dict[str, str]:
             out[key] = "-".join(str(v) for v in value) or "none"
         else:
             out[key] = str(value)
+    if spec.early_stopping:  # its settings are in force, though the hash leaves out defaults
+        for key in ("validation_fraction", "patience", "tol"):
+            out.setdefault(key, str(getattr(spec, key)))
     for key, digest in spec.files:  # the file's path to read, its digest beside it
         part, _, name = key.partition(".")
         prefix = HASH_NAMES.get(f"{part}_params", f"{part}_params").removesuffix("_params")

@@ -149,9 +149,10 @@ class Cosine(RateSchedule):
 
 
 class Adaptive(RateSchedule):
-    """scikit-learn's adaptive: the rate is kept while the training loss improves, and divided
-    by 5 (times ``drop``) each time it has failed to fall by ``threshold`` for more than
-    ``plateau`` epochs in a row (then the count starts again)."""
+    """scikit-learn's adaptive: the rate is kept while the training loss improves, and
+    multiplied by ``drop`` (0.2: divided by 5) each time the loss has failed to fall below its
+    best by ``threshold`` for more than ``plateau`` epochs in a row (then the count starts
+    again)."""
 
     name = "adaptive"
     needs_loss = True

@@ -1000,3 +1000,16 @@ def test_bad_new_settings_are_one_line_each(tmp_path: Path) -> None:
     assert_problem(path, lines, 1, "alpha", "-1", "a number >= 0")
     assert_problem(path, lines, 1, "schedule", "cosin", "did you mean 'cosine'")
     assert_problem(path, lines, 1, "patience", "0", "an integer >= 1")
+
+
+def test_a_bare_core_column_a_chosen_plugin_also_declares_must_be_told_apart(
+    tmp_path: Path,
+) -> None:
+    path = write(tmp_path, "activation,alpha\nleaky_relu,0.1\ntanh,0.1\n")
+    lines = problems_of(path)
+    line = assert_problem(path, lines, 1, "alpha", "0.1", "'activation.alpha'")
+    assert "activation 'leaky_relu' takes a parameter 'alpha' too" in line
+    assert not [x for x in lines if "row 2" in x]
+    both = write(tmp_path, "activation,alpha,activation.alpha\nleaky_relu,0.1,0.3\n", "both.csv")
+    (spec,) = load_specs(both)
+    assert spec.alpha == 0.1 and spec.params_of("activation") == {"alpha": 0.3}

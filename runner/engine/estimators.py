@@ -14,7 +14,10 @@ a declared :class:`~runner.plugin.params.Param`, as scikit-learn checks its
 the architecture is an :class:`~runner.engine.trained.Architecture`, every member ``r`` of the
 strategy draws its weights from ``member_rng(random_state, r)`` and all train together through
 :func:`~runner.engine.population.train_members`; the strategy keeps one. Given the same data,
-seed and plugins, the weights are bitwise those a sweep records.
+seed and plugins, the weights are bitwise those a sweep records (with early stopping, where the
+estimator draws its validation split from ``random_state`` and a sweep from ``data_seed``, when
+the two are equal). :meth:`partial_fit` trains one epoch at a time, carrying the step rule's
+state from call to call; ``warm_start`` starts :meth:`fit` from the last fit's weights.
 
 Fitted weights use scikit-learn's orientation: ``coefs_[i]`` has shape ``(n_in, n_out)``, the
 transpose of runner's ``W``; ``intercepts_[i]`` has shape ``(n_out,)``. ``architecture_`` is the

@@ -157,7 +157,13 @@ class Adaptive(RateSchedule):
     name = "adaptive"
     needs_loss = True
     params = (
-        Param("plateau", int, 2, "epochs without improvement the rate is kept through", low=1),
+        Param(
+            "plateau",
+            int,
+            10,
+            "epochs without improvement the rate is kept through (scikit-learn: n_iter_no_change)",
+            low=1,
+        ),
         Param(
             "drop",
             float,
@@ -192,7 +198,7 @@ class Adaptive(RateSchedule):
         epochs: int,
         loss: Array,
         state: dict[str, Array],
-        plateau: int = 2,
+        plateau: int = 10,
         drop: Any = 0.2,
         threshold: Any = 1e-4,
         **params: Any,

@@ -596,7 +596,7 @@ def test_a_per_member_schedule_trains_each_member_as_it_would_alone(rule: str) -
 
 def test_the_adaptive_schedule_divides_the_rate_by_five_when_the_loss_stalls() -> None:
     schedule = REGISTRY.schedules["adaptive"]
-    params = schedule.resolve({})
+    params = schedule.resolve({"plateau": 2})
     state = schedule.init_state(2)
     # member 0 improves every epoch; member 1 stalls from the start
     factors = []

@@ -109,7 +109,7 @@ class ParameterBuffers:
         """Let a learning-rate schedule scale the hyperparameter ``rate`` row by row
         (:meth:`set_factor`); a shared value becomes one value per member."""
         if rate in self.shared:
-            self.per_member[rate] = np.full(len(self.ids), self.shared.pop(rate))
+            self.per_member[rate] = np.full(len(self.ids), self.shared.pop(rate), self.flat.dtype)
         self.rate = rate
 
     def set_factor(self, factor: Array) -> None:

@@ -20,6 +20,7 @@ import _common  # noqa: E402
 BENCHMARKS = (
     "xor_population",
     "digits",
+    "parity",
     "memory",
     "startup",
     "latency",

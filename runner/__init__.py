@@ -18,6 +18,7 @@ from runner.plugin.kinds import (
     Dataset,
     DatasetSource,
     Initializer,
+    RateSchedule,
     StepRule,
     Strategy,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "Param",
     "Plugin",
     "PluginError",
+    "RateSchedule",
     "RunnerError",
     "StepRule",
     "Strategy",

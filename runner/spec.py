@@ -25,6 +25,23 @@ Params = tuple[tuple[str, Any], ...]
 #: under "plugins") and the digests of its files (those stand in the hash for the files' paths)
 NOT_HASHED = frozenset({"row", "source", "versions", "name", "files", "note"})
 
+#: RunSpec fields added after the first stores were written, with the value every spec had
+#: before: a field at that value is left out of the hash, so that no table's hashes change
+#: (the runs recorded before it are still recognised); any other value enters it
+ADDED_LATER = {
+    "alpha": 0.0,
+    "schedule": "constant",
+    "schedule_params": (),
+    "early_stopping": False,
+    "validation_fraction": 0.1,
+    "patience": 10,
+    "tol": 1e-4,
+}
+
+#: the parts among :data:`ADDED_LATER`, with the kind of plugin each names: at its default
+#: plugin, the plugin's version is left out of the hash too
+ADDED_PARTS = {"schedule": "schedule"}
+
 #: RunSpec fields under the names the hash was first computed with: renaming a field must not
 #: change the hash, or every run recorded before the rename would be trained again
 HASH_NAMES = {"scaling": "scale", "output_activation_params": "output_params"}
@@ -35,7 +52,7 @@ HASH_NAMES = {"scaling": "scale", "output_activation_params": "output_params"}
 HASH_DISTRIBUTIONS = {"runner-mlp": "runner"}
 
 
-def hashed_versions(versions: Params) -> dict[str, str]:
+def pinned_versions(versions: Params) -> dict[str, str]:
     """The plugins' version pins (``"kind:name" -> "dist==version"``) as the hash takes them."""
     out = {}
     for key, pin in versions:
@@ -88,6 +105,13 @@ class RunSpec:
     initializer_params: Params = ()
     optimizer_params: Params = ()
     strategy_params: Params = ()
+    alpha: float = 0.0
+    schedule: str = "constant"
+    schedule_params: Params = ()
+    early_stopping: bool = False
+    validation_fraction: float = 0.1
+    patience: int = 10
+    tol: float = 1e-4
     row: int = field(default=0, compare=False)
     source: str = field(default="", compare=False)
     name: str = field(default="", compare=False)
@@ -106,6 +130,8 @@ class RunSpec:
             if f.name in NOT_HASHED:
                 continue
             value = getattr(self, f.name)
+            if f.name in ADDED_LATER and value == ADDED_LATER[f.name]:
+                continue
             if f.name.endswith("_params"):
                 value = dict(value)
             elif f.name == "hidden":
@@ -133,11 +159,20 @@ class RunSpec:
         """
         cached = getattr(self, "_hash", None)
         if cached is None:
-            payload = {"spec": self.content(), "plugins": hashed_versions(self.versions)}
+            payload = {"spec": self.content(), "plugins": self.hashed_versions()}
             text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
             cached = hashlib.sha256(text.encode()).hexdigest()[:16]
             object.__setattr__(self, "_hash", cached)
         return cached
+
+    def hashed_versions(self) -> dict[str, str]:
+        """The plugins' versions as the hash sees them: without those of the parts added later
+        (:data:`ADDED_PARTS`) while they name their default plugin."""
+        versions = dict(self.versions)
+        for part, kind in ADDED_PARTS.items():
+            if getattr(self, part) == ADDED_LATER[part]:
+                versions.pop(f"{kind}:{ADDED_LATER[part]}", None)
+        return pinned_versions(tuple(versions.items()))
 
     def configuration_id(self) -> str:
         """The configuration this run replicates: like :meth:`spec_hash`, without the seed.
@@ -149,7 +184,7 @@ class RunSpec:
         if cached is None:
             content = self.content()
             content.pop("seed")
-            payload = {"spec": content, "plugins": hashed_versions(self.versions)}
+            payload = {"spec": content, "plugins": self.hashed_versions()}
             text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
             cached = hashlib.sha256(text.encode()).hexdigest()[:16]
             object.__setattr__(self, "_configuration", cached)
@@ -167,8 +202,9 @@ class RunSpec:
     def population_key(self, per_member: frozenset[str]) -> tuple[Any, ...]:
         """What members of one vectorized population must share.
 
-        ``per_member`` names the step-rule parameters that may differ between members; the
-        seed and the strategy (how many initial points) may always differ.
+        ``per_member`` names the step-rule and schedule parameters that may differ between
+        members; the seed, ``alpha`` and the strategy (how many initial points) may always
+        differ.
         """
         shared_opt = tuple((k, v) for k, v in self.optimizer_params if k not in per_member)
         return (
@@ -193,6 +229,12 @@ class RunSpec:
             self.target_loss,
             self.gradient_tolerance,
             self.dtype,
+            self.schedule,
+            tuple((k, v) for k, v in self.schedule_params if k not in per_member),
+            self.early_stopping,
+            self.validation_fraction,
+            self.patience,
+            self.tol,
         )
 
 
@@ -218,3 +260,5 @@ class RunResult:
     wall_time: float = 0.0
     traceback: str = ""
     dataset: dict[str, Any] = field(default_factory=dict)
+    #: why training stopped: epochs, target_loss, gradient_tolerance, early_stopping, diverged
+    stop_reason: str = ""

@@ -127,7 +127,8 @@ def plan_populations(
     groups: dict[tuple[Any, ...], list[RunSpec]] = defaultdict(list)
     for spec in specs:
         rule = registry.get("step_rule", spec.optimizer)
-        per_member = frozenset(p.name for p in rule.params if p.per_member)
+        rate = registry.get("schedule", spec.schedule)
+        per_member = frozenset(p.name for p in (*rule.params, *rate.params) if p.per_member)
         groups[spec.population_key(per_member)].append(spec)
 
     def members(spec: RunSpec) -> int:

@@ -356,6 +356,109 @@ def test_a_non_elementwise_step_rule_gets_one_layout_in_the_kit_and_in_training(
         np.testing.assert_allclose(got, want, rtol=1e-14, atol=0)
 
 
+def _textbook_adam(w: float, grads: list[float], lr: float, wd: float) -> float:
+    """Algorithm 1 of Kingma and Ba (2015) on one scalar, with AdamW's decoupled decay."""
+    beta1, beta2, eps, m, v = 0.9, 0.999, 1e-8, 0.0, 0.0
+    for t, g in enumerate(grads, start=1):
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        m_hat, v_hat = m / (1 - beta1**t), v / (1 - beta2**t)
+        w -= lr * (m_hat / (np.sqrt(v_hat) + eps) + wd * w)
+    return w
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_adam_conforms_and_follows_the_textbook_loop_per_member(weight_decay: float) -> None:
+    from runner.engine.network import member_rng
+    from runner.engine.training import Schedule, train
+
+    adam = REGISTRY.step_rules["adam"]
+    assert adam.elementwise
+    assert kit.check_plugin(adam, {"weight_decay": weight_decay}) is None
+    # three members with their own rates, trained by the training loop (one flat buffer)
+    tanh, identity = REGISTRY.activations["tanh"], REGISTRY.activations["identity"]
+    network = Network((2, 3, 1), tanh, identity, REGISTRY.costs["squared_error"])
+    W, b = network.init_population(
+        REGISTRY.initializers["normal"], {}, [member_rng(s) for s in range(3)]
+    )
+    rng = np.random.default_rng(1)
+    X, Y = rng.standard_normal((2, 6)), rng.standard_normal((1, 6))
+    rates = np.array([0.1, 0.01, 0.001])
+    # the gradients each step sees, from the textbook loop's own weights, one member at a time
+    start = [a.copy() for a in [*W, *b]]
+    expected = []
+    for p in range(3):
+        Wp, bp = [w[p : p + 1].copy() for w in W], [v[p : p + 1].copy() for v in b]
+        flat = [a for a in [*Wp, *bp]]
+        m = [np.zeros_like(a) for a in flat]
+        v = [np.zeros_like(a) for a in flat]
+        for t in range(1, 6):
+            _, dW, db, _ = network.gradients(Wp, bp, X, Y)
+            for a, g, m_, v_ in zip(flat, [*dW, *db], m, v, strict=True):
+                m_[...] = 0.9 * m_ + 0.1 * g
+                v_[...] = 0.999 * v_ + 0.001 * g * g
+                m_hat, v_hat = m_ / (1 - 0.9**t), v_ / (1 - 0.999**t)
+                a -= rates[p] * (m_hat / (np.sqrt(v_hat) + 1e-8) + weight_decay * a)
+        expected.append(flat)
+    hyper = adam.resolve({"weight_decay": weight_decay}) | {"learning_rate": rates}
+    train(network, W, b, X, Y, adam, hyper, Schedule(epochs=5), [])
+    for p in range(3):
+        for got, want in zip([*W, *b], expected[p], strict=True):
+            np.testing.assert_allclose(got[p : p + 1], want, rtol=1e-10, atol=1e-13)
+    assert not all(np.array_equal(a, c) for a, c in zip([*W, *b], start, strict=True))
+    # and one scalar against the formula written out
+    w = [np.array([[[1.0]]])]
+    state = adam.init_state(w)
+    for g in (0.5, -0.2, 0.3):
+        adam.step(w, [np.array([[[g]]])], state, learning_rate=0.01, weight_decay=weight_decay)
+    assert w[0].item() == pytest.approx(
+        _textbook_adam(1.0, [0.5, -0.2, 0.3], 0.01, weight_decay), rel=1e-12
+    )
+
+
+def test_a_schedule_that_couples_members_or_reads_an_undeclared_loss_is_caught() -> None:
+    from runner import RateSchedule
+
+    class MeanOfMembers(RateSchedule):
+        name = "mean_of_members"
+        params = (Param("gamma", float, 0.9, "decay", low=0.0, high=1.0, per_member=True),)
+
+        def factor(self, epoch, epochs, loss, state, gamma=0.9, **params):  # type: ignore[no-untyped-def]
+            return np.full(len(loss), np.mean(np.asarray(gamma) ** epoch))
+
+    assert "alone vs in the population" in _fails(kit.check_schedule, MeanOfMembers())
+
+    class LossWatcher(RateSchedule):
+        name = "loss_watcher"  # reads the loss without declaring needs_loss
+
+        def factor(self, epoch, epochs, loss, state, **params):  # type: ignore[no-untyped-def]
+            return np.where(np.nan_to_num(loss, nan=1.0) < 0.5, 0.5, 1.0)
+
+    assert "ignore the loss" in _fails(kit.check_schedule, LossWatcher())
+
+    class Negative(RateSchedule):
+        name = "negative"
+
+        def factor(self, epoch, epochs, loss, state, **params):  # type: ignore[no-untyped-def]
+            return np.full(len(loss), 1.0 - epoch / 10)
+
+    assert "finite factors > 0" in _fails(kit.check_schedule, Negative())
+
+    class OneForAll(RateSchedule):
+        name = "one_for_all"
+
+        def factor(self, epoch, epochs, loss, state, **params):  # type: ignore[no-untyped-def]
+            return np.float64(1.0)
+
+    assert "one factor per member" in _fails(kit.check_schedule, OneForAll())
+
+
+def test_runner_check_checks_schedules() -> None:
+    result = CliRunner().invoke(cli, ["check", "cosine", "adaptive"])
+    assert result.exit_code == 0, result.output
+    assert "schedule cosine" in result.output and "schedule adaptive" in result.output
+
+
 def test_a_step_rule_that_claims_elementwise_but_scales_per_layer_is_caught() -> None:
     class LayerNormalized(StepRule):
         """Each layer's step scaled by that layer's gradient size: fine per layer, not flat."""

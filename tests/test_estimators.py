@@ -65,6 +65,9 @@ def _spec(dataset: str, est: Any, output: str, cost: str) -> RunSpec:
         epochs=est.epochs,
         batch_size=est.batch_size,
         scaling=est.scaling,
+        alpha=est.alpha,
+        schedule=est.schedule,
+        **(est.schedule_params or {}),
     )
 
 
@@ -100,8 +103,27 @@ def _spec(dataset: str, est: Any, output: str, cost: str) -> RunSpec:
             "softmax",
             "categorical_cross_entropy",
         ),
+        (
+            "iris",
+            MLPClassifier(
+                hidden=(6,),
+                activation="relu",
+                initializer="xavier",
+                optimizer="adam",
+                optimizer_params={"learning_rate": 0.01, "weight_decay": 0.001},
+                alpha=0.01,
+                schedule="cosine",
+                schedule_params={"min_factor": 0.1},
+                epochs=30,
+                batch_size=32,
+                scaling="standard",
+                random_state=4,
+            ),
+            "softmax",
+            "categorical_cross_entropy",
+        ),
     ],
-    ids=["xor-momentum-restarts", "iris-softmax-minibatch"],
+    ids=["xor-momentum-restarts", "iris-softmax-minibatch", "iris-adam-alpha-cosine"],
 )
 def test_weights_equal_the_sweeps(dataset: str, est: MLPClassifier, output: str, cost: str) -> None:
     [result] = run_population(PopulationTask((_spec(dataset, est, output, cost),)))
@@ -241,12 +263,99 @@ def test_third_party_plugins_work_by_name(example_plugins: Path) -> None:
         hidden=(8,),
         activation="swish",
         initializer="lecun",
-        optimizer="adam",
+        optimizer="amsgrad",
         optimizer_params={"learning_rate": 0.05, "beta2": 0.99},
         epochs=300,
         scaling="standard",
     ).fit(X, y)
     assert clf.score(X, y) > 0.9
+
+
+def test_early_stopping_keeps_the_best_validation_weights() -> None:
+    X, y = load_digits(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    clf = MLPClassifier(
+        hidden=(32,),
+        activation="relu",
+        initializer="xavier",
+        optimizer="adam",
+        optimizer_params={"learning_rate": 0.01},
+        alpha=1e-4,
+        early_stopping=True,
+        patience=3,
+        epochs=500,
+        batch_size=200,
+        random_state=0,
+    ).fit(X, y)
+    assert clf.stop_reason_ == "early_stopping"
+    assert len(clf.validation_scores_) == clf.n_iter_ < 500
+    assert clf.n_iter_ - clf.best_epoch_ == 3 + 1  # more than `patience` epochs without a gain
+    assert clf.best_validation_score_ == max(clf.validation_scores_) > 0.9
+    assert clf.score(X, y) > 0.95
+
+
+def test_partial_fit_goes_on_as_one_fit_would() -> None:
+    X, y = make_moons(n_samples=80, noise=0.2, random_state=0)
+    settings = {"hidden": (6,), "optimizer": "adam", "scaling": "standard", "random_state": 1}
+    whole = MLPClassifier(epochs=4, **settings).fit(X, y)
+    steps = MLPClassifier(epochs=1000, **settings)
+    with pytest.raises(ValueError, match="needs classes="):
+        clone(steps).partial_fit(X, y)
+    for _ in range(4):  # the step rule's state (adam's moments and step count) carries on
+        steps.partial_fit(X, y, classes=[0, 1])
+    assert steps.n_iter_ == 4 and steps.loss_curve_ == whole.loss_curve_
+    for a, b in zip(
+        steps.coefs_ + steps.intercepts_, whole.coefs_ + whole.intercepts_, strict=True
+    ):
+        assert np.array_equal(a, b)
+    with pytest.raises(ValueError, match="labels not in classes"):
+        steps.partial_fit(X, y + 5)
+
+
+def test_warm_start_starts_from_the_last_fit() -> None:
+    X, y = make_moons(n_samples=80, noise=0.2, random_state=0)
+    settings = {"hidden": (6,), "optimizer_params": {"learning_rate": 0.5}, "random_state": 2}
+    twice = MLPClassifier(epochs=50, warm_start=True, **settings).fit(X, y).fit(X, y)
+    once = MLPClassifier(epochs=100, **settings).fit(X, y)
+    assert twice.n_iter_ == 100
+    for a, b in zip(twice.coefs_ + twice.intercepts_, once.coefs_ + once.intercepts_, strict=True):
+        assert np.array_equal(a, b)  # gd carries no state: 50 + 50 epochs are 100
+    cold = MLPClassifier(epochs=50, **settings).fit(X, y).fit(X, y)
+    assert cold.n_iter_ == 50
+
+
+def test_grid_search_over_alpha_and_the_schedule() -> None:
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = make_moons(n_samples=120, noise=0.2, random_state=0)
+    search = GridSearchCV(
+        MLPClassifier(hidden=(8,), optimizer="adam", epochs=60, scaling="standard"),
+        {
+            "alpha": [0.0, 1e-3],
+            "schedule": ["constant", "cosine"],
+            "optimizer_params": [{"learning_rate": 0.05}],
+        },
+        cv=2,
+    ).fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert set(search.best_params_) == {"alpha", "schedule", "optimizer_params"}
+    assert search.best_score_ > 0.8
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"alpha": -1.0}, "alpha must be a number >= 0"),
+        ({"schedule": "cosin"}, "did you mean 'cosine'"),
+        ({"schedule": "step", "schedule_params": {"gamma": 2.0}}, "schedule_params: "),
+        ({"early_stopping": "yes"}, "early_stopping must be"),
+        ({"validation_fraction": 1.0}, "validation_fraction must be"),
+        ({"patience": 0}, "patience must be an integer >= 1"),
+    ],
+)
+def test_bad_new_keywords_raise_value_error(settings: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        MLPClassifier(**settings).fit(XOR_X, XOR_Y)
 
 
 def test_the_estimators_are_public_names_of_runner() -> None:

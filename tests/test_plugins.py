@@ -44,8 +44,9 @@ VERSION = "0.2.0"
 EXAMPLE = {
     "activation": "swish",
     "cost": "huber",
-    "step_rule": "adam",
+    "step_rule": "amsgrad",
     "strategy": "best_of_last",
+    "schedule": "warmup",
     "initializer": "lecun",
     "dataset": "checkerboard",
 }
@@ -54,7 +55,8 @@ EXAMPLE = {
 HOOK_TESTS = {
     "register_activations": "test_register_activations_swish",
     "register_costs": "test_register_costs_huber",
-    "register_optimizers": "test_register_optimizers_adam_and_best_of_last",
+    "register_optimizers": "test_register_optimizers_amsgrad_and_best_of_last",
+    "register_schedules": "test_register_schedules_warmup",
     "register_initializers": "test_register_initializers_lecun",
     "register_datasets": "test_register_datasets_checkerboard",
     "register_commands": "test_register_commands_example_hello",
@@ -202,29 +204,29 @@ def test_register_costs_huber(example_plugins: Path) -> None:
         np.testing.assert_allclose(huber.derivative(a, y, delta=delta), numeric, atol=1e-6)
 
 
-def test_register_optimizers_adam_and_best_of_last(example_plugins: Path) -> None:
-    adam, best_of_last = registered_by("register_optimizers")
+def test_register_optimizers_amsgrad_and_best_of_last(example_plugins: Path) -> None:
+    amsgrad, best_of_last = registered_by("register_optimizers")
     registry = get_registry()
-    assert type(adam) is type(registry.step_rules["adam"])
+    assert type(amsgrad) is type(registry.step_rules["amsgrad"])
     assert type(best_of_last) is type(registry.strategies["best_of_last"])
-    assert {p.name for p in adam.params} == {"learning_rate", "beta1", "beta2", "epsilon"}
-    assert [p.name for p in adam.params if p.per_member] == ["learning_rate"]
+    assert {p.name for p in amsgrad.params} == {"learning_rate", "beta1", "beta2", "epsilon"}
+    assert [p.name for p in amsgrad.params if p.per_member] == ["learning_rate"]
 
     rng = np.random.default_rng(2)
     shapes = [(3, 4, 2), (3, 4, 1)]
     params = [rng.normal(size=s) for s in shapes]
-    state = adam.init_state(params)
+    state = amsgrad.init_state(params)
     assert all(s.shape[0] == 3 for arrays in state.values() for s in arrays)
     rates = np.array([0.1, 0.01, 0.001]).reshape(3, 1, 1)
     alone = [[p[i : i + 1].copy() for p in params] for i in range(3)]
-    alone_state = [adam.init_state(ps) for ps in alone]
+    alone_state = [amsgrad.init_state(ps) for ps in alone]
     arrays = list(params)
     for _ in range(4):
         grads = [rng.normal(size=s) for s in shapes]
-        adam.step(params, grads, state, learning_rate=rates, beta1=0.8)
+        amsgrad.step(params, grads, state, learning_rate=rates, beta1=0.8)
         for i in range(3):
             member_grads = [g[i : i + 1] for g in grads]
-            adam.step(
+            amsgrad.step(
                 alone[i], member_grads, alone_state[i], learning_rate=rates[i : i + 1], beta1=0.8
             )
     assert all(p is q for p, q in zip(params, arrays, strict=True))  # updated in place
@@ -233,19 +235,56 @@ def test_register_optimizers_adam_and_best_of_last(example_plugins: Path) -> Non
             assert np.array_equal(p[i : i + 1], q)
 
     # one scalar parameter against the textbook formula
-    w, m, v = [np.array([[[1.0]]])], 0.0, 0.0
-    s = adam.init_state(w)
+    w, m, v, v_max = [np.array([[[1.0]]])], 0.0, 0.0, 0.0
+    s = amsgrad.init_state(w)
     for t, g in enumerate([0.5, -0.2, 0.3], start=1):
         expected = w[0].item()
         m, v = 0.9 * m + 0.1 * g, 0.999 * v + 0.001 * g * g
-        expected -= 0.01 * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
-        adam.step(w, [np.array([[[g]]])], s, learning_rate=0.01)
+        v_max = max(v_max, v)
+        expected -= 0.01 * (m / (1 - 0.9**t)) / (np.sqrt(v_max / (1 - 0.999**t)) + 1e-8)
+        amsgrad.step(w, [np.array([[[g]]])], s, learning_rate=0.01)
         assert w[0].item() == pytest.approx(expected, rel=1e-12)
 
     assert best_of_last.members(**best_of_last.resolve({"tries": 5})) == 5
     assert best_of_last.select(np.array([0.3, 0.1, np.nan, 0.1, np.inf])) == 3  # tie: the last
     assert best_of_last.select(np.array([np.nan, 0.4, -np.inf])) == 1  # non-finite: never kept
     assert best_of_last.select(np.array([np.nan, np.inf])) in (0, 1)
+
+
+def test_register_schedules_warmup(example_plugins: Path) -> None:
+    from runner.engine.population import rate_control
+
+    (warmup,) = registered_by("register_schedules")
+    assert type(warmup) is type(get_registry().schedules["warmup"])
+    factors = [warmup.factor(e, 10, np.zeros(2), {}, warmup=4)[0] for e in range(1, 7)]
+    assert factors == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    # it scales a third party's step rule as it does runner's: amsgrad at a quarter, then half
+    # of its rate trains as amsgrad given those rates by hand
+    registry = get_registry()
+    network = Network(
+        (2, 3, 1),
+        registry.activations["tanh"],
+        registry.activations["identity"],
+        registry.costs["squared_error"],
+    )
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((2, 8)), rng.standard_normal((1, 8))
+    amsgrad = registry.step_rules["amsgrad"]
+    control = rate_control(warmup, [warmup.resolve({"warmup": 4})], np.zeros(1, np.intp))
+    W, b = network.init_population(registry.initializers["normal"], {}, [member_rng(0)])
+    train(network, W, b, X, Y, amsgrad, amsgrad.resolve({}), Schedule(epochs=2), [], rate=control)
+    W0, b0 = network.init_population(registry.initializers["normal"], {}, [member_rng(0)])
+    params, state = [*W0, *b0], amsgrad.init_state([*W0, *b0])
+    for factor in (0.25, 0.5):
+        _, dW, db, _ = network.gradients(params[:2], params[2:], X, Y)
+        amsgrad.step(
+            params,
+            [*dW, *db],
+            state,
+            **(amsgrad.resolve({}) | {"learning_rate": np.full((1, 1, 1), 0.001 * factor)}),
+        )
+    for got, want in zip([*W, *b], params, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 def test_register_initializers_lecun(example_plugins: Path) -> None:
@@ -292,9 +331,10 @@ def assert_lists_example_plugins(rows: list[dict[str, Any]]) -> None:
         assert (row["distribution"], row["version"]) == (DISTRIBUTION, VERSION)
         declared = registry.get(kind, name).params
         assert [p["name"] for p in row["parameters"]] == [p.name for p in declared]
-    adam = {p["name"]: p for p in by_name[("step_rule", "adam")]["parameters"]}
-    assert adam["beta2"]["default"] == 0.999 and adam["beta2"]["accepted"] == "a number in [0, 1)"
-    assert adam["learning_rate"]["per_member"] is True
+    amsgrad = {p["name"]: p for p in by_name[("step_rule", "amsgrad")]["parameters"]}
+    assert amsgrad["beta2"]["default"] == 0.999
+    assert amsgrad["beta2"]["accepted"] == "a number in [0, 1)"
+    assert amsgrad["learning_rate"]["per_member"] is True
     assert by_name[("activation", "sigmoid")]["distribution"] == "runner-mlp"
 
 
@@ -305,7 +345,7 @@ def test_plugins_command_lists_example_plugins(example_plugins: Path) -> None:
 
     table = CliRunner().invoke(cli, ["plugins", "--kind", "step_rule"])
     assert table.exit_code == 0, table.output
-    for text in ("adam", DISTRIBUTION, VERSION, "beta2=0.999", "epsilon=1e-08"):
+    for text in ("amsgrad", DISTRIBUTION, VERSION, "beta2=0.999", "epsilon=1e-08"):
         assert text in table.output
     assert "swish" not in table.output
 
@@ -325,7 +365,7 @@ def test_plugin_command_in_a_subprocess(example_plugin_env: dict[str, str], tmp_
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"Hello, world! {DISTRIBUTION} {VERSION} is installed.",
-        "plugins: swish huber adam best_of_last lecun checkerboard",
+        "plugins: swish huber amsgrad best_of_last warmup lecun checkerboard",
     ]
     help_text = run_cli("--help", env=example_plugin_env, cwd=tmp_path).stdout
     assert "example-hello" in help_text
@@ -350,7 +390,7 @@ def test_runner_check_passes_on_example_plugins(example_plugins: Path) -> None:
 
 TABLE = """\
 dataset,tiles,hidden,activation,output_activation,cost,delta,initializer,optimizer,learning_rate,beta2,strategy,tries,epochs
-checkerboard,3,8-8,swish,sigmoid,huber,0.5,lecun,adam,0.01|0.003,0.99,best_of_last,4,300
+checkerboard,3,8-8,swish,sigmoid,huber,0.5,lecun,amsgrad,0.01|0.003,0.99,best_of_last,4,300
 """
 
 
@@ -371,13 +411,13 @@ def test_sweep_table_columns_come_from_the_plugins_declarations(
     assert (spec.activation, spec.cost, spec.optimizer, spec.strategy) == (
         "swish",
         "huber",
-        "adam",
+        "amsgrad",
         "best_of_last",
     )
     assert dict(spec.dataset_params) == {"n_samples": 200, "tiles": 3}
     assert dict(spec.cost_params) == {"delta": 0.5}
     assert dict(spec.strategy_params) == {"tries": 4}
-    assert dict(spec.versions)["step_rule:adam"] == f"{DISTRIBUTION}=={VERSION}"
+    assert dict(spec.versions)["step_rule:amsgrad"] == f"{DISTRIBUTION}=={VERSION}"
 
     table.write_text(TABLE.replace(",0.99,", ",1.5,"))
     with pytest.raises(TableError) as caught:
@@ -391,7 +431,7 @@ def test_sweep_table_columns_come_from_the_plugins_declarations(
 def test_training_uses_every_example_plugin(example_plugins: Path) -> None:
     registry = get_registry()
     swish, huber = registry.activations["swish"], registry.costs["huber"]
-    adam, strategy = registry.step_rules["adam"], registry.strategies["best_of_last"]
+    amsgrad, strategy = registry.step_rules["amsgrad"], registry.strategies["best_of_last"]
     lecun, board = registry.initializers["lecun"], registry.datasets["checkerboard"]
 
     data = board.load(np.random.default_rng(0), **board.resolve({"n_samples": 64}))
@@ -422,9 +462,9 @@ def test_training_uses_every_example_plugin(example_plugins: Path) -> None:
         assert dW[0][index] == pytest.approx(numeric, abs=1e-7)
 
     before = network.loss(W, b, X, Y)
-    rates = [adam.param("learning_rate").coerce(lr) for lr in (0.05, 0.02, 0.01)]
-    hyper = adam.resolve({}) | {"learning_rate": np.array(rates)}  # one rate per member
-    results = train(network, W, b, X, Y, adam, hyper, Schedule(epochs=40), rngs)
+    rates = [amsgrad.param("learning_rate").coerce(lr) for lr in (0.05, 0.02, 0.01)]
+    hyper = amsgrad.resolve({}) | {"learning_rate": np.array(rates)}  # one rate per member
+    results = train(network, W, b, X, Y, amsgrad, hyper, Schedule(epochs=40), rngs)
     final = np.array([r.history["loss"][1][-1] for r in results])
     assert [r.status for r in results] == ["finished"] * members
     assert np.all(final < before)
@@ -443,8 +483,8 @@ def test_a_worker_with_another_plugin_version_fails_the_run_naming_both(
     from runner.execution import run_tasks
     from runner.table import specs_from_rows
 
-    (spec,) = specs_from_rows([{"activation": "swish", "optimizer": "adam", "epochs": 5}])
-    assert dict(spec.versions)["step_rule:adam"] == f"{DISTRIBUTION}=={VERSION}"
+    (spec,) = specs_from_rows([{"activation": "swish", "optimizer": "amsgrad", "epochs": 5}])
+    assert dict(spec.versions)["step_rule:amsgrad"] == f"{DISTRIBUTION}=={VERSION}"
     newer = tmp_path / "plugin_pkg"
     shutil.copytree(PLUGIN_PKG, newer, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     pyproject = newer / "pyproject.toml"
@@ -574,7 +614,7 @@ def test_runner_plugins_shows_the_tasks_each_cost_and_activation_serves(
     assert tasks["activation", "softmax"] == ["classification"]
     assert tasks["cost", "huber"] == ["classification", "regression"]
     assert tasks["cost", "cross_entropy"] == ["classification"]
-    assert tasks["step_rule", "adam"] is None
+    assert tasks["step_rule", "amsgrad"] is None
 
 
 def test_a_plugin_installed_from_a_folder_is_hashed_with_its_source(
@@ -824,7 +864,7 @@ BAD = {
         "runner-per-member-gain", "runner_per_member", PER_MEMBER_SOURCE, "activation",
         "scaled",
         ("is broken: activation 'scaled' declares its parameter 'gain' per_member, which only "
-         "step rules may do",),
+         "step rules and schedules may do",),
     ),
 }  # fmt: skip
 #: broken only where the command line asks plugins for their commands (runner.cli.main)

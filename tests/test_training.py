@@ -388,3 +388,319 @@ def test_the_packed_step_equals_the_per_layer_step(rule: str) -> None:
         results.append(train(network, W, b, XOR_X, XOR_Y, step_rule, hyper, schedule, rngs))
     for packed, layered in zip(*results, strict=True):
         assert _same_weights(packed, layered)
+
+
+# -- the L2 penalty alpha -------------------------------------------------------------------------
+
+
+def _penalized_cost(
+    network: Network, W: list, b: list, X: np.ndarray, Y: np.ndarray, alpha: np.ndarray
+) -> np.ndarray:
+    """scikit-learn's regularized cost: C + alpha/(2 S) sum ||W^m||^2 (biases not penalized)."""
+    squares = sum((w**2).sum(axis=(1, 2)) for w in W)
+    return network.loss(W, b, X, Y) + 0.5 * alpha * squares / X.shape[-1]
+
+
+@pytest.mark.parametrize("sizes", [(2, 3, 1), (2, 8, 6, 1)])
+def test_the_penalized_gradient_matches_finite_differences_of_the_penalized_cost(
+    sizes: tuple[int, ...],
+) -> None:
+    from runner.engine.buffers import ParameterBuffers
+
+    network = Network(sizes, ACT["tanh"], ACT["sigmoid"], COST["cross_entropy"])
+    alpha = np.array([0.0, 0.5, 3.0])
+    rngs = [member_rng(s) for s in range(3)]
+    W, b = network.init_population(REGISTRY.initializers["normal"], {}, rngs)
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((2, 7)), (rng.random((1, 7)) > 0.5).astype(float)
+    work = ParameterBuffers(W, b, network.order, REGISTRY.step_rules["gd"], {"learning_rate": 0.1})
+    work.penalize(alpha)
+    loss, _, _ = network.backprop(work.blocks, with_ones(X, network.order), Y, True, work.gblocks)
+    loss = work.add_penalty(X.shape[-1], loss)
+    np.testing.assert_allclose(loss, _penalized_cost(network, W, b, X, Y, alpha), rtol=1e-12)
+    h = 1e-6
+    for m in range(len(W)):
+        for arrays, grads in (
+            (W, [g[..., :-1] for g in work.gblocks]),
+            (b, [g[..., -1:] for g in work.gblocks]),
+        ):
+            numeric = np.zeros_like(arrays[m])
+            for index in np.ndindex(arrays[m].shape[1:]):
+                for sign in (1, -1):
+                    moved = [a.copy() for a in arrays]
+                    moved[m][(slice(None), *index)] += sign * h
+                    Wm, bm = (moved, b) if arrays is W else (W, moved)
+                    numeric[(slice(None), *index)] += (
+                        sign * _penalized_cost(network, Wm, bm, X, Y, alpha) / (2 * h)
+                    )
+            np.testing.assert_allclose(grads[m], numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_alpha_shrinks_the_weights_not_the_biases_per_member_and_enters_the_loss() -> None:
+    network = Network((2, 4, 1), ACT["tanh"], ACT["identity"], COST["squared_error"])
+    X, Y = _regression()
+    rngs = [member_rng(0), member_rng(0)]  # the same start, two penalties
+    W, b = network.init_population(REGISTRY.initializers["normal"], {}, rngs)
+    hyper = {"learning_rate": 0.05}
+    result = train(
+        network,
+        W,
+        b,
+        X,
+        Y,
+        REGISTRY.step_rules["gd"],
+        hyper,
+        Schedule(epochs=300),
+        [],
+        alpha=np.array([0.0, 5.0]),
+    )
+    free, penalized = result[0], result[1]
+    norm = [sum((w**2).sum() for w in r.weights) for r in (free, penalized)]
+    assert norm[1] < 0.5 * norm[0]
+    # the recorded loss is the cost minimized, the penalty included: at epoch 1, of the start
+    W1, b1 = network.init_population(
+        REGISTRY.initializers["normal"], {}, [member_rng(0), member_rng(0)]
+    )
+    start = _penalized_cost(network, W1, b1, X, Y, np.array([0.0, 5.0]))
+    first = train(
+        network,
+        W1,
+        b1,
+        X,
+        Y,
+        REGISTRY.step_rules["gd"],
+        hyper,
+        Schedule(epochs=1),
+        [],
+        alpha=np.array([0.0, 5.0]),
+    )
+    assert [m.history["loss"][1][0] for m in first] == pytest.approx(start, rel=1e-12)
+    assert start[1] > start[0]
+    # alone it trains bitwise as in the population
+    W1, b1 = network.init_population(
+        REGISTRY.initializers["normal"], {}, [member_rng(0), member_rng(0)]
+    )
+    alone = train(
+        network,
+        W1,
+        b1,
+        X,
+        Y,
+        REGISTRY.step_rules["gd"],
+        hyper,
+        Schedule(epochs=300),
+        [],
+        alpha=np.array([5.0, 5.0]),
+    )
+    assert _same_weights(alone[0], penalized)
+
+
+def test_alpha_in_mini_batches_is_the_penalty_of_each_batch() -> None:
+    network = Network((2, 3, 1), ACT["tanh"], ACT["identity"], COST["squared_error"])
+    X, Y = _regression(n=10)
+    rngs = [member_rng(1)]
+    W, b = network.init_population(REGISTRY.initializers["normal"], {}, rngs)
+    start_W = [w.copy() for w in W]
+    # one epoch of two batches of 5 with a zero learning rate: the loss is the mean of the
+    # batches' penalized costs
+    result = train(
+        network,
+        W,
+        b,
+        X,
+        Y,
+        REGISTRY.step_rules["gd"],
+        {"learning_rate": 1e-300},
+        Schedule(epochs=1, batch_size=5),
+        [member_rng(1)],
+        alpha=np.array([2.0]),
+    )
+    order = member_rng(1).permutation(10)
+    costs = []
+    for batch in (order[:5], order[5:]):
+        costs.append(
+            _penalized_cost(network, start_W, b, X[:, batch], Y[:, batch], np.array([2.0]))[0]
+        )
+    assert result[0].history["loss"][1][0] == pytest.approx(np.mean(costs), rel=1e-9)
+
+
+# -- learning-rate schedules -------------------------------------------------------------------
+
+
+def _scheduled(name: str, params: dict[str, Any], P: int = 1) -> training.RateControl:
+    from runner.engine.population import rate_control
+
+    schedule = REGISTRY.schedules[name]
+    control = rate_control(schedule, [schedule.resolve(params)], np.zeros(P, np.intp))
+    assert control is not None
+    return control
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "factor"),
+    [
+        ("invscaling", {"power_t": 0.5}, lambda e: 1 / np.sqrt(e + 1)),
+        ("step", {"step_size": 3, "gamma": 0.5}, lambda e: 0.5 ** (e // 3)),
+        ("exponential", {"gamma": 0.9}, lambda e: 0.9**e),
+        ("cosine", {"min_factor": 0.1}, lambda e: 0.1 + 0.9 * (1 + np.cos(np.pi * e / 8)) / 2),
+    ],
+)
+def test_a_schedule_scales_gradient_descents_step_epoch_by_epoch(
+    name: str, params: dict[str, Any], factor: Any
+) -> None:
+    network = Network((2, 3, 1), ACT["tanh"], ACT["identity"], COST["squared_error"])
+    X, Y = _regression()
+    rngs = [member_rng(2)]
+    W, b = network.init_population(REGISTRY.initializers["normal"], {}, rngs)
+    W0, b0 = [w.copy() for w in W], [v.copy() for v in b]
+    train(
+        network,
+        W,
+        b,
+        X,
+        Y,
+        REGISTRY.step_rules["gd"],
+        {"learning_rate": 0.1},
+        Schedule(epochs=8),
+        [],
+        rate=_scheduled(name, params),
+    )
+    for e in range(8):  # by hand: w <- w - eta f(e) dC/dw
+        _, dW, db, _ = network.gradients(W0, b0, X, Y)
+        for a, g in zip([*W0, *b0], [*dW, *db], strict=True):
+            a -= 0.1 * factor(e) * g
+    for got, want in zip([*W, *b], [*W0, *b0], strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("rule", ["gd", "momentum", "nesterov", "adam"])
+def test_a_per_member_schedule_trains_each_member_as_it_would_alone(rule: str) -> None:
+    from runner.engine.population import rate_control
+
+    network = Network((2, 3, 1), ACT["tanh"], ACT["identity"], COST["squared_error"])
+    X, Y = _regression()
+    schedule = REGISTRY.schedules["exponential"]
+    configured = [schedule.resolve({"gamma": g}) for g in (0.9, 0.99, 0.5)]
+    step_rule = REGISTRY.step_rules[rule]
+    hyper = step_rule.resolve({})
+
+    def run(members: list[int]) -> Any:
+        rngs = [member_rng(m) for m in members]
+        W, b = network.init_population(REGISTRY.initializers["normal"], {}, rngs)
+        control = rate_control(schedule, [configured[m] for m in members], np.arange(len(members)))
+        return train(network, W, b, X, Y, step_rule, hyper, Schedule(epochs=30), [], rate=control)
+
+    together = run([0, 1, 2])
+    for m in range(3):
+        assert _same_weights(run([m])[0], together[m])
+
+
+def test_the_adaptive_schedule_divides_the_rate_by_five_when_the_loss_stalls() -> None:
+    schedule = REGISTRY.schedules["adaptive"]
+    params = schedule.resolve({"plateau": 2})
+    state = schedule.init_state(2)
+    # member 0 improves every epoch; member 1 stalls from the start
+    factors = []
+    for epoch in range(1, 9):
+        loss = np.array([1.0 / epoch, 1.0]) if epoch > 1 else np.full(2, np.nan)
+        factors.append(schedule.factor(epoch, 8, loss, state, **params))
+    f = np.array(factors)
+    assert (f[:, 0] == 1.0).all()
+    # member 1: epoch 2 sets its best, epochs 3, 4, 5 stall (more than plateau=2): divided by 5
+    assert f[:4, 1].tolist() == [1.0, 1.0, 1.0, 1.0] and f[4, 1] == pytest.approx(0.2)
+    assert f[7, 1] == pytest.approx(0.04)
+
+
+def test_a_schedule_with_a_rule_without_a_rate_is_refused() -> None:
+    from runner import StepRule
+
+    class Sign(StepRule):
+        name = "sign"
+        rate = None
+
+        def step(self, params: Any, grads: Any, state: Any, **hyper: Any) -> None:
+            for p, g in zip(params, grads, strict=True):
+                p -= 0.01 * np.sign(g)
+
+    network = _xor()
+    W, b = network.init_population(REGISTRY.initializers["normal"], {}, [member_rng(0)])
+    with pytest.raises(ValueError, match="declares no learning rate a schedule could scale"):
+        train(
+            network,
+            W,
+            b,
+            XOR_X,
+            XOR_Y,
+            Sign(),
+            {},
+            Schedule(epochs=2),
+            [],
+            rate=_scheduled("cosine", {}),
+        )
+
+
+# -- early stopping ------------------------------------------------------------------------------
+
+
+def _classification(seed: int = 0, n: int = 120) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((2, n))
+    Y = ((X[0] * X[1] + 0.3 * rng.standard_normal(n)) > 0).astype(float)[None]
+    return X, Y
+
+
+def test_early_stopping_keeps_the_best_validation_weights_and_says_why_it_stopped() -> None:
+    from runner.engine.data import labels
+
+    network = Network((2, 16, 1), ACT["tanh"], ACT["sigmoid"], COST["cross_entropy"])
+    X, Y = _classification()
+    Xv, Yv = _classification(seed=1, n=40)
+    rngs = [member_rng(s) for s in range(3)]
+    W, b = network.init_population(REGISTRY.initializers["normal"], {}, rngs)
+    schedule = Schedule(epochs=2000, early_stopping=True, patience=5, tol=1e-4, log_every=1)
+    validation = training.Validation(with_ones(Xv), Yv)
+    result = train(
+        network,
+        W,
+        b,
+        X,
+        Y,
+        REGISTRY.step_rules["adam"],
+        {"learning_rate": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
+        schedule,
+        [],
+        labels,
+        validation=validation,
+    )
+    for member in result:
+        assert member.stop_reason == "early_stopping" and member.epochs < 2000
+        scores = member.history["validation_score"][1]
+        assert member.best_epoch == int(np.argmax(scores)) + 1  # the first best
+        # stopped once more than `patience` epochs failed to beat the best by tol
+        assert member.epochs - member.best_epoch > 5
+        # it ends with the best epoch's weights: their validation score is the best
+        a = network.predict([w[None] for w in member.weights], [v[None] for v in member.biases], Xv)
+        assert (labels(a) == labels(Yv)).mean() == scores.max()
+        assert not member.converged
+
+
+def test_without_early_stopping_a_member_stops_for_its_epochs() -> None:
+    _, _, results = _run(_xor(), [0, 1], XOR_X, XOR_Y, Schedule(epochs=20), {"learning_rate": 1.0})
+    assert [r.stop_reason for r in results] == ["epochs", "epochs"]
+    _, _, results = _run(
+        _xor(), [1], XOR_X, XOR_Y, Schedule(epochs=5000, target_loss=0.1), {"learning_rate": 1.0}
+    )
+    assert results[0].stop_reason == "target_loss"
+
+
+def test_the_validation_split_is_stratified_and_leaves_the_rest_for_training() -> None:
+    from runner.engine.data import labels, validation_split
+
+    X, Y = _classification(n=100)
+    Xt, Yt, Xv, Yv = validation_split(X, Y, "classification", 0.1, seed=3)
+    assert Xv.shape == (2, 10) and Xt.shape == (2, 90)
+    assert abs(labels(Yv).mean() - labels(Y).mean()) <= 0.1
+    columns = {tuple(c) for c in np.concatenate([Xt, Xv], axis=1).T}
+    assert columns == {tuple(c) for c in X.T}
+    again = validation_split(X, Y, "classification", 0.1, seed=3)
+    assert np.array_equal(again[2], Xv)

@@ -93,12 +93,63 @@ class ParameterBuffers:
         self.state = rule.init_state([self.flat] if self.elementwise else self.params)
         if self.elementwise:
             for name, arrays_ in self.state.items():
-                if any(s.shape != self.flat.shape for s in arrays_):
+                if any(s.ndim and s.shape != self.flat.shape for s in arrays_):
                     raise ValueError(
-                        f"step rule {rule.name!r} is elementwise, but its state {name!r} is not "
-                        "shaped like the parameters it was given"
+                        f"step rule {rule.name!r} is elementwise, but its state {name!r} is "
+                        "neither shaped like the parameters it was given nor 0-d"
                     )
-        self.hyper = self._hyper(np.arange(P))
+        self.ids = np.arange(P)  # the member of every row (padding rows copy member 0's values)
+        self.rate: str | None = None  # the hyperparameter a schedule scales (see set_factor)
+        self.factor: Array | None = None
+        self.alpha: Array | None = None  # each row's L2 penalty, (P, 1, 1), or None
+        self.best: Array | None = None  # each row's best parameters so far, like flat
+        self.hyper = self._hyper(self.ids)
+
+    def scheduled(self, rate: str) -> None:
+        """Let a learning-rate schedule scale the hyperparameter ``rate`` row by row
+        (:meth:`set_factor`); a shared value becomes one value per member."""
+        if rate in self.shared:
+            self.per_member[rate] = np.full(len(self.ids), self.shared.pop(rate), self.flat.dtype)
+        self.rate = rate
+
+    def set_factor(self, factor: Array) -> None:
+        """Every row's learning rate is its configured one times ``factor`` (one per row)."""
+        self.factor = np.asarray(factor)
+        self.hyper = self._hyper(self.ids)
+
+    def penalize(self, alpha: Array) -> None:
+        """Add the L2 penalty ``alpha`` (one per member) on the weights to every cost and
+        gradient :meth:`add_penalty` is given."""
+        self.alpha = pad(np.asarray(alpha, np.float64), len(self.ids) - len(alpha))[self.ids]
+        self.alpha = self.alpha.astype(self.flat.dtype).reshape(-1, 1, 1)
+
+    def add_penalty(self, n_samples: int, loss: Array | None) -> Array | None:
+        """The penalty alpha/(2 S) sum ||W^m||^2 of ``S = n_samples`` samples joins ``loss`` and
+        its gradient alpha/S W^m the weights' gradients (never the biases'): scikit-learn's L2."""
+        c = self.alpha / n_samples
+        squares = 0.0
+        for theta, g in zip(self.blocks, self.gblocks, strict=True):
+            W = theta[..., :-1]
+            g[..., :-1] += c * W
+            if loss is not None:
+                squares = squares + np.einsum("pij,pij->p", W, W)
+        if loss is None:
+            return None
+        return loss + 0.5 * c[:, 0, 0] * squares
+
+    def remember(self, rows: Array) -> None:
+        """Keep the parameters of ``rows`` as their best so far."""
+        if self.best is None:
+            self.best = self.flat.copy()
+        B, M = self._matrix(self.best), self._matrix(self.flat)
+        if self.order == "F":
+            B[:, rows] = M[:, rows]
+        else:
+            B[rows] = M[rows]
+
+    def best_params(self) -> list[Array]:
+        """The best parameters (:meth:`remember`) in the step rules' layout."""
+        return self._views(self.best if self.best is not None else self.flat)[1]
 
     def _matrix(self, flat: Array) -> Array:
         """The flat buffer as ``(K, P)`` (population-contiguous) or ``(P, K)``."""
@@ -122,6 +173,8 @@ class ParameterBuffers:
         out: dict[str, Any] = {}
         for name, values in self.per_member.items():
             v = values[ids]
+            if name == self.rate and self.factor is not None:
+                v = v * self.factor.astype(v.dtype)
             if not self.elementwise:
                 out[name] = v.reshape(-1, 1, 1)
             elif (v == v[0]).all():
@@ -156,11 +209,18 @@ class ParameterBuffers:
         self.gflat = np.empty_like(self.flat)
         self.gblocks, self.grads = self._views(self.gflat)
         self.inputs = [None] * len(self.inputs)
-        for arrays in self.state.values():
+        self.ids = ids
+        if self.alpha is not None:
+            self.alpha = self.alpha[keep]
+        if self.factor is not None:
+            self.factor = self.factor[keep]
+        if self.best is not None:
+            self.best = self._keep(self.best, keep)
+        for arrays in self.state.values():  # a 0-d entry is the population's, kept as it is
             if self.elementwise:
-                arrays[:] = [self._keep(s, keep) for s in arrays]
+                arrays[:] = [self._keep(s, keep) if s.ndim else s for s in arrays]
             else:
-                arrays[:] = [_rows(s, keep, self.order) for s in arrays]
+                arrays[:] = [_rows(s, keep, self.order) if s.ndim else s for s in arrays]
         self.hyper = self._hyper(ids)
 
     def _keep(self, flat: Array, keep: Array) -> Array:

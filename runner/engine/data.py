@@ -384,3 +384,25 @@ def accuracy(a: Array, Y: Array) -> Array:
     if a.shape[-1] == 0:
         return np.full(a.shape[0], np.nan)
     return (labels(a) == labels(Y)).sum(axis=-1) / a.shape[-1]
+
+
+def validation_split(
+    X: Array, Y: Array, task: str, fraction: float, seed: int
+) -> tuple[Array, Array, Array, Array]:
+    """The training columns ``X``/``Y`` less ``ceil(fraction * S)`` samples held out for early
+    stopping: ``(X, Y, X_valid, Y_valid)``. Drawn from ``seed`` (a population shares its split),
+    stratified for classification as :func:`split` is."""
+    rng = np.random.default_rng([int(seed), 0x5A11D])
+    S = X.shape[-1]
+    wanted = max(1, math.ceil(fraction * S - 1e-9))
+    if task == "classification":
+        n_classes = 2 if Y.shape[0] == 1 else Y.shape[0]
+        keep, held = _stratified(labels(Y), n_classes, wanted, rng)
+        keep, held = np.sort(keep), np.sort(held)
+    else:
+        if S < 2:
+            raise ValueError(f"too few samples ({S}) to hold any out for early stopping")
+        order = rng.permutation(S)
+        n = min(wanted, S - 1)
+        keep, held = np.sort(order[n:]), np.sort(order[:n])
+    return X[:, keep], Y[:, keep], X[:, held], Y[:, held]

@@ -14,7 +14,10 @@ a declared :class:`~runner.plugin.params.Param`, as scikit-learn checks its
 the architecture is an :class:`~runner.engine.trained.Architecture`, every member ``r`` of the
 strategy draws its weights from ``member_rng(random_state, r)`` and all train together through
 :func:`~runner.engine.population.train_members`; the strategy keeps one. Given the same data,
-seed and plugins, the weights are bitwise those a sweep records.
+seed and plugins, the weights are bitwise those a sweep records (with early stopping, where the
+estimator draws its validation split from ``random_state`` and a sweep from ``data_seed``, when
+the two are equal). :meth:`partial_fit` trains one epoch at a time, carrying the step rule's
+state from call to call; ``warm_start`` starts :meth:`fit` from the last fit's weights.
 
 Fitted weights use scikit-learn's orientation: ``coefs_[i]`` has shape ``(n_in, n_out)``, the
 transpose of runner's ``W``; ``intercepts_[i]`` has shape ``(n_out,)``. ``architecture_`` is the
@@ -26,7 +29,7 @@ rest of :mod:`runner.engine` and :mod:`runner.plugin`.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -37,7 +40,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from runner.engine.buffers import member_hyper
 from runner.engine.data import Prepared, labels, prepare_dataset
-from runner.engine.population import evaluate, train_members
+from runner.engine.population import evaluate, rate_control, train_members
 from runner.engine.settings import (
     CLASSIFIER_OUTPUT,
     LAYERS_ACCEPTED,
@@ -66,8 +69,21 @@ HIDDEN = default("hidden")
 #: the keywords checked against a declared parameter (besides plugin names and their params)
 CONSTRAINTS: dict[str, Param] = {
     name: SETTINGS[name]
-    for name in ("epochs", "batch_size", "target_loss", "gradient_tolerance", "scaling", "dtype")
+    for name in (
+        "epochs",
+        "batch_size",
+        "target_loss",
+        "gradient_tolerance",
+        "scaling",
+        "dtype",
+        "alpha",
+        "early_stopping",
+        "validation_fraction",
+        "patience",
+        "tol",
+    )
 } | {
+    "warm_start": Param("warm_start", bool, False, "start fit from the weights of the last fit"),
     "restarts": Param("restarts", int, 1, "shorthand for strategy_params={'restarts': n}", low=1),
     "random_state": Param("random_state", int, 0, "the seed (None: a fresh one)", low=0),
 }
@@ -108,6 +124,14 @@ class _MLP(BaseEstimator):
         initializer_params: dict[str, Any] | None,
         optimizer_params: dict[str, Any] | None,
         strategy_params: dict[str, Any] | None,
+        schedule: str,
+        schedule_params: dict[str, Any] | None,
+        alpha: float,
+        early_stopping: bool,
+        validation_fraction: float,
+        patience: int,
+        tol: float,
+        warm_start: bool,
         restarts: int,
         epochs: int,
         batch_size: int,
@@ -130,6 +154,14 @@ class _MLP(BaseEstimator):
         self.initializer_params = initializer_params
         self.optimizer_params = optimizer_params
         self.strategy_params = strategy_params
+        self.schedule = schedule
+        self.schedule_params = schedule_params
+        self.alpha = alpha
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.tol = tol
+        self.warm_start = warm_start
         self.restarts = restarts
         self.epochs = epochs
         self.batch_size = batch_size
@@ -147,6 +179,10 @@ class _MLP(BaseEstimator):
         if value is None and param.default is None:
             return None
         try:
+            if param.type is bool:
+                if not isinstance(value, bool | np.bool_):
+                    raise ValueError(param.accepted())
+                return bool(value)
             if isinstance(value, bool) or (param.type is not str and isinstance(value, str)):
                 raise ValueError(param.accepted())
             return param.coerce(value)
@@ -162,6 +198,7 @@ class _MLP(BaseEstimator):
             "initializer": self.initializer,
             "optimizer": self.optimizer,
             "strategy": self.strategy,
+            "schedule": self.schedule,
         }
         plugins: dict[str, Plugin] = {}
         for part, name in names.items():
@@ -197,13 +234,18 @@ class _MLP(BaseEstimator):
             )
         return layers
 
-    def _schedule(self) -> Schedule:
+    def _schedule(self, incremental: bool = False) -> Schedule:
+        """The training schedule; ``incremental`` (:meth:`partial_fit`): one epoch, no early
+        stopping (as scikit-learn's)."""
         return Schedule(
-            epochs=self._checked("epochs"),
+            epochs=1 if incremental else self._checked("epochs"),
             batch_size=self._checked("batch_size"),
             target_loss=self._checked("target_loss"),
             gradient_tolerance=self._checked("gradient_tolerance"),
             log_every=1,  # a loss per epoch, as scikit-learn's loss_curve_
+            early_stopping=False if incremental else self._checked("early_stopping"),
+            patience=self._checked("patience"),
+            tol=self._checked("tol"),
         )
 
     def _seed(self) -> int:
@@ -213,13 +255,24 @@ class _MLP(BaseEstimator):
 
     # -- training --------------------------------------------------------------------------
 
-    def _fit(self, dataset: Dataset, output: str, cost: str | None) -> None:
-        """Prepare ``dataset``, train every member the strategy asks for, keep its choice."""
+    def _fit(
+        self, dataset: Dataset, output: str, cost: str | None, incremental: bool = False
+    ) -> None:
+        """Prepare ``dataset``, train every member the strategy asks for, keep its choice.
+
+        With ``warm_start`` (or ``incremental``, :meth:`partial_fit`: one epoch, the step
+        rule's state carried on too) a fitted estimator starts from its weights, and from the
+        input scaling it fitted first."""
         registry = get_registry()
         fit = self._plugins(output, cost, registry)
         plugins, params = fit.plugins, fit.params
         dtype = self._checked("dtype")
-        schedule, seed = self._schedule(), self._seed()
+        schedule = self._schedule(incremental)
+        alpha = self._checked("alpha")
+        fraction = self._checked("validation_fraction")
+        warm_start = self._checked("warm_start")
+        go_on = (incremental or warm_start) and hasattr(self, "coefs_")
+        seed = self.seed_ if go_on else self._seed()
         data: Prepared = prepare_dataset(
             dataset,
             test_size=0.0,
@@ -227,6 +280,9 @@ class _MLP(BaseEstimator):
             one_hot=plugins["output_activation"].normalizes,  # type: ignore[attr-defined]
             dtype=np.dtype(dtype),
         )
+        if go_on:  # the scaling of the first fit, so that the weights mean what they meant
+            scaling = self._scaling
+            data = replace(data, X=scaling.apply(dataset.X, np.dtype(dtype)), scaling=scaling)
         architecture = Architecture.of(
             self._layers(),
             (plugins["activation"], plugins["output_activation"], plugins["cost"]),  # type: ignore[arg-type]
@@ -238,7 +294,23 @@ class _MLP(BaseEstimator):
         strategy = plugins["strategy"]
         n_members = strategy.members(**params["strategy"])  # type: ignore[attr-defined]
         step_rule = plugins["optimizer"]
-        hyper = member_hyper(step_rule, [params["optimizer"]], np.zeros(n_members, np.intp))  # type: ignore[arg-type]
+        owners = np.zeros(n_members, np.intp)
+        hyper = member_hyper(step_rule, [params["optimizer"]], owners)  # type: ignore[arg-type]
+        start = None
+        if go_on:
+            if [c.shape for c in self.coefs_] != [(i, o) for i, o in network.layer_shapes()]:
+                raise ValueError(
+                    f"the fitted layer sizes {[c.shape for c in self.coefs_]} do not fit these "
+                    "data and settings; fit without warm_start"
+                )
+            start = (
+                [np.repeat(np.asarray(c.T, dtype)[None], n_members, 0) for c in self.coefs_],
+                [
+                    np.repeat(np.asarray(i, dtype)[None, :, None], n_members, 0)
+                    for i in self.intercepts_
+                ],
+            )
+        carried = getattr(self, "_state", None) if incremental and go_on else None
         members = train_members(
             network,
             data,
@@ -248,6 +320,13 @@ class _MLP(BaseEstimator):
             step_rule,  # type: ignore[arg-type]
             hyper,
             schedule,
+            alpha=np.full(n_members, alpha),
+            rate=None
+            if incremental
+            else rate_control(plugins["schedule"], [params["schedule"]], owners),  # type: ignore[arg-type]
+            validation=(fraction, seed),
+            start=start,
+            state=carried,
         )
         losses = evaluate(network, members, data)["train_loss"]
         scores = np.where(members.diverged, np.inf, losses)  # as a sweep's strategy sees them
@@ -255,12 +334,21 @@ class _MLP(BaseEstimator):
         best = members[chosen]
 
         self.seed_ = seed
+        self._scaling = data.scaling
+        self._state = members.state
         self.coefs_ = [np.ascontiguousarray(w.T) for w in best.weights]
         self.intercepts_ = [np.ascontiguousarray(bias[:, 0]) for bias in best.biases]
         self.loss_ = float(losses[chosen])
         _, curve = best.history["loss"]  # step 0 on; as scikit-learn, one loss per epoch
-        self.loss_curve_ = [float(v) for v in curve[len(curve) - int(best.epochs) :]]
-        self.n_iter_ = int(best.epochs)
+        earlier = list(getattr(self, "loss_curve_", [])) if go_on else []
+        self.loss_curve_ = earlier + [float(v) for v in curve[len(curve) - int(best.epochs) :]]
+        self.n_iter_ = int(best.epochs) + (int(getattr(self, "n_iter_", 0)) if go_on else 0)
+        self.stop_reason_ = best.stop_reason
+        if schedule.early_stopping:
+            _, scores = best.history["validation_score"]
+            self.validation_scores_ = [float(v) for v in scores]
+            self.best_validation_score_ = float(np.max(scores)) if len(scores) else float("nan")
+            self.best_epoch_ = int(best.best_epoch)
         self.converged_ = bool(best.converged)
         self.diverged_ = best.status == "diverged"
         self.restart_losses_ = np.asarray(losses, dtype=np.float64)
@@ -324,7 +412,13 @@ class MLPClassifier(ClassifierMixin, _MLP):
     restarts strategy's number of initial points: all are trained and the one with the lowest
     final training loss kept. ``epochs``, ``batch_size`` (0: full batch), ``target_loss`` and
     ``gradient_tolerance`` are the sweep's stop settings; ``scaling`` is ``"none"``,
-    ``"standard"`` or ``"minmax"``.
+    ``"standard"`` or ``"minmax"``. ``alpha`` is scikit-learn's L2 penalty on the weights;
+    ``schedule`` names a learning-rate schedule (``schedule_params`` its parameters);
+    ``early_stopping`` holds out ``validation_fraction`` of the samples and stops once their
+    score (accuracy) has not beaten its best by ``tol`` for more than ``patience`` epochs,
+    keeping the best weights (``validation_scores_``, ``best_validation_score_``,
+    ``best_epoch_``). ``warm_start`` starts :meth:`fit` from the last fit's weights;
+    :meth:`partial_fit` trains one epoch at a time. ``stop_reason_`` says why training stopped.
     """
 
     def __init__(
@@ -351,6 +445,14 @@ class MLPClassifier(ClassifierMixin, _MLP):
         cost_params: dict[str, Any] | None = None,
         initializer_params: dict[str, Any] | None = None,
         strategy_params: dict[str, Any] | None = None,
+        schedule: str = default("schedule"),
+        schedule_params: dict[str, Any] | None = None,
+        alpha: float = default("alpha"),
+        early_stopping: bool = default("early_stopping"),
+        validation_fraction: float = default("validation_fraction"),
+        patience: int = default("patience"),
+        tol: float = default("tol"),
+        warm_start: bool = False,
     ) -> None:
         super().__init__(**_keywords(locals()))
 
@@ -371,6 +473,34 @@ class MLPClassifier(ClassifierMixin, _MLP):
             or CLASSIFIER_OUTPUT["two classes" if n_classes == 2 else "more classes"]
         )
         self._fit(self._dataset(X, index, "classification", n_classes), output, self.cost)
+        return self
+
+    def partial_fit(self, X: Any, y: Any, classes: Any = None) -> MLPClassifier:
+        """One epoch on ``X``, ``y`` from the weights and the step rule's state so far (the
+        first call draws them, and needs ``classes``, every class ``y`` may ever hold);
+        neither early stopping nor the learning-rate schedule applies. Returns self."""
+        first = not hasattr(self, "coefs_")
+        X, y = _validate(self, X, y, dtype=np.float64, reset=first)
+        y = column_or_1d(y, warn=True)
+        if first:
+            if classes is None:
+                raise ValueError("the first call of partial_fit needs classes=")
+            self.classes_ = np.unique(np.asarray(classes))
+            if len(self.classes_) < 2:
+                raise ValueError(f"a classifier needs at least 2 classes; got {self.classes_!r}")
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes {classes!r} are not those of the first call")
+        unknown = np.setdiff1d(y, self.classes_)
+        if unknown.size:
+            raise ValueError(f"y holds labels not in classes: {unknown.tolist()}")
+        n_classes = len(self.classes_)
+        index = np.searchsorted(self.classes_, y)
+        output = (
+            self.output_activation
+            or CLASSIFIER_OUTPUT["two classes" if n_classes == 2 else "more classes"]
+        )
+        dataset = self._dataset(X, index, "classification", n_classes)
+        self._fit(dataset, output, self.cost, incremental=True)
         return self
 
     def predict_proba(self, X: Any) -> Array:
@@ -427,6 +557,14 @@ class MLPRegressor(RegressorMixin, _MLP):
         cost_params: dict[str, Any] | None = None,
         initializer_params: dict[str, Any] | None = None,
         strategy_params: dict[str, Any] | None = None,
+        schedule: str = default("schedule"),
+        schedule_params: dict[str, Any] | None = None,
+        alpha: float = default("alpha"),
+        early_stopping: bool = default("early_stopping"),
+        validation_fraction: float = default("validation_fraction"),
+        patience: int = default("patience"),
+        tol: float = default("tol"),
+        warm_start: bool = False,
     ) -> None:
         super().__init__(**_keywords(locals()))
 
@@ -438,6 +576,22 @@ class MLPRegressor(RegressorMixin, _MLP):
         output = self.output_activation or REGRESSOR_DEFAULTS["output_activation"]
         cost = self.cost or REGRESSOR_DEFAULTS["cost"]
         self._fit(self._dataset(X, y.reshape(len(y), -1), "regression"), output, cost)
+        return self
+
+    def partial_fit(self, X: Any, y: Any) -> MLPRegressor:
+        """One epoch on ``X``, ``y`` from the weights and the step rule's state so far (the
+        first call draws them); neither early stopping nor the learning-rate schedule applies.
+        Returns self."""
+        first = not hasattr(self, "coefs_")
+        X, y = _validate(
+            self, X, y, dtype=np.float64, multi_output=True, y_numeric=True, reset=first
+        )
+        y = np.asarray(y, dtype=np.float64)
+        self._y_1d = y.ndim == 1
+        output = self.output_activation or REGRESSOR_DEFAULTS["output_activation"]
+        cost = self.cost or REGRESSOR_DEFAULTS["cost"]
+        dataset = self._dataset(X, y.reshape(len(y), -1), "regression")
+        self._fit(dataset, output, cost, incremental=True)
         return self
 
     def predict(self, X: Any) -> Array:

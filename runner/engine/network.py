@@ -190,6 +190,16 @@ class Network:
             delta = output.backward(z, a, grad_a, **params)
         return delta
 
+    def output_folded(self, theta: list[Array], X1: Array) -> Array:
+        """a^L of every member from the folded blocks ``theta`` (:func:`fold`) and ``X1 = [X; 1]``:
+        z^m = theta^m [a^{m-1}; 1], the forward pass of :meth:`backprop` alone."""
+        a1, order = X1, self.order
+        for m, (theta_m, (g, params)) in enumerate(zip(theta, self._activations, strict=True)):
+            a = g.forward(weighted_input(theta_m, a1, self._tiny[m], order), **params)
+            if m < self.n_layers - 1:
+                a1 = with_ones(a, order)
+        return a
+
     def backprop(
         self,
         theta: list[Array],

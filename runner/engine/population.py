@@ -22,13 +22,27 @@ from typing import Any
 import numpy as np
 
 from runner.engine.buffers import member_hyper
-from runner.engine.data import DataKey, Prepared, accuracy, describe_data, labels
-from runner.engine.network import Network, member_rng
+from runner.engine.data import (
+    DataKey,
+    Prepared,
+    accuracy,
+    describe_data,
+    labels,
+    validation_split,
+)
+from runner.engine.network import Network, member_rng, with_ones
 from runner.engine.settings import PARTS
 from runner.engine.trained import Architecture
-from runner.engine.training import MAX_POINTS, PopulationResult, Schedule, train
+from runner.engine.training import (
+    MAX_POINTS,
+    PopulationResult,
+    RateControl,
+    Schedule,
+    Validation,
+    train,
+)
 from runner.errors import error_reason
-from runner.plugin.kinds import Initializer, StepRule
+from runner.plugin.kinds import Initializer, RateSchedule, StepRule
 from runner.plugin.params import Plugin, kind_label
 from runner.plugin.registry import Registry, get_registry
 from runner.spec import RunResult, RunSpec
@@ -112,21 +126,69 @@ def train_members(
     step_rule: StepRule,
     hyper: dict[str, Any],
     schedule: Schedule,
+    *,
+    alpha: Any = None,
+    rate: RateControl | None = None,
+    validation: tuple[float, int] = (0.1, 0),
+    start: tuple[list[Any], list[Any]] | None = None,
+    state: dict[str, list[Any]] | None = None,
 ) -> PopulationResult:
     """Draw every member's initial weights from ``member_rng(seed, restart)`` for its key in
     ``keys`` and train them all on ``data``; accuracy is recorded for classification, and the
-    test split's loss (and accuracy) where it has one."""
-    full_batch = schedule.batch_size <= 0 or schedule.batch_size >= data.X.shape[-1]
+    test split's loss (and accuracy) where it has one.
+
+    ``alpha`` (one L2 penalty per member) and ``rate`` (a learning-rate schedule) are
+    :func:`~runner.engine.training.train`'s; with ``schedule.early_stopping`` the fraction
+    ``validation[0]`` of the training samples, drawn from the seed ``validation[1]``, is held
+    out and scored. ``start`` gives the initial weights and biases instead of drawing them (a
+    warm start), and ``state`` the step rule's state to go on from (``result.state``)."""
+    X, Y, held = data.X, data.Y, None
+    if schedule.early_stopping:
+        X, Y, X_valid, Y_valid = validation_split(X, Y, data.task, *validation)
+        held = Validation(with_ones(X_valid), Y_valid)
+    full_batch = schedule.batch_size <= 0 or schedule.batch_size >= X.shape[-1]
     # the generators shuffle mini-batches after drawing the initial weights; with full batches
     # they are needed only for the draw, one at a time (a generator takes ~1 KB)
     rngs = [] if full_batch else [member_rng(seed, restart) for seed, restart in keys]
     draws = (member_rng(seed, restart) for seed, restart in keys) if full_batch else rngs
-    W, b = network.init_population(initializer, init_params, draws, len(keys))
+    if start is None:
+        W, b = network.init_population(initializer, init_params, draws, len(keys))
+    else:
+        order = network.order
+        W = [np.asarray(w, network.dtype, order=order) for w in start[0]]  # type: ignore[call-overload]
+        b = [np.asarray(v, network.dtype, order=order) for v in start[1]]  # type: ignore[call-overload]
     to_labels = labels if data.task == "classification" else None
     test = (data.X_test, data.Y_test) if data.X_test is not None and data.n_test else None
     return train(
         network, W, b, data.X, data.Y, step_rule, hyper, schedule, rngs, to_labels, test=test
     )
+    return train(
+        network,
+        W,
+        b,
+        X,
+        Y,
+        step_rule,
+        hyper,
+        schedule,
+        rngs,
+        to_labels,
+        alpha=alpha,
+        rate=rate,
+        validation=held,
+        state=state,
+    )
+
+
+def rate_control(
+    schedule: RateSchedule, configured: Sequence[dict[str, Any]], owners: Any
+) -> RateControl | None:
+    """The schedule of a population's members (``configured``: each configuration's resolved
+    schedule parameters; ``owners``: every member's configuration), or None for one that
+    declares itself constant."""
+    if schedule.constant:
+        return None
+    return RateControl(schedule, member_hyper(schedule, configured, owners))  # type: ignore[arg-type]
 
 
 def evaluate(network: Network, result: PopulationResult, data: Prepared) -> dict[str, Any]:
@@ -176,6 +238,12 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
     owners_arr = np.asarray(owners)
     step_rule = plugins["optimizer"]
     hyper = member_hyper(step_rule, [s.params_of("optimizer") for s in task.specs], owners_arr)
+    alpha = np.asarray([s.alpha for s in task.specs], dtype=np.float64)[owners_arr]
+    rate = rate_control(
+        plugins["schedule"],  # type: ignore[arg-type]
+        [s.params_of("schedule") for s in task.specs],
+        owners_arr,
+    )
     schedule = Schedule(
         epochs=first.epochs,
         batch_size=first.batch_size,
@@ -183,6 +251,9 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
         gradient_tolerance=first.gradient_tolerance,
         log_every=task.log_every,
         max_points=task.max_points,
+        early_stopping=first.early_stopping,
+        patience=first.patience,
+        tol=first.tol,
     )
     members = train_members(
         network,
@@ -193,6 +264,9 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
         step_rule,
         hyper,
         schedule,
+        alpha=alpha,
+        rate=rate,
+        validation=(first.validation_fraction, first.data_seed),
     )
     final = evaluate(network, members, data)
     elapsed = time.perf_counter() - start
@@ -217,6 +291,11 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
             selected_restart=float(chosen - mine[0]),
             log_every=float(members.history.every),
         )
+        if spec.early_stopping:
+            metrics.update(
+                best_epoch=float(m.best_epoch),
+                stopped_early=float(m.stop_reason == "early_stopping"),
+            )
         results.append(
             RunResult(
                 spec=spec,
@@ -231,6 +310,7 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
                 architecture=recorded,
                 wall_time=metrics["wall_time"],
                 dataset=trained_on,
+                stop_reason=m.stop_reason,
             )
         )
     return results

@@ -49,6 +49,16 @@ SETTINGS: dict[str, Param] = {p.name: p for p in (
     Param("gradient_tolerance", float, None, "stop once the gradient norm is this small "
           "(blank: never)", low=0, low_open=True),
     Param("dtype", str, "float64", "floating-point type", choices=("float64", "float32")),
+    Param("alpha", float, 0.0, "L2 penalty on the weights, not the biases: alpha/(2 S) ||W||^2 "
+          "joins the cost of S samples (scikit-learn's alpha)", low=0),
+    Param("schedule", str, "constant", "how the learning rate changes from epoch to epoch"),
+    Param("early_stopping", bool, False, "hold out validation_fraction of the training split; "
+          "stop when its score stops improving, keeping the best weights"),
+    Param("validation_fraction", float, 0.1, "fraction of the training split held out for "
+          "early stopping", low=0, high=1, low_open=True, high_open=True),
+    Param("patience", int, 10, "epochs the score may fail to improve by tol before training "
+          "stops (scikit-learn's n_iter_no_change)", low=1),
+    Param("tol", float, 1e-4, "the least improvement of the score that counts", low=0),
 )}
 
 #: The settings that name a plugin ("parts"), and the kind of plugin each names.
@@ -60,6 +70,7 @@ PARTS: dict[str, str] = {
     "initializer":       "initializer",
     "optimizer":         "step_rule",
     "strategy":          "strategy",
+    "schedule":          "schedule",
 }
 # fmt: on
 

@@ -24,7 +24,7 @@ import numpy as np
 from runner.engine.buffers import ParameterBuffers, pad
 from runner.engine.network import MIN_CONTIGUOUS, Network, with_ones
 from runner.engine.settings import SETTINGS
-from runner.plugin.kinds import StepRule
+from runner.plugin.kinds import RateSchedule, StepRule
 
 Array = np.ndarray
 
@@ -67,6 +67,12 @@ class Schedule:
     #: bytes the metric history of one population may take; a very large population records
     #: fewer points rather than more memory (200 float64 points of 3 metrics fit 27,000 members)
     history_bytes: int = 128 * 2**20
+    #: early stopping (with a validation split given to :func:`train`): a member stops once its
+    #: validation score has failed to beat its best by ``tol`` for more than ``patience`` epochs
+    #: in a row, and ends with the weights of its best score (scikit-learn's rule)
+    early_stopping: bool = SETTINGS["early_stopping"].default
+    patience: int = SETTINGS["patience"].default
+    tol: float = SETTINGS["tol"].default
 
     def every(self, members: int = 1, metrics: int = 1) -> int:
         """Record every this many epochs: ``log_every``, else at most ``max_points`` points;
@@ -92,6 +98,30 @@ class MemberResult:
     epochs: int
     history: dict[str, tuple[Array, Array]] = field(default_factory=dict)
     reason: str = ""
+    stop_reason: str = ""  # one of STOP_REASONS
+    best_epoch: int = 0  # early stopping: the epoch of the best validation score (else 0)
+
+
+#: why a member stopped, by the code :attr:`PopulationResult.stopped` holds
+STOP_REASONS = ("epochs", "target_loss", "gradient_tolerance", "early_stopping", "diverged")
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The samples early stopping holds out: ``X1 = [X; 1]`` ``(N_0 + 1, S_v)``, targets ``Y``
+    ``(N_L, S_v)``; the score is the accuracy where ``labels`` is given, else minus the cost."""
+
+    X1: Array
+    Y: Array
+
+
+@dataclass(frozen=True)
+class RateControl:
+    """A learning-rate schedule for a population: the plugin and its resolved parameters, a
+    ``per_member`` one as one value per member (see :class:`runner.RateSchedule`)."""
+
+    schedule: RateSchedule
+    params: dict[str, Any]
 
 
 @dataclass
@@ -174,6 +204,11 @@ class PopulationResult:
     epochs: Array  # int (P,)
     reasons: dict[int, str]
     history: _History
+    stopped: Array | None = None  # int (P,): the index in STOP_REASONS of why each stopped
+    #: the step rule's state at the end, for the rows still in the working arrays (all of them
+    #: unless finished rows were dropped): what a later ``train(state=...)`` goes on from
+    state: dict[str, list[Array]] | None = None
+    best_epoch: Array | None = None  # int (P,): early stopping's best epoch, 0 without it
 
     def __len__(self) -> int:
         return len(self.epochs)
@@ -190,6 +225,8 @@ class PopulationResult:
             epochs=int(self.epochs[i]),
             history=self.history.of(i, int(self.epochs[i])),
             reason=self.reasons.get(i, ""),
+            stop_reason="" if self.stopped is None else STOP_REASONS[int(self.stopped[i])],
+            best_epoch=0 if self.best_epoch is None else int(self.best_epoch[i]),
         )
 
     def __iter__(self) -> Iterator[MemberResult]:
@@ -207,7 +244,12 @@ def train(
     schedule: Schedule,
     rngs: list[np.random.Generator],
     labels: Callable[[Array], Array] | None = None,
+    *,
     test: tuple[Array, Array] | None = None,
+    alpha: Array | None = None,
+    rate: RateControl | None = None,
+    validation: Validation | None = None,
+    state: dict[str, list[Array]] | None = None,
 ) -> PopulationResult:
     """Train every member of a population; ``result[i]`` is member i's :class:`MemberResult`.
 
@@ -219,6 +261,12 @@ def train(
     ``test`` (``X_test``, ``Y_test``) adds the histories ``test_loss`` (and ``test_accuracy``),
     computed where the others are recorded. Histories have step = epoch, step 0 the initial
     weights (see :class:`_History`).
+    ``alpha`` is every member's L2 penalty on the weights (None or all 0: none); it joins the
+    loss and its gradient at every step. ``rate`` schedules the step rule's learning rate
+    (:attr:`StepRule.rate`) member by member. ``validation`` holds the samples early stopping
+    scores (``schedule.early_stopping``); the score is recorded as ``validation_score``.
+    ``state`` is the step rule's state to go on from (``result.state`` of a run of the same
+    population), instead of a fresh ``init_state``.
     """
     n_members = W[0].shape[0]
     order = network.order
@@ -233,6 +281,9 @@ def train(
     names = ("loss", "accuracy", "gradient_norm") if labels else ("loss", "gradient_norm")
     if test is not None:
         names += ("test_loss", "test_accuracy") if labels else ("test_loss",)
+    stopping_early = schedule.early_stopping and validation is not None
+    if stopping_early:
+        names = (*names, "validation_score")
     target = labels(Y) if labels else None  # every sample's class, (S,)
     # full batches: an epoch's metrics are those of the weights before its update (shift 1)
     shift = 1 if full_batch else 0
@@ -247,6 +298,17 @@ def train(
 
     padded = [pad(w, extra) for w in W], [pad(v, extra) for v in b]
     work = ParameterBuffers(*padded, order, step_rule, hyper, extra)
+    if state is not None:
+        work.state = {k: [a.copy() for a in v] for k, v in state.items()}
+    penalized = alpha is not None and bool(np.any(np.asarray(alpha) != 0))
+    if penalized:
+        work.penalize(alpha)  # type: ignore[arg-type]
+    scheduler = _Scheduler(rate, work, P, n_members, schedule.epochs) if rate else None
+    watcher = (
+        _EarlyStopping(network, work, validation, labels, schedule, P)  # type: ignore[arg-type]
+        if stopping_early
+        else None
+    )
     params = work.params
     X1 = with_ones(X)  # the inputs with a row of ones under them: the biases are folded
 
@@ -259,9 +321,13 @@ def train(
     reasons: dict[int, str] = {}
     first = np.full(P, np.nan)  # every member's loss at epoch 1, what LOSS_GROWTH compares with
     row_limit = np.full(P, LOSS_BOUND)  # the largest sane magnitude of each row's loss
+    stopped = np.zeros(P, dtype=np.int8)  # the index in STOP_REASONS of why each member stopped
 
     every = history.every
     always = schedule.target_loss is not None or schedule.gradient_tolerance is not None
+    # a schedule that reacts to the loss, and early stopping, look at every epoch
+    always = always or watcher is not None or (scheduler is not None and scheduler.needs_loss)
+    loss = np.full(P, np.nan)  # the previous epoch's loss of every row
     Y_rows: Array | None = None
     all_alive = True  # no stopped row is waiting to be dropped
     L = len(W)
@@ -275,6 +341,8 @@ def train(
                 initial.update(_test_metrics(network, params, test, labels))
             history.record_step(0, ids, initial)
         for epoch in range(1, schedule.epochs + 1):
+            if scheduler is not None:
+                scheduler.before(epoch, loss)
             # the gradient norm and accuracy only where they are recorded or decide a stop
             recorded = (epoch - shift) % every == 0 or epoch == schedule.epochs
             if full_batch:
@@ -288,6 +356,8 @@ def train(
                 loss, _, a_out = network.backprop(
                     work.blocks, X1, Y_rows, needed, work.gblocks, work.inputs
                 )
+                if penalized:
+                    loss = work.add_penalty(n_samples, loss)
                 if loss is None:
                     out_bias = work.grads[-1] if all_alive else work.grads[-1][alive]
                     if math.isfinite(out_bias.sum()):
@@ -295,6 +365,8 @@ def train(
                         work.step()
                         continue
                     loss = network.cost.value(a_out, Y_rows, **network.cost_params)
+                    if penalized:
+                        loss = loss + _penalty_value(work, n_samples)
                 metrics = {"loss": loss}
                 if needed or not np.isfinite(loss[alive]).all():
                     metrics["gradient_norm"] = np.sqrt(work.squared_norm())
@@ -305,7 +377,16 @@ def train(
                 work.step()
             else:
                 metrics = _minibatch_epoch(
-                    network, work, X1, Y, rngs, schedule, labels, target, full=recorded or always
+                    network,
+                    work,
+                    X1,
+                    Y,
+                    rngs,
+                    schedule,
+                    labels,
+                    target,
+                    full=recorded or always,
+                    penalized=penalized,
                 )
                 if test is not None and recorded:  # the weights after the epoch, as its step
                     metrics.update(_test_metrics(network, params, test, labels))
@@ -327,7 +408,20 @@ def train(
             if schedule.gradient_tolerance is not None:
                 done |= metrics["gradient_norm"] < schedule.gradient_tolerance
             done &= alive & ~diverged
-            stopping = diverged | done | (alive & (epoch == schedule.epochs))
+            # a member that reached its target loss stopped for it, else for its gradient norm
+            target_met = np.zeros_like(alive)
+            if schedule.target_loss is not None:
+                target_met = loss <= schedule.target_loss
+            patient = np.zeros_like(alive)
+            if watcher is not None:
+                score = watcher.score(epoch, alive)
+                # full batches record epoch e's metrics at step e - 1 (the weights before its
+                # update); the score is of the weights after it: the history takes the score
+                # of the epoch before, which is that step's
+                metrics["validation_score"] = watcher.previous if shift else score
+                watcher.previous = score
+                patient = alive & ~diverged & ~done & watcher.out_of_patience()
+            stopping = diverged | done | patient | (alive & (epoch == schedule.epochs))
 
             if (epoch - shift) % every == 0:
                 history.record(epoch, ids[alive], {k: v[alive] for k, v in metrics.items()})
@@ -335,10 +429,18 @@ def train(
                 rows = np.flatnonzero(stopping)
                 members = ids[rows]
                 history.finish(members, {k: v[rows] for k, v in metrics.items()})
-                for f, p in zip(final, params, strict=True):
+                ends = params if watcher is None else watcher.ends(params, diverged)
+                for f, p in zip(final, ends, strict=True):
                     f[members] = p[rows]
                 stop_epoch[members] = epoch
                 converged[members] = done[rows]
+                stopped[members] = np.select(
+                    [diverged[rows], target_met[rows] & done[rows], done[rows], patient[rows]],
+                    [4, 1, 2, 3],
+                    0,
+                )
+                if watcher is not None:
+                    watcher.best_epoch_of[members] = watcher.best_epoch[rows]
                 for row, member in zip(rows, members, strict=True):
                     if diverged[row]:
                         diverged_members[member] = True
@@ -352,7 +454,12 @@ def train(
                 if alive.size - n_alive >= COMPACT_FRACTION * alive.size and n_alive >= min_rows:
                     keep = np.flatnonzero(alive)
                     ids, alive, row_limit = ids[keep], alive[keep], row_limit[keep]
+                    loss = loss[keep]
                     work.keep(keep, ids)
+                    if scheduler is not None:
+                        scheduler.keep(keep)
+                    if watcher is not None:
+                        watcher.keep(keep)
                     params = work.params
                     all_alive = True
                     rngs = [rngs[i] for i in keep] if rngs else rngs
@@ -368,6 +475,9 @@ def train(
         epochs=stop_epoch[:n_members],
         reasons={i: r for i, r in reasons.items() if i < n_members},
         history=history,
+        stopped=stopped[:n_members],
+        state=work.state,
+        best_epoch=None if watcher is None else watcher.best_epoch_of[:n_members],
     )
 
 
@@ -385,6 +495,103 @@ def _test_metrics(
     if labels:
         out["test_accuracy"] = (labels(a) == labels(Y_test)).sum(axis=-1) / X_test.shape[-1]
     return out
+
+
+def _penalty_value(work: ParameterBuffers, n_samples: int) -> Array:
+    """Every row's alpha/(2 S) sum ||W^m||^2, leaving the gradients as they are."""
+    squares = sum(np.einsum("pij,pij->p", t[..., :-1], t[..., :-1]) for t in work.blocks)
+    return 0.5 * (work.alpha[:, 0, 0] / n_samples) * squares  # type: ignore[index]
+
+
+class _Scheduler:
+    """A learning-rate schedule, applied to a population's rows before every epoch."""
+
+    def __init__(
+        self, rate: RateControl, work: ParameterBuffers, P: int, n_members: int, epochs: int
+    ) -> None:
+        rule = work.rule
+        if rule.rate is None or rule.rate not in {p.name for p in rule.params}:
+            raise ValueError(
+                f"{rule.label()} declares no learning rate a schedule could scale; "
+                "use the schedule 'constant' with it"
+            )
+        self.schedule, self.epochs, self.work = rate.schedule, epochs, work
+        self.needs_loss = rate.schedule.needs_loss
+        self.params = {
+            k: pad(np.asarray(v, np.float64), P - n_members) if np.ndim(v) else v
+            for k, v in rate.params.items()
+        }
+        self.state = rate.schedule.init_state(P)
+        work.scheduled(rule.rate)
+
+    def before(self, epoch: int, loss: Array | None) -> None:
+        if loss is None or not self.needs_loss:  # the loss is computed where it is needed
+            loss = np.full(len(self.work.ids), np.nan)
+        factor = self.schedule.factor(epoch, self.epochs, loss, self.state, **self.params)
+        self.work.set_factor(np.asarray(factor, dtype=np.float64))
+
+    def keep(self, keep: Array) -> None:
+        self.params = {k: v[keep] if np.ndim(v) else v for k, v in self.params.items()}
+        self.state = {k: v[keep] for k, v in self.state.items()}
+
+
+class _EarlyStopping:
+    """Early stopping: every row's score on the validation samples, its patience, and its best
+    parameters (scikit-learn's ``_update_no_improvement_count``)."""
+
+    def __init__(
+        self,
+        network: Network,
+        work: ParameterBuffers,
+        validation: Validation,
+        labels: Callable[[Array], Array] | None,
+        schedule: Schedule,
+        P: int,
+    ) -> None:
+        self.network, self.work, self.validation = network, work, validation
+        self.labels, self.patience, self.tol = labels, schedule.patience, schedule.tol
+        self.target = labels(validation.Y) if labels else None
+        self.best = np.full(P, -np.inf)
+        self.waited = np.zeros(P, dtype=np.int64)
+        self.best_epoch = np.zeros(P, dtype=np.int64)  # by row
+        self.best_epoch_of = np.zeros(P, dtype=np.int64)  # by member
+        self.previous = np.full(P, np.nan)  # every row's score of the epoch before, by row
+
+    def score(self, epoch: int, alive: Array) -> Array:
+        """Every row's score after this epoch's steps; the best so far kept where it improved."""
+        a = self.network.output_folded(self.work.blocks, self.validation.X1)
+        if self.labels is not None:
+            score = (self.labels(a) == self.target).mean(axis=-1)
+        else:
+            cost = self.network.cost.value(a, self.validation.Y, **self.network.cost_params)
+            score = -np.asarray(cost, dtype=np.float64)
+        score = np.where(np.isfinite(score), score, -np.inf)
+        self.waited = np.where(score < self.best + self.tol, self.waited + 1, 0)
+        better = np.flatnonzero(alive & (score > self.best))
+        if better.size:
+            self.best[better] = score[better]
+            self.best_epoch[better] = epoch
+            self.work.remember(better)
+        return score
+
+    def out_of_patience(self) -> Array:
+        return self.waited > self.patience
+
+    def ends(self, params: list[Array], diverged: Array) -> list[Array]:
+        """What the rows end with: their best parameters; a diverged row, or one never scored
+        finite, its last ones."""
+        if self.work.best is None:
+            return params
+        last = diverged | (self.best_epoch == 0)
+        return [
+            np.where(last.reshape(-1, *([1] * (p.ndim - 1))), p, b)
+            for p, b in zip(params, self.work.best_params(), strict=True)
+        ]
+
+    def keep(self, keep: Array) -> None:
+        self.best, self.waited = self.best[keep], self.waited[keep]
+        self.best_epoch = self.best_epoch[keep]
+        self.previous = self.previous[keep]
 
 
 def _loss_limit(first: Array) -> Array:
@@ -419,6 +626,7 @@ def _minibatch_epoch(
     labels: Callable[[Array], Array] | None,
     target: Array | None,
     full: bool = True,
+    penalized: bool = False,
 ) -> dict[str, Array]:
     """One epoch of shuffled mini-batches, every member with its own order of samples.
 
@@ -453,6 +661,8 @@ def _minibatch_epoch(
             stop = start + B
             Xb, Yb = Xe[:, :, start:stop], Ye[:, :, start:stop]
             loss, _, a_out = network.backprop(work.blocks, Xb, Yb, True, work.gblocks, work.inputs)
+            if penalized:  # scikit-learn's L2 on a batch of B samples: alpha/(2 B) ||W||^2
+                loss = work.add_penalty(Xb.shape[-1], loss)
             weight = Xb.shape[-1] / n_samples
             loss_sum = loss_sum + weight * loss.astype(np.float64)
             if full:

@@ -32,6 +32,11 @@ def register_optimizers(register: Any) -> None:
 
 
 @hookspec
+def register_schedules(register: Any) -> None:
+    """Register learning-rate schedules: ``register(MySchedule())``, a ``runner.RateSchedule``."""
+
+
+@hookspec
 def register_initializers(register: Any) -> None:
     """Register weight initializers: ``register(MyInit())``, a :class:`runner.Initializer`."""
 

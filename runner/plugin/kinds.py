@@ -7,8 +7,9 @@ Array conventions, shared by every kind (they follow the backprop notes, z = W a
 - a weight matrix ``W`` has shape ``(P, N_m, N_{m-1})`` and a bias ``b`` shape ``(P, N_m, 1)``;
 - a step rule's hyperparameter declared ``per_member`` arrives as an array of shape ``(P, 1, 1)``,
   so it broadcasts against every parameter array; a shared one arrives as a plain Python number.
-  Only step rules may declare ``per_member`` parameters: the parameters of every other kind are
-  shared by a whole population (the registry refuses the flag elsewhere).
+  Only step rules and schedules may declare ``per_member`` parameters (a schedule's arrive as
+  ``(P,)`` arrays): the parameters of every other kind are shared by a whole population (the
+  registry refuses the flag elsewhere).
 
 The core calls these methods and reads these declarations, nothing else; it never names a
 concrete plugin. What the core needs to know about a pairing of two plugins is declared, so that
@@ -183,14 +184,15 @@ class StepRule(Plugin):
     block, so neither is contiguous on its own. :meth:`step` updates ``params`` in place.
     ``state`` is whatever :meth:`init_state` returned: a dict whose values are lists of arrays
     with the population axis first (the core keeps it aligned with the population when finished
-    members are dropped). Hyperparameters declared
+    members are dropped), or 0-d arrays the whole population shares (every member takes every
+    step, so a step count is one number). Hyperparameters declared
     ``per_member=True`` arrive as arrays of shape ``(P, 1, 1)``.
 
     A rule that sets :attr:`elementwise` promises that it updates every entry of every parameter
     by the same formula from that entry's own gradient, state and hyperparameters. The core then
     passes all parameters as one flat array (one array of gradients, state arrays shaped like
-    it), and each per-member hyperparameter as an array of the same shape holding every entry's
-    member's value, or as a plain number when all members share it: an update is then a few
+    it or 0-d), and each per-member hyperparameter as an array of the same shape holding every
+    entry's member's value, or as a plain number when all members share it: an update is a few
     calls on one long array instead of a few calls per layer. ``runner.testing.check_step_rule``
     checks the promise.
     """
@@ -198,6 +200,9 @@ class StepRule(Plugin):
     kind: ClassVar[str] = "step_rule"
     #: True when :meth:`step` treats every entry alike and independently (see above)
     elementwise: ClassVar[bool] = False
+    #: the hyperparameter a :class:`RateSchedule` multiplies (declared ``per_member``);
+    #: None for a rule that has no learning rate (it takes the constant schedule only)
+    rate: ClassVar[str | None] = "learning_rate"
 
     def init_state(self, params: list[Array]) -> dict[str, list[Array]]:
         return {}
@@ -209,6 +214,36 @@ class StepRule(Plugin):
         state: dict[str, list[Array]],
         **hyper: Any,
     ) -> None:
+        raise NotImplementedError
+
+
+class RateSchedule(Plugin):
+    """How the learning rate changes from epoch to epoch: a factor each member's rate is
+    multiplied by, whatever the step rule (a third party's included).
+
+    :meth:`factor` returns, before the steps of epoch ``epoch`` (1-based) of ``epochs``, one
+    factor per member, shape ``(P,)``, finite and > 0; the core multiplies the step rule's
+    :attr:`StepRule.rate` hyperparameter by it, member by member. Parameters declared
+    ``per_member`` arrive as arrays of shape ``(P,)``, the others as plain numbers. ``state`` is
+    what :meth:`init_state` returned for ``P`` members: a dict of arrays with the population axis
+    first (the core drops the rows of finished members); a schedule that reacts to the training
+    loss declares :attr:`needs_loss`, and then gets ``loss``, every member's loss at the previous
+    epoch (NaN before the first), at every epoch. A member's factors depend on its own values
+    only, so they are the same alone or in any population (``runner.testing.check_schedule``).
+    """
+
+    kind: ClassVar[str] = "schedule"
+    #: True when :meth:`factor` reads the previous epoch's loss
+    needs_loss: ClassVar[bool] = False
+    #: True when the factor is always 1: the core then leaves the rate alone, at no cost
+    constant: ClassVar[bool] = False
+
+    def init_state(self, P: int) -> dict[str, Array]:
+        return {}
+
+    def factor(
+        self, epoch: int, epochs: int, loss: Array, state: dict[str, Array], **params: Any
+    ) -> Array:
         raise NotImplementedError
 
 
@@ -285,6 +320,7 @@ KINDS: dict[str, type[Plugin]] = {
     "cost": Cost,
     "step_rule": StepRule,
     "strategy": Strategy,
+    "schedule": RateSchedule,
     "initializer": Initializer,
     "dataset": DatasetSource,
 }

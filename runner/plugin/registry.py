@@ -58,6 +58,7 @@ HOOK_KINDS: dict[str, tuple[str, ...]] = {
     "register_activations": ("activation",),
     "register_costs": ("cost",),
     "register_optimizers": ("step_rule", "strategy"),
+    "register_schedules": ("schedule",),
     "register_initializers": ("initializer",),
     "register_datasets": ("dataset",),
 }
@@ -69,7 +70,7 @@ HOOK_ARGUMENTS: dict[str, tuple[str, ...]] = {
 }
 
 #: the kinds whose parameters may be declared per_member (see runner.plugin.kinds)
-PER_MEMBER_KINDS = frozenset({"step_rule"})
+PER_MEMBER_KINDS = frozenset({"step_rule", "schedule"})
 #: at most this many distributions are named in one message
 _NAMED = 3
 
@@ -343,7 +344,7 @@ class Registry:
                 if p.per_member:
                     raise PluginError(
                         f"distribution {dist!r}: {obj.label()} declares its parameter "
-                        f"{p.name!r} per_member, which only step rules may do"
+                        f"{p.name!r} per_member, which only step rules and schedules may do"
                     )
         other = taken.get((kind, obj.name))
         if other is not None:
@@ -488,6 +489,7 @@ class Registry:
     activations = property(lambda self: self.by_kind["activation"])
     costs = property(lambda self: self.by_kind["cost"])
     step_rules = property(lambda self: self.by_kind["step_rule"])
+    schedules = property(lambda self: self.by_kind["schedule"])
     strategies = property(lambda self: self.by_kind["strategy"])
     initializers = property(lambda self: self.by_kind["initializer"])
     datasets = property(lambda self: self.by_kind["dataset"])

@@ -156,6 +156,9 @@ class _Builder:
     )
     found_parts: dict[tuple[Any, ...], _Parts] = field(default_factory=dict)
     settings: frozenset[str] = frozenset(name for name in CORE if name not in PARTS)
+    #: the core settings the header names bare (a plugin parameter of the same name, such as
+    #: leaky_relu's alpha, is then reached only qualified: activation.alpha)
+    core_in_header: frozenset[str] = frozenset()
     built: dict[tuple[Any, ...], tuple[RunSpec, DataKey, dict[str, tuple[str, Any]]]] = field(
         default_factory=dict
     )
@@ -200,6 +203,7 @@ class _Builder:
     def parameter_columns(self, names: list[str]) -> dict[str, Column]:
         """The parameter columns among ``names``; reports the unknown ones."""
         known = self.known()
+        self.core_in_header = frozenset(n for n in names if n in self.settings)
         out: dict[str, Column] = {}
         for name in names:
             if not name or name.startswith("#") or name in CORE or name in out:
@@ -365,8 +369,9 @@ class _Builder:
                 else "cost"
             )
             self.cell(row, column, combo.get(column, CORE[column].default), reason)
+        shadowed = self.shadowed(row, combo, columns, plugins)
         given, sources = self.params(row, combo, columns, plugins, alternatives)
-        if given is None or reason or None in plugins.values():
+        if given is None or reason or shadowed or None in plugins.values():
             return None
 
         resolved: dict[str, dict[str, Any]] = {}
@@ -402,6 +407,32 @@ class _Builder:
             sources=sources,
             normalizes=bool(output.normalizes),  # type: ignore[union-attr]
         )
+
+    def shadowed(
+        self,
+        row: int,
+        combo: dict[str, Any],
+        columns: dict[str, Column],
+        plugins: dict[str, Plugin | None],
+    ) -> bool:
+        """Report a bare core column (``alpha``) that a chosen plugin's parameter of the same
+        name could be meant by, unless the table also has the qualified column: the table says
+        which it means, never a silent guess. True when there was one."""
+        found = False
+        for part, obj in plugins.items():
+            for p in obj.params if obj is not None else ():
+                qualified = f"{part}.{p.name}"
+                if p.name in self.core_in_header and qualified not in columns:
+                    self.cell(
+                        row,
+                        p.name,
+                        combo.get(p.name, ""),
+                        f"the column {p.name!r} is the core setting ({CORE[p.name].help}), but "
+                        f"{obj.label()} takes a parameter {p.name!r} too: name that one "
+                        f"{qualified!r} (a column of its own, blank for its default)",
+                    )
+                    found = True
+        return found
 
     def resolve(
         self, part: str, obj: Plugin, given: dict[str, Any]

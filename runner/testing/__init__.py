@@ -45,6 +45,7 @@ from runner.testing.datasets import check_dataset
 from runner.testing.initializers import check_initializer
 from runner.testing.network import check_network_gradients
 from runner.testing.optimizers import check_step_rule, check_strategy
+from runner.testing.schedules import check_schedule
 
 __all__ = [
     "RTOL",
@@ -54,6 +55,7 @@ __all__ = [
     "check_initializer",
     "check_network_gradients",
     "check_plugin",
+    "check_schedule",
     "check_step_rule",
     "check_strategy",
     "explored_values",
@@ -101,6 +103,7 @@ _CHECKS: dict[str, Any] = {
     "cost": check_cost,
     "step_rule": check_step_rule,
     "strategy": check_strategy,
+    "schedule": check_schedule,
     "initializer": check_initializer,
     "dataset": check_dataset,
 }

@@ -45,7 +45,9 @@ def _check_state(rule: StepRule, check: str, state: Any, P: int) -> None:
         if not isinstance(arrays, list):
             fail(rule, check, f"state[{key!r}] must be a list of arrays")
         for i, s in enumerate(arrays):
-            if not isinstance(s, np.ndarray) or s.ndim < 1 or s.shape[0] != P:
+            if isinstance(s, np.ndarray) and s.ndim == 0:
+                continue  # shared by the whole population (a step count)
+            if not isinstance(s, np.ndarray) or s.shape[0] != P:
                 shape = getattr(s, "shape", type(s).__name__)
                 fail(
                     rule,
@@ -106,7 +108,8 @@ def check_step_rule(
 
     - ``step`` updates the parameter arrays in place (same objects), keeping shapes and dtypes
       (float64 and float32), and moves every array when its gradient is not zero;
-    - every array of ``init_state`` has the population axis first;
+    - every array of ``init_state`` has the population axis first, or is 0-d (shared by the
+      whole population, as a step count);
     - parameters come in the training loop's layout, ``[W^1, W^2, b^1, b^2]`` of a 2-3-1
       network, and passed as views into one ``[W | b]`` block per layer (as the training loop
       passes them) end bitwise where contiguous arrays end;
@@ -171,7 +174,7 @@ def check_step_rule(
                         f"per-member hyperparameters: member {p} alone vs in the population, "
                         f"state[{key!r}][{i}] ({np.dtype(dtype)})",
                         s_p,
-                        s[one],
+                        s[one] if s.ndim else s,
                     )
         if step_rule.elementwise:
             _check_elementwise(step_rule, start, grads, shared, per_member, together, state)
@@ -205,8 +208,15 @@ def _check_elementwise(
     assert_equal(rule, f"{check}: params", flat[0], pack(together))
     for key, arrays in state.items():
         packed = flat_state.get(key, [])
+        if len(arrays) == len(packed) == 1 and arrays[0].ndim == 0:  # shared by the population
+            assert_equal(rule, f"{check}: state[{key!r}]", np.asarray(packed[0]), arrays[0])
+            continue
         if len(packed) != 1 or packed[0].shape != flat[0].shape:
-            fail(rule, check, f"state[{key!r}] must be one array shaped like the flat parameters")
+            fail(
+                rule,
+                check,
+                f"state[{key!r}] must be one array shaped like the flat parameters, or 0-d",
+            )
         assert_equal(rule, f"{check}: state[{key!r}]", packed[0], pack(arrays))
 
 

@@ -190,8 +190,9 @@ TAG_NUMBERS = {
     "restarts": "runner.restarts",
     "selected_restart": "runner.selected_restart",
     "log_every": "runner.log_every",
+    "best_epoch": "runner.best_epoch",
 }
-NOT_LOGGED = frozenset({"diverged"})
+NOT_LOGGED = frozenset({"diverged", "stopped_early"})  # the status, the stop reason say them
 
 
 def run_metrics(
@@ -235,12 +236,15 @@ def run_metrics(
 
 def result_tags(result: RunResult, nonfinite: set[str]) -> dict[str, str]:
     """The tags a result completes its run with: ``runner.status`` (and ``runner.reason``),
+    why training stopped (``runner.stop_reason``),
     the flags and counts of :data:`TAG_NUMBERS` (``runner.converged`` = ``true``/``false``,
     ``runner.stop_epoch``, ``runner.restarts``, ``runner.selected_restart``) and the names of
     the metrics that had NaN values (``runner.nonfinite``)."""
     tags = {"runner.status": result.status}
     if result.reason:
         tags["runner.reason"] = result.reason[:5000]
+    if result.stop_reason:
+        tags["runner.stop_reason"] = result.stop_reason
     for name, tag in TAG_NUMBERS.items():
         value = result.metrics.get(name)
         if value is None or not math.isfinite(value):

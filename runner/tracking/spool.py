@@ -180,6 +180,7 @@ def result_to_spool(result: RunResult, stem: Path, extra: dict[str, Any] | None 
         "wall_time": result.wall_time,
         "traceback": result.traceback,
         "dataset": result.dataset,
+        "stop_reason": result.stop_reason,
         "extra": extra or {},
     }
     path = stem.with_suffix(".json")
@@ -217,5 +218,6 @@ def result_from_spool(path: Path | str) -> tuple[RunResult, dict[str, Any]]:
         wall_time=float(data["wall_time"]),
         traceback=str(data.get("traceback", "")),
         dataset=dict(data.get("dataset") or {}),
+        stop_reason=str(data.get("stop_reason", "")),
     )
     return result, data["extra"]

@@ -15,11 +15,21 @@ from runner_example.commands import hello
 from runner_example.costs import Huber
 from runner_example.datasets import Checkerboard
 from runner_example.initializers import LeCun
-from runner_example.optimizers import Adam, BestOfLast
+from runner_example.optimizers import AMSGrad, BestOfLast
+from runner_example.schedules import Warmup
 
 __version__ = "0.2.0"
 
-__all__ = ["Adam", "BestOfLast", "Checkerboard", "Huber", "LeCun", "Swish", "__version__"]
+__all__ = [
+    "AMSGrad",
+    "BestOfLast",
+    "Checkerboard",
+    "Huber",
+    "LeCun",
+    "Swish",
+    "Warmup",
+    "__version__",
+]
 
 
 @hookimpl
@@ -34,8 +44,13 @@ def register_costs(register: Any) -> None:
 
 @hookimpl
 def register_optimizers(register: Any) -> None:
-    register(Adam())
+    register(AMSGrad())
     register(BestOfLast())
+
+
+@hookimpl
+def register_schedules(register: Any) -> None:
+    register(Warmup())
 
 
 @hookimpl

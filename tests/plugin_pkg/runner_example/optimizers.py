@@ -1,10 +1,11 @@
-"""The step rule adam and the strategy best_of_last.
+"""The step rule amsgrad and the strategy best_of_last.
 
-Adam (Kingma and Ba, 2015) shows a step rule with hyperparameters the core has never heard of
-(``beta1``, ``beta2``, ``epsilon``): declaring them is all it takes for a sweep table to get those
-columns. Its state holds arrays with the population axis first, so the core can drop finished
-members from it; every operation is elementwise, so a member's update is bitwise the same alone
-or in any population.
+AMSGrad (Reddi, Kale and Kumar, 2018: Adam that steps by the largest running mean of squared
+gradients seen so far; runner's own adam is a built-in) shows a step rule with hyperparameters
+the core has never heard of (``beta1``, ``beta2``, ``epsilon``): declaring them is all it takes
+for a sweep table to get those columns. Its state holds arrays with the population axis first,
+so the core can drop finished members from it; every operation is elementwise, so a member's
+update is bitwise the same alone or in any population.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from runner import Param, StepRule, Strategy
 Array = np.ndarray
 
 
-class Adam(StepRule):
-    """Adam: steps scaled by bias-corrected running means of the gradient and its square."""
+class AMSGrad(StepRule):
+    """AMSGrad: Adam's step, divided by the largest bias-corrected mean square seen so far."""
 
-    name = "adam"
+    name = "amsgrad"
     params = (
         Param(
             "learning_rate",
@@ -61,6 +62,7 @@ class Adam(StepRule):
         return {
             "m": [np.zeros_like(p) for p in params],
             "v": [np.zeros_like(p) for p in params],
+            "v_max": [np.zeros_like(p) for p in params],
             # one step count per member, shape (P, 1, 1), so it broadcasts and can be compacted
             "t": [np.zeros((population, 1, 1), dtype=params[0].dtype)],
         }
@@ -80,12 +82,14 @@ class Adam(StepRule):
         t += 1.0
         correction1 = 1.0 - beta1**t
         correction2 = 1.0 - beta2**t
-        for p, g, m, v in zip(params, grads, state["m"], state["v"], strict=True):
+        moments = zip(params, grads, state["m"], state["v"], state["v_max"], strict=True)
+        for p, g, m, v, v_max in moments:
             m *= beta1
             m += (1.0 - beta1) * g
             v *= beta2
             v += (1.0 - beta2) * (g * g)
-            p -= learning_rate * (m / correction1) / (np.sqrt(v / correction2) + epsilon)
+            np.maximum(v_max, v, out=v_max)
+            p -= learning_rate * (m / correction1) / (np.sqrt(v_max / correction2) + epsilon)
 
 
 class BestOfLast(Strategy):

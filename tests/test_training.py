@@ -521,7 +521,8 @@ def test_alpha_in_mini_batches_is_the_penalty_of_each_batch() -> None:
         costs.append(
             _penalized_cost(network, start_W, b, X[:, batch], Y[:, batch], np.array([2.0]))[0]
         )
-    assert result[0].history["loss"][1][0] == pytest.approx(np.mean(costs), rel=1e-9)
+    steps, losses = result[0].history["loss"]  # step 0 is the initial weights, step 1 the epoch
+    assert steps[1] == 1 and losses[1] == pytest.approx(np.mean(costs), rel=1e-9)
 
 
 # -- learning-rate schedules -------------------------------------------------------------------

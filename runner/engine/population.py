@@ -160,9 +160,6 @@ def train_members(
     to_labels = labels if data.task == "classification" else None
     test = (data.X_test, data.Y_test) if data.X_test is not None and data.n_test else None
     return train(
-        network, W, b, data.X, data.Y, step_rule, hyper, schedule, rngs, to_labels, test=test
-    )
-    return train(
         network,
         W,
         b,
@@ -177,6 +174,7 @@ def train_members(
         rate=rate,
         validation=held,
         state=state,
+        test=test,
     )
 
 

@@ -292,7 +292,8 @@ def train(
         P,
         names,
         shift,
-        {} if full_batch else {"gradient_norm": 1},
+        # no score before the first epoch; with mini-batches no gradient norm either
+        {"validation_score": 1} if full_batch else {"gradient_norm": 1, "validation_score": 1},
     )
     history.allocate(schedule.epochs)
 
@@ -335,6 +336,8 @@ def train(
         if not full_batch and schedule.epochs > 0:  # step 0: the initial weights, once
             a0 = network.predict(params[:L], params[L:], X)
             initial = {"loss": network.cost.value(a0, Y, **network.cost_params)}
+            if penalized:  # the loss the history records is the penalized one
+                initial["loss"] = initial["loss"] + _penalty_value(work, n_samples)
             if labels:
                 initial["accuracy"] = (labels(a0) == target).sum(axis=-1) / n_samples
             if test is not None:

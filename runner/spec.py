@@ -22,8 +22,9 @@ Params = tuple[tuple[str, Any], ...]
 
 #: RunSpec fields that take no part in the hash as they are: where the spec came from, what it is
 #: called, the plugins' versions (those enter the hash on their own, under "plugins") and the
-#: digests of its files (those stand in the hash for the files' paths)
-NOT_HASHED = frozenset({"row", "source", "versions", "name", "files"})
+#: digests of its files (those stand in the hash for the files' paths); and ``critical_points``,
+#: which asks for a test after training and does not change what training gives
+NOT_HASHED = frozenset({"row", "source", "versions", "name", "files", "critical_points"})
 
 #: RunSpec fields under the names the hash was first computed with: renaming a field must not
 #: change the hash, or every run recorded before the rename would be trained again
@@ -70,6 +71,7 @@ class RunSpec:
     initializer_params: Params = ()
     optimizer_params: Params = ()
     strategy_params: Params = ()
+    critical_points: str | None = "auto"
     row: int = field(default=0, compare=False)
     source: str = field(default="", compare=False)
     name: str = field(default="", compare=False)
@@ -171,7 +173,8 @@ class RunResult:
     """What a worker returns for one specification: status, metrics, history and weights.
 
     ``traceback`` is the whole traceback of a ``failed`` run whose plugin raised (the one-line
-    ``reason`` says what happened; the traceback says where).
+    ``reason`` says what happened; the traceback says where). ``tags`` are tags the run carries
+    besides those of its spec (``runner.critical_point``).
     """
 
     spec: RunSpec
@@ -186,3 +189,4 @@ class RunResult:
     architecture: dict[str, Any] = field(default_factory=dict)
     wall_time: float = 0.0
     traceback: str = ""
+    tags: dict[str, str] = field(default_factory=dict)

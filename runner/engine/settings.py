@@ -49,6 +49,8 @@ SETTINGS: dict[str, Param] = {p.name: p for p in (
     Param("gradient_tolerance", float, None, "stop once the gradient norm is this small "
           "(blank: never)", low=0, low_open=True),
     Param("dtype", str, "float64", "floating-point type", choices=("float64", "float32")),
+    Param("critical_points", str, "auto", "the critical-point test at the final weights "
+          "(auto: for networks of at most 500 parameters)", choices=("auto", "true", "false")),
 )}
 
 #: The settings that name a plugin ("parts"), and the kind of plugin each names.

@@ -179,6 +179,7 @@ def result_to_spool(result: RunResult, stem: Path, extra: dict[str, Any] | None 
         "architecture": result.architecture,
         "wall_time": result.wall_time,
         "traceback": result.traceback,
+        "tags": dict(result.tags),
         "extra": extra or {},
     }
     path = stem.with_suffix(".json")
@@ -215,5 +216,6 @@ def result_from_spool(path: Path | str) -> tuple[RunResult, dict[str, Any]]:
         architecture=data["architecture"],
         wall_time=float(data["wall_time"]),
         traceback=str(data.get("traceback", "")),
+        tags={str(k): str(v) for k, v in (data.get("tags") or {}).items()},
     )
     return result, data["extra"]

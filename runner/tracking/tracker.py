@@ -728,6 +728,7 @@ class Tracker:
             tags["runner.reason"] = result.reason[:5000]
         if nonfinite:
             tags["runner.nonfinite"] = ",".join(sorted(nonfinite))
+        tags.update(result.tags)
         run = BulkRun(
             record.run_id,
             record.experiment_id,
@@ -849,6 +850,7 @@ class Tracker:
             tags.append(("runner.reason", result.reason[:5000]))
         if nonfinite:
             tags.append(("runner.nonfinite", ",".join(sorted(nonfinite))))
+        tags += list(result.tags.items())
         self._log(deadline, run_id, metrics, run_params(spec), tags)
         self._write_artifacts(result, record, deadline)
         status = RUN_STATUS.get(result.status, "FAILED")

@@ -420,8 +420,69 @@ def sweep(
         print_plan(summary, out)
         return
     print_results(summary, out)
+    if summary.study is not None:
+        from runner.cli.report import print_study
+
+        print_study(summary.study, out)
     if summary.failed:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("table", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."
+)
+@click.option("--experiment", help="MLflow experiment name (default: the table's file name).")
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    help="Group the runs by this table column (repeatable) instead of by configuration.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the figures (PNG) and the table (summary.csv) to this folder.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def report(
+    table: Path | None,
+    tracking_uri: str | None,
+    experiment: str | None,
+    by: tuple[str, ...],
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Per-configuration statistics of TABLE's experiment, from the store alone.
+
+    Groups the child runs of every sweep of the experiment by configuration (a row's expansion
+    with the seed taken out; its seeds are the replicates) and prints, for each: the runs, the
+    success rate (every training sample classified right, or target_loss reached) with its 95%
+    Wilson interval, the final training loss's median and interquartile range; under the
+    table, how the runs ended, mean and sd, the test loss, epochs to converge, the restarts'
+    own success and the critical-point classes. Works on a partial or resumed sweep.
+
+    \b
+    Examples:
+      runner report experiments/xor.csv
+      runner report experiments/xor.csv --out report/ --by learning_rate
+      runner report --experiment xor --tracking-uri http://127.0.0.1:5000 --json
+    """
+    if table is None and not experiment:
+        raise click.UsageError("give a TABLE or --experiment NAME")
+    from runner.sweep import study
+
+    name = experiment or table.stem  # type: ignore[union-attr]
+    made = study(name, tracking_uri=tracking_uri, by=by, out=out)
+    if as_json:
+        click.echo(json.dumps(made.to_json(), indent=2, default=str))
+        return
+    from rich.console import Console
+
+    from runner.cli.report import print_study
+
+    print_study(made, Console())
 
 
 def _add_plugin_commands() -> None:

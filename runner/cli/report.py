@@ -178,3 +178,69 @@ def print_results(summary: SweepSummary, console: Console, n: int = 10) -> None:
     if summary.ui_command:
         console.print("Open the results:")
         console.print(summary.ui_command, soft_wrap=True, markup=False, highlight=False)
+
+
+def _pct(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{100 * value:.0f}"
+
+
+def print_study(study: Any, console: Console) -> None:
+    """The per-configuration table of a study (:func:`runner.sweep.study`): runs, success with
+    its 95% Wilson interval, final training loss median and IQR; under it, per configuration,
+    how the runs ended, mean and sd, the test loss, epochs to converge, the restarts' own
+    success and the critical-point classes. Fits 80 columns."""
+    groups = study.groups
+    if not groups:
+        console.print(f"no runs in experiment {escape(study.experiment)} yet")
+        return
+    by = f" by {', '.join(study.by)}" if study.by else ""
+    table = Table(
+        title=escape(f"{study.experiment}: per configuration{by}"), box=box.SIMPLE, padding=(0, 1)
+    )
+    table.add_column("configuration", overflow="fold", ratio=1)
+    table.add_column("runs", justify="right", no_wrap=True)
+    table.add_column("solved", justify="right", no_wrap=True)
+    table.add_column("% [95% CI]", justify="right", no_wrap=True)
+    table.add_column("loss median", justify="right", no_wrap=True)
+    table.add_column("IQR", justify="right", no_wrap=True)
+    for i, g in enumerate(groups, start=1):
+        s, loss = g.success, g.spread("train_loss")
+        table.add_row(
+            f"{i}. {escape(g.label)}",
+            str(g.runs),
+            "-" if s is None else f"{s[0]}/{s[1]}",
+            "-" if s is None else f"{_pct(s[2])} [{_pct(s[3])}-{_pct(s[4])}]",
+            "-" if loss is None else f"{loss.median:.3g}",
+            "-" if loss is None else f"{loss.q1:.2g}-{loss.q3:.2g}",
+        )
+    console.print(table)
+    for i, g in enumerate(groups, start=1):
+        counts = g.counts
+        parts = [", ".join(f"{k} {v}" for k, v in counts.items() if v or k in ("finished",))]
+        loss = g.spread("train_loss")
+        if loss is not None:
+            parts.append(f"train loss mean {loss.mean:.3g} ± {loss.sd:.2g}")
+        test = g.spread("test_loss")
+        if test is not None:
+            parts.append(
+                f"test loss median {test.median:.3g} (IQR {test.q1:.2g}-{test.q3:.2g}), "
+                f"mean {test.mean:.3g} ± {test.sd:.2g}"
+            )
+        epochs = g.epochs_to_converge
+        if epochs is not None:
+            parts.append(f"converged in {epochs.median:.0f} epochs (median of {epochs.n})")
+        members = g.members
+        if members is not None:
+            parts.append(
+                f"restarts alone {members[0]}/{members[1]} = {_pct(members[2])}% "
+                f"[{_pct(members[3])}-{_pct(members[4])}]"
+            )
+        if g.critical_points:
+            parts.append(
+                "critical points: " + ", ".join(f"{k} {n}" for k, n in g.critical_points.items())
+            )
+        console.print(f"{i}. " + escape("; ".join(parts)), soft_wrap=False)
+    if study.files:
+        console.print(f"figures and table written: {len(study.files)} files")
+        for path in study.files:
+            console.print(f"  {escape(str(path))}", soft_wrap=True)

@@ -204,6 +204,9 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
         chosen = int(mine[strategies[i].select(scores, **spec.params_of("strategy"))])
         m = members[chosen]
         metrics = {k: float(v[chosen]) for k, v in final.items()}
+        succeeded = _succeeded(spec, final, members, mine)
+        if succeeded is not None:  # how many of the members succeeded on their own
+            metrics["restarts_succeeded"] = float(np.sum(succeeded))
         metrics.update(
             epochs=float(m.epochs),
             converged=float(m.converged),
@@ -230,6 +233,18 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
         )
     _test_critical_points(network, data, results)
     return results
+
+
+def _succeeded(spec: RunSpec, final: dict[str, Any], members: PopulationResult, mine: Any) -> Any:
+    """Which of a configuration's members (restarts) succeeded on their own: reached
+    ``target_loss`` where one is given, else classified every training sample right (for
+    classification); None where neither applies. A diverged member never succeeds."""
+    alive = ~members.diverged[mine]
+    if spec.target_loss is not None:
+        return alive & (final["train_loss"][mine] <= spec.target_loss)
+    if "train_accuracy" in final:
+        return alive & (final["train_accuracy"][mine] == 1.0)
+    return None
 
 
 def _test_critical_points(network: Network, data: Prepared, results: list[RunResult]) -> None:

@@ -8,16 +8,22 @@ and on XOR 2-2-1 against a Hessian computed by an independent, plain numpy netwo
 
 from __future__ import annotations
 
+import collections
+import csv
 import dataclasses
+import math
 
 import numpy as np
 import pytest
 from _specs import spec_of
 
+from runner.analysis import wilson
 from runner.engine import curvature
 from runner.engine.curvature import classify
 from runner.engine.population import PopulationTask, run_population
 from runner.engine.trained import TrainedNetwork
+from runner.errors import RunnerError
+from runner.sweep import study
 
 # --- the critical-point test ---------------------------------------------------------------------
 
@@ -155,3 +161,121 @@ def test_auto_tests_small_networks_only() -> None:
 def test_the_column_does_not_change_a_spec_s_hash() -> None:
     spec = xor_spec(3)
     assert dataclasses.replace(spec, critical_points="false").spec_hash() == spec.spec_hash()
+
+
+# --- per-configuration statistics from the store -----------------------------------------------
+
+
+def test_the_wilson_interval_is_the_textbook_one() -> None:
+    low, high = wilson(8, 10)
+    assert (round(low, 4), round(high, 4)) == (0.4902, 0.9433)
+    assert wilson(0, 5)[0] == 0.0 and wilson(5, 5)[1] == 1.0
+    assert all(math.isnan(x) for x in wilson(0, 0))
+
+
+def client_of(uri: str):
+    from mlflow import MlflowClient
+
+    return MlflowClient(uri)
+
+
+def recorded_runs(uri: str, experiment: str) -> list:
+    client = client_of(uri)
+    found = client.get_experiment_by_name(experiment)
+    return client.search_runs([found.experiment_id], "tags.`runner.kind` = 'run'")
+
+
+def test_a_configuration_s_statistics_are_its_seeds_as_the_store_holds_them(study_store) -> None:
+    uri, table, _ = study_store
+    made = study(table.stem, tracking_uri=uri)
+    assert [g.runs for g in made.groups] == [6, 6]
+    runs = recorded_runs(uri, table.stem)
+    for group in made.groups:
+        mine = [r for r in runs if r.data.tags["runner.configuration"] == group.key[0]]
+        assert sorted(int(r.data.tags["runner.seed"]) for r in mine) == list(range(6))
+        solved = sum(r.data.metrics["train_accuracy"] == 1.0 for r in mine)
+        k, n, rate, low, high = group.success
+        assert (k, n) == (solved, 6) and low <= rate <= high
+        losses = [r.data.metrics["train_loss"] for r in mine]
+        assert group.spread("train_loss").median == pytest.approx(np.median(losses))
+        assert group.spread("train_loss").q3 == pytest.approx(np.percentile(losses, 75))
+        classes = collections.Counter(r.data.tags["runner.critical_point"] for r in mine)
+        assert group.critical_points == dict(classes)
+
+
+def test_the_restarts_own_success_counts_every_member_tried(study_store) -> None:
+    uri, table, _ = study_store
+    plain, restarts = study(table.stem, tracking_uri=uri).groups
+    assert plain.members is None  # one member per run: nothing more to say
+    k, n, *_ = restarts.members
+    assert n == 18 and 0 <= k <= 18
+    # a restart's first member is the plain row's run of the same seed (member_rng(seed, 0))
+    first_solved = sum(r.finals["train_accuracy"] == 1.0 for r in plain.rows)
+    assert k >= first_solved
+
+
+def test_grouping_by_a_column_pools_configurations(study_store) -> None:
+    uri, table, _ = study_store
+    (group,) = study(table.stem, tracking_uri=uri, by=("learning_rate",)).groups
+    assert group.label == "learning_rate=1.0" and group.runs == 12
+    by_restarts = study(table.stem, tracking_uri=uri, by=("restarts",)).groups
+    assert [g.label for g in by_restarts] == ["restarts=1", "restarts=3"]
+
+
+def test_grouping_by_a_column_no_run_has_is_one_clear_error(study_store) -> None:
+    uri, table, _ = study_store
+    with pytest.raises(RunnerError, match=r"--by learning_rat: .*did you mean 'learning_rate'"):
+        study(table.stem, tracking_uri=uri, by=("learning_rat",))
+
+
+def test_a_sweep_logs_its_study_to_its_parent_run(study_store) -> None:
+    uri, table, parent = study_store
+    client = client_of(uri)
+    names = {a.path for a in client.list_artifacts(parent, "report")}
+    expected = {"summary.json", "summary.csv", "learning_curves.png", "final_loss.png"}
+    expected |= {
+        "critical_points.png",
+        "decision_boundaries.png",
+        "success_vs_strategy_restarts.png",
+    }
+    assert {f"report/{n}" for n in expected} <= names
+    path = client.download_artifacts(parent, "report/summary.csv")
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    groups = study(table.stem, tracking_uri=uri).groups
+    assert [int(r["runs"]) for r in rows] == [6, 6]
+    assert [r["successes"] for r in rows] == [str(g.success[0]) for g in groups]
+
+
+def test_figures_are_png_images(study_store, tmp_path) -> None:
+    uri, table, _ = study_store
+    made = study(table.stem, tracking_uri=uri, out=tmp_path)
+    pngs = [p for p in made.files if p.suffix == ".png"]
+    assert len(pngs) == 5
+    for path in pngs:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_killed_sweep_s_report_is_its_finished_half(sqlite_uri, tmp_path) -> None:
+    """The store as a sweep killed halfway leaves it: half the runs recorded, the rest KILLED."""
+    from runner.tracking import Tracker
+
+    specs = [xor_spec(seed, 800, critical_points="false") for seed in range(6)]
+    specs = [dataclasses.replace(s, source="halfway.csv") for s in specs]
+    tracker = Tracker(sqlite_uri)
+    experiment_id = tracker.experiment("halfway")
+    parent = tracker.start_sweep(experiment_id, tmp_path / "halfway.csv", {"planned": 6}, {})
+    tracker.claim(experiment_id, parent, specs)
+    done = run_population(PopulationTask(tuple(specs[:3])))
+    for result in done:
+        tracker.record(experiment_id, parent, result)
+    tracker.mark_killed(experiment_id, parent, specs[3:], "interrupted (SIGTERM)")
+    tracker.end_sweep(parent, {"finished": 3, "killed": 3}, None, "KILLED")
+    (group,) = study("halfway", tracking_uri=sqlite_uri).groups
+    assert group.counts == {"finished": 3, "diverged": 0, "failed": 0, "killed": 3}
+    solved = sum(r.metrics["train_accuracy"] == 1.0 for r in done)
+    assert group.success[:2] == (solved, 3)
+    assert group.spread("train_loss").n == 3
+    assert group.spread("train_loss").median == pytest.approx(
+        np.median([r.metrics["train_loss"] for r in done])
+    )

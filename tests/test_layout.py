@@ -2,9 +2,9 @@
 
 Every ``import`` of every module under ``runner/`` and ``plugins/`` is read with :mod:`ast`
 (function-level and ``TYPE_CHECKING`` imports included: they are dependencies too). A module may
-import its own room and the rooms below it: cli -> sweep -> table / execution / tracking / testing / analysis
--> engine -> plugin -> spec / errors / version / environ. No module imports another that
-imports it back, through any chain.
+import its own room and the rooms below it: cli -> sweep -> table / execution / tracking /
+testing / analysis -> engine -> plugin -> spec / errors / version / environ. No module imports
+another that imports it back, through any chain.
 """
 
 from __future__ import annotations

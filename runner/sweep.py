@@ -170,7 +170,7 @@ def run_sweep(
     bounds: Mapping[str, int | None] | None = None,
     max_memory: float | None = None,
     max_hours: float = MAX_HOURS,
-    report: bool = True,
+    report: bool = False,
 ) -> SweepSummary:
     """Run every configuration of ``table`` not yet FINISHED in its experiment.
 
@@ -185,8 +185,9 @@ def run_sweep(
     refused with the estimate, a :class:`~runner.errors.TableError`, before the store is opened
     (not checked with a ``scheduler``: the cluster's machines are not this one).
 
-    With ``report``, a sweep that finishes logs the experiment's study (:func:`study`: the
-    per-configuration table and the figures) to its parent run and keeps it in the summary.
+    With ``report`` (``runner sweep`` asks for it unless ``--no-report``), a sweep that
+    finishes logs the experiment's study (:func:`study`: the per-configuration table and the
+    figures) to its parent run and keeps it in the summary; the figures take seconds.
     """
     from runner import execution, tracking
     from runner.table import load_specs

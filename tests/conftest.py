@@ -570,7 +570,8 @@ def study_store(tmp_path_factory: pytest.TempPathFactory, tracking_template_db: 
         shutil.copyfile(tracking_template_db, folder / "mlflow.db")
         table = folder / "xor_study.csv"
         table.write_text(STUDY_TABLE)
-        summary = run_sweep(table, tracking_uri=f"sqlite:///{folder / 'mlflow.db'}", jobs=1)
+        uri = f"sqlite:///{folder / 'mlflow.db'}"
+        summary = run_sweep(table, tracking_uri=uri, jobs=1, report=True)
         assert summary.finished == 12 and summary.study is not None, summary.results
         (folder / "parent").write_text(str(summary.parent_run_id))
 

@@ -337,6 +337,11 @@ def _bound_options(command: Any) -> Any:
     "classification; the loss when every run has the same cost).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--no-report",
+    is_flag=True,
+    help="Skip the study at the end (per-configuration table, figures on the sweep's run).",
+)
 @_bound_options
 @click.option(
     "--max-memory-gb",
@@ -361,6 +366,7 @@ def sweep(
     timeout: float | None,
     rank_by: str | None,
     quiet: bool,
+    no_report: bool,
     force_jobs: bool,
     max_memory_gb: float | None,
     max_hours: float | None,
@@ -413,6 +419,7 @@ def sweep(
             bounds={name.removeprefix("max_"): value for name, value in max_bounds.items()},
             max_memory=None if max_memory_gb is None else max_memory_gb * 2**30,
             max_hours=MAX_HOURS if max_hours is None else max_hours,
+            report=not no_report,
         )
     finally:
         observer.close()

@@ -17,6 +17,7 @@ matplotlib (Agg, no display) is imported inside :func:`draw_all` only. At most
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -55,16 +56,25 @@ def draw_all(
 
     shown = list(groups)[:MAX_GROUPS]
     paths: list[Path] = []
+    drawings: list[tuple[str, Callable[[], Any]]] = [
+        ("learning curves", lambda: _learning_curves(plt, shown, out)),
+        ("final loss", lambda: _final_loss(plt, shown, out)),
+        ("critical points", lambda: _critical_points(plt, shown, out)),
+        ("success against columns", lambda: _against_columns(plt, list(groups), out)),
+    ]
+    if load is not None:
+        drawings.append(
+            ("decision boundaries", lambda: _decision_boundaries(plt, shown, out, load))
+        )
     with plt.rc_context({"figure.dpi": 110, "font.size": 9, "axes.titlesize": 9}):
-        for draw in (_learning_curves, _final_loss, _critical_points):
-            path = draw(plt, shown, out)
-            if path is not None:
-                paths.append(path)
-        paths += _against_columns(plt, list(groups), out)
-        if load is not None:
-            path = _decision_boundaries(plt, shown, out, load)
-            if path is not None:
-                paths.append(path)
+        for what, draw in drawings:
+            try:
+                made = draw()
+            except Exception as exc:  # one figure's problem leaves the others (and the table)
+                logging.getLogger(__name__).warning("figure %s not drawn: %s", what, exc)
+                plt.close("all")
+                continue
+            paths += made if isinstance(made, list) else [made] if made is not None else []
     return paths
 
 
@@ -263,6 +273,7 @@ def _against_columns(plt: Any, groups: list[Group], out: Path) -> list[Path]:
             x = np.array([p[0] for p in pts])
             rate = np.array([p[1][2] for p in pts])
             err = np.array([[p[1][2] - p[1][3] for p in pts], [p[1][4] - p[1][2] for p in pts]])
+            err = np.clip(err, 0.0, None)
             ax.errorbar(x, rate, yerr=err, marker="o", capsize=3, label=", ".join(other) or None)
         ax.set_xlabel(key)
         values = [float(v) for v in swept[key]]

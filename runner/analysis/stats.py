@@ -17,6 +17,7 @@ and :mod:`runner.errors`.
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -42,7 +43,8 @@ def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # the interval holds p exactly, where rounding would put an end a hair inside it
+    return (min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)))
 
 
 def _none(value: str | None) -> bool:
@@ -98,6 +100,11 @@ class Group:
     key: tuple[Any, ...]
     label: str
     rows: list[RunRow] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The label without its table row: the configuration's name, or the ``by`` values."""
+        return re.sub(r"^row \d+ ", "", self.label)
 
     @property
     def counts(self) -> dict[str, int]:

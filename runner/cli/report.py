@@ -195,28 +195,37 @@ def print_study(study: Any, console: Console) -> None:
         return
     by = f" by {', '.join(study.by)}" if study.by else ""
     table = Table(
-        title=escape(f"{study.experiment}: per configuration{by}"), box=box.SIMPLE, padding=(0, 1)
+        title=escape(f"{study.experiment}: per configuration{by}"),
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
     )
-    table.add_column("configuration", overflow="fold", ratio=1)
-    table.add_column("runs", justify="right", no_wrap=True)
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("configuration", overflow="fold")
     table.add_column("solved", justify="right", no_wrap=True)
-    table.add_column("% [95% CI]", justify="right", no_wrap=True)
-    table.add_column("loss median", justify="right", no_wrap=True)
-    table.add_column("IQR", justify="right", no_wrap=True)
+    table.add_column("%\n[95% CI]", justify="right", no_wrap=True)
+    table.add_column("train loss\nmedian", justify="right", no_wrap=True)
+    table.add_column("\nIQR", justify="right", no_wrap=True)
     for i, g in enumerate(groups, start=1):
         s, loss = g.success, g.spread("train_loss")
         table.add_row(
-            f"{i}. {escape(g.label)}",
-            str(g.runs),
+            str(i),
+            escape(g.name),
             "-" if s is None else f"{s[0]}/{s[1]}",
             "-" if s is None else f"{_pct(s[2])} [{_pct(s[3])}-{_pct(s[4])}]",
             "-" if loss is None else f"{loss.median:.3g}",
             "-" if loss is None else f"{loss.q1:.2g}-{loss.q3:.2g}",
         )
     console.print(table)
+    console.print()
     for i, g in enumerate(groups, start=1):
         counts = g.counts
-        parts = [", ".join(f"{k} {v}" for k, v in counts.items() if v or k in ("finished",))]
+        parts = [
+            f"{g.runs} runs: "
+            + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k == "finished")
+        ]
         loss = g.spread("train_loss")
         if loss is not None:
             parts.append(f"train loss mean {loss.mean:.3g} ± {loss.sd:.2g}")
@@ -239,7 +248,7 @@ def print_study(study: Any, console: Console) -> None:
             parts.append(
                 "critical points: " + ", ".join(f"{k} {n}" for k, n in g.critical_points.items())
             )
-        console.print(f"{i}. " + escape("; ".join(parts)), soft_wrap=False)
+        console.print(f"{i}. {escape(g.label)}: " + escape("; ".join(parts)), soft_wrap=False)
     if study.files:
         console.print(f"figures and table written: {len(study.files)} files")
         for path in study.files:

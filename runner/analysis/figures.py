@@ -162,7 +162,7 @@ def _final_loss(plt: Any, groups: list[Group], out: Path) -> Path | None:
         ax.hlines(np.median(losses), i - 0.38, i + 0.38, color="black", lw=1.5)
     ax.set_yscale("log")
     ax.set_xticks(range(len(data)))
-    ax.set_xticklabels([_short(g.label, 28) for g, _ in data], rotation=20, ha="right")
+    ax.set_xticklabels([_short(g.name, 30) for g, _ in data], rotation=15, ha="right")
     ax.set_ylabel("final training loss (log scale)")
     ax.set_title("final loss of every run (bar: median)", loc="left")
     ax.grid(True, axis="y", which="major", alpha=0.3)
@@ -204,7 +204,7 @@ def _critical_points(plt: Any, groups: list[Group], out: Path) -> Path | None:
                         fontsize=8, bbox={"facecolor": "black", "alpha": 0.3, "lw": 0})  # fmt: skip
         left += widths
     ax.set_yticks(y)
-    ax.set_yticklabels([_short(g.label, 28) for g, _ in counted])
+    ax.set_yticklabels([_short(g.name, 30) for g, _ in counted])
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of the tested runs (hatched: not stationary)")
     ax.set_title("critical-point class at the final weights", loc="left")
@@ -268,16 +268,20 @@ def _against_columns(plt: Any, groups: list[Group], out: Path) -> list[Path]:
         if not lines:
             continue
         fig, ax = plt.subplots(figsize=(6.0, 4.0))
-        for other, pts in sorted(lines.items()):
+        values = [float(v) for v in swept[key]]
+        log = min(values) > 0 and max(values) / min(values) >= 10
+        span = (math.log10(max(values) / min(values)) if log else max(values) - min(values)) or 1
+        for i, (other, pts) in enumerate(sorted(lines.items())):
             pts.sort(key=lambda p: p[0])
+            dodge = (i - (len(lines) - 1) / 2) * 0.012 * span  # lines side by side, not on top
             x = np.array([p[0] for p in pts])
+            x = x * 10**dodge if log else x + dodge
             rate = np.array([p[1][2] for p in pts])
             err = np.array([[p[1][2] - p[1][3] for p in pts], [p[1][4] - p[1][2] for p in pts]])
             err = np.clip(err, 0.0, None)
             ax.errorbar(x, rate, yerr=err, marker="o", capsize=3, label=", ".join(other) or None)
         ax.set_xlabel(key)
-        values = [float(v) for v in swept[key]]
-        if min(values) > 0 and max(values) / min(values) >= 10:
+        if log:
             ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
         ax.set_ylabel("success rate (95% Wilson interval)")

@@ -165,6 +165,27 @@ class Group:
         """How many runs fell in each critical-point class (runs without the test left out)."""
         return dict(Counter(r.critical_point for r in self.rows if r.critical_point).most_common())
 
+    @property
+    def critical_unsolved(self) -> dict[str, int]:
+        """How many runs of each critical-point class did not succeed."""
+        return dict(
+            Counter(
+                r.critical_point for r in self.rows if r.critical_point and succeeded(r) is False
+            )
+        )
+
+    def curvature(self) -> dict[str, Spread | None]:
+        """The largest and smallest Hessian eigenvalue of the solved and the unsolved runs:
+        the curvature that tells stuck runs from solved ones."""
+        out: dict[str, Spread | None] = {}
+        for outcome, name in ((True, "solved"), (False, "unsolved")):
+            mine = [r for r in self.rows if r.critical_point and succeeded(r) is outcome]
+            for key in ("hessian_max_eigenvalue", "hessian_min_eigenvalue"):
+                out[f"{name}_{key.removeprefix('hessian_')}"] = Spread.of(
+                    [r.finals[key] for r in mine if key in r.finals]
+                )
+        return out
+
     def to_json(self) -> dict[str, Any]:
         success, members = self.success, self.members
         spreads = {f: self.spread(f) for f in ("train_loss", "test_loss")}
@@ -184,6 +205,10 @@ class Group:
             **{f: None if s is None else s.to_json() for f, s in spreads.items()},
             "epochs_to_converge": None if epochs is None else epochs.to_json(),
             "critical_points": self.critical_points,
+            "critical_points_unsolved": self.critical_unsolved,
+            "curvature": {
+                k: None if v is None else v.to_json() for k, v in self.curvature().items()
+            },
         }
 
 

@@ -21,7 +21,8 @@ COLUMNS = (
     "train_loss_median", "train_loss_q1", "train_loss_q3", "train_loss_mean", "train_loss_sd",
     "test_loss_median", "test_loss_q1", "test_loss_q3", "test_loss_mean", "test_loss_sd",
     "epochs_to_converge_median", "restart_successes", "restart_members", "restart_success_rate",
-    "critical_points",
+    "critical_points", "critical_points_unsolved",
+    "solved_max_eigenvalue_median", "unsolved_max_eigenvalue_median",
 )  # fmt: skip
 
 
@@ -51,6 +52,13 @@ def flat_row(group: Group) -> dict[str, Any]:
         m = data["restarts_success"]
         row.update(restart_successes=m["k"], restart_members=m["n"], restart_success_rate=m["rate"])
     row["critical_points"] = "; ".join(f"{k}: {n}" for k, n in data["critical_points"].items())
+    row["critical_points_unsolved"] = "; ".join(
+        f"{k}: {n}" for k, n in data["critical_points_unsolved"].items()
+    )
+    for name in ("solved", "unsolved"):
+        spread = data["curvature"][f"{name}_max_eigenvalue"]
+        if spread:
+            row[f"{name}_max_eigenvalue_median"] = spread["median"]
     return row
 
 

@@ -245,9 +245,22 @@ def print_study(study: Any, console: Console) -> None:
                 f"[{_pct(members[3])}-{_pct(members[4])}]"
             )
         if g.critical_points:
+            unsolved = g.critical_unsolved
             parts.append(
-                "critical points: " + ", ".join(f"{k} {n}" for k, n in g.critical_points.items())
+                "critical points: "
+                + ", ".join(
+                    f"{k} {n}" + (f" ({unsolved[k]} unsolved)" if unsolved.get(k) else "")
+                    for k, n in g.critical_points.items()
+                )
             )
+            curvature = g.curvature()
+            said = [
+                f"{name} {c.median:.2g} ({c.q1:.2g}-{c.q3:.2g})"
+                for name in ("solved", "unsolved")
+                if (c := curvature[f"{name}_max_eigenvalue"]) is not None
+            ]
+            if said:
+                parts.append("largest eigenvalue median (IQR): " + ", ".join(said))
         console.print(f"{i}. {escape(g.label)}: " + escape("; ".join(parts)), soft_wrap=False)
     if study.files:
         console.print(f"figures and table written: {len(study.files)} files")

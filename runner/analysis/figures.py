@@ -178,16 +178,14 @@ def _class_order(label: str) -> tuple[int, bool]:
 
 def _critical_points(plt: Any, groups: list[Group], out: Path) -> Path | None:
     """Left: each configuration's classes as shares of its tested runs (hatched: not
-    stationary). Right: every tested run's final loss against its largest Hessian eigenvalue,
-    coloured by class, solved runs as dots and unsolved ones as crosses: the curvature that
-    tells stuck runs apart."""
+    stationary). Then every tested run's final loss against its largest and its smallest
+    Hessian eigenvalue, coloured by class, solved runs as dots and unsolved ones as crosses:
+    the curvature that tells stuck runs apart."""
     counted = [(g, g.critical_points) for g in groups if g.critical_points]
     if not counted:
         return None
     labels = sorted({k for _, c in counted for k in c}, key=_class_order)
-    fig, (ax, scatter) = plt.subplots(
-        1, 2, figsize=(11.0, 2.6 + 0.5 * len(counted)), gridspec_kw={"width_ratios": [1, 1]}
-    )
+    fig, (ax, scatter, smallest) = plt.subplots(1, 3, figsize=(14.0, 3.0 + 0.5 * len(counted)))
     y = np.arange(len(counted))[::-1]
     left = np.zeros(len(counted))
     for label in labels:
@@ -209,27 +207,35 @@ def _critical_points(plt: Any, groups: list[Group], out: Path) -> Path | None:
     ax.set_xlabel("share of the tested runs (hatched: not stationary)")
     ax.set_title("critical-point class at the final weights", loc="left")
     ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2, fontsize=8)
-    points: dict[tuple[str, bool], list[tuple[float, float]]] = {}
-    for g, _ in counted:
-        for r in g.rows:
-            lam, loss = r.finals.get("hessian_max_eigenvalue"), r.finals.get("train_loss")
-            if r.critical_point is None or lam is None or loss is None:
-                continue
-            key = (r.critical_point, bool(succeeded(r)))
-            points.setdefault(key, []).append((max(lam, 1e-12), max(loss, 1e-12)))
-    for (label, ok), pts in sorted(points.items(), key=lambda kv: _class_order(kv[0][0])):
-        xy = np.array(pts)
-        scatter.scatter(xy[:, 0], xy[:, 1], s=18 if ok else 28, marker="o" if ok else "x",
-                        color=CLASS_COLOURS.get(label.split()[0], "0.5"), alpha=0.75,
-                        lw=0 if ok else 1.2,
-                        label=f"{label}, {'solved' if ok else 'not solved'}")  # fmt: skip
-    scatter.set_xscale("log")
-    scatter.set_yscale("log")
-    scatter.set_xlabel("largest Hessian eigenvalue")
+    for panel, key, what in (
+        (scatter, "hessian_max_eigenvalue", "largest"),
+        (smallest, "hessian_min_eigenvalue", "smallest"),
+    ):
+        points: dict[tuple[str, bool], list[tuple[float, float]]] = {}
+        for g, _ in counted:
+            for r in g.rows:
+                lam, loss = r.finals.get(key), r.finals.get("train_loss")
+                if r.critical_point is None or lam is None or loss is None:
+                    continue
+                point = (max(lam, 1e-12) if what == "largest" else lam, max(loss, 1e-12))
+                points.setdefault((r.critical_point, bool(succeeded(r))), []).append(point)
+        for (label, ok), pts in sorted(points.items(), key=lambda kv: _class_order(kv[0][0])):
+            xy = np.array(pts)
+            panel.scatter(xy[:, 0], xy[:, 1], s=18 if ok else 28, marker="o" if ok else "x",
+                          color=CLASS_COLOURS.get(label.split()[0], "0.5"), alpha=0.75,
+                          lw=0 if ok else 1.2,
+                          label=f"{label}, {'solved' if ok else 'not solved'}")  # fmt: skip
+        if what == "largest":
+            panel.set_xscale("log")
+        else:  # both signs: linear within 1e-6 of zero, logarithmic beyond
+            panel.set_xscale("symlog", linthresh=1e-6)
+            panel.axvline(0, color="black", lw=0.8)
+        panel.set_yscale("log")
+        panel.set_xlabel(f"{what} Hessian eigenvalue")
+        panel.grid(True, which="major", alpha=0.3)
     scatter.set_ylabel("final training loss")
     scatter.set_title("curvature against loss, every tested run", loc="left")
-    scatter.grid(True, which="major", alpha=0.3)
-    scatter.legend(frameon=False, fontsize=7, loc="best")
+    smallest.legend(frameon=False, fontsize=7, loc="best")
     return _save(plt, fig, out / "critical_points.png")
 
 

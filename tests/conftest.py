@@ -564,9 +564,14 @@ def study_store(tmp_path_factory: pytest.TempPathFactory, tracking_template_db: 
     """``(tracking uri, table path, the sweep's parent run id)`` of the recorded study above,
     made once for every worker."""
 
-    def make(folder: Path) -> None:
+    def make(scratch: Path) -> None:
+        # the store lives beside the scratch folder, never renamed: its runs record where their
+        # artifacts are
         from runner.sweep import run_sweep
 
+        folder = scratch.parent / "study-store-data"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
         shutil.copyfile(tracking_template_db, folder / "mlflow.db")
         table = folder / "xor_study.csv"
         table.write_text(STUDY_TABLE)
@@ -575,6 +580,6 @@ def study_store(tmp_path_factory: pytest.TempPathFactory, tracking_template_db: 
         assert summary.finished == 12 and summary.study is not None, summary.results
         (folder / "parent").write_text(str(summary.parent_run_id))
 
-    folder = made_once(tmp_path_factory, "study-store", make)
+    folder = made_once(tmp_path_factory, "study-store", make).parent / "study-store-data"
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     return uri, folder / "xor_study.csv", (folder / "parent").read_text()

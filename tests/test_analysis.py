@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from _specs import spec_of
 
-from runner.analysis import wilson
+from runner.analysis import RunRow, summarize, wilson
 from runner.engine import curvature
 from runner.engine.curvature import classify
 from runner.engine.population import PopulationTask, run_population
@@ -279,3 +279,34 @@ def test_a_killed_sweep_s_report_is_its_finished_half(sqlite_uri, tmp_path) -> N
     assert group.spread("train_loss").median == pytest.approx(
         np.median([r.metrics["train_loss"] for r in done])
     )
+
+
+def row_of(seed: int, **fields) -> RunRow:
+    """A run as the adapter gives it, for statistics whose inputs are plain numbers."""
+    values = dict(
+        run_id=f"r{seed}", configuration="c", seed=seed, status="finished", name="n", row=1,
+        params={"target_loss": "0.1", "gradient_tolerance": "None"}, finals={"train_loss": 0.05},
+        converged=True, epochs=100.0 + seed, restarts=1, critical_point=None,
+    )  # fmt: skip
+    values.update(fields)
+    return RunRow(**values)
+
+
+def test_target_loss_decides_success_and_converged_runs_give_epochs() -> None:
+    rows = [row_of(0), row_of(1), row_of(2, finals={"train_loss": 0.5}, converged=False)]
+    rows.append(row_of(3, status="diverged", finals={}))
+    rows.append(row_of(4, status="failed", finals={}))  # an error, not an outcome
+    (group,) = summarize(rows)
+    assert group.success[:2] == (2, 4)
+    assert group.epochs_to_converge.median == 100.5 and group.epochs_to_converge.n == 2
+    assert group.counts == {"finished": 3, "diverged": 1, "failed": 1, "killed": 0}
+
+
+def test_a_spooled_result_keeps_its_tags(tmp_path, xor_results) -> None:
+    from runner.tracking import result_from_spool, result_to_spool
+
+    result = dataclasses.replace(
+        xor_results[0], tags={"runner.critical_point": "saddle stationary"}
+    )
+    back, _ = result_from_spool(result_to_spool(result, tmp_path / "item"))
+    assert back.tags == {"runner.critical_point": "saddle stationary"}

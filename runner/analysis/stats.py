@@ -143,10 +143,11 @@ class Group:
 
     @property
     def epochs_to_converge(self) -> Spread | None:
-        """The epochs of the converged runs, where a stop rule applies."""
+        """The epochs of the finished runs that converged, where a stop rule applies."""
         if not self.stop_rule:
             return None
-        return Spread.of([r.epochs for r in self.rows if r.converged and r.epochs is not None])  # type: ignore[misc]
+        done = [r for r in self.rows if r.status == "finished" and r.converged]
+        return Spread.of([r.epochs for r in done if r.epochs is not None])
 
     @property
     def members(self) -> tuple[int, int, float, float, float] | None:

@@ -562,6 +562,7 @@ def report_to_parent(summary: SweepSummary) -> Study | None:
     import tempfile
 
     from runner import analysis
+    from runner.errors import first_line
     from runner.tracking import reading
 
     try:
@@ -577,5 +578,8 @@ def report_to_parent(summary: SweepSummary) -> Study | None:
             made.files = []
             return made
     except Exception as exc:  # the report is a view of what is recorded, not part of it
-        logging.getLogger(__name__).warning("the sweep's report was not made: %s", exc)
+        logging.getLogger(__name__).warning(
+            "the sweep's report was not made (%s); runner report makes it from the store",
+            first_line(exc),
+        )
         return None

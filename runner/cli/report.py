@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from typing import Any
 
 from rich import box
@@ -208,11 +209,12 @@ def print_study(study: Any, console: Console) -> None:
     table.add_column("%\n[95% CI]", justify="right", no_wrap=True)
     table.add_column("train loss\nmedian", justify="right", no_wrap=True)
     table.add_column("\nIQR", justify="right", no_wrap=True)
+    names = Counter(g.name for g in groups)  # a name two configurations share: with its row
     for i, g in enumerate(groups, start=1):
         s, loss = g.success, g.spread("train_loss")
         table.add_row(
             str(i),
-            escape(g.name),
+            escape(g.name if names[g.name] == 1 else g.label),
             "-" if s is None else f"{s[0]}/{s[1]}",
             "-" if s is None else f"{_pct(s[2])} [{_pct(s[3])}-{_pct(s[4])}]",
             "-" if loss is None else f"{loss.median:.3g}",

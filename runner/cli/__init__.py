@@ -76,6 +76,7 @@ def cli(traceback: bool) -> None:
     Examples:
       runner sweep experiments/xor.csv          train every row of a table
       runner sweep experiments/xor.csv --dry-run
+      runner report experiments/xor.csv --out report/   statistics, figures
       runner plugins                            what is installed
       runner check sigmoid momentum             conformance-check plugins
       mlflow ui --backend-store-uri sqlite:///mlflow.db

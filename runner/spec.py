@@ -22,8 +22,9 @@ Params = tuple[tuple[str, Any], ...]
 
 #: RunSpec fields that take no part in the hash as they are: where the spec came from, what it is
 #: called, what its row's comment says, the plugins' versions (those enter the hash on their own,
-#: under "plugins") and the digests of its files (those stand in the hash for the files' paths)
-NOT_HASHED = frozenset({"row", "source", "versions", "name", "files", "note"})
+#: under "plugins") and the digests of its files (those stand in the hash for the files' paths);
+#: and ``critical_points``, which asks for a test after training and does not change its result
+NOT_HASHED = frozenset({"row", "source", "versions", "name", "files", "note", "critical_points"})
 
 #: RunSpec fields added after the first stores were written, with the value every spec had
 #: before: a field at that value is left out of the hash, so that no table's hashes change
@@ -112,6 +113,7 @@ class RunSpec:
     validation_fraction: float = 0.1
     patience: int = 10
     tol: float = 1e-4
+    critical_points: str | None = "auto"
     row: int = field(default=0, compare=False)
     source: str = field(default="", compare=False)
     name: str = field(default="", compare=False)
@@ -245,6 +247,7 @@ class RunResult:
     ``traceback`` is the whole traceback of a ``failed`` run whose plugin raised (the one-line
     ``reason`` says what happened; the traceback says where). ``dataset`` says what it trained
     on (``runner.engine.data.describe_data``; empty when training never reached the data).
+    ``tags`` are tags the run carries besides those of its spec (``runner.critical_point``).
     """
 
     spec: RunSpec
@@ -262,3 +265,4 @@ class RunResult:
     dataset: dict[str, Any] = field(default_factory=dict)
     #: why training stopped: epochs, target_loss, gradient_tolerance, early_stopping, diverged
     stop_reason: str = ""
+    tags: dict[str, str] = field(default_factory=dict)

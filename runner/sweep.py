@@ -84,6 +84,8 @@ class SweepSummary:
     ranking: Ranking | None = None
     #: the plan's estimated peak memory (bytes) and training time (seconds), when checked
     estimate: budget.Estimate | None = None
+    #: the per-configuration statistics of the experiment at the sweep's end (:func:`study`)
+    study: Study | None = None
 
     @property
     def to_run(self) -> int:
@@ -176,6 +178,7 @@ def run_sweep(
     bounds: Mapping[str, int | None] | None = None,
     max_memory: float | None = None,
     max_hours: float = MAX_HOURS,
+    report: bool = False,
 ) -> SweepSummary:
     """Run every configuration of ``table`` not yet FINISHED in its experiment.
 
@@ -189,6 +192,10 @@ def run_sweep(
     (default: what the machine has available) or whose estimated time exceeds ``max_hours`` is
     refused with the estimate, a :class:`~runner.errors.TableError`, before the store is opened
     (not checked with a ``scheduler``: the cluster's machines are not this one).
+
+    With ``report`` (``runner sweep`` asks for it unless ``--no-report``), a sweep that
+    finishes logs the experiment's study (:func:`study`: the per-configuration table and the
+    figures) to its parent run and keeps it in the summary; the figures take seconds.
     """
     from runner import execution, tracking
     from runner.table import load_specs
@@ -333,7 +340,9 @@ def run_sweep(
                 _finish(tracker, parent, summary, "FAILED")
             raise
         _finish(tracker, parent, summary, "FINISHED")
-        return summary
+    if report:
+        summary.study = report_to_parent(summary)
+    return summary
 
 
 def check_budget(
@@ -583,3 +592,95 @@ def ranked(summary: SweepSummary, n: int = 10) -> list[tuple[str | None, RunResu
     rows = [(rid, r) for rid, r in summary.results if r.status not in ("failed", "done")]
     rank = summary.ranking or ranking([r for _, r in rows], summary.rank_by)
     return sorted(rows, key=lambda item: rank.key(item[1]))[:n]
+
+
+# --- the study: per-configuration statistics and figures from the store (runner.analysis) ---
+
+
+@dataclass
+class Study:
+    """An experiment's runs as a study: its groups (:class:`runner.analysis.Group`), and the
+    figures and CSV written, when a folder was given."""
+
+    experiment: str
+    tracking_uri: str
+    groups: list[Any]
+    files: list[Path] = field(default_factory=list)
+    by: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "experiment": self.experiment,
+            "tracking_uri": self.tracking_uri,
+            "by": list(self.by),
+            "groups": [g.to_json() for g in self.groups],
+            "files": [str(p) for p in self.files],
+        }
+
+
+def study(
+    experiment: str,
+    *,
+    tracking_uri: str | None = None,
+    by: tuple[str, ...] = (),
+    out: Path | None = None,
+) -> Study:
+    """The study of ``experiment`` from the store alone (every sweep of it, finished or not):
+    its groups, and with ``out`` the figures (PNG) and the table (CSV) written there."""
+    from runner import analysis
+    from runner.analysis import figures, runs
+    from runner.tracking import load_network, reading, resolve_uri
+
+    uri = resolve_uri(tracking_uri)
+    found = reading.study_runs(experiment, uri)
+    curves: dict[str, tuple[list[int], list[float]]] = {}
+    if out is not None:  # the curves of the first figures.MAX_CURVES seeds of each configuration
+        ended = [r for r in found if r.data.tags.get("runner.status") in ("finished", "diverged")]
+        ended.sort(key=lambda r: int(r.data.tags.get("runner.seed") or 0))
+        per: dict[str, int] = defaultdict(int)
+        ids = []
+        for r in ended:
+            configuration = r.data.tags.get("runner.configuration", "")
+            per[configuration] += 1
+            if per[configuration] <= figures.MAX_CURVES:
+                ids.append(r.info.run_id)
+        curves = reading.metric_histories(ids, runs.CURVE, uri)
+    rows = [analysis.run_row(r, curves.get(r.info.run_id)) for r in found]
+    groups = analysis.summarize(rows, by)
+    result = Study(experiment, uri, groups, by=tuple(by))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        result.files = figures.draw_all(groups, out, load=lambda rid: load_network(rid, uri))
+        result.files.append(analysis.write_csv(groups, out / "summary.csv"))
+    return result
+
+
+def report_to_parent(summary: SweepSummary) -> Study | None:
+    """At a sweep's end: the experiment's study, its figures, table and CSV logged to the
+    sweep's parent run. A problem here never fails the sweep (its runs are recorded): it is
+    one warning line, and ``runner report`` makes the same from the store."""
+    import logging
+    import tempfile
+
+    from runner import analysis
+    from runner.errors import first_line
+    from runner.tracking import reading
+
+    try:
+        with tempfile.TemporaryDirectory(prefix="runner-report-") as tmp:
+            made = study(summary.experiment, tracking_uri=summary.tracking_uri, out=Path(tmp))
+            if summary.parent_run_id is not None:
+                reading.log_report(
+                    summary.parent_run_id,
+                    analysis.table_columns(made.groups),
+                    made.files,
+                    summary.tracking_uri,
+                )
+            made.files = []
+            return made
+    except Exception as exc:  # the report is a view of what is recorded, not part of it
+        logging.getLogger(__name__).warning(
+            "the sweep's report was not made (%s); runner report makes it from the store",
+            first_line(exc),
+        )
+        return None

@@ -546,3 +546,40 @@ def postgres() -> Iterator[Postgres]:
 
 
 # --- end of tracking ---
+
+
+# --- a recorded study for tests/test_analysis.py and tests/test_cli.py ---
+# One real sweep of a small XOR table into a SQLite store of its own, made once per session (and
+# per xdist worker): the plain gd row of the notes (some seeds stuck) and its 3-restart twin,
+# six seeds each, the critical-point test on. Tests read it; none writes to it.
+
+STUDY_TABLE = """dataset,hidden,optimizer,learning_rate,restarts,epochs,seed,critical_points
+xor,2,gd,1.0,1,1500,0..5,true
+xor,2,gd,1.0,3,1500,0..5,true
+"""
+
+
+@pytest.fixture(scope="session")
+def study_store(tmp_path_factory: pytest.TempPathFactory, tracking_template_db: Path) -> tuple:
+    """``(tracking uri, table path, the sweep's parent run id)`` of the recorded study above,
+    made once for every worker."""
+
+    def make(scratch: Path) -> None:
+        # the store lives beside the scratch folder, never renamed: its runs record where their
+        # artifacts are
+        from runner.sweep import run_sweep
+
+        folder = scratch.parent / "study-store-data"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        shutil.copyfile(tracking_template_db, folder / "mlflow.db")
+        table = folder / "xor_study.csv"
+        table.write_text(STUDY_TABLE)
+        uri = f"sqlite:///{folder / 'mlflow.db'}"
+        summary = run_sweep(table, tracking_uri=uri, jobs=1, report=True)
+        assert summary.finished == 12 and summary.study is not None, summary.results
+        (folder / "parent").write_text(str(summary.parent_run_id))
+
+    folder = made_once(tmp_path_factory, "study-store", make).parent / "study-store-data"
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    return uri, folder / "xor_study.csv", (folder / "parent").read_text()

@@ -18,7 +18,7 @@ def invoke(*args: str, **kwargs):
 def test_help_lists_commands_with_examples():
     result = invoke("--help")
     assert result.exit_code == 0
-    for command in ("sweep", "plugins", "check"):
+    for command in ("sweep", "report", "plugins", "check"):
         assert command in result.output
     assert "runner sweep experiments/xor.csv" in result.output
     sweep_help = invoke("sweep", "--help")
@@ -108,6 +108,61 @@ def test_an_80_column_terminal_shows_the_results_without_wrapping_a_row(sqlite_u
         assert any(f"xor-seed{seed}" in line for line in lines)
     ids = [word for line in table_lines for word in line.split() if len(word) == 32]
     assert len(ids) == 3
+    # then the study: the per-configuration table, fitting 80 columns too
+    title = next(i for i, line in enumerate(lines) if "xor: per configuration" in line)
+    assert max(len(line) for line in lines[title:]) <= 80
+    assert any(line.split()[:2] == ["1.", "row"] and " 3 " in line for line in lines[title:])
+
+
+def test_report_prints_the_per_configuration_table_in_80_columns(study_store):
+    uri, table, _ = study_store
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(
+        cli, ["report", str(table), "--tracking-uri", uri], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "xor_study: per configuration" in result.output
+    assert "critical points:" in result.output and "restarts alone" in result.output
+
+
+def test_report_json_is_the_study(study_store):
+    from runner.sweep import study
+
+    uri, table, _ = study_store
+    result = invoke("report", "--experiment", table.stem, "--tracking-uri", uri, "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    expected = study(table.stem, tracking_uri=uri).to_json()
+    assert data["groups"] == json.loads(json.dumps(expected["groups"]))
+    assert [g["runs"] for g in data["groups"]] == [6, 6]
+
+
+def test_report_out_writes_the_figures_and_the_csv(study_store, tmp_path):
+    uri, table, _ = study_store
+    out = tmp_path / "figures"
+    result = invoke(
+        "report", str(table), "--tracking-uri", uri, "--out", str(out), "--by", "restarts"
+    )
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in out.iterdir())
+    assert "summary.csv" in written and "final_loss.png" in written
+    assert "restarts=3" in (out / "summary.csv").read_text()
+
+
+def test_report_errors_are_one_line_and_exit_2(study_store, tmp_path):
+    uri, table, _ = study_store
+    cases = [
+        ([], "give a TABLE or --experiment NAME"),
+        (["--experiment", "xor_studdy", "--tracking-uri", uri], "did you mean 'xor_study'?"),
+        ([str(table), "--tracking-uri", uri, "--by", "learning_rat"], "did you mean"),
+    ]
+    for args, says in cases:
+        result = CliRunner().invoke(cli, ["report", *args])
+        assert result.exit_code == 2, result.output
+        assert says in result.output and "Traceback" not in result.output
+        errors = [line for line in result.output.splitlines() if line.startswith("Error")]
+        assert len(errors) == 1
 
 
 def test_plugin_descriptions_are_shown_as_written_and_fit_80_columns():

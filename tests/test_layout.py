@@ -2,9 +2,9 @@
 
 Every ``import`` of every module under ``runner/`` and ``plugins/`` is read with :mod:`ast`
 (function-level and ``TYPE_CHECKING`` imports included: they are dependencies too). A module may
-import its own room and the rooms below it: cli -> sweep -> table / execution / tracking / testing
--> engine -> plugin -> spec / errors / version / environ. No module imports another that
-imports it back, through any chain.
+import its own room and the rooms below it: cli -> sweep -> table / execution / tracking /
+testing / analysis -> engine -> plugin -> spec / errors / version / environ. No module imports
+another that imports it back, through any chain.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ RANKS = {
     "runner.execution": 3,
     "runner.tracking": 3,
     "runner.testing": 3,
+    "runner.analysis": 3,  # the study of a sweep: statistics and figures of runs it is given
     "runner.sweep": 4,
     "runner.cli": 5,
     "runner.model": 5,  # the public face of trained networks: engine and tracking
@@ -155,6 +156,7 @@ LIBRARY_ROOMS = {
     "distributed": {"runner.execution"},
     "rich": {"runner.cli"},
     "click": {"runner.cli"},
+    "matplotlib": {"runner.analysis"},
 }
 
 
@@ -174,6 +176,7 @@ LAZY = {
     "runner.tracking": ("mlflow", "pandas"),
     "runner.engine.population": ("mlflow", "pandas", "sklearn"),
     "runner.testing": ("pytest", "mlflow", "pandas"),
+    "runner.analysis": ("mlflow", "pandas", "matplotlib"),
 }
 
 

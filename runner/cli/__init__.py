@@ -76,6 +76,7 @@ def cli(traceback: bool) -> None:
     Examples:
       runner sweep experiments/xor.csv          train every row of a table
       runner sweep experiments/xor.csv --dry-run
+      runner report experiments/xor.csv --out report/   statistics, figures
       runner plugins                            what is installed
       runner check sigmoid momentum             conformance-check plugins
       mlflow ui --backend-store-uri sqlite:///mlflow.db
@@ -337,6 +338,11 @@ def _bound_options(command: Any) -> Any:
     "classification; the loss when every run has the same cost).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--no-report",
+    is_flag=True,
+    help="Skip the study at the end (per-configuration table, figures on the sweep's run).",
+)
 @_bound_options
 @click.option(
     "--max-memory-gb",
@@ -361,6 +367,7 @@ def sweep(
     timeout: float | None,
     rank_by: str | None,
     quiet: bool,
+    no_report: bool,
     force_jobs: bool,
     max_memory_gb: float | None,
     max_hours: float | None,
@@ -418,6 +425,7 @@ def sweep(
             bounds={name.removeprefix("max_"): value for name, value in max_bounds.items()},
             max_memory=None if max_memory_gb is None else max_memory_gb * 2**30,
             max_hours=MAX_HOURS if max_hours is None else max_hours,
+            report=not no_report,
         )
     finally:
         observer.close()
@@ -425,8 +433,69 @@ def sweep(
         print_plan(summary, out)
         return
     print_results(summary, out)
+    if summary.study is not None:
+        from runner.cli.report import print_study
+
+        print_study(summary.study, out)
     if summary.failed:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("table", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."
+)
+@click.option("--experiment", help="MLflow experiment name (default: the table's file name).")
+@click.option(
+    "--by",
+    "by",
+    multiple=True,
+    help="Group the runs by this table column (repeatable) instead of by configuration.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write the figures (PNG) and the table (summary.csv) to this folder.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
+def report(
+    table: Path | None,
+    tracking_uri: str | None,
+    experiment: str | None,
+    by: tuple[str, ...],
+    out: Path | None,
+    as_json: bool,
+) -> None:
+    """Per-configuration statistics of TABLE's experiment, from the store alone.
+
+    Groups the child runs of every sweep of the experiment by configuration (a row's expansion
+    with the seed taken out; its seeds are the replicates) and prints, for each: the runs, the
+    success rate (every training sample classified right, or target_loss reached) with its 95%
+    Wilson interval, the final training loss's median and interquartile range; under the
+    table, how the runs ended, mean and sd, the test loss, epochs to converge, the restarts'
+    own success and the critical-point classes. Works on a partial or resumed sweep.
+
+    \b
+    Examples:
+      runner report experiments/xor.csv
+      runner report experiments/xor.csv --out report/ --by learning_rate
+      runner report --experiment xor --tracking-uri http://127.0.0.1:5000 --json
+    """
+    if table is None and not experiment:
+        raise click.UsageError("give a TABLE or --experiment NAME")
+    from runner.sweep import study
+
+    name = experiment or table.stem  # type: ignore[union-attr]
+    made = study(name, tracking_uri=tracking_uri, by=by, out=out)
+    if as_json:
+        click.echo(json.dumps(made.to_json(), indent=2, default=str))
+        return
+    from rich.console import Console
+
+    from runner.cli.report import print_study
+
+    print_study(made, Console())
 
 
 def _add_plugin_commands() -> None:

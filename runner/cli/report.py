@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from typing import Any
 
 from rich import box
@@ -178,3 +179,92 @@ def print_results(summary: SweepSummary, console: Console, n: int = 10) -> None:
     if summary.ui_command:
         console.print("Open the results:")
         console.print(summary.ui_command, soft_wrap=True, markup=False, highlight=False)
+
+
+def _pct(value: float) -> str:
+    return "-" if value is None or math.isnan(value) else f"{100 * value:.0f}"
+
+
+def print_study(study: Any, console: Console) -> None:
+    """The per-configuration table of a study (:func:`runner.sweep.study`): runs, success with
+    its 95% Wilson interval, final training loss median and IQR; under it, per configuration,
+    how the runs ended, mean and sd, the test loss, epochs to converge, the restarts' own
+    success and the critical-point classes. Fits 80 columns."""
+    groups = study.groups
+    if not groups:
+        console.print(f"no runs in experiment {escape(study.experiment)} yet")
+        return
+    by = f" by {', '.join(study.by)}" if study.by else ""
+    table = Table(
+        title=escape(f"{study.experiment}: per configuration{by}"),
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("configuration", overflow="fold")
+    table.add_column("solved", justify="right", no_wrap=True)
+    table.add_column("%\n[95% CI]", justify="right", no_wrap=True)
+    table.add_column("train loss\nmedian", justify="right", no_wrap=True)
+    table.add_column("\nIQR", justify="right", no_wrap=True)
+    names = Counter(g.name for g in groups)  # a name two configurations share: with its row
+    for i, g in enumerate(groups, start=1):
+        s, loss = g.success, g.spread("train_loss")
+        table.add_row(
+            str(i),
+            escape(g.name if names[g.name] == 1 else g.label),
+            "-" if s is None else f"{s[0]}/{s[1]}",
+            "-" if s is None else f"{_pct(s[2])} [{_pct(s[3])}-{_pct(s[4])}]",
+            "-" if loss is None else f"{loss.median:.3g}",
+            "-" if loss is None else f"{loss.q1:.2g}-{loss.q3:.2g}",
+        )
+    console.print(table)
+    console.print()
+    for i, g in enumerate(groups, start=1):
+        counts = g.counts
+        parts = [
+            f"{g.runs} runs: "
+            + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k == "finished")
+        ]
+        loss = g.spread("train_loss")
+        if loss is not None:
+            parts.append(f"train loss mean {loss.mean:.3g} ± {loss.sd:.2g}")
+        test = g.spread("test_loss")
+        if test is not None:
+            parts.append(
+                f"test loss median {test.median:.3g} (IQR {test.q1:.2g}-{test.q3:.2g}), "
+                f"mean {test.mean:.3g} ± {test.sd:.2g}"
+            )
+        epochs = g.epochs_to_converge
+        if epochs is not None:
+            parts.append(f"converged in {epochs.median:.0f} epochs (median of {epochs.n})")
+        members = g.members
+        if members is not None:
+            parts.append(
+                f"restarts alone {members[0]}/{members[1]} = {_pct(members[2])}% "
+                f"[{_pct(members[3])}-{_pct(members[4])}]"
+            )
+        if g.critical_points:
+            unsolved = g.critical_unsolved
+            parts.append(
+                "critical points: "
+                + ", ".join(
+                    f"{k} {n}" + (f" ({unsolved[k]} unsolved)" if unsolved.get(k) else "")
+                    for k, n in g.critical_points.items()
+                )
+            )
+            curvature = g.curvature()
+            said = [
+                f"{name} {c.median:.2g} ({c.q1:.2g}-{c.q3:.2g})"
+                for name in ("solved", "unsolved")
+                if (c := curvature[f"{name}_max_eigenvalue"]) is not None
+            ]
+            if said:
+                parts.append("largest eigenvalue median (IQR): " + ", ".join(said))
+        console.print(f"{i}. {escape(g.label)}: " + escape("; ".join(parts)), soft_wrap=False)
+    if study.files:
+        console.print(f"figures and table written: {len(study.files)} files")
+        for path in study.files:
+            console.print(f"  {escape(str(path))}", soft_wrap=True)

@@ -12,6 +12,7 @@ and :mod:`runner.spec`.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import time
 import traceback
@@ -21,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from runner.engine import curvature
 from runner.engine.buffers import member_hyper
 from runner.engine.data import (
     DataKey,
@@ -280,6 +282,9 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
         chosen = int(mine[strategies[i].select(scores, **spec.params_of("strategy"))])
         m = members[chosen]
         metrics = {k: float(v[chosen]) for k, v in final.items()}
+        succeeded = _succeeded(spec, final, members, mine)
+        if succeeded is not None:  # how many of the members succeeded on their own
+            metrics["restarts_succeeded"] = float(np.sum(succeeded))
         metrics.update(
             epochs=float(m.epochs),
             converged=float(m.converged),
@@ -311,4 +316,45 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
                 stop_reason=m.stop_reason,
             )
         )
+    _test_critical_points(network, data, results)
     return results
+
+
+def _succeeded(spec: RunSpec, final: dict[str, Any], members: PopulationResult, mine: Any) -> Any:
+    """Which of a configuration's members (restarts) succeeded on their own: reached
+    ``target_loss`` where one is given, else classified every training sample right (for
+    classification); None where neither applies. A diverged member never succeeds."""
+    alive = ~members.diverged[mine]
+    if spec.target_loss is not None:
+        return alive & (final["train_loss"][mine] <= spec.target_loss)
+    if "train_accuracy" in final:
+        return alive & (final["train_accuracy"][mine] == 1.0)
+    return None
+
+
+def _test_critical_points(network: Network, data: Prepared, results: list[RunResult]) -> None:
+    """The critical-point test (:mod:`runner.engine.curvature`) at the kept weights of every
+    finished run that asks for it, in one vectorized pass: its metrics and the tag
+    ``runner.critical_point``."""
+    chosen = [
+        r
+        for r in results
+        if r.status == "finished" and curvature.wanted(r.spec.critical_points, network.sizes)
+    ]
+    if not chosen:
+        return
+    W = [
+        np.stack([np.asarray(r.weights[m], np.float64) for r in chosen])
+        for m in range(len(chosen[0].weights))
+    ]
+    b = [
+        np.stack([np.asarray(r.biases[m], np.float64) for r in chosen])
+        for m in range(len(chosen[0].biases))
+    ]
+    X, Y = np.asarray(data.X, np.float64), np.asarray(data.Y, np.float64)
+    float_network = dataclasses.replace(network, dtype=np.float64)
+    for result, point in zip(
+        chosen, curvature.critical_points(float_network, W, b, X, Y), strict=True
+    ):
+        result.metrics.update(point.metrics())
+        result.tags["runner.critical_point"] = point.label

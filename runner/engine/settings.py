@@ -59,6 +59,8 @@ SETTINGS: dict[str, Param] = {p.name: p for p in (
     Param("patience", int, 10, "epochs the score may fail to improve by tol before training "
           "stops (scikit-learn's n_iter_no_change)", low=1),
     Param("tol", float, 1e-4, "the least improvement of the score that counts", low=0),
+    Param("critical_points", str, "auto", "the critical-point test at the final weights "
+          "(auto: for networks of at most 500 parameters)", choices=("auto", "true", "false")),
 )}
 
 #: The settings that name a plugin ("parts"), and the kind of plugin each names.

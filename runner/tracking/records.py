@@ -191,6 +191,9 @@ TAG_NUMBERS = {
     "selected_restart": "runner.selected_restart",
     "log_every": "runner.log_every",
     "best_epoch": "runner.best_epoch",
+    "restarts_succeeded": "runner.restarts_succeeded",
+    "hessian_negative": "runner.hessian_negative",
+    "hessian_zero": "runner.hessian_zero",
 }
 NOT_LOGGED = frozenset({"diverged", "stopped_early"})  # the status, the stop reason say them
 
@@ -252,6 +255,7 @@ def result_tags(result: RunResult, nonfinite: set[str]) -> dict[str, str]:
         tags[tag] = str(bool(value)).lower() if name == "converged" else str(int(value))
     if nonfinite:
         tags["runner.nonfinite"] = ",".join(sorted(nonfinite))
+    tags.update(result.tags)  # the worker's own (runner.critical_point)
     return tags
 
 

@@ -181,6 +181,7 @@ def result_to_spool(result: RunResult, stem: Path, extra: dict[str, Any] | None 
         "traceback": result.traceback,
         "dataset": result.dataset,
         "stop_reason": result.stop_reason,
+        "tags": dict(result.tags),
         "extra": extra or {},
     }
     path = stem.with_suffix(".json")
@@ -219,5 +220,6 @@ def result_from_spool(path: Path | str) -> tuple[RunResult, dict[str, Any]]:
         traceback=str(data.get("traceback", "")),
         dataset=dict(data.get("dataset") or {}),
         stop_reason=str(data.get("stop_reason", "")),
+        tags={str(k): str(v) for k, v in (data.get("tags") or {}).items()},
     )
     return result, data["extra"]

@@ -1,0 +1,119 @@
+"""A tracked run as the statistics read it: :class:`RunRow`, made by the one adapter
+:func:`run_row`.
+
+Every name the analysis reads from a run is here, in :data:`FINALS`, :data:`COUNTS`,
+:data:`CURVE` and :func:`run_row`: the final metrics, the counts and flags the run keeps as tags
+(``runner.converged``, ``runner.stop_epoch``, ...), the loss curve's history. Runs recorded
+before these were tags (metrics ``converged``, ``epochs``) are read too.
+Reads runs shaped like MLflow's entities (``run.info.run_id``, ``run.data.metrics``,
+``.params``, ``.tags``) without importing MLflow; imports nothing of runner's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+#: the final metrics a row keeps, by the names the analysis uses (the store's names today)
+FINALS = {
+    "train_loss": "train_loss",
+    "test_loss": "test_loss",
+    "train_accuracy": "train_accuracy",
+    "test_accuracy": "test_accuracy",
+    "hessian_min_eigenvalue": "hessian_min_eigenvalue",
+    "hessian_max_eigenvalue": "hessian_max_eigenvalue",
+    "critical_gradient_norm": "critical_gradient_norm",
+}
+
+#: the counts a row keeps with its finals, by name, and the tags the run keeps them in
+COUNTS = {
+    "hessian_negative": "runner.hessian_negative",
+    "restarts_succeeded": "runner.restarts_succeeded",
+}
+
+#: the metric history that is the loss curve (training loss by epoch, from epoch 0)
+CURVE = "train_loss"
+
+#: the per-restart final losses (step = restart index)
+RESTART_LOSS = "restart_loss"
+
+
+@dataclass
+class RunRow:
+    """One child run as plain data: what the statistics and the figures read."""
+
+    run_id: str
+    configuration: str  # the tag runner.configuration: the spec hash without the seed
+    seed: int | None
+    status: str  # finished | diverged | failed | killed | training
+    name: str  # the run's name with its seed left out: the configuration's name
+    row: int | None  # the table row
+    params: dict[str, str]
+    finals: dict[str, float]
+    converged: bool | None
+    epochs: float | None
+    restarts: int
+    critical_point: str | None  # the tag runner.critical_point
+    curve: tuple[list[int], list[float]] | None = None
+    restart_losses: list[float] = field(default_factory=list)
+
+    def param(self, column: str) -> str | None:
+        """The value of a table column: ``learning_rate`` finds ``optimizer.learning_rate``."""
+        if column in self.params:
+            return self.params[column]
+        found = [v for k, v in self.params.items() if k.rsplit(".", 1)[-1] == column]
+        return found[0] if len(found) == 1 else None
+
+
+def _float(value: Any) -> float | None:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if not math.isnan(out) else None
+
+
+def _flag(value: Any) -> bool | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "1.0")
+    return bool(value)
+
+
+def run_row(
+    run: Any,
+    curve: tuple[list[int], list[float]] | None = None,
+    restart_losses: list[float] | None = None,
+) -> RunRow:
+    """The adapter: a tracked run (and, where fetched, its loss curve and restart losses)."""
+    metrics, tags, params = run.data.metrics, run.data.tags, dict(run.data.params)
+    seed_tag = tags.get("runner.seed", params.get("seed"))
+    name = tags.get("mlflow.runName", getattr(run.info, "run_name", "") or "")
+    name = tags.get("runner.configuration_name") or re.sub(r"-seed\d+$", "", name)
+    row = tags.get("runner.table_row")
+    converged = tags.get("runner.converged", metrics.get("converged"))
+    epochs = tags.get("runner.stop_epoch", metrics.get("epochs"))
+    restarts = tags.get("runner.restarts", metrics.get("restarts", 1))
+    finals = {k: v for k, key in FINALS.items() if (v := _float(metrics.get(key))) is not None}
+    for k, tag in COUNTS.items():
+        if (v := _float(tags.get(tag, metrics.get(k)))) is not None:
+            finals[k] = v
+    return RunRow(
+        run_id=run.info.run_id,
+        configuration=tags.get("runner.configuration", ""),
+        seed=None if seed_tag is None else int(seed_tag),
+        status=tags.get("runner.status", "unknown"),
+        name=name,
+        row=None if row is None or not row.isdigit() else int(row),
+        params=params,
+        finals=finals,
+        converged=_flag(converged),
+        epochs=_float(epochs),
+        restarts=int(_float(restarts) or 1),
+        critical_point=tags.get("runner.critical_point"),
+        curve=curve,
+        restart_losses=list(restart_losses or []),
+    )

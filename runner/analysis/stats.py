@@ -1,0 +1,265 @@
+"""Per-configuration statistics of a sweep's runs: :func:`summarize` into :class:`Group`\\ s.
+
+A configuration is a table row's expansion with the seed taken out (the tag
+``runner.configuration``); its replicates are its seeds. For each group: how many runs and how
+each ended (``runner.status``); the success rate with a 95% Wilson interval (:func:`wilson`),
+over the runs that ended (finished or diverged; a failed run is an error, not an outcome, and a
+killed or still-training one has no outcome yet); the final training and test loss as median
+and interquartile range and as mean and standard deviation (finished runs); the epochs to
+converge where a stop rule applies; the restarts' own success (how many of all members tried
+succeeded alone); the critical-point classes. ``by`` groups by table columns instead.
+
+Success is reaching ``target_loss`` where the run has one, else (classification) classifying
+every training sample right; a diverged run never succeeds. Imports :mod:`runner.analysis.runs`
+and :mod:`runner.errors`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from runner.analysis.runs import RunRow
+from runner.errors import RunnerError, did_you_mean
+
+#: the z of a two-sided 95% interval
+Z95 = 1.959963984540054
+
+#: the statuses that are an outcome (the denominator of a success rate)
+ENDED = ("finished", "diverged")
+
+
+def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion ``k / n`` (``(nan, nan)`` for n = 0)."""
+    if n <= 0:
+        return (math.nan, math.nan)
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # the interval holds p exactly, where rounding would put an end a hair inside it
+    return (min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half)))
+
+
+def _none(value: str | None) -> bool:
+    return value is None or value in ("", "None", "none")
+
+
+def succeeded(row: RunRow) -> bool | None:
+    """Whether a run succeeded (module docstring); None when it has no outcome or none is
+    defined (a regression without ``target_loss``)."""
+    if row.status not in ENDED:
+        return None
+    if row.status == "diverged":
+        return False
+    target = row.param("target_loss")
+    loss = row.finals.get("train_loss")
+    if not _none(target):
+        return loss is not None and loss <= float(target)  # type: ignore[arg-type]
+    accuracy = row.finals.get("train_accuracy")
+    if accuracy is None:
+        return None
+    return accuracy >= 1.0
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A sample of values: median and quartiles, mean and standard deviation."""
+
+    n: int
+    median: float
+    q1: float
+    q3: float
+    mean: float
+    sd: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread | None:
+        v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+        if not v.size:
+            return None
+        q1, median, q3 = np.percentile(v, [25, 50, 75])
+        sd = float(v.std(ddof=1)) if v.size > 1 else 0.0
+        return cls(int(v.size), float(median), float(q1), float(q3), float(v.mean()), sd)
+
+    def to_json(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in ("n", "median", "q1", "q3", "mean", "sd")}
+
+
+@dataclass
+class Group:
+    """The runs of one configuration (or of one value of the ``by`` columns) and their
+    statistics."""
+
+    key: tuple[Any, ...]
+    label: str
+    rows: list[RunRow] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The label without its table row: the configuration's name, or the ``by`` values."""
+        return re.sub(r"^row \d+ ", "", self.label)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = Counter(r.status for r in self.rows)
+        return {s: out.get(s, 0) for s in ("finished", "diverged", "failed", "killed")} | {
+            s: n for s, n in out.items() if s not in ("finished", "diverged", "failed", "killed")
+        }
+
+    @property
+    def runs(self) -> int:
+        return len(self.rows)
+
+    @property
+    def outcomes(self) -> list[bool]:
+        return [s for r in self.rows if (s := succeeded(r)) is not None]
+
+    @property
+    def success(self) -> tuple[int, int, float, float, float] | None:
+        """``(k, n, rate, low, high)`` with the 95% Wilson interval; None when undefined."""
+        outcomes = self.outcomes
+        if not outcomes:
+            return None
+        k, n = sum(outcomes), len(outcomes)
+        return (k, n, k / n, *wilson(k, n))
+
+    def spread(self, final: str) -> Spread | None:
+        return Spread.of([r.finals.get(final) for r in self.rows if r.status == "finished"])  # type: ignore[misc]
+
+    @property
+    def stop_rule(self) -> bool:
+        """Whether a stop rule applies (``target_loss`` or ``gradient_tolerance`` given)."""
+        return any(
+            not _none(r.param("target_loss")) or not _none(r.param("gradient_tolerance"))
+            for r in self.rows
+        )
+
+    @property
+    def epochs_to_converge(self) -> Spread | None:
+        """The epochs of the finished runs that converged, where a stop rule applies."""
+        if not self.stop_rule:
+            return None
+        done = [r for r in self.rows if r.status == "finished" and r.converged]
+        return Spread.of([r.epochs for r in done if r.epochs is not None])
+
+    @property
+    def members(self) -> tuple[int, int, float, float, float] | None:
+        """The restarts' own success: ``(k, n, rate, low, high)`` over every member tried, for
+        configurations of more than one member whose runs say how many succeeded."""
+        rows = [r for r in self.rows if r.status in ENDED and r.restarts > 1]
+        known = [r for r in rows if "restarts_succeeded" in r.finals]
+        if not known:
+            return None
+        k = int(sum(r.finals["restarts_succeeded"] for r in known))
+        n = sum(r.restarts for r in known)
+        return (k, n, k / n, *wilson(k, n))
+
+    @property
+    def critical_points(self) -> dict[str, int]:
+        """How many runs fell in each critical-point class (runs without the test left out)."""
+        return dict(Counter(r.critical_point for r in self.rows if r.critical_point).most_common())
+
+    @property
+    def critical_unsolved(self) -> dict[str, int]:
+        """How many runs of each critical-point class did not succeed."""
+        return dict(
+            Counter(
+                r.critical_point for r in self.rows if r.critical_point and succeeded(r) is False
+            )
+        )
+
+    def curvature(self) -> dict[str, Spread | None]:
+        """The largest and smallest Hessian eigenvalue of the solved and the unsolved runs:
+        the curvature that tells stuck runs from solved ones."""
+        out: dict[str, Spread | None] = {}
+        for outcome, name in ((True, "solved"), (False, "unsolved")):
+            mine = [r for r in self.rows if r.critical_point and succeeded(r) is outcome]
+            for key in ("hessian_max_eigenvalue", "hessian_min_eigenvalue"):
+                out[f"{name}_{key.removeprefix('hessian_')}"] = Spread.of(
+                    [r.finals[key] for r in mine if key in r.finals]
+                )
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        success, members = self.success, self.members
+        spreads = {f: self.spread(f) for f in ("train_loss", "test_loss")}
+        epochs = self.epochs_to_converge
+        return {
+            "label": self.label,
+            "key": list(self.key),
+            "configurations": sorted({r.configuration for r in self.rows}),
+            "runs": self.runs,
+            "counts": self.counts,
+            "success": None
+            if success is None
+            else dict(zip(("k", "n", "rate", "low", "high"), success, strict=True)),
+            "restarts_success": None
+            if members is None
+            else dict(zip(("k", "n", "rate", "low", "high"), members, strict=True)),
+            **{f: None if s is None else s.to_json() for f, s in spreads.items()},
+            "epochs_to_converge": None if epochs is None else epochs.to_json(),
+            "critical_points": self.critical_points,
+            "critical_points_unsolved": self.critical_unsolved,
+            "curvature": {
+                k: None if v is None else v.to_json() for k, v in self.curvature().items()
+            },
+        }
+
+
+def _label(rows: list[RunRow]) -> str:
+    first = rows[0]
+    where = f"row {first.row} " if first.row is not None else ""
+    return f"{where}{first.name or first.configuration}"
+
+
+def summarize(rows: Sequence[RunRow], by: Sequence[str] = ()) -> list[Group]:
+    """The runs grouped by configuration (or by the table columns ``by``), in table order.
+
+    :class:`RunnerError` (exit code 2) when a column of ``by`` is no parameter of the runs."""
+    if by:
+        known = sorted({k.rsplit(".", 1)[-1] for r in rows for k in r.params} | {
+            k for r in rows for k in r.params
+        })  # fmt: skip
+        for column in by:
+            if rows and all(r.param(column) is None for r in rows):
+                raise RunnerError(
+                    f"--by {column}: no run has this column{did_you_mean(column, known)}; "
+                    f"the runs have {', '.join(c for c in known if '.' not in c)}"
+                )
+    groups: dict[tuple[Any, ...], Group] = {}
+    for row in rows:
+        if by:
+            key: tuple[Any, ...] = tuple(row.param(c) for c in by)
+            label = ", ".join(f"{c}={v}" for c, v in zip(by, key, strict=True))
+        else:
+            key, label = (row.configuration,), ""
+        group = groups.get(key)
+        if group is None:
+            group = groups[key] = Group(key, label)
+        group.rows.append(row)
+    out = list(groups.values())
+    for group in out:
+        group.rows.sort(key=lambda r: (r.seed is None, r.seed or 0))
+        if not by:
+            group.label = _label(group.rows)
+    names = Counter(g.label for g in out)
+    for group in out:  # two configurations of one name (another table's): told apart by id
+        if names[group.label] > 1:
+            group.label += f" [{group.key[0][:6]}]"
+    if by:
+        return sorted(out, key=lambda g: tuple(_sortable(v) for v in g.key))
+    return sorted(out, key=lambda g: (min((r.row or 0) for r in g.rows), g.label))
+
+
+def _sortable(value: Any) -> tuple[int, Any]:
+    try:
+        return (0, float(value))
+    except (TypeError, ValueError):
+        return (1, str(value))

@@ -1,0 +1,103 @@
+"""Reading a study back from the store: an experiment's child runs, their histories, and logging
+a report's files to a sweep's run.
+
+:func:`study_runs` lists every child run of an experiment (all its sweeps: a partial one, a
+resumed one, several invocations of the same table), one per spec hash (the latest with an
+outcome); :func:`metric_histories` fetches one metric's history per run (the loss curves);
+:func:`log_report` puts a report's figures (as images), its table (as an MLflow table artifact
+the UI shows) and its CSV on a run. Runs are returned as MLflow's entities, for
+:func:`runner.analysis.run_row` to read. mlflow is imported inside functions only; imports
+:mod:`runner.tracking.store` and :mod:`runner.errors`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from runner.errors import TrackingError
+from runner.tracking.store import resolve_uri
+
+#: the order in which a spec's runs are preferred when it has several: an outcome first
+_PREFERRED = {"finished": 0, "diverged": 0, "failed": 1, "killed": 2, "training": 3}
+
+
+def _client(uri: str | None) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(resolve_uri(uri))
+
+
+def study_runs(
+    experiment: str, tracking_uri: str | None = None, table: str | None = None
+) -> list[Any]:
+    """The child runs of ``experiment`` (only those of ``table``, as runs record it, when
+    given), one per spec hash. :class:`TrackingError` (one line) when the experiment does not
+    exist or the store cannot be read."""
+    uri = resolve_uri(tracking_uri)
+    client = _client(uri)
+    try:
+        found = client.get_experiment_by_name(experiment)
+    except Exception as exc:
+        raise TrackingError(f"tracking store {uri}: cannot read it ({exc})") from None
+    if found is None or found.lifecycle_stage == "deleted":
+        names = [e.name for e in client.search_experiments()]
+        from runner.errors import did_you_mean
+
+        raise TrackingError(
+            f"tracking store {uri}: no experiment {experiment!r}; "
+            f"{did_you_mean(experiment, names)}the store has {', '.join(names) or 'none'}"
+        )
+    query = "tags.`runner.kind` = 'run'"
+    runs: list[Any] = []
+    token = None
+    while True:
+        page = client.search_runs(
+            [found.experiment_id], filter_string=query, max_results=5000, page_token=token
+        )
+        runs.extend(page)
+        token = page.token
+        if not token:
+            break
+    if table is not None:
+        runs = [r for r in runs if r.data.tags.get("runner.table") == table]
+    return _one_per_spec(runs)
+
+
+def _one_per_spec(runs: Iterable[Any]) -> list[Any]:
+    best: dict[str, Any] = {}
+    for run in runs:
+        key = run.data.tags.get("runner.spec_hash") or run.info.run_id
+        rank = (_PREFERRED.get(run.data.tags.get("runner.status", ""), 4), -run.info.start_time)
+        if key not in best or rank < best[key][0]:
+            best[key] = (rank, run)
+    return [run for _, run in best.values()]
+
+
+def metric_histories(
+    run_ids: Sequence[str], key: str, tracking_uri: str | None = None
+) -> dict[str, tuple[list[int], list[float]]]:
+    """``run_id -> (steps, values)`` of metric ``key`` (runs without it left out)."""
+    client = _client(tracking_uri)
+    out: dict[str, tuple[list[int], list[float]]] = {}
+    for run_id in run_ids:
+        points = sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)
+        if points:
+            out[run_id] = ([p.step for p in points], [p.value for p in points])
+    return out
+
+
+def log_report(
+    run_id: str,
+    table: dict[str, list[Any]],
+    files: Sequence[Path],
+    tracking_uri: str | None = None,
+    artifact_dir: str = "report",
+) -> None:
+    """Log a report to run ``run_id``: ``table`` (column -> values) as the table artifact
+    ``report/summary.json`` the UI shows, ``files`` (figures, the CSV) under ``report/``."""
+    client = _client(tracking_uri)
+    client.log_table(run_id, data=table, artifact_file=f"{artifact_dir}/summary.json")
+    for path in files:
+        client.log_artifact(run_id, str(path), artifact_dir)

@@ -1,0 +1,312 @@
+"""The study of a sweep: the critical-point test, per-configuration statistics, `runner report`'s
+figures and tables (runner.engine.curvature, runner.analysis).
+
+The critical-point test is checked against the notes' two-variable test ``rt - s^2`` on
+functions whose answers are known, its Hessian against second differences of the cost itself,
+and on XOR 2-2-1 against a Hessian computed by an independent, plain numpy network.
+"""
+
+from __future__ import annotations
+
+import collections
+import csv
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from _specs import spec_of
+
+from runner.analysis import RunRow, summarize, wilson
+from runner.engine import curvature
+from runner.engine.curvature import classify
+from runner.engine.population import PopulationTask, run_population
+from runner.engine.trained import TrainedNetwork
+from runner.errors import RunnerError
+from runner.sweep import study
+
+# --- the critical-point test ---------------------------------------------------------------------
+
+
+def notes_test(r: float, s: float, t: float) -> str:
+    """The notes' test on f(x, y) at a critical point: r = f_xx, s = f_xy, t = f_yy."""
+    det = r * t - s * s
+    if det > 0:
+        return "minimum" if r > 0 else "maximum"
+    return "saddle" if det < 0 else "degenerate"
+
+
+def hessian_2d(f, x: float, y: float, h: float = 1e-4) -> tuple[float, float, float]:
+    """r, s, t of f at (x, y), by central second differences of f itself."""
+    r = (f(x + h, y) - 2 * f(x, y) + f(x - h, y)) / h**2
+    t = (f(x, y + h) - 2 * f(x, y) + f(x, y - h)) / h**2
+    s = (f(x + h, y + h) - f(x + h, y - h) - f(x - h, y + h) + f(x - h, y - h)) / (4 * h * h)
+    return r, s, t
+
+
+# f, a critical point, the known answer
+KNOWN = [
+    (lambda x, y: x * x + y * y, (0.0, 0.0), "minimum"),
+    (lambda x, y: -(x * x) - 3 * y * y + x * y, (0.0, 0.0), "maximum"),
+    (lambda x, y: x * x - y * y, (0.0, 0.0), "saddle"),
+    (lambda x, y: x * y, (0.0, 0.0), "saddle"),
+    (lambda x, y: x**3 - 3 * x + y * y, (1.0, 0.0), "minimum"),  # f_x = 3x^2 - 3
+    (lambda x, y: x**3 - 3 * x + y * y, (-1.0, 0.0), "saddle"),
+    (lambda x, y: x**4 + y * y, (0.0, 0.0), "degenerate"),  # r = 0: the test fails
+]
+
+
+@pytest.mark.parametrize(("f", "point", "answer"), KNOWN)
+def test_the_classes_are_the_notes_two_variable_test(f, point, answer) -> None:
+    r, s, t = hessian_2d(f, *point)
+    assert notes_test(*(round(v, 6) for v in (r, s, t))) == answer
+    point_class = classify(np.linalg.eigvalsh(np.array([[r, s], [s, t]])), 0.0)
+    assert (point_class.kind, point_class.stationary) == (answer, True)
+
+
+def test_a_point_with_a_gradient_is_not_stationary_whatever_its_curvature() -> None:
+    point = classify(np.array([1.0, 2.0]), gradient_norm=0.1)
+    assert point.label == "minimum not stationary"
+    assert classify(np.array([1.0, 2.0]), gradient_norm=1e-9).label == "minimum stationary"
+
+
+def test_both_signs_are_a_saddle_even_beside_a_zero_eigenvalue() -> None:
+    assert classify(np.array([-1.0, 0.0, 1.0]), 0.0).kind == "saddle"
+    assert classify(np.array([0.0, 1.0, 2.0]), 0.0).kind == "degenerate"
+    assert classify(np.array([-2.0, -1.0, 1e-9]), 0.0).kind == "degenerate"
+
+
+def xor_net(seed: int, epochs: int = 5000) -> TrainedNetwork:
+    (result,) = run_population(PopulationTask((xor_spec(seed, epochs),)))
+    return TrainedNetwork(result.architecture, result.weights, result.biases)
+
+
+def xor_spec(seed: int, epochs: int = 5000, **cells):
+    cells = {"critical_points": "true", **cells}
+    return spec_of(dataset="xor", hidden="2", learning_rate=1.0, epochs=epochs, seed=seed, **cells)
+
+
+XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+XOR_Y = np.array([0, 1, 1, 0])
+
+
+def plain_cost(theta: np.ndarray) -> float:
+    """XOR's cross-entropy of a 2-2-1 sigmoid network, written out from scratch: theta is
+    [W1 | b1] (2x3) then [W2 | b2] (1x3), row-major, the order of runner.engine.curvature."""
+    W1, b1 = theta[:6].reshape(2, 3)[:, :2], theta[:6].reshape(2, 3)[:, 2:]
+    W2, b2 = theta[6:].reshape(1, 3)[:, :2], theta[6:].reshape(1, 3)[:, 2:]
+    a1 = 1 / (1 + np.exp(-(W1 @ XOR_X.T + b1)))
+    a2 = 1 / (1 + np.exp(-(W2 @ a1 + b2)))[0]
+    return float(np.mean(-XOR_Y * np.log(a2) - (1 - XOR_Y) * np.log(1 - a2)))
+
+
+def second_differences(f, x: np.ndarray, h: float = 1e-4) -> np.ndarray:
+    """The Hessian of f at x by central second differences of f itself (no gradient)."""
+    n = len(x)
+    H = np.empty((n, n))
+    E = np.eye(n) * h
+    for i in range(n):
+        for j in range(n):
+            H[i, j] = (
+                f(x + E[i] + E[j]) - f(x + E[i] - E[j]) - f(x - E[i] + E[j]) + f(x - E[i] - E[j])
+            ) / (4 * h * h)
+    return H
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_hessian_is_the_cost_s_own_second_differences(seed: int) -> None:
+    net = xor_net(seed, epochs=300)
+    flat = curvature.flatten(net._W, net._b)
+    X, Y = net.transform(XOR_X), XOR_Y[None, :].astype(float)
+    _, H = curvature.hessians(net.network, flat, X, Y)
+    independent = second_differences(plain_cost, flat[0])
+    assert np.abs(H[0] - independent).max() < 1e-6 * max(1.0, np.abs(independent).max())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 8, 11, 19])
+def test_xor_classes_agree_with_an_independent_hessian(seed: int) -> None:
+    """Seeds 0, 8, 11, 19 are stuck at loss ~0.35, seed 1 solves XOR (5000 epochs of gd)."""
+    net = xor_net(seed)
+    point = curvature.critical_point(net, XOR_X, XOR_Y)
+    flat = curvature.flatten(net._W, net._b)[0]
+    eig = np.linalg.eigvalsh(second_differences(plain_cost, flat, h=1e-3))
+    h = 1e-6
+    grad = np.array(
+        [(plain_cost(flat + e) - plain_cost(flat - e)) / (2 * h) for e in np.eye(9) * h]
+    )
+    independent = classify(eig, float(np.linalg.norm(grad)))
+    assert point.label == independent.label
+    np.testing.assert_allclose(point.eigenvalues, eig, atol=1e-6)
+    assert point.gradient_norm == pytest.approx(np.linalg.norm(grad), rel=1e-4)
+
+
+def test_a_sweep_worker_logs_the_test_of_the_kept_network() -> None:
+    specs = (xor_spec(0, 2000), xor_spec(1, 2000), xor_spec(2, 2000, critical_points="false"))
+    first, second, off = run_population(PopulationTask(specs))
+    for result in (first, second):
+        net = TrainedNetwork(result.architecture, result.weights, result.biases)
+        alone = curvature.critical_point(net, XOR_X, XOR_Y)
+        assert result.tags["runner.critical_point"] == alone.label
+        assert result.metrics["hessian_min_eigenvalue"] == pytest.approx(alone.eigenvalues[0])
+        assert result.metrics["hessian_negative"] == alone.n_negative
+    assert "runner.critical_point" not in off.tags and "hessian_min_eigenvalue" not in off.metrics
+
+
+def test_auto_tests_small_networks_only() -> None:
+    assert curvature.wanted("auto", (2, 2, 1)) and curvature.wanted(None, (64, 4, 1))
+    assert not curvature.wanted("auto", (64, 64, 10)) and curvature.wanted("true", (64, 64, 10))
+    assert not curvature.wanted("false", (2, 2, 1))
+
+
+def test_the_column_does_not_change_a_spec_s_hash() -> None:
+    spec = xor_spec(3)
+    assert dataclasses.replace(spec, critical_points="false").spec_hash() == spec.spec_hash()
+
+
+# --- per-configuration statistics from the store -----------------------------------------------
+
+
+def test_the_wilson_interval_is_the_textbook_one() -> None:
+    low, high = wilson(8, 10)
+    assert (round(low, 4), round(high, 4)) == (0.4902, 0.9433)
+    assert wilson(0, 5)[0] == 0.0 and wilson(5, 5)[1] == 1.0
+    assert all(math.isnan(x) for x in wilson(0, 0))
+
+
+def client_of(uri: str):
+    from mlflow import MlflowClient
+
+    return MlflowClient(uri)
+
+
+def recorded_runs(uri: str, experiment: str) -> list:
+    client = client_of(uri)
+    found = client.get_experiment_by_name(experiment)
+    return client.search_runs([found.experiment_id], "tags.`runner.kind` = 'run'")
+
+
+def test_a_configuration_s_statistics_are_its_seeds_as_the_store_holds_them(study_store) -> None:
+    uri, table, _ = study_store
+    made = study(table.stem, tracking_uri=uri)
+    assert [g.runs for g in made.groups] == [6, 6]
+    runs = recorded_runs(uri, table.stem)
+    for group in made.groups:
+        mine = [r for r in runs if r.data.tags["runner.configuration"] == group.key[0]]
+        assert sorted(int(r.data.tags["runner.seed"]) for r in mine) == list(range(6))
+        solved = sum(r.data.metrics["train_accuracy"] == 1.0 for r in mine)
+        k, n, rate, low, high = group.success
+        assert (k, n) == (solved, 6) and low <= rate <= high
+        losses = [r.data.metrics["train_loss"] for r in mine]
+        assert group.spread("train_loss").median == pytest.approx(np.median(losses))
+        assert group.spread("train_loss").q3 == pytest.approx(np.percentile(losses, 75))
+        classes = collections.Counter(r.data.tags["runner.critical_point"] for r in mine)
+        assert group.critical_points == dict(classes)
+
+
+def test_the_restarts_own_success_counts_every_member_tried(study_store) -> None:
+    uri, table, _ = study_store
+    plain, restarts = study(table.stem, tracking_uri=uri).groups
+    assert plain.members is None  # one member per run: nothing more to say
+    k, n, *_ = restarts.members
+    assert n == 18 and 0 <= k <= 18
+    # a restart's first member is the plain row's run of the same seed (member_rng(seed, 0))
+    first_solved = sum(r.finals["train_accuracy"] == 1.0 for r in plain.rows)
+    assert k >= first_solved
+
+
+def test_grouping_by_a_column_pools_configurations(study_store) -> None:
+    uri, table, _ = study_store
+    (group,) = study(table.stem, tracking_uri=uri, by=("learning_rate",)).groups
+    assert group.label == "learning_rate=1.0" and group.runs == 12
+    by_restarts = study(table.stem, tracking_uri=uri, by=("restarts",)).groups
+    assert [g.label for g in by_restarts] == ["restarts=1", "restarts=3"]
+
+
+def test_grouping_by_a_column_no_run_has_is_one_clear_error(study_store) -> None:
+    uri, table, _ = study_store
+    with pytest.raises(RunnerError, match=r"--by learning_rat: .*did you mean 'learning_rate'"):
+        study(table.stem, tracking_uri=uri, by=("learning_rat",))
+
+
+def test_a_sweep_logs_its_study_to_its_parent_run(study_store) -> None:
+    uri, table, parent = study_store
+    client = client_of(uri)
+    names = {a.path for a in client.list_artifacts(parent, "report")}
+    expected = {"summary.json", "summary.csv", "learning_curves.png", "final_loss.png"}
+    expected |= {
+        "critical_points.png",
+        "decision_boundaries.png",
+        "success_vs_strategy_restarts.png",
+    }
+    assert {f"report/{n}" for n in expected} <= names
+    path = client.download_artifacts(parent, "report/summary.csv")
+    with open(path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    groups = study(table.stem, tracking_uri=uri).groups
+    assert [int(r["runs"]) for r in rows] == [6, 6]
+    assert [r["successes"] for r in rows] == [str(g.success[0]) for g in groups]
+
+
+def test_figures_are_png_images(study_store, tmp_path) -> None:
+    uri, table, _ = study_store
+    made = study(table.stem, tracking_uri=uri, out=tmp_path)
+    pngs = [p for p in made.files if p.suffix == ".png"]
+    assert len(pngs) == 5
+    for path in pngs:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_killed_sweep_s_report_is_its_finished_half(sqlite_uri, tmp_path) -> None:
+    """The store as a sweep killed halfway leaves it: half the runs recorded, the rest KILLED."""
+    from runner.tracking import Tracker
+
+    specs = [xor_spec(seed, 800, critical_points="false") for seed in range(6)]
+    specs = [dataclasses.replace(s, source="halfway.csv") for s in specs]
+    tracker = Tracker(sqlite_uri)
+    experiment_id = tracker.experiment("halfway")
+    parent = tracker.start_sweep(experiment_id, tmp_path / "halfway.csv", {"planned": 6}, {})
+    tracker.claim(experiment_id, parent, specs)
+    done = run_population(PopulationTask(tuple(specs[:3])))
+    for result in done:
+        tracker.record(experiment_id, parent, result)
+    tracker.mark_killed(experiment_id, parent, specs[3:], "interrupted (SIGTERM)")
+    tracker.end_sweep(parent, {"finished": 3, "killed": 3}, None, "KILLED")
+    (group,) = study("halfway", tracking_uri=sqlite_uri).groups
+    assert group.counts == {"finished": 3, "diverged": 0, "failed": 0, "killed": 3}
+    solved = sum(r.metrics["train_accuracy"] == 1.0 for r in done)
+    assert group.success[:2] == (solved, 3)
+    assert group.spread("train_loss").n == 3
+    assert group.spread("train_loss").median == pytest.approx(
+        np.median([r.metrics["train_loss"] for r in done])
+    )
+
+
+def row_of(seed: int, **fields) -> RunRow:
+    """A run as the adapter gives it, for statistics whose inputs are plain numbers."""
+    values = dict(
+        run_id=f"r{seed}", configuration="c", seed=seed, status="finished", name="n", row=1,
+        params={"target_loss": "0.1", "gradient_tolerance": "None"}, finals={"train_loss": 0.05},
+        converged=True, epochs=100.0 + seed, restarts=1, critical_point=None,
+    )  # fmt: skip
+    values.update(fields)
+    return RunRow(**values)
+
+
+def test_target_loss_decides_success_and_converged_runs_give_epochs() -> None:
+    rows = [row_of(0), row_of(1), row_of(2, finals={"train_loss": 0.5}, converged=False)]
+    rows.append(row_of(3, status="diverged", finals={}))
+    rows.append(row_of(4, status="failed", finals={}))  # an error, not an outcome
+    (group,) = summarize(rows)
+    assert group.success[:2] == (2, 4)
+    assert group.epochs_to_converge.median == 100.5 and group.epochs_to_converge.n == 2
+    assert group.counts == {"finished": 3, "diverged": 1, "failed": 1, "killed": 0}
+
+
+def test_a_spooled_result_keeps_its_tags(tmp_path, xor_results) -> None:
+    from runner.tracking import result_from_spool, result_to_spool
+
+    result = dataclasses.replace(
+        xor_results[0], tags={"runner.critical_point": "saddle stationary"}
+    )
+    back, _ = result_from_spool(result_to_spool(result, tmp_path / "item"))
+    assert back.tags == {"runner.critical_point": "saddle stationary"}

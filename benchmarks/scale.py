@@ -166,7 +166,7 @@ def main() -> None:
     p.add_argument("--workdir", type=Path, default=None, help="default: a fresh temporary folder")
     args = p.parse_args()
     if args.quick:
-        args.seeds, args.interrupt_after = 250, 25.0
+        args.seeds, args.interrupt_after = 250, 45.0
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="runner-scale-"))
     workdir.mkdir(parents=True, exist_ok=True)
     if (workdir / "mlflow.db").exists():

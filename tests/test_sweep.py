@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -179,12 +180,14 @@ def test_a_sweep_keeps_counts_and_a_few_ranked_runs_not_every_result(rank_by) ->
     every: list[tuple[str, RunResult]] = []
     board = Leaderboard(rank_by)
     bound = (len(board.boards) + 1) * 2 * KEPT
-    for i in range(3000):
-        status = rng.choice(["finished", "finished", "diverged", "failed"])
+    base = spec_of(cost="cross_entropy")
+    for i in range(10 * bound):
+        status = str(rng.choice(["finished", "finished", "diverged", "failed"]))
         metrics = {"train_loss": float(rng.integers(0, 50)), "train_accuracy": rng.random()}
-        if status == "failed":
-            metrics = {}
-        result = _result("cross_entropy", str(status), seed=i, **metrics)
+        spec = dataclasses.replace(base, seed=i)
+        result = RunResult(
+            spec, spec.spec_hash(), status, metrics={} if status == "failed" else metrics
+        )
         result.history["loss"] = (np.arange(200), np.zeros(200))
         every.append((f"run{i}", result))
         board.add(f"run{i}", result)

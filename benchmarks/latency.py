@@ -4,9 +4,9 @@ What it measures
     Real ``runner sweep`` processes (the console script beside this interpreter) on
     ``experiments/xor.csv`` (30 configurations) with a SQLite store in a scratch folder:
 
-    - *first line*: the wall time from starting the process to its first line on stdout or
-      stderr (what a terminal shows; read through one pipe, line by line), on a store that does
-      not exist yet and on one that holds the finished sweep;
+    - *first line*: the wall time from starting the process to its first line on a terminal
+      (stdout and stderr on one pseudo-terminal, read as it comes), on a store that does not
+      exist yet and on one that holds the finished sweep;
     - *skipped sweep*: the wall time of a whole process whose every configuration is already
       FINISHED in the store (it trains and writes nothing).
 
@@ -19,6 +19,8 @@ Run:  python benchmarks/latency.py [--quick]
 
 from __future__ import annotations
 
+import os
+import pty
 import resource
 import statistics
 import subprocess
@@ -46,19 +48,35 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed_run(command: list[str], cwd: Path) -> tuple[float, float, str, float]:
-    """(seconds to the first output line, seconds in all, that line, CPU seconds in all)."""
+def timed_run(command: list[str], cwd: Path, whole: bool = True) -> tuple[float, float, str, float]:
+    """(seconds to the first line on the terminal, seconds in all, that line, CPU seconds in
+    all); with ``whole`` False the process is killed at its first line."""
     cpu = children_cpu()
+    master, slave = pty.openpty()
     start = time.perf_counter()
     proc = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, close_fds=True
     )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    first = time.perf_counter() - start
-    proc.stdout.read()
+    os.close(slave)
+    seen, first = b"", None
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal closed: the process ended
+            chunk = b""
+        if not chunk:
+            break
+        seen += chunk
+        if first is None and b"\n" in seen:
+            first = time.perf_counter() - start
+            if not whole:
+                proc.kill()
+                break
     proc.wait(timeout=600)
-    return first, time.perf_counter() - start, line.strip(), children_cpu() - cpu
+    os.close(master)
+    total = time.perf_counter() - start
+    line = seen.split(b"\n", 1)[0].decode(errors="replace").strip()
+    return first if first is not None else total, total, line, children_cpu() - cpu
 
 
 def main() -> None:
@@ -71,16 +89,8 @@ def main() -> None:
         for i in range(repeats):  # a store that does not exist yet: stop at the first line
             store = folder / f"fresh-{i}" / "mlflow.db"
             store.parent.mkdir()
-            proc = subprocess.Popen(
-                sweep(store), cwd=store.parent, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, text=True,
-            )  # fmt: skip
-            start = time.perf_counter()
-            assert proc.stdout is not None
-            line = proc.stdout.readline().strip()
-            fresh_first.append(time.perf_counter() - start)
-            proc.kill()
-            proc.wait(timeout=60)
+            first, _, line, _ = timed_run(sweep(store), store.parent, whole=False)
+            fresh_first.append(first)
         store = folder / "done" / "mlflow.db"
         store.parent.mkdir()
         subprocess.run(sweep(store, "-q"), cwd=store.parent, check=True, capture_output=True)

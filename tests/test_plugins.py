@@ -1004,7 +1004,7 @@ def test_an_unknown_runner_plugins_entry_is_warned_about(
     assert warnings_of(result.stderr) == [
         "Warning: RUNNER_PLUGINS names 'runner-example-plugin', which is no installed plugin "
         f"distribution or entry point; did you mean {DISTRIBUTION!r}? installed: "
-        f"runner, {DISTRIBUTION}"
+        f"{DISTRIBUTION}, runner-mlp"
     ]
 
 

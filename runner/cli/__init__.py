@@ -389,10 +389,12 @@ def sweep(
       runner sweep experiments/moons.csv --tracking-uri http://127.0.0.1:5000
       runner sweep experiments/xor.csv --scheduler tcp://10.0.0.5:8786
     """
-    # the first line, before the table's reader (pandas), the terminal's (rich) and the store's
-    # (mlflow) libraries are imported: those take seconds on a busy machine
-    store = "looking in" if dry_run else "opening"
-    click.echo(f"{Path(table).name}: reading the table, {store} the tracking store", err=True)
+    # the first line a terminal shows, before the table's reader (pandas), the terminal's (rich)
+    # and the store's (mlflow) libraries are imported: those take seconds on a busy machine
+    # (not written where stderr is no terminal: there a bad table's errors are all it says)
+    if sys.stderr.isatty():
+        store = "looking in" if dry_run else "opening"
+        click.echo(f"{Path(table).name}: reading the table, {store} the tracking store", err=True)
 
     from rich.console import Console
 

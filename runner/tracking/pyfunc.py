@@ -82,8 +82,8 @@ def model_parts(network_dir: Path | str, folder: Path | str, example: Any = None
     signature (one double column per feature, by name; the outputs, one column each), an input
     example (``example``, rows of inputs as loaded, else :func:`example_rows`) and the
     requirements. Nothing is pickled and nothing is inferred by loading the model elsewhere."""
-    from mlflow.models import infer_signature
-    from pandas import DataFrame
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema, TensorSpec
 
     network_dir = Path(network_dir)
     code = Path(folder) / "runner_network.py"
@@ -91,15 +91,20 @@ def model_parts(network_dir: Path | str, folder: Path | str, example: Any = None
     network = TrainedNetwork.from_directory(network_dir)
     names = network.feature_names or [f"x{j + 1}" for j in range(network.n_in)]
     rows = np.asarray(example if example is not None and len(example) else example_rows(network))
-    frame = DataFrame(rows.astype(np.float64), columns=names)
+    signature = ModelSignature(
+        inputs=Schema([ColSpec("double", name) for name in names]),
+        outputs=Schema([TensorSpec(np.dtype(np.float64), (-1, network.n_out))]),
+    )
+    # records, one per row: a DataFrame's rows by column, as the signature reads them
+    records = [dict(zip(names, map(float, row), strict=True)) for row in rows]
     return {
         "python_model": str(code),
         "artifacts": {
             "weights": str(network_dir / WEIGHTS_FILE),
             "architecture": str(network_dir / ARCHITECTURE_FILE),
         },
-        "signature": infer_signature(frame, network.predict(rows)),
-        "input_example": frame,
+        "signature": signature,
+        "input_example": records,
         # given explicitly: inferring them would load the model in a subprocess
         "pip_requirements": requirements(),
     }

@@ -102,6 +102,7 @@ ARTIFACT_FOLDER = "mlartifacts"
 #: time between a run's end time and its FINISHED status, and clocks that differ a little
 CLOCK_SLACK_MS = 120_000
 BEST_MODEL = "best_model"
+DATASET_RACE_RETRIES = 3  # log_inputs again after losing the race to insert a new data set
 
 #: the experiment tag MLflow 3's UI reads (and its experiment-kind selector writes) for what
 #: an experiment holds; the UI's own mode (GenAI or Model training) follows the page's
@@ -1003,7 +1004,9 @@ class Tracker:
     def _log_dataset(self, deadline: float, run_id: str, result: RunResult) -> None:
         """The result's data set as the run's dataset input (:func:`records.run_dataset`);
         ``log_inputs`` keeps one dataset per name and digest in the experiment, and an input
-        logged twice once, so a retry never duplicates."""
+        logged twice once, so a retry never duplicates. Two writers (threads, or sweeps) logging
+        the same new data set at once race in the store's check-then-insert: the loser's unique
+        violation is answered by logging again, which then finds the winner's dataset row."""
         found = run_dataset(result)
         if found is None:
             return
@@ -1011,7 +1014,14 @@ class Tracker:
 
         fields, tags = found
         entry = DatasetInput(Dataset(**fields), [InputTag(k, v) for k, v in tags.items()])
-        self._call(deadline, self.client.log_inputs, run_id, [entry])
+        for attempt in range(DATASET_RACE_RETRIES + 1):
+            try:
+                self._call(deadline, self.client.log_inputs, run_id, [entry])
+                return
+            except Exception as exc:
+                if attempt == DATASET_RACE_RETRIES or not _lost_dataset_race(exc):
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def mark_killed(
         self,
@@ -1317,3 +1327,15 @@ def finished_hashes_at_rest(
     except sqlite3.Error:  # locked, damaged, another layout: the tracker will say
         return None
     return {str(row[0]) for row in rows}
+
+
+def _lost_dataset_race(exc: BaseException) -> bool:
+    """Whether ``exc`` is a store refusing a second copy of a dataset row (the primary key of
+    MLflow's ``datasets`` table: experiment, name, digest), as PostgreSQL, MySQL and SQLite
+    word it."""
+    text = str(exc)
+    return (
+        "dataset_pk" in text
+        or "UNIQUE constraint failed: datasets." in text
+        or ("Duplicate entry" in text and "datasets" in text)
+    )

@@ -208,7 +208,7 @@ def test_a_run_records_the_interval_it_logged_at() -> None:
     (result,) = run_population(task)
     assert result.metrics["log_every"] == 3
     steps, _ = result.history["loss"]
-    assert list(steps[:3]) == [3, 6, 9]
+    assert list(steps[:3]) == [0, 3, 6]  # step 0: the initial weights
 
 
 # --- one real process: a table of 900,000 configurations fails in bounded memory ---------------

@@ -68,7 +68,9 @@ def test_xor_sweep_from_the_command_line(tmp_path: Path):
     assert status_counts(tmp_path / "mlflow.db") == {"FINISHED": 30}
     # the printed UI command works as pasted, from any folder, with this environment off PATH
     (command,) = [line for line in proc.stdout.splitlines() if " ui --backend-store-uri " in line]
+    command, _, page = command.partition("  # then open ")  # a shell comment: it pastes
     assert command.endswith(f" ui --backend-store-uri sqlite:///{tmp_path / 'mlflow.db'}")
+    assert page.endswith("/#/experiments/1?workflowType=machine_learning")  # Model training
     program = shlex.split(command)[0]
     bare = {**env, "PATH": "/usr/bin:/bin"}
     version = subprocess.run([program, "--version"], cwd="/", env=bare, capture_output=True)

@@ -579,7 +579,11 @@ class Tracker:
         name = f"sweep {table.stem} {datetime.now():%Y-%m-%d %H:%M}"
         deadline = self._deadline()
         try:
-            self._describe_experiment(experiment_id, table, deadline)
+            try:
+                self._describe_experiment(experiment_id, table, deadline)
+            except Exception as exc:  # noqa: BLE001 - a description is not worth a sweep
+                # two sweeps describing one experiment at once: one insert of the tag loses
+                log.debug("experiment %s not described: %s", experiment_id, cause_of(exc))
             run = self._call(
                 deadline, self.client.create_run, experiment_id, now, tags, run_name=name
             )

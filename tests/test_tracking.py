@@ -166,6 +166,10 @@ def test_record_writes_name_params_tags_histories_and_artifacts(
         "train_accuracy",
         "gradient_norm",
         "wall_time",
+        # the critical-point test's numbers (an XOR-sized network takes it by default)
+        "hessian_min_eigenvalue",
+        "hessian_max_eigenvalue",
+        "critical_gradient_norm",
     }  # each restart's final loss is no curve over epochs: restarts.json has them
     for name in ("train_loss", "train_accuracy", "wall_time"):
         assert run.data.metrics[name] == pytest.approx(result.metrics[name], rel=1e-12), name

@@ -37,6 +37,12 @@ SETTING_KEYS = {
     "target_loss": "target",
     "gradient_tolerance": "gtol",
     "dtype": "",
+    "alpha": "alpha",
+    "early_stopping": "early_stopping=",
+    "validation_fraction": "valid",
+    "patience": "patience",
+    "tol": "tol",
+    "critical_points": "critical_points=",
 }
 
 #: a name longer than this is cut, and its spec hash's first digits appended

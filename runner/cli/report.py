@@ -263,7 +263,9 @@ def print_study(study: Any, console: Console) -> None:
             ]
             if said:
                 parts.append("largest eigenvalue median (IQR): " + ", ".join(said))
-        console.print(f"{i}. {escape(g.label)}: " + escape("; ".join(parts)), soft_wrap=False)
+        console.print(
+            f"{i}. {escape(g.label)}: " + escape("; ".join(parts)), soft_wrap=False, highlight=False
+        )
     if study.files:
         console.print(f"figures and table written: {len(study.files)} files")
         for path in study.files:

@@ -295,12 +295,19 @@ def _bound_options(command: Any) -> Any:
     return command
 
 
-@cli.command()
-@click.argument("table", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
+#: the options that say which store and experiment a command reads or writes (sweep, report)
+tracking_uri_option = click.option(
     "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."
 )
-@click.option("--experiment", help="MLflow experiment name (default: the table's file name).")
+experiment_option = click.option(
+    "--experiment", help="MLflow experiment name (default: the table's file name)."
+)
+
+
+@cli.command()
+@click.argument("table", type=click.Path(dir_okay=False, path_type=Path))
+@tracking_uri_option
+@experiment_option
 @click.option(
     "--jobs",
     "-j",
@@ -445,10 +452,8 @@ def sweep(
 
 @cli.command()
 @click.argument("table", required=False, type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--tracking-uri", help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db)."
-)
-@click.option("--experiment", help="MLflow experiment name (default: the table's file name).")
+@tracking_uri_option
+@experiment_option
 @click.option(
     "--by",
     "by",

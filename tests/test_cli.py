@@ -179,3 +179,13 @@ def test_the_rank_by_choices_are_the_sweeps():
 
     (option,) = [p for p in cli.commands["sweep"].params if p.name == "rank_by"]
     assert tuple(option.type.choices) == RANK_METRICS
+
+
+def test_report_on_a_store_that_does_not_exist_is_one_line_and_creates_nothing(tmp_path: Path):
+    store = tmp_path / "nowhere" / "mlflow.db"
+    result = invoke("report", "--experiment", "xor", "--tracking-uri", f"sqlite:///{store}")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"Error: tracking store sqlite:///{store}: no such file {store}; nothing was recorded there"
+    ]
+    assert not (tmp_path / "nowhere").exists()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import TrackingError
-from runner.tracking.store import resolve_uri
+from runner.tracking.store import cause_of, normalize_uri, resolve_uri, sqlite_path, store_problem
 
 #: the order in which a spec's runs are preferred when it has several: an outcome first
 _PREFERRED = {"finished": 0, "diverged": 0, "failed": 1, "killed": 2, "training": 3}
@@ -36,11 +36,19 @@ def study_runs(
     given), one per spec hash. :class:`TrackingError` (one line) when the experiment does not
     exist or the store cannot be read."""
     uri = resolve_uri(tracking_uri)
+    problem = store_problem(normalize_uri(uri))
+    if problem:
+        raise TrackingError(problem)
+    path = sqlite_path(normalize_uri(uri))
+    if path is not None and not path.is_file():  # a report reads: it creates no store
+        raise TrackingError(
+            f"tracking store {uri}: no such file {path}; nothing was recorded there"
+        )
     client = _client(uri)
     try:
         found = client.get_experiment_by_name(experiment)
     except Exception as exc:
-        raise TrackingError(f"tracking store {uri}: cannot read it ({exc})") from None
+        raise TrackingError(f"tracking store {uri}: cannot read it ({cause_of(exc)})") from None
     if found is None or found.lifecycle_stage == "deleted":
         names = [e.name for e in client.search_experiments()]
         from runner.errors import did_you_mean

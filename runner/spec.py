@@ -37,11 +37,13 @@ ADDED_LATER = {
     "validation_fraction": 0.1,
     "patience": 10,
     "tol": 1e-4,
+    "objective": "",
+    "objective_params": (),
 }
 
 #: the parts among :data:`ADDED_LATER`, with the kind of plugin each names: at its default
 #: plugin, the plugin's version is left out of the hash too
-ADDED_PARTS = {"schedule": "schedule"}
+ADDED_PARTS = {"schedule": "schedule", "objective": "objective"}
 
 #: RunSpec fields under the names the hash was first computed with: renaming a field must not
 #: change the hash, or every run recorded before the rename would be trained again
@@ -114,6 +116,10 @@ class RunSpec:
     patience: int = 10
     tol: float = 1e-4
     critical_points: str | None = "auto"
+    #: an analytic objective minimized instead of a network ("": a network on ``dataset``);
+    #: its runs leave the network's fields at their defaults and ``epochs`` counts iterations
+    objective: str = ""
+    objective_params: Params = ()
     row: int = field(default=0, compare=False)
     source: str = field(default="", compare=False)
     name: str = field(default="", compare=False)

@@ -47,5 +47,11 @@ def register_datasets(register: Any) -> None:
 
 
 @hookspec
+def register_objectives(register: Any) -> None:
+    """Register analytic objectives to minimize: ``register(MyFunction())``, a
+    :class:`runner.Objective`."""
+
+
+@hookspec
 def register_commands(cli: Any) -> None:
     """Add commands to the ``runner`` command line: ``cli`` is the top-level click group."""

@@ -314,6 +314,58 @@ class DatasetSource(Plugin):
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class Minimum:
+    """A known minimum of an :class:`Objective`: where it is, its value, and a short label
+    (``"(3, 2)"``) that names it in tags and figures; ``global_`` when no minimum is lower."""
+
+    point: tuple[float, ...]
+    value: float
+    label: str = ""
+    global_: bool = True
+
+
+class Objective(Plugin):
+    """An analytic function f of n variables to minimize, instead of a network's cost.
+
+    Points come a population at a time: ``x`` has shape ``(P, n)``, one point per row.
+    :meth:`value` returns f at each, shape ``(P,)``; :meth:`gradient` returns df/dx, shape
+    ``(P, n)``; :meth:`hessian` the matrix of second derivatives, shape ``(P, n, n)``, or None
+    (the default: the core differences the gradient centrally). :meth:`dimension` is n for the
+    given parameters; :meth:`box` the ``(low, high)`` corners, each of shape ``(n,)``, from which
+    starting points are drawn uniformly (and over which figures are drawn). :meth:`minima` are
+    the known minima (location, value, whether global) and :meth:`saddles` the known saddle
+    points, where they are known (both may be empty: Rastrigin declares its global minimum
+    only). A step rule moves the points as it moves a network's weights: ``params`` is ``[x]``,
+    one array of shape ``(P, n, 1)``, and ``grads`` ``[df/dx]`` of the same shape.
+    ``runner.testing.check_objective`` checks the gradient and the Hessian by central
+    differences, and the minima by their gradient and value.
+    """
+
+    kind: ClassVar[str] = "objective"
+
+    def dimension(self, **params: Any) -> int:
+        raise NotImplementedError
+
+    def box(self, **params: Any) -> tuple[Array, Array]:
+        raise NotImplementedError
+
+    def value(self, x: Array, **params: Any) -> Array:
+        raise NotImplementedError
+
+    def gradient(self, x: Array, **params: Any) -> Array:
+        raise NotImplementedError
+
+    def hessian(self, x: Array, **params: Any) -> Array | None:
+        return None
+
+    def minima(self, **params: Any) -> tuple[Minimum, ...]:
+        return ()
+
+    def saddles(self, **params: Any) -> tuple[tuple[float, ...], ...]:
+        return ()
+
+
 #: the base class of each kind, in the order listings show them
 KINDS: dict[str, type[Plugin]] = {
     "activation": Activation,
@@ -323,4 +375,5 @@ KINDS: dict[str, type[Plugin]] = {
     "schedule": RateSchedule,
     "initializer": Initializer,
     "dataset": DatasetSource,
+    "objective": Objective,
 }

@@ -61,6 +61,7 @@ HOOK_KINDS: dict[str, tuple[str, ...]] = {
     "register_schedules": ("schedule",),
     "register_initializers": ("initializer",),
     "register_datasets": ("dataset",),
+    "register_objectives": ("objective",),
 }
 #: hook name -> the arguments runner passes it
 HOOK_ARGUMENTS: dict[str, tuple[str, ...]] = {
@@ -493,6 +494,7 @@ class Registry:
     strategies = property(lambda self: self.by_kind["strategy"])
     initializers = property(lambda self: self.by_kind["initializer"])
     datasets = property(lambda self: self.by_kind["dataset"])
+    objectives = property(lambda self: self.by_kind["objective"])
 
 
 def _by_distribution(pm: pluggy.PluginManager) -> list[tuple[str, list[tuple[str, object]]]]:

@@ -377,10 +377,18 @@ def check_budget(
             batch_size=first.batch_size,
             log_every=task.log_every,
             max_points=task.max_points,
+            early_stopping=first.early_stopping,
         )
         sizes = (inputs, *first.hidden, outputs)
         itemsize = 4 if first.dtype == "float32" else 8
-        one = budget.estimate(sizes, members, samples, schedule, itemsize)
+        one = budget.estimate(
+            sizes,
+            members,
+            samples,
+            schedule,
+            itemsize,
+            validation_fraction=first.validation_fraction,
+        )
         estimates.append(one)
         if largest is None or one.memory > largest[0]:
             largest = (one.memory, task, members)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from _specs import spec_of
 from click.testing import CliRunner
@@ -20,7 +21,7 @@ from conftest import free_port
 from runner.cli import cli
 from runner.engine.population import PopulationTask, run_population
 from runner.engine.settings import BOUNDS
-from runner.engine.training import Schedule
+from runner.engine.training import HISTORY_DTYPE, Schedule
 
 # (id, table, extra flags, the start of stderr's first line, after "Error: <table>: ")
 REFUSED = [
@@ -91,6 +92,13 @@ REFUSED = [
         "the plan needs an estimated 3.7 GB of memory (1 population at once; the largest, from "
         "row 1: 1 network of hidden 10000-10000, 1 epochs, float64) but --max-memory-gb allows "
         "512.0 MB",
+    ),
+    (
+        # the plan above fits in 4 GB; early stopping's copy of the best weights does not
+        "memory-early-stopping",
+        "dataset,hidden,epochs,early_stopping\nxor,10000-10000,1,true\n",
+        ["--max-memory-gb", "4"],
+        "the plan needs an estimated 4.5 GB of memory",
     ),
 ]
 
@@ -199,7 +207,8 @@ def test_the_history_budget_holds_whatever_log_every_says(log_every: int) -> Non
     schedule = Schedule(epochs=1_000_000, log_every=log_every)
     members, metrics = 20_000, 3
     every = schedule.every(members, metrics)
-    assert 4 * members * metrics * (schedule.epochs // every) <= schedule.history_bytes
+    itemsize = np.dtype(HISTORY_DTYPE).itemsize
+    assert itemsize * members * metrics * (schedule.epochs // every) <= schedule.history_bytes
     assert every >= log_every
 
 

@@ -294,6 +294,26 @@ def test_early_stopping_keeps_the_best_validation_weights() -> None:
     assert clf.score(X, y) > 0.95
 
 
+def test_full_batch_early_stopping_has_a_validation_score_per_epoch() -> None:
+    X, y = make_moons(n_samples=200, noise=0.25, random_state=0)
+    clf = MLPClassifier(
+        hidden=(8,),
+        activation="tanh",
+        initializer="xavier",
+        optimizer="adam",
+        optimizer_params={"learning_rate": 0.05},
+        early_stopping=True,
+        patience=3,
+        epochs=300,
+        batch_size=0,
+        scaling="standard",
+        random_state=0,
+    ).fit(X, y)
+    # as scikit-learn's: the score after each of the n_iter_ epochs, the last one included
+    assert len(clf.validation_scores_) == clf.n_iter_
+    assert clf.validation_scores_[clf.best_epoch_ - 1] == clf.best_validation_score_
+
+
 def test_partial_fit_goes_on_as_one_fit_would() -> None:
     X, y = make_moons(n_samples=80, noise=0.2, random_state=0)
     settings = {"hidden": (6,), "optimizer": "adam", "scaling": "standard", "random_state": 1}

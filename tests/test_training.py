@@ -675,7 +675,8 @@ def test_early_stopping_keeps_the_best_validation_weights_and_says_why_it_stoppe
     )
     for member in result:
         assert member.stop_reason == "early_stopping" and member.epochs < 2000
-        scores = member.history["validation_score"][1]
+        steps, scores = member.history["validation_score"]
+        scores = scores[steps > 0]  # step 0, the initial weights, is never a best
         assert member.best_epoch == int(np.argmax(scores)) + 1  # the first best
         # stopped once more than `patience` epochs failed to beat the best by tol
         assert member.epochs - member.best_epoch > 5
@@ -683,6 +684,87 @@ def test_early_stopping_keeps_the_best_validation_weights_and_says_why_it_stoppe
         a = network.predict([w[None] for w in member.weights], [v[None] for v in member.biases], Xv)
         assert (labels(a) == labels(Yv)).mean() == scores.max()
         assert not member.converged
+
+
+def _early_stopped(batch_size: int, early_stopping: bool = True, epochs: int = 12) -> Any:
+    """One member trained (with early stopping that never runs out of patience):
+    ``(network, initial parameters, X_valid, Y_valid, result)``."""
+    from runner.engine.data import labels
+
+    network = Network((2, 8, 1), ACT["tanh"], ACT["sigmoid"], COST["cross_entropy"])
+    X, Y = _classification()
+    Xv, Yv = _classification(seed=1, n=40)
+    rngs = [member_rng(0)]
+    W, b = network.init_population(REGISTRY.initializers["normal"], {}, rngs)
+    initial = [p.copy() for p in W + b]
+    schedule = Schedule(
+        epochs=epochs,
+        batch_size=batch_size,
+        early_stopping=early_stopping,
+        patience=1000,
+        log_every=1,
+    )
+    (member,) = train(
+        network,
+        W,
+        b,
+        X,
+        Y,
+        REGISTRY.step_rules["adam"],
+        {"learning_rate": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
+        schedule,
+        rngs,
+        labels,
+        validation=training.Validation(with_ones(Xv), Yv),
+    )
+    return network, initial, Xv, Yv, member
+
+
+@pytest.mark.parametrize("batch_size", [0, 32])
+def test_the_validation_score_history_covers_step_0_to_the_last_epoch(batch_size: int) -> None:
+    from runner.engine.data import labels
+
+    network, initial, Xv, Yv, member = _early_stopped(batch_size)
+
+    def score(weights: list[np.ndarray], biases: list[np.ndarray]) -> float:
+        return float((labels(network.predict(weights, biases, Xv)) == labels(Yv)).mean())
+
+    steps, scores = member.history["validation_score"]
+    assert steps.tolist() == list(range(member.epochs + 1))
+    L = network.n_layers
+    assert scores[0] == score(initial[:L], initial[L:])  # step 0: the initial weights
+    # the last step: the weights after the last epoch (those a run without early stopping
+    # ends with), not those of the epoch before
+    last = _early_stopped(batch_size, early_stopping=False)[4]
+    assert scores[-1] == score([w[None] for w in last.weights], [v[None] for v in last.biases])
+    # the member ends with its best weights, whose epoch's score is in the history
+    best = score([w[None] for w in member.weights], [v[None] for v in member.biases])
+    assert scores[member.best_epoch] == best == scores[1:].max()
+
+
+def test_early_stopping_scores_a_regression_by_r2() -> None:
+    from sklearn.metrics import r2_score
+
+    network = Network((2, 8, 1), ACT["tanh"], ACT["identity"], COST["squared_error"])
+    X, Y = _regression(n=60)
+    Xv, Yv = _regression(seed=4, n=30)
+    rngs = [member_rng(0)]
+    W, b = network.init_population(REGISTRY.initializers["xavier"], {}, rngs)
+    (member,) = train(
+        network,
+        W,
+        b,
+        X,
+        Y,
+        REGISTRY.step_rules["adam"],
+        {"learning_rate": 0.02, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0},
+        Schedule(epochs=300, early_stopping=True, patience=5, tol=1e-3, log_every=1),
+        [],
+        validation=training.Validation(with_ones(Xv), Yv),
+    )
+    a = network.predict([w[None] for w in member.weights], [v[None] for v in member.biases], Xv)
+    best = member.history["validation_score"][1][member.best_epoch]
+    assert best == pytest.approx(r2_score(Yv[0], a[0, 0])) and best > 0.5
 
 
 def test_without_early_stopping_a_member_stops_for_its_epochs() -> None:

@@ -8,14 +8,17 @@ The estimates are models, stated here so that a refusal can be checked by hand:
   step sees (the training set for full batches, else a batch) and ``u = n_1 + ... + n_L`` units:
   ``P d (PARAMETER_COPIES p + ACTIVATION_COPIES u S + n_L S)`` (parameters, gradients, a
   step rule's state and the final copy; each layer's z, a and delta; the targets, one row per
-  member) plus the metric history the schedule keeps (float32, members x metrics x points);
+  member) plus the metric history the schedule keeps (``HISTORY_DTYPE``, members x metrics x
+  points); with early stopping also ``P d (p + VALIDATION_COPIES u S_v)``, the copy of every
+  member's best parameters and the z and a of every layer for the ``S_v = ceil(f S)``
+  validation samples it scores each epoch (one more metric, the validation score);
 - **time** of one population: ``epochs (EPOCH_SECONDS batches + FLOPS_PER_WEIGHT p S P /
   FLOPS)`` seconds, a forward and a backward pass per sample at an assumed ``FLOPS`` floating
   point operations a second on one core; a sweep takes at least its longest population and at
   least the sum over its workers.
 
 :func:`available_memory` is what the machine can give now (MemAvailable, else the free pages
-``os.sysconf`` counts). Imports :mod:`runner.engine.training` only.
+``os.sysconf`` counts). Imports numpy and :mod:`runner.engine.training` only.
 """
 
 from __future__ import annotations
@@ -24,13 +27,17 @@ import math
 import os
 from dataclasses import dataclass
 
-from runner.engine.training import Schedule
+import numpy as np
+
+from runner.engine.training import HISTORY_DTYPE, Schedule
 
 #: copies of the parameters a member holds while it trains: parameters, gradients, up to two
 #: state arrays of a step rule (velocity; two moments) and the copy it ends with
 PARAMETER_COPIES = 5
 #: arrays per unit and sample: z, a and delta
 ACTIVATION_COPIES = 3
+#: arrays per unit and validation sample early stopping's forward pass takes: z and a
+VALIDATION_COPIES = 2
 #: floating-point operations per weight and sample: 2 forward, 4 backward
 FLOPS_PER_WEIGHT = 6
 #: what one core is assumed to compute, floating-point operations a second
@@ -54,17 +61,23 @@ def estimate(
     schedule: Schedule,
     itemsize: int = 8,
     metrics: int = 3,
+    validation_fraction: float = 0.0,
 ) -> Estimate:
     """The estimate of the module docstring for a population of ``members`` networks of layer
-    sizes ``sizes`` (inputs first) trained on ``samples`` samples under ``schedule``."""
+    sizes ``sizes`` (inputs first) trained on ``samples`` samples under ``schedule``; with
+    ``schedule.early_stopping``, ``validation_fraction`` of them are scored each epoch."""
     p = sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
     units = sum(sizes[1:])
     full_batch = schedule.batch_size <= 0 or schedule.batch_size >= samples
     seen = samples if full_batch else schedule.batch_size
     steps = 1 if full_batch else math.ceil(samples / schedule.batch_size)
     per_member = PARAMETER_COPIES * p + ACTIVATION_COPIES * units * seen + sizes[-1] * seen
+    if schedule.early_stopping:
+        held = math.ceil(validation_fraction * samples)
+        per_member += p + VALIDATION_COPIES * units * held
+        metrics += 1
     every = schedule.every(members, metrics)
-    history = 4 * members * metrics * (schedule.epochs // every)
+    history = np.dtype(HISTORY_DTYPE).itemsize * members * metrics * (schedule.epochs // every)
     seconds = schedule.epochs * (
         steps * EPOCH_SECONDS + FLOPS_PER_WEIGHT * p * samples * members / FLOPS
     )

@@ -345,7 +345,8 @@ class _MLP(BaseEstimator):
         self.n_iter_ = int(best.epochs) + (int(getattr(self, "n_iter_", 0)) if go_on else 0)
         self.stop_reason_ = best.stop_reason
         if schedule.early_stopping:
-            _, scores = best.history["validation_score"]
+            steps, scores = best.history["validation_score"]
+            scores = scores[steps > 0]  # as scikit-learn's: one score per epoch, after it
             self.validation_scores_ = [float(v) for v in scores]
             self.best_validation_score_ = float(np.max(scores)) if len(scores) else float("nan")
             self.best_epoch_ = int(best.best_epoch)
@@ -530,7 +531,8 @@ class MLPRegressor(RegressorMixin, _MLP):
 
     The parameters are the classifier's; the defaults differ: ``tanh`` hidden layers, an
     ``identity`` output, ``squared_error`` cost and ``xavier`` initial weights. Targets may be
-    one column (predictions of shape ``(S,)``) or several (``(S, n_targets)``).
+    one column (predictions of shape ``(S,)``) or several (``(S, n_targets)``). Early stopping
+    scores the validation samples by R^2 (averaged over the targets), scikit-learn's score.
     """
 
     def __init__(

@@ -109,7 +109,8 @@ STOP_REASONS = ("epochs", "target_loss", "gradient_tolerance", "early_stopping",
 @dataclass(frozen=True)
 class Validation:
     """The samples early stopping holds out: ``X1 = [X; 1]`` ``(N_0 + 1, S_v)``, targets ``Y``
-    ``(N_L, S_v)``; the score is the accuracy where ``labels`` is given, else minus the cost."""
+    ``(N_L, S_v)``; the score is the accuracy where ``labels`` is given, else R^2 (as
+    scikit-learn scores)."""
 
     X1: Array
     Y: Array
@@ -132,8 +133,10 @@ class _History:
     weights. With full batches the loop computes epoch e's metrics from the weights before its
     update, so they are step e - 1 (``shift`` 1); with mini-batches an epoch's metrics are the
     means over its batches, step e (``shift`` 0), and step 0 is computed once before the first
-    epoch (:meth:`record_step`). ``starts`` says from which recorded point a metric has values
-    (a mini-batch run has no gradient norm at step 0).
+    epoch (:meth:`record_step`). ``shifts`` gives a metric a shift of its own (the validation
+    score is of the weights after an epoch's update in both cases: shift 0). ``starts`` says
+    from which recorded point a metric has values (a mini-batch run has no gradient norm at
+    step 0).
     """
 
     every: int
@@ -141,6 +144,7 @@ class _History:
     names: tuple[str, ...]
     shift: int = 1
     starts: dict[str, int] = field(default_factory=dict)
+    shifts: dict[str, int] = field(default_factory=dict)
     values: dict[str, Array] = field(init=False)
     last: dict[str, Array] = field(init=False)
 
@@ -148,8 +152,13 @@ class _History:
         self.values = {}
         self.last = {name: np.full(self.n_members, np.nan) for name in self.names}
 
+    def shift_of(self, name: str) -> int:
+        """The shift of the metric ``name``: its value computed in epoch e is step e - shift."""
+        return self.shifts.get(name, self.shift)
+
     def allocate(self, epochs: int) -> None:
-        n_points = (epochs - self.shift) // self.every + 1 if epochs > 0 else 0
+        least = min(self.shift, *self.shifts.values()) if self.shifts else self.shift
+        n_points = (epochs - least) // self.every + 1 if epochs > 0 else 0
         # one row per member, so that a member's history is a contiguous view, never a copy
         self.values = {
             name: np.full((self.n_members, n_points), np.nan, dtype=HISTORY_DTYPE)
@@ -159,7 +168,10 @@ class _History:
 
     def record(self, epoch: int, ids: Array, metrics: dict[str, Array]) -> None:
         """The metrics the loop computed in ``epoch`` (1, 2, ...), where they are recorded."""
-        self.record_step(epoch - self.shift, ids, metrics)
+        for name in self.names:
+            step = epoch - self.shift_of(name)
+            if name in metrics and step % self.every == 0:
+                self.values[name][ids, step // self.every] = metrics[name]
 
     def record_step(self, step: int, ids: Array, metrics: dict[str, Array]) -> None:
         if step % self.every == 0:
@@ -174,11 +186,11 @@ class _History:
                 self.last[name][ids] = metrics[name]
 
     def of(self, member: int, stop_epoch: int) -> dict[str, tuple[Array, Array]]:
-        last_step = stop_epoch - self.shift  # the step of the metrics of its last epoch
-        n = last_step // self.every + 1 if stop_epoch > 0 else 0
-        steps = self.steps[:n]  # views: shared steps, the member's own row of values
         out = {}
         for name in self.names:
+            last_step = stop_epoch - self.shift_of(name)  # the step of its last epoch's value
+            n = last_step // self.every + 1 if stop_epoch > 0 else 0
+            steps = self.steps[:n]  # views: shared steps, the member's own row of values
             vals = self.values[name][member, :n]
             s = steps
             if n and last_step % self.every:
@@ -264,7 +276,9 @@ def train(
     ``alpha`` is every member's L2 penalty on the weights (None or all 0: none); it joins the
     loss and its gradient at every step. ``rate`` schedules the step rule's learning rate
     (:attr:`StepRule.rate`) member by member. ``validation`` holds the samples early stopping
-    scores (``schedule.early_stopping``); the score is recorded as ``validation_score``.
+    scores (``schedule.early_stopping``); the score is recorded as ``validation_score``, of the
+    weights after each epoch with full batches too (step e after epoch e; step 0, the initial
+    weights, is recorded but never counts as a best).
     ``state`` is the step rule's state to go on from (``result.state`` of a run of the same
     population), instead of a fresh ``init_state``.
     """
@@ -292,8 +306,9 @@ def train(
         P,
         names,
         shift,
-        # no score before the first epoch; with mini-batches no gradient norm either
-        {"validation_score": 1} if full_batch else {"gradient_norm": 1, "validation_score": 1},
+        {} if full_batch else {"gradient_norm": 1},  # mini-batches: no gradient norm at step 0
+        # the validation score is of the weights after an epoch's update, whatever the batches
+        {"validation_score": 0},
     )
     history.allocate(schedule.epochs)
 
@@ -333,6 +348,8 @@ def train(
     all_alive = True  # no stopped row is waiting to be dropped
     L = len(W)
     with np.errstate(all="ignore"):
+        if watcher is not None and schedule.epochs > 0:  # the initial weights' score, step 0
+            history.record_step(0, ids, {"validation_score": watcher.measure()})
         if not full_batch and schedule.epochs > 0:  # step 0: the initial weights, once
             a0 = network.predict(params[:L], params[L:], X)
             initial = {"loss": network.cost.value(a0, Y, **network.cost_params)}
@@ -417,16 +434,13 @@ def train(
                 target_met = loss <= schedule.target_loss
             patient = np.zeros_like(alive)
             if watcher is not None:
-                score = watcher.score(epoch, alive)
-                # full batches record epoch e's metrics at step e - 1 (the weights before its
-                # update); the score is of the weights after it: the history takes the score
-                # of the epoch before, which is that step's
-                metrics["validation_score"] = watcher.previous if shift else score
-                watcher.previous = score
+                # the score of the weights after this epoch's update: step `epoch` of its
+                # history (shift 0), where full batches record the rest at step epoch - 1
+                metrics["validation_score"] = watcher.score(epoch, alive)
                 patient = alive & ~diverged & ~done & watcher.out_of_patience()
             stopping = diverged | done | patient | (alive & (epoch == schedule.epochs))
 
-            if (epoch - shift) % every == 0:
+            if (epoch - shift) % every == 0 or (watcher is not None and epoch % every == 0):
                 history.record(epoch, ids[alive], {k: v[alive] for k, v in metrics.items()})
             if stopping.any():
                 rows = np.flatnonzero(stopping)
@@ -540,7 +554,9 @@ class _Scheduler:
 
 class _EarlyStopping:
     """Early stopping: every row's score on the validation samples, its patience, and its best
-    parameters (scikit-learn's ``_update_no_improvement_count``)."""
+    parameters (scikit-learn's ``_update_no_improvement_count``). The score is scikit-learn's
+    ``score``: the accuracy for classification, the coefficient of determination R^2 (averaged
+    over the outputs) for regression; a score that is not finite counts as -inf."""
 
     def __init__(
         self,
@@ -554,21 +570,30 @@ class _EarlyStopping:
         self.network, self.work, self.validation = network, work, validation
         self.labels, self.patience, self.tol = labels, schedule.patience, schedule.tol
         self.target = labels(validation.Y) if labels else None
+        Y = np.asarray(validation.Y, dtype=np.float64)
+        #: the total sum of squares of every output (regression's R^2 divides by it)
+        self.total = ((Y - Y.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1)
         self.best = np.full(P, -np.inf)
         self.waited = np.zeros(P, dtype=np.int64)
         self.best_epoch = np.zeros(P, dtype=np.int64)  # by row
         self.best_epoch_of = np.zeros(P, dtype=np.int64)  # by member
-        self.previous = np.full(P, np.nan)  # every row's score of the epoch before, by row
 
-    def score(self, epoch: int, alive: Array) -> Array:
-        """Every row's score after this epoch's steps; the best so far kept where it improved."""
+    def measure(self) -> Array:
+        """Every row's score with its weights now, changing nothing."""
         a = self.network.output_folded(self.work.blocks, self.validation.X1)
         if self.labels is not None:
             score = (self.labels(a) == self.target).mean(axis=-1)
-        else:
-            cost = self.network.cost.value(a, self.validation.Y, **self.network.cost_params)
-            score = -np.asarray(cost, dtype=np.float64)
-        score = np.where(np.isfinite(score), score, -np.inf)
+        else:  # R^2 per output; a constant output scores 1 if predicted exactly, else 0
+            residual = ((a - self.validation.Y) ** 2).sum(axis=-1, dtype=np.float64)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r2 = 1.0 - residual / self.total
+            r2 = np.where(self.total > 0, r2, np.where(residual == 0, 1.0, 0.0))
+            score = r2.mean(axis=-1)
+        return np.where(np.isfinite(score), score, -np.inf)
+
+    def score(self, epoch: int, alive: Array) -> Array:
+        """Every row's score after this epoch's steps; the best so far kept where it improved."""
+        score = self.measure()
         self.waited = np.where(score < self.best + self.tol, self.waited + 1, 0)
         better = np.flatnonzero(alive & (score > self.best))
         if better.size:
@@ -594,7 +619,6 @@ class _EarlyStopping:
     def keep(self, keep: Array) -> None:
         self.best, self.waited = self.best[keep], self.waited[keep]
         self.best_epoch = self.best_epoch[keep]
-        self.previous = self.previous[keep]
 
 
 def _loss_limit(first: Array) -> Array:

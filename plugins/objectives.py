@@ -129,8 +129,9 @@ class Saddle(Objective):
 
 
 class MonkeySaddle(Objective):
-    """The monkey saddle x^3 - 3 x y^2: its Hessian vanishes at the origin, where the
-    second-derivative test fails (a degenerate critical point); unbounded below."""
+    """The monkey saddle x^3 - 3 x y^2: a degenerate critical point at the origin.
+
+    Its Hessian vanishes there, where the second-derivative test fails; unbounded below."""
 
     name = "monkey_saddle"
 
@@ -157,8 +158,10 @@ class MonkeySaddle(Objective):
 
 
 class Bowl(Objective):
-    """A quadratic bowl f = sum lambda_i x_i^2 / 2, eigenvalues spaced log-uniformly from 1 to
-    the condition number: (x^2 + condition y^2) / 2 in two variables."""
+    """A quadratic bowl in n variables, (x^2 + condition y^2) / 2 for two; minimum at 0, f = 0.
+
+    f = sum lambda_i x_i^2 / 2 with the curvatures lambda_i spaced log-uniformly from 1 to the
+    condition number (``condition ** (i / (n - 1))``)."""
 
     name = "bowl"
     params = (
@@ -199,8 +202,10 @@ class Bowl(Objective):
 
 
 class Rosenbrock(Objective):
-    """Rosenbrock's valley sum 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2 in n variables: a narrow
-    curved valley to the minimum at (1, ..., 1), f = 0."""
+    """Rosenbrock's narrow curved valley in n variables, its minimum at (1, ..., 1), f = 0.
+
+    f = sum 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2 over i = 1 .. n-1. Only the global minimum is
+    declared (for 4 <= n <= 7 there is a local one too, near (-1, 1, ..., 1))."""
 
     name = "rosenbrock"
     params = (_dimension_param("valley"),)
@@ -240,8 +245,10 @@ class Rosenbrock(Objective):
 
 
 class Beale(Objective):
-    """Beale's function (1.5 - x + x y)^2 + (2.25 - x + x y^2)^2 + (2.625 - x + x y^3)^2: flat
-    plateaus and steep ridges; its minimum (3, 0.5), f = 0, and a saddle at (0, 1)."""
+    """Beale's function: flat plateaus, steep ridges, its minimum at (3, 0.5), f = 0.
+
+    f = (1.5 - x + x y)^2 + (2.25 - x + x y^2)^2 + (2.625 - x + x y^3)^2, with a saddle at
+    (0, 1)."""
 
     name = "beale"
 
@@ -328,8 +335,9 @@ _CAMEL_SADDLES = (
 
 
 class SixHumpCamel(Objective):
-    """The six-hump camel (4 - 2.1 x^2 + x^4 / 3) x^2 + x y + (4 y^2 - 4) y^2: two global minima
-    at f = -1.0316, four local ones, seven saddles."""
+    """The six-hump camel: two global minima at f = -1.0316, four local ones, seven saddles.
+
+    f = (4 - 2.1 x^2 + x^4 / 3) x^2 + x y + (4 y^2 - 4) y^2 (its two maxima are not declared)."""
 
     name = "six_hump_camel"
 
@@ -377,8 +385,9 @@ class SixHumpCamel(Objective):
 
 
 class Rastrigin(Objective):
-    """Rastrigin's function A n + sum x_i^2 - A cos(2 pi x_i): a bowl under a grid of local
-    minima, the global one at the origin, f = 0 (the local ones are not declared)."""
+    """Rastrigin's function: a bowl under a grid of local minima, the global one at 0, f = 0.
+
+    f = A n + sum x_i^2 - A cos(2 pi x_i) in n variables (the local minima are not declared)."""
 
     name = "rastrigin"
     params = (

@@ -53,7 +53,8 @@ def check_objective(
       finite, and each member's rows are bitwise what computing that member alone gives;
     - the gradient matches central differences of the value, and the Hessian (when
       ``hessian`` gives one, shape ``(P, n, n)``) central differences of the gradient and is
-      symmetric; each member is judged on its own scale (its largest entry, at least 1);
+      symmetric; each point is judged on its own scale (its largest entry, at least a hundredth
+      of the largest over all points and at least 1; see :func:`runner.testing.relative_error`);
     - every declared minimum is a ``runner.Minimum`` of n coordinates inside the box, where the
       gradient vanishes (norm at most ``rtol`` times the median gradient norm of the drawn
       points, at least ``rtol``), the value is the declared one (within ``rtol`` times
@@ -178,11 +179,21 @@ def _gradient(objective: Objective, kw: dict[str, Any], x: Array, check: str) ->
     return g
 
 
+#: a point's scale is at least this fraction of the largest over all points checked
+SCALE_FLOOR = 1e-2
+
+
 def _member_scale(got: Array, expected: Array) -> Array:
-    """Each member's scale, shape ``(P, 1)``: its largest magnitude in either array, at least 1."""
+    """Each point's scale, shape ``(P, 1)``: its largest magnitude in either array, at least
+    :data:`SCALE_FLOOR` times the largest of all points, and at least 1.
+
+    Near a critical point the gradient vanishes but the differences' truncation error (h^4
+    times fifth derivatives) does not: the floors keep that error from counting there, while
+    a point far from the steepest ones is still judged on much less than their scale."""
     axes = tuple(range(1, got.ndim))
     largest = np.maximum(np.abs(got).max(axis=axes), np.abs(expected).max(axis=axes))
-    return np.maximum(largest, 1.0)[:, None]
+    floor = max(1.0, SCALE_FLOOR * float(largest.max(initial=0.0)))
+    return np.maximum(largest, floor)[:, None]
 
 
 def _inside(objective: Objective, what: str, point: Array, low: Array, high: Array) -> None:

@@ -120,20 +120,20 @@ def check_objective(
         scale = _member_scale(H, fd_h)[:, :, None]
         assert_close(
             objective,
-            "hessian(x) vs central differences of gradient(x)",
-            H,
-            fd_h,
-            rtol,
-            scale=scale,
-        )
-        assert_close(
-            objective,
             "hessian(x) is symmetric",
             H,
             np.swapaxes(H, 1, 2),
             rtol,
             got_name="H[i, j]",
             expected_name="H[j, i]",
+            scale=scale,
+        )
+        assert_close(
+            objective,
+            "hessian(x) vs central differences of gradient(x)",
+            H,
+            fd_h,
+            rtol,
             scale=scale,
         )
 
@@ -264,7 +264,7 @@ def _check_minima(
                 f"expected the gradient to vanish, got norm {g[k]:.3g} > {g_tol:.3g}",
             )
         if not abs(f[k] - m.value) <= rtol * max(1.0, abs(m.value)):
-            fail(objective, what, f"declared value {m.value!r}, but f there is {f[k]!r}")
+            fail(objective, what, f"declared value {m.value!r}, but f there is {float(f[k])!r}")
         lam = np.linalg.eigvalsh(H[k])
         if not lam[0] >= -zero_tolerance(lam):
             fail(
@@ -290,8 +290,8 @@ def _check_minima(
         fail(
             objective,
             "global minimum",
-            f"declared lowest value {lowest!r}, but f is {f_checked[below]!r} at a checked point "
-            f"of the box (row {below})",
+            f"declared lowest value {lowest!r}, but f is {float(f_checked[below])!r} at a checked "
+            f"point of the box (row {below})",
         )
 
 

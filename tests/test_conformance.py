@@ -18,7 +18,17 @@ from click.testing import CliRunner
 from conftest import made_once, one_module_project, pip_install_target
 
 import runner.testing as kit
-from runner import Activation, Cost, Dataset, DatasetSource, Initializer, StepRule, Strategy
+from runner import (
+    Activation,
+    Cost,
+    Dataset,
+    DatasetSource,
+    Initializer,
+    Minimum,
+    Objective,
+    StepRule,
+    Strategy,
+)
 from runner.cli import cli
 from runner.engine.network import Network
 from runner.plugin.params import Param, Plugin
@@ -708,3 +718,180 @@ def test_an_inherited_backward_fails_as_the_derivative_the_author_wrote() -> Non
 
     message = _fails(kit.check_activation, Coupled())
     assert "derivative(z, a), through the inherited backward(z, a, grad_a)" in message
+
+
+# -- objectives ---------------------------------------------------------------------------------
+
+OBJECTIVES = list(REGISTRY.objectives.values())
+#: one non-default parameter setting of each objective that declares parameters
+OBJECTIVE_PARAMS = {"rosenbrock": {"n": 3}, "rastrigin": {"n": 3}, "bowl": {"condition": 100.0}}
+
+
+def _objective_settings() -> list[Any]:
+    out = []
+    for obj in OBJECTIVES:
+        out.append(pytest.param(obj, {}, id=f"{obj.name}-defaults"))
+        if obj.params:
+            given = OBJECTIVE_PARAMS.get(obj.name) or _alternative_params(obj)
+            shown = ",".join(f"{k}={v}" for k, v in given.items())
+            out.append(pytest.param(obj, given, id=f"{obj.name}-{shown}"))
+    return out
+
+
+@pytest.mark.parametrize(("objective", "params"), _objective_settings())
+def test_every_objective_has_gradient_and_hessian_matching_central_differences(
+    objective: Objective, params: dict[str, Any]
+) -> None:
+    kw = objective.resolve(params)
+    low, high = objective.box(**kw)
+    x = np.random.default_rng(1).uniform(low, high, (5, objective.dimension(**kw)))
+    if objective.distribution == "runner-mlp":  # the built-ins give the Hessian analytically
+        assert objective.hessian(x, **kw).shape == (5, len(low), len(low))
+    kit.check_objective(objective, params, points=64, seed=1)
+
+
+class CamelCheck(Objective):
+    """The six-hump camel, written here (a correct one), the base of the broken ones below."""
+
+    name = "test_camel"
+
+    def dimension(self, **params: Any) -> int:
+        return 2
+
+    def box(self, **params: Any) -> tuple[np.ndarray, np.ndarray]:
+        return np.array([-3.0, -2.0]), np.array([3.0, 2.0])
+
+    def value(self, x: np.ndarray, **params: Any) -> np.ndarray:
+        u, v = x[:, 0], x[:, 1]
+        return (4 - 2.1 * u**2 + u**4 / 3) * u**2 + u * v + (4 * v**2 - 4) * v**2
+
+    def gradient(self, x: np.ndarray, **params: Any) -> np.ndarray:
+        u, v = x[:, 0], x[:, 1]
+        return np.stack([8 * u - 8.4 * u**3 + 2 * u**5 + v, u - 8 * v + 16 * v**3], axis=1)
+
+    def hessian(self, x: np.ndarray, **params: Any) -> np.ndarray:
+        u, v = x[:, 0], x[:, 1]
+        H = np.empty((len(x), 2, 2))
+        H[:, 0, 0], H[:, 1, 1] = 8 - 25.2 * u**2 + 10 * u**4, 48 * v**2 - 8
+        H[:, 0, 1] = H[:, 1, 0] = 1.0
+        return H
+
+    def minima(self, **params: Any) -> tuple[Minimum, ...]:
+        u, v, f = 0.08984201310031806, -0.7126564030207396, -1.031628453489877
+        local = ((1.703606714969981, -0.7960835686726251), -0.2154638243837197)
+        return (
+            Minimum((u, v), f, "global +"),
+            Minimum((-u, -v), f, "global -"),
+            Minimum(local[0], local[1], "local", global_=False),
+        )
+
+    def saddles(self, **params: Any) -> tuple[tuple[float, ...], ...]:
+        return ((0.0, 0.0),)
+
+
+def _broken_camel(**methods: Any) -> Objective:
+    return type("BrokenCamel", (CamelCheck,), methods)()
+
+
+def _minima_with(*extra: Minimum) -> Any:
+    return lambda self, **params: CamelCheck().minima()[:2] + extra
+
+
+BROKEN_OBJECTIVES = {
+    # the notes' slip: d(x^4)/dx written 4 x^3 but d(x^6/3)/dx as x^5 (it is 2 x^5)
+    "gradient": (
+        {
+            "gradient": lambda self, x, **p: (
+                CamelCheck.gradient(self, x) - np.stack([x[:, 0] ** 5, 0 * x[:, 1]], axis=1)
+            )
+        },
+        "gradient(x) vs central differences of value(x)",
+    ),
+    "hessian": (
+        {
+            "hessian": lambda self, x, **p: (
+                CamelCheck.hessian(self, x) * np.array([[1, -1], [-1, 1]])
+            )
+        },
+        "hessian(x) vs central differences of gradient(x)",
+    ),
+    "asymmetric hessian": (
+        {
+            "hessian": lambda self, x, **p: (
+                CamelCheck.hessian(self, x) + np.array([[0, 0.5], [0, 0]])
+            )
+        },
+        "hessian(x) is symmetric",
+    ),
+    "value shape": (
+        {"value": lambda self, x, **p: CamelCheck.value(self, x)[:, None]},
+        "value: expected shape",
+    ),
+    "box shape": (
+        {"box": lambda self, **p: (np.zeros(3), np.ones(3))},
+        "box: expected low of shape (2,) for dimension 2",
+    ),
+    # the literature's rounded location: the gradient there is 1e-3, not 0
+    "minimum location": (
+        {"minima": _minima_with(Minimum((1.7036, -0.7961), -0.2155, "rounded", global_=False))},
+        "minimum 'rounded' at (1.7036, -0.7961): expected the gradient to vanish",
+    ),
+    "minimum value": (
+        {
+            "minima": _minima_with(
+                Minimum((1.703606714969981, -0.7960835686726251), -0.2155, "local", global_=False)
+            )
+        },
+        "declared value -0.2155, but f there is -0.21546382438",
+    ),
+    "global flag": (
+        {
+            "minima": _minima_with(
+                Minimum((1.703606714969981, -0.7960835686726251), -0.2154638243837197, "local")
+            )
+        },
+        "declared global_=True with value -0.2154638243837197, expected global_=False",
+    ),
+    "outside the box": (
+        {"box": lambda self, **p: (np.array([-3.0, -0.5]), np.array([3.0, 2.0]))},
+        "minimum 'global +': (0.0898420131, -0.712656403) lies outside the box, expected within "
+        "(-3, -0.5) .. (3, 2)",
+    ),
+    "a maximum as a minimum": (
+        {
+            "minima": _minima_with(
+                Minimum(
+                    (1.2302298765166524, 0.16233458445899493),
+                    2.496295351023577,
+                    "max",
+                    global_=False,
+                )
+            )
+        },
+        "expected a positive semidefinite Hessian",
+    ),
+    "a minimum as a saddle": (
+        {"saddles": lambda self, **p: ((0.0, 0.0), (-0.08984201310031806, 0.7126564030207396))},
+        "got a positive definite one (smallest eigenvalue 7.68",
+    ),
+}
+
+
+@pytest.mark.parametrize("broken", list(BROKEN_OBJECTIVES))
+def test_the_kit_catches_a_wrong_objective(broken: str) -> None:
+    methods, expected = BROKEN_OBJECTIVES[broken]
+    message = _fails(kit.check_objective, _broken_camel(**methods))
+    assert message.startswith("objective 'test_camel': ")
+    assert expected in message
+
+
+def test_the_kit_passes_the_correct_objective_and_one_without_a_hessian() -> None:
+    kit.check_objective(CamelCheck())
+    assert kit.check_plugin(_broken_camel(hessian=lambda self, x, **p: None)) is None
+
+
+def test_runner_check_checks_objectives() -> None:
+    result = CliRunner().invoke(cli, ["check", "himmelblau", "rastrigin", "--param", "n=3"])
+    assert result.exit_code == 0, result.output
+    assert "ok   objective himmelblau (runner-mlp): 1 parameter setting" in result.output
+    assert "ok   objective rastrigin (runner-mlp): 5 parameter settings" in result.output

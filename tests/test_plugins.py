@@ -49,6 +49,7 @@ EXAMPLE = {
     "schedule": "warmup",
     "initializer": "lecun",
     "dataset": "checkerboard",
+    "objective": "goldstein_price",
 }
 
 #: every hook in runner.plugin.hookspecs -> the test that exercises it (test_every_hook_is_tested)
@@ -59,6 +60,7 @@ HOOK_TESTS = {
     "register_schedules": "test_register_schedules_warmup",
     "register_initializers": "test_register_initializers_lecun",
     "register_datasets": "test_register_datasets_checkerboard",
+    "register_objectives": "test_register_objectives_goldstein_price",
     "register_commands": "test_register_commands_example_hello",
 }
 
@@ -311,6 +313,29 @@ def test_register_datasets_checkerboard(example_plugins: Path) -> None:
     assert np.array_equal(data.X, same.X)
 
 
+def test_register_objectives_goldstein_price(example_plugins: Path) -> None:
+    from runner.engine.buffers import member_hyper
+    from runner.engine.descent import DescentSchedule, descend, reached
+
+    [price] = registered_by("register_objectives")
+    registry = get_registry()
+    assert type(price) is type(registry.objectives["goldstein_price"])
+    assert price.hessian(np.zeros((1, 2))) is None  # the Hessian is optional
+    x = np.array([[0.0, -1.0], [1.2, 0.8], [0.5, 0.5]])
+    u, v = x[:, 0], x[:, 1]
+    first = 1 + (u + v + 1) ** 2 * (19 - 14 * u + 3 * u**2 - 14 * v + 6 * u * v + 3 * v**2)
+    second = 30 + (2 * u - 3 * v) ** 2 * (18 - 32 * u + 12 * u**2 + 48 * v - 36 * u * v + 27 * v**2)
+    np.testing.assert_allclose(price.value(x), first * second, rtol=1e-12)
+    assert [m.value for m in price.minima() if m.global_] == [3.0]
+    # a runner step rule takes a third party's objective to the minimum of the basin it starts in
+    gd = registry.step_rules["gd"]
+    start = np.array([[0.05, -0.95], [-0.55, -0.45]])
+    hyper = member_hyper(gd, [gd.resolve({"learning_rate": lr}) for lr in (1e-4, 2e-4)])
+    end = descend(price, {}, start, gd, hyper, DescentSchedule(iterations=3000))
+    labels = [m.label if m else None for m in reached(price, {}, end.final_x)]
+    assert labels == ["global (0, -1)", "local (-0.6, -0.4)"]
+
+
 def test_register_commands_example_hello(example_plugins: Path) -> None:
     group = click.Group("runner")
     get_plugin_manager().hook.register_commands(cli=group)
@@ -336,6 +361,13 @@ def assert_lists_example_plugins(rows: list[dict[str, Any]]) -> None:
     assert amsgrad["beta2"]["accepted"] == "a number in [0, 1)"
     assert amsgrad["learning_rate"]["per_member"] is True
     assert by_name[("activation", "sigmoid")]["distribution"] == "runner-mlp"
+    price = by_name[("objective", "goldstein_price")]
+    assert price["dimension"] == 2
+    assert [(m["label"], m["point"], m["value"], m["global"]) for m in price["minima"]][:2] == [
+        ("global (0, -1)", [0.0, -1.0], 3.0, True),
+        ("local (-0.6, -0.4)", [-0.6, -0.4], 30.0, False),
+    ]
+    assert len(price["minima"]) == 4 and len(price["saddles"]) == 4
 
 
 def test_plugins_command_lists_example_plugins(example_plugins: Path) -> None:
@@ -348,6 +380,12 @@ def test_plugins_command_lists_example_plugins(example_plugins: Path) -> None:
     for text in ("amsgrad", DISTRIBUTION, VERSION, "beta2=0.999", "epsilon=1e-08"):
         assert text in table.output
     assert "swish" not in table.output
+
+    objectives = CliRunner().invoke(cli, ["plugins", "--kind", "objective"], terminal_width=200)
+    assert objectives.exit_code == 0, objectives.output
+    line = " ".join(objectives.output.split())  # the description may wrap
+    assert "goldstein_price" in line and "himmelblau" in line
+    assert "(2 variables; 4 known minima, 1 global; 4 saddles)" in line
 
 
 @pytest.mark.slow
@@ -365,7 +403,7 @@ def test_plugin_command_in_a_subprocess(example_plugin_env: dict[str, str], tmp_
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         f"Hello, world! {DISTRIBUTION} {VERSION} is installed.",
-        "plugins: swish huber amsgrad best_of_last warmup lecun checkerboard",
+        "plugins: swish huber amsgrad best_of_last warmup lecun checkerboard goldstein_price",
     ]
     help_text = run_cli("--help", env=example_plugin_env, cwd=tmp_path).stdout
     assert "example-hello" in help_text

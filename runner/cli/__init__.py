@@ -134,7 +134,10 @@ def plugins(as_json: bool, kind: str | None) -> None:
         )
         origin = [obj.distribution, obj.version]
         name = [obj.name, *origin] if wide else [f"{obj.name}\n[dim]{' '.join(origin)}[/]"]
-        table.add_row(obj.kind, *name, params or "-", escape(obj.summary()))
+        summary = obj.summary()
+        if obj.kind == "objective":
+            summary += _objective_line(obj)
+        table.add_row(obj.kind, *name, params or "-", escape(summary))
     console.print(table)
     if registry.broken:
         left_out = Table(title="broken plugin distributions (left out)", box=box.SIMPLE_HEAD)
@@ -170,7 +173,46 @@ def _describe(obj: Any) -> dict[str, Any]:
         ],
         # the tasks an activation (as the output layer) or a cost serves, declared or derived
         **({"tasks": list(obj.serves())} if obj.kind in ("activation", "cost") else {}),
+        **(_objective_facts(obj) if obj.kind == "objective" else {}),
     }
+
+
+def _objective_facts(obj: Any) -> dict[str, Any]:
+    """An objective's dimension, known minima and saddles at its parameters' defaults, as
+    ``runner plugins --json`` lists them (empty when the objective raises on its defaults)."""
+    try:
+        defaults = obj.defaults()
+        return {
+            "dimension": int(obj.dimension(**defaults)),
+            "minima": [
+                {
+                    "label": m.label,
+                    "point": [float(c) for c in m.point],
+                    "value": float(m.value),
+                    "global": bool(m.global_),
+                }
+                for m in obj.minima(**defaults)
+            ],
+            "saddles": [[float(c) for c in s] for s in obj.saddles(**defaults)],
+        }
+    except Exception:  # a plugin's failure is runner check's to report, not the listing's
+        return {}
+
+
+def _objective_line(obj: Any) -> str:
+    """`` (2 variables; 4 minima, 1 global; 4 saddles)``: the listing's facts of an objective."""
+    facts = _objective_facts(obj)
+    if not facts:
+        return ""
+    minima = facts["minima"]
+    n_global = sum(m["global"] for m in minima)
+    parts = [f"{facts['dimension']} variables"]
+    if minima:
+        word = "minimum" if len(minima) == 1 else "minima"
+        parts.append(f"{len(minima)} known {word}, {n_global} global")
+    if facts["saddles"]:
+        parts.append(f"{len(facts['saddles'])} saddle" + ("s" if len(facts["saddles"]) > 1 else ""))
+    return f" ({'; '.join(parts)}{', at the defaults' if obj.params else ''})"
 
 
 def _describe_broken(broken: Any) -> dict[str, Any]:

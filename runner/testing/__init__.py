@@ -44,6 +44,7 @@ from runner.testing.costs import check_cost
 from runner.testing.datasets import check_dataset
 from runner.testing.initializers import check_initializer
 from runner.testing.network import check_network_gradients
+from runner.testing.objectives import check_objective
 from runner.testing.optimizers import check_step_rule, check_strategy
 from runner.testing.schedules import check_schedule
 
@@ -54,6 +55,7 @@ __all__ = [
     "check_dataset",
     "check_initializer",
     "check_network_gradients",
+    "check_objective",
     "check_plugin",
     "check_schedule",
     "check_step_rule",
@@ -106,4 +108,5 @@ _CHECKS: dict[str, Any] = {
     "schedule": check_schedule,
     "initializer": check_initializer,
     "dataset": check_dataset,
+    "objective": check_objective,
 }

@@ -58,7 +58,8 @@ def differences(f: Callable[[Array], Array], x: Array) -> Array:
     """Central differences of a per-member function ``f(x) -> (P,)`` for every element of ``x``.
 
     Element ``[:, i, j]`` is perturbed in every member at once: a member's value depends on its
-    own slice only.
+    own slice only. A function with several values per member, ``f(x) -> (P, m)`` (a gradient),
+    gives its Jacobian, ``x.shape + (m,)``: element ``[:, i, j, k]`` is d f_k / d x_ij.
     """
     return _differences(f, x, (STENCIL,))[0]
 
@@ -78,13 +79,13 @@ def sided_differences(f: Callable[[Array], Array], x: Array) -> tuple[Array, Arr
 def _differences(
     f: Callable[[Array], Array], x: Array, stencils: tuple[tuple[tuple[int, float], ...], ...]
 ) -> list[Array]:
-    outs = [np.empty(x.shape) for _ in stencils]
     f0 = np.asarray(f(x), dtype=np.float64)
+    outs = [np.empty(x.shape + f0.shape[1:]) for _ in stencils]
     for i in range(x.shape[1]):
         for j in range(x.shape[2]):
             values = {0: f0}
             for out, stencil in zip(outs, stencils, strict=True):
-                total = np.zeros(x.shape[0])
+                total = np.zeros(f0.shape)
                 for offset, weight in stencil:
                     if offset not in values:
                         xk = x.copy()

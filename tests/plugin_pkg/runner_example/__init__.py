@@ -15,6 +15,7 @@ from runner_example.commands import hello
 from runner_example.costs import Huber
 from runner_example.datasets import Checkerboard
 from runner_example.initializers import LeCun
+from runner_example.objectives import GoldsteinPrice
 from runner_example.optimizers import AMSGrad, BestOfLast
 from runner_example.schedules import Warmup
 
@@ -24,6 +25,7 @@ __all__ = [
     "AMSGrad",
     "BestOfLast",
     "Checkerboard",
+    "GoldsteinPrice",
     "Huber",
     "LeCun",
     "Swish",
@@ -61,6 +63,11 @@ def register_initializers(register: Any) -> None:
 @hookimpl
 def register_datasets(register: Any) -> None:
     register(Checkerboard())
+
+
+@hookimpl
+def register_objectives(register: Any) -> None:
+    register(GoldsteinPrice())
 
 
 @hookimpl

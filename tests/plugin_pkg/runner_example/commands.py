@@ -18,4 +18,6 @@ def hello(name: str) -> None:
     from runner_example import __version__
 
     click.echo(f"Hello, {name}! runner-example-plugins {__version__} is installed.")
-    click.echo("plugins: swish huber amsgrad best_of_last warmup lecun checkerboard")
+    click.echo(
+        "plugins: swish huber amsgrad best_of_last warmup lecun checkerboard goldstein_price"
+    )

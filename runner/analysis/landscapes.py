@@ -254,7 +254,8 @@ def restarts_points(rows: Sequence[RunRow]) -> dict[str, list[RestartsPoint]]:
             continue
         lines.setdefault(_rule_key(row), {}).setdefault(row.restarts, []).append(outcome)
     varying = sorted(
-        {k for key in lines for k, v in key if any(dict(o).get(k) != v for o in lines)}
+        {k for key in lines for k, v in key if any(dict(o).get(k) != v for o in lines)},
+        key=lambda k: (k != "optimizer", k),  # the step rule first
     )
     out: dict[str, list[RestartsPoint]] = {}
     for key, by_restarts in lines.items():
@@ -521,6 +522,15 @@ def _restarts(
     groups: list[Group],
     out: Path,
 ) -> Path | None:
+    fig = restarts_figure(plt, name, objective, params, groups)
+    return None if fig is None else _save(plt, fig, out / f"{name}_restarts.png")
+
+
+def restarts_figure(
+    plt: Any, name: str, objective: Objective, params: dict[str, Any], groups: Sequence[Group]
+) -> Any:
+    """The restarts figure (a matplotlib figure: one errorbar line per
+    :func:`restarts_points` line), None where the objective knows no global minimum."""
     if not any(m.global_ for m in objective.minima(**params)):
         log.warning("restarts figure of %s not drawn: it declares no global minimum", name)
         return None
@@ -551,4 +561,4 @@ def _restarts(
     ax.set_title(f"{name}: reaching the global minimum against restarts ({n} runs)", loc="left")
     ax.grid(True, alpha=0.3)
     ax.legend(frameon=False, fontsize=7.5, loc="upper left", bbox_to_anchor=(0.0, -0.14))
-    return _save(plt, fig, out / f"{name}_restarts.png")
+    return fig

@@ -665,9 +665,11 @@ def objective_result(spec: object, row: int) -> tuple[object, dict[str, object]]
     return result, {"steps": steps, "points": points}
 
 
-def record_objective_runs(uri: str, table: Path) -> str:
-    """Record OBJECTIVE_ROWS into experiment ``table.stem`` of the store at ``uri`` through
-    MlflowClient; the sweep's parent run id."""
+def record_objective_runs(
+    uri: str, table: Path, rows: tuple = OBJECTIVE_ROWS, objective: str = "himmelblau"
+) -> str:
+    """Record ``rows`` (as OBJECTIVE_ROWS) of ``objective`` into experiment ``table.stem`` of
+    the store at ``uri`` through MlflowClient; the sweep's parent run id."""
     import dataclasses
     import uuid
 
@@ -683,14 +685,14 @@ def record_objective_runs(uri: str, table: Path) -> str:
     experiment_id = client.create_experiment(table.stem, artifact_location=artifacts)
     parent = client.create_run(experiment_id, run_name="sweep", tags={"runner.kind": "sweep"})
     parent_id = parent.info.run_id
-    for row, (optimizer, hyper, restarts, epochs, seeds) in enumerate(OBJECTIVE_ROWS, start=1):
+    for row, (optimizer, hyper, restarts, epochs, seeds) in enumerate(rows, start=1):
         for seed in seeds:
             cells = dict(optimizer=optimizer, restarts=restarts, epochs=epochs, seed=seed,
                          gradient_tolerance=1e-6, **hyper)  # fmt: skip
             spec = spec_of(row=row, source=str(table), **cells)
             short = "-".join(f"{k[:2]}{v}" for k, v in hyper.items())
-            name = f"himmelblau-{optimizer}-{short}-restarts{restarts}-it{epochs}-seed{seed}"
-            spec = dataclasses.replace(spec, objective="himmelblau", name=name)
+            name = f"{objective}-{optimizer}-{short}-restarts{restarts}-it{epochs}-seed{seed}"
+            spec = dataclasses.replace(spec, objective=objective, name=name)
             result, trajectory = objective_result(spec, row)
             run = client.create_run(experiment_id, run_name=name)
             run_id = run.info.run_id

@@ -399,13 +399,17 @@ def _contours(
     bar.set_ticklabels([f"{10**t - 1 + floor:.3g}" for t in ticks])
     bar.set_label("f (log scale of f - f_min + 1)")
     handles: list[Any] = []
-    drawn = 0
+    low, high = (np.asarray(c, dtype=np.float64) for c in objective.box(**params))
+    drawn = outside = 0
     for i, group in enumerate(groups):
         colour = PALETTE[i % len(PALETTE)]
         mine = 0
         for row in group.rows[:MAX_TRAJECTORIES]:
             if row.trajectory is not None:
                 _, points = row.trajectory
+                points = points[np.all(np.isfinite(points), axis=1)]  # a diverged run's last
+                if not len(points):
+                    continue
                 ax.plot(points[:, 0], points[:, 1], color=colour, lw=0.8, alpha=0.7, zorder=3)
                 start, end = points[0], points[-1]
             elif row.point is not None and len(row.point) >= 2:
@@ -417,17 +421,19 @@ def _contours(
             ax.scatter([end[0]], [end[1]], s=34, marker="D", color=colour, edgecolors="black",
                        lw=0.6, zorder=5)  # fmt: skip
             mine += 1
+            outside += not bool(np.all((low[:2] <= end[:2]) & (end[:2] <= high[:2])))
         if mine:
             drawn += mine
             handles.append(Line2D([], [], color=colour, lw=1.5, label=f"{group.name} ({mine})"))
     _mark_critical(ax, objective, params, labels=True)
-    low, high = (np.asarray(c, dtype=np.float64) for c in objective.box(**params))
     ax.set_xlim(low[0], high[0])
     ax.set_ylim(low[1], high[1])
     ax.set_aspect("equal" if _square(low, high) else "auto")
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
     note = _slice_note(objective, params)
+    if outside:
+        note += f"; {outside} ended outside the box"
     ax.set_title(f"{name}: {drawn} trajectories, start (dot) to end (diamond){note}", loc="left")
     marks = [
         Line2D([], [], marker="o", ls="", color="0.3", ms=4, label="start"),

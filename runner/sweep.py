@@ -636,24 +636,33 @@ def study(
     """The study of ``experiment`` from the store alone (every sweep of it, finished or not):
     its groups, and with ``out`` the figures (PNG) and the table (CSV) written there."""
     from runner import analysis
-    from runner.analysis import figures, runs
+    from runner.analysis import figures, landscapes, runs
     from runner.tracking import load_network, reading, resolve_uri
 
     uri = resolve_uri(tracking_uri)
     found = reading.study_runs(experiment, uri)
     curves: dict[str, tuple[list[int], list[float]]] = {}
+    paths: dict[str, tuple[Any, Any]] = {}
     if out is not None:  # the curves of the first figures.MAX_CURVES seeds of each configuration
         ended = [r for r in found if r.data.tags.get("runner.status") in ("finished", "diverged")]
         ended.sort(key=lambda r: int(r.data.tags.get("runner.seed") or 0))
         per: dict[str, int] = defaultdict(int)
-        ids = []
+        ids: dict[str, list[str]] = defaultdict(list)  # curve name -> run ids
+        drawn = []  # the objective runs whose trajectories are drawn
         for r in ended:
             configuration = r.data.tags.get("runner.configuration", "")
             per[configuration] += 1
             if per[configuration] <= figures.MAX_CURVES:
-                ids.append(r.info.run_id)
-        curves = reading.metric_histories(ids, runs.CURVE, uri)
-    rows = [analysis.run_row(r, curves.get(r.info.run_id)) for r in found]
+                ids[runs.curve_name(r)].append(r.info.run_id)
+            if runs.is_objective(r) and per[configuration] <= landscapes.MAX_TRAJECTORIES:
+                drawn.append(r.info.run_id)
+        for name, mine in ids.items():
+            curves.update(reading.metric_histories(mine, name, uri))
+        paths = reading.trajectories(drawn, runs.TRAJECTORY_FILE, uri)
+    rows = [
+        analysis.run_row(r, curves.get(r.info.run_id), trajectory=paths.get(r.info.run_id))
+        for r in found
+    ]
     groups = analysis.summarize(rows, by)
     result = Study(experiment, uri, groups, by=tuple(by))
     if out is not None:

@@ -310,3 +310,184 @@ def test_a_spooled_result_keeps_its_tags(tmp_path, xor_results) -> None:
     )
     back, _ = result_from_spool(result_to_spool(result, tmp_path / "item"))
     assert back.tags == {"runner.critical_point": "saddle stationary"}
+
+
+# --- objective runs: the study of an analytic objective's runs -------------------------------
+# objective_store (conftest.py) records objective runs as the shared design says a sweep does,
+# until objective rows sweep.
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def png_size(path) -> tuple[int, int]:
+    """The width and height a PNG file's header says."""
+    data = path.read_bytes()
+    assert data[:8] == PNG
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def objective_study(objective_store, out=None):
+    uri, table, _ = objective_store
+    return study(table.stem, tracking_uri=uri, out=out)
+
+
+def test_an_objective_run_is_read_by_its_f_and_succeeds_at_a_global_minimum(objective_store):
+    from runner.analysis import run_row, succeeded
+
+    uri, table, _ = objective_store
+    runs = recorded_runs(uri, table.stem)
+    assert len(runs) == 22
+    for run in runs:
+        row, tags = run_row(run), run.data.tags
+        assert row.objective == "himmelblau" and row.finals["f"] == run.data.metrics["f"]
+        assert row.point == [run.data.metrics["x1"], run.data.metrics["x2"]]
+        expected = tags["runner.status"] == "finished" and tags["runner.reached_global"] == "true"
+        assert succeeded(row) is expected
+    statuses = collections.Counter(r.data.tags["runner.status"] for r in runs)
+    assert statuses == {"finished": 20, "diverged": 2}  # both outcomes are read
+
+
+def test_an_objective_study_counts_the_minima_its_runs_reached(objective_store):
+    from runner.analysis import flat_rows
+
+    uri, table, _ = objective_store
+    runs = recorded_runs(uri, table.stem)
+    groups = objective_study(objective_store).groups
+    assert [g.runs for g in groups] == [6, 6, 6, 4]
+    for group, flat in zip(groups, flat_rows(groups), strict=True):
+        mine = [r for r in runs if r.data.tags["runner.configuration"] == group.key[0]]
+        reached = collections.Counter(r.data.tags["runner.reached"] for r in mine)
+        data = group.to_json()
+        assert data["minima_reached"] == dict(reached)
+        assert data["success_means"] == "reached the global minimum"
+        assert flat["objective"] == "himmelblau"
+        said = dict(part.rsplit(": ", 1) for part in flat["minima_reached"].split("; "))
+        assert {k: int(n) for k, n in said.items()} == dict(reached)
+        k = sum(r.data.tags["runner.reached_global"] == "true" for r in mine)
+        assert data["success"]["k"] == flat["successes"] == k
+    assert groups[3].minima_reached == {"none": 4}  # the step too long: diverged or bouncing
+
+
+def test_an_objective_study_draws_its_three_figures_as_pngs(objective_store, tmp_path):
+    made = objective_study(objective_store, out=tmp_path)
+    names = sorted(p.name for p in made.files)
+    assert names == [
+        "himmelblau_basins.png",
+        "himmelblau_contours.png",
+        "himmelblau_restarts.png",
+        "summary.csv",
+    ]  # fmt: skip  (and no network figure: there is no network)
+    drawn = [r for g in made.groups for r in g.rows if r.trajectory is not None]
+    assert len(drawn) == 22  # every run's trajectory, within MAX_TRAJECTORIES per configuration
+    for path in made.files[:-1]:
+        width, height = png_size(path)
+        assert 500 <= width <= 2000 and 400 <= height <= 2000, (path.name, width, height)
+        assert path.stat().st_size > 20_000  # drawn, not an empty canvas
+
+
+def test_a_run_s_trajectory_is_read_back_as_recorded(objective_store, tmp_path):
+    from runner.analysis.runs import TRAJECTORY_FILE
+    from runner.tracking import reading
+
+    uri, table, _ = objective_store
+    runs = recorded_runs(uri, table.stem)[:3]
+    ids = [r.info.run_id for r in runs] + [runs[0].data.tags["mlflow.parentRunId"]]
+    read = reading.trajectories(ids, TRAJECTORY_FILE, uri)
+    assert set(read) == set(ids[:3])  # the parent has none: left out
+    client = client_of(uri)
+    for run in runs:
+        path = client.download_artifacts(run.info.run_id, TRAJECTORY_FILE, str(tmp_path))
+        with np.load(path, allow_pickle=False) as data:
+            np.testing.assert_array_equal(read[run.info.run_id][0], data["steps"])
+            np.testing.assert_array_equal(read[run.info.run_id][1], data["points"])
+        assert read[run.info.run_id][1][-1].tolist() == [
+            run.data.metrics["x1"], run.data.metrics["x2"]
+        ]  # fmt: skip
+
+
+def plain_descent(objective, optimizer: str, hyper: dict, starts, iterations: int):
+    """The engine's descent of ``starts`` alone, built here from the plugins by hand."""
+    from runner.engine import descent
+    from runner.plugin.registry import get_registry
+
+    rule = get_registry().get("step_rule", optimizer)
+    per_member = {k: np.full(len(starts), v) for k, v in hyper.items()}
+    schedule = descent.DescentSchedule(iterations, 1e-6)
+    return descent.descend(objective, {}, starts, rule, per_member, schedule)
+
+
+@pytest.mark.parametrize("row", [1, 4])  # gd lr 0.01 (every basin), gd lr 0.03 (diverges)
+def test_the_basin_map_colours_each_start_by_the_minimum_it_reaches(objective_store, row):
+    from runner.analysis import landscapes
+    from runner.engine import descent
+
+    (first, *_) = [g for g in objective_study(objective_store).groups if g.rows[0].row == row]
+    objective, params = landscapes.objective_of(first.rows[0])
+    setting = landscapes.RuleSetting.of(first.rows[0])
+    basins = landscapes.basin_map(objective, params, setting, grid=40)
+    counts = basins.counts()
+    assert sum(counts.values()) == 40 * 40
+    picks = np.random.default_rng(0).choice(40 * 40, size=12, replace=False)
+    hyper = dict(setting.rule_params)
+    alone = plain_descent(
+        objective, setting.optimizer, hyper, basins.starts[picks], setting.iterations
+    )
+    reached = descent.reached(objective, params, alone.final_x)
+    minima = objective.minima()
+    for i, pick in enumerate(picks):
+        expected = (
+            landscapes.DIVERGED if alone.diverged[i]
+            else landscapes.NONE if reached[i] is None else minima.index(reached[i])
+        )  # fmt: skip
+        assert basins.classes.ravel()[pick] == expected
+    if row == 1:
+        assert all(counts[m.label] > 300 for m in minima)  # four basins of about a quarter
+    else:
+        assert counts["diverged"] > 0 and sum(counts[m.label] for m in minima) < 40
+
+
+def test_the_restarts_figure_shows_each_configuration_s_wilson_interval(objective_store):
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    from runner.analysis import landscapes
+
+    groups = objective_study(objective_store).groups
+    lines = landscapes.restarts_points([r for g in groups for r in g.rows])
+    gd, momentum, long_step = (
+        "optimizer=gd, epochs=30, learning_rate=0.01",
+        "optimizer=momentum, epochs=100, learning_rate=0.005, momentum=0.9",
+        "optimizer=gd, epochs=100, learning_rate=0.03",
+    )
+    assert set(lines) == {gd, momentum, long_step}
+    # table rows 1 and 2 are one line at 1 and 4 restarts; rows 3 and 4 a line each
+    points = [lines[gd][0], lines[gd][1], lines[momentum][0], lines[long_step][0]]
+    assert [p.restarts for p in points] == [1, 4, 1, 1]
+    for group, point in zip(groups, points, strict=True):
+        assert (point.k, point.n, point.rate, point.low, point.high) == group.success
+    objective, params = landscapes.objective_of(groups[0].rows[0])
+    fig = landscapes.restarts_figure(plt, "himmelblau", objective, params, groups)
+    drawn = {}
+    for container in fig.axes[0].containers:  # each line's points and error bars as drawn
+        line, _, (bars,) = container.lines
+        ends = [(a[1], b[1]) for a, b in bars.get_segments()]
+        drawn[container.get_label()] = (list(line.get_xydata()[:, 1]), ends)
+    plt.close(fig)
+    assert set(drawn) == set(lines)
+    for label, pts in lines.items():
+        rates, ends = drawn[label]
+        assert rates == [p.rate for p in pts]
+        np.testing.assert_allclose(ends, [(p.low, p.high) for p in pts], rtol=1e-12)
+
+
+def test_a_sweep_logs_its_objective_figures_to_its_parent_run(objective_store):
+    from runner.sweep import SweepSummary, report_to_parent
+
+    uri, table, parent = objective_store
+    summary = SweepSummary(table, table.stem, uri, parent_run_id=parent)
+    assert report_to_parent(summary) is not None
+    names = {a.path for a in client_of(uri).list_artifacts(parent, "report")}
+    figures = {f"report/himmelblau_{n}.png" for n in ("contours", "basins", "restarts")}
+    assert figures | {"report/summary.csv", "report/summary.json"} <= names

@@ -189,3 +189,24 @@ def test_report_on_a_store_that_does_not_exist_is_one_line_and_creates_nothing(t
         f"Error: tracking store sqlite:///{store}: no such file {store}; nothing was recorded there"
     ]
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_report_of_objective_runs_names_the_minima_reached(objective_store):
+    uri, table, _ = objective_store
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(
+        cli, ["report", str(table), "--tracking-uri", uri], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert max(len(line) for line in result.output.splitlines()) <= 80
+    lines = result.output.splitlines()
+    header = lines[: next(i for i, line in enumerate(lines) if line.startswith("────"))]
+    first, second = header[-2:]  # the success column's header, over two lines
+    assert "global" in first.split() and "minimum" in second.split()
+    words = " ".join(result.output.split())  # the notes under the table wrap at 80
+    assert "reached the global minimum 0/4; minima reached: none 4" in words
+    data = json.loads(invoke("report", str(table), "--tracking-uri", uri, "--json").output)
+    assert [g["objective"] for g in data["groups"]] == ["himmelblau"] * 4
+    for group in data["groups"]:  # each minimum reached, and how often, in its note
+        note = words.split(f"{group['label']}: ")[1].split("; f mean")[0]
+        said = note.split("minima reached: ")[1]
+        assert said == ", ".join(f"{k} {n}" for k, n in group["minima_reached"].items())

@@ -8,7 +8,10 @@
   run (by final training loss) over the plane, with the training points;
 - ``success_vs_<column>.png``: the success rate against each swept numeric column, one line per
   combination of the other swept columns, the 95% Wilson intervals as error bars;
-- ``critical_points.png``: the critical-point classes per configuration.
+- ``critical_points.png``: the critical-point classes per configuration;
+- for the runs of analytic objectives, ``<objective>_contours.png``, ``<objective>_basins.png``
+  and ``<objective>_restarts.png`` (:mod:`runner.analysis.landscapes`); the figures above show
+  the networks' configurations only.
 
 matplotlib (Agg, no display) is imported inside :func:`draw_all` only. At most
 :data:`MAX_GROUPS` configurations are drawn (the first, in table order). Imports
@@ -54,13 +57,17 @@ def draw_all(
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    shown = list(groups)[:MAX_GROUPS]
+    from runner.analysis import landscapes
+
+    networks = [g for g in groups if not g.objective]
+    shown = networks[:MAX_GROUPS]
     paths: list[Path] = []
     drawings: list[tuple[str, Callable[[], Any]]] = [
         ("learning curves", lambda: _learning_curves(plt, shown, out)),
         ("final loss", lambda: _final_loss(plt, shown, out)),
         ("critical points", lambda: _critical_points(plt, shown, out)),
-        ("success against columns", lambda: _against_columns(plt, list(groups), out)),
+        ("success against columns", lambda: _against_columns(plt, networks, out)),
+        ("objectives", lambda: landscapes.draw(plt, groups, out)),
     ]
     if load is not None:
         drawings.append(

@@ -10,8 +10,10 @@ converge where a stop rule applies; the restarts' own success (how many of all m
 succeeded alone); the critical-point classes. ``by`` groups by table columns instead.
 
 Success is reaching ``target_loss`` where the run has one, else (classification) classifying
-every training sample right; a diverged run never succeeds. Imports :mod:`runner.analysis.runs`
-and :mod:`runner.errors`.
+every training sample right; for a run of an analytic objective it is reaching a global
+minimum of it (the tag ``runner.reached_global``), and its group counts which known minima its
+runs reached (:attr:`Group.minima_reached`). A diverged run never succeeds. Imports
+:mod:`runner.analysis.runs` and :mod:`runner.errors`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.analysis.runs import RunRow
+from runner.analysis.runs import NO_MINIMUM, RunRow
 from runner.errors import RunnerError, did_you_mean
 
 #: the z of a two-sided 95% interval
@@ -58,6 +60,8 @@ def succeeded(row: RunRow) -> bool | None:
         return None
     if row.status == "diverged":
         return False
+    if row.objective:
+        return row.reached_global
     target = row.param("target_loss")
     loss = row.finals.get("train_loss")
     if not _none(target):
@@ -130,6 +134,34 @@ class Group:
         k, n = sum(outcomes), len(outcomes)
         return (k, n, k / n, *wilson(k, n))
 
+    @property
+    def objective(self) -> str | None:
+        """The objective the group's runs minimized; None for networks (or a mixed group)."""
+        names = {r.objective for r in self.rows}
+        return names.pop() if len(names) == 1 else None
+
+    @property
+    def success_means(self) -> str:
+        """What success is for this group, as the report says it."""
+        if self.objective:
+            return "reached the global minimum"
+        if any(not _none(r.param("target_loss")) for r in self.rows):
+            return "reached target_loss"
+        return "classified every training sample"
+
+    @property
+    def minima_reached(self) -> dict[str, int]:
+        """For an objective group: how many of its ended runs reached each known minimum (by
+        label; ``none`` for no known minimum, diverged runs included), most often first."""
+        if not self.objective:
+            return {}
+        ended = [r for r in self.rows if r.status in ENDED]
+        return dict(
+            Counter(
+                r.reached if r.status == "finished" and r.reached else NO_MINIMUM for r in ended
+            ).most_common()
+        )
+
     def spread(self, final: str) -> Spread | None:
         return Spread.of([r.finals.get(final) for r in self.rows if r.status == "finished"])  # type: ignore[misc]
 
@@ -189,7 +221,7 @@ class Group:
 
     def to_json(self) -> dict[str, Any]:
         success, members = self.success, self.members
-        spreads = {f: self.spread(f) for f in ("train_loss", "test_loss")}
+        spreads = {f: self.spread(f) for f in ("train_loss", "test_loss", "f", "gradient_norm")}
         epochs = self.epochs_to_converge
         return {
             "label": self.label,
@@ -197,6 +229,9 @@ class Group:
             "configurations": sorted({r.configuration for r in self.rows}),
             "runs": self.runs,
             "counts": self.counts,
+            "objective": self.objective,
+            "success_means": self.success_means,
+            "minima_reached": self.minima_reached,
             "success": None
             if success is None
             else dict(zip(("k", "n", "rate", "low", "high"), success, strict=True)),

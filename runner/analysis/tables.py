@@ -1,5 +1,10 @@
 """A study's groups as flat rows: one per group, for the CSV, MLflow's table artifact and JSON.
 
+A group of objective runs fills the objective's columns: ``objective``, ``minima_reached``
+(``label: count; ...``, ``none`` for runs at no known minimum) and the final f; its
+``success_*`` columns count the runs that reached the global minimum (``success_means`` says
+what success is for each group).
+
 :func:`flat_rows` is the one layout (column names below); :func:`table_columns` turns it into
 column -> values (MLflow's ``log_table``), :func:`write_csv` into a CSV file (the csv module:
 no pandas). Imports :mod:`runner.analysis.stats`.
@@ -23,6 +28,8 @@ COLUMNS = (
     "epochs_to_converge_median", "restart_successes", "restart_members", "restart_success_rate",
     "critical_points", "critical_points_unsolved",
     "solved_max_eigenvalue_median", "unsolved_max_eigenvalue_median",
+    "objective", "success_means", "minima_reached", "f_median", "f_q1", "f_q3",
+    "gradient_norm_median",
 )  # fmt: skip
 
 
@@ -59,6 +66,13 @@ def flat_row(group: Group) -> dict[str, Any]:
         spread = data["curvature"][f"{name}_max_eigenvalue"]
         if spread:
             row[f"{name}_max_eigenvalue_median"] = spread["median"]
+    row["success_means"] = data["success_means"]
+    if data["objective"]:  # an objective's group: which minima, and f where its runs ended
+        row["objective"] = data["objective"]
+        row["minima_reached"] = "; ".join(f"{k}: {n}" for k, n in data["minima_reached"].items())
+        for stat in ("median", "q1", "q3"):
+            row[f"f_{stat}"] = (data["f"] or {}).get(stat)
+        row["gradient_norm_median"] = (data["gradient_norm"] or {}).get("median")
     return row
 
 

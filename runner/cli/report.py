@@ -203,15 +203,18 @@ def print_study(study: Any, console: Console) -> None:
         show_edge=False,
         collapse_padding=True,
     )
+    objectives = [g.objective is not None for g in groups]
+    every, some = all(objectives), any(objectives)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("configuration", overflow="fold")
-    table.add_column("solved", justify="right", no_wrap=True)
+    table.add_column("global\nminimum" if every else "solved", justify="right", no_wrap=True)
     table.add_column("%\n[95% CI]", justify="right", no_wrap=True)
-    table.add_column("train loss\nmedian", justify="right", no_wrap=True)
+    loss_header = "f\nmedian" if every else "loss or f\nmedian" if some else "train loss\nmedian"
+    table.add_column(loss_header, justify="right", no_wrap=True)
     table.add_column("\nIQR", justify="right", no_wrap=True)
     names = Counter(g.name for g in groups)  # a name two configurations share: with its row
     for i, g in enumerate(groups, start=1):
-        s, loss = g.success, g.spread("train_loss")
+        s, loss = g.success, g.spread("f" if g.objective else "train_loss")
         table.add_row(
             str(i),
             escape(g.name if names[g.name] == 1 else g.label),
@@ -221,8 +224,13 @@ def print_study(study: Any, console: Console) -> None:
             "-" if loss is None else f"{loss.q1:.2g}-{loss.q3:.2g}",
         )
     console.print(table)
+    if some and not every:
+        console.print("solved: for an objective's configuration, reached its global minimum")
     console.print()
     for i, g in enumerate(groups, start=1):
+        if g.objective:
+            _print_objective_notes(i, g, console)
+            continue
         counts = g.counts
         parts = [
             f"{g.runs} runs: "
@@ -266,7 +274,50 @@ def print_study(study: Any, console: Console) -> None:
         console.print(
             f"{i}. {escape(g.label)}: " + escape("; ".join(parts)), soft_wrap=False, highlight=False
         )
+    if some:
+        from runner.engine.descent import REACH
+
+        console.print(
+            f"minima reached: the known minimum a run's end point lies within {100 * REACH:g}% "
+            "of the box's diagonal of; none: no known minimum that near, or diverged",
+            highlight=False,
+        )
     if study.files:
         console.print(f"figures and table written: {len(study.files)} files")
         for path in study.files:
             console.print(f"  {escape(str(path))}", soft_wrap=True)
+
+
+def _print_objective_notes(i: int, g: Any, console: Console) -> None:
+    """The note under the study's table of a configuration of an objective's runs: how they
+    ended, f, which known minima they reached, iterations to converge, the restarts' own
+    success, the critical-point classes at the end points."""
+    counts = g.counts
+    parts = [
+        f"{g.runs} runs: "
+        + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k == "finished")
+    ]
+    s = g.success
+    if s is not None:
+        parts.append(f"reached the global minimum {s[0]}/{s[1]}")
+    if g.minima_reached:
+        parts.append(
+            "minima reached: " + ", ".join(f"{k} {n}" for k, n in g.minima_reached.items())
+        )
+    f = g.spread("f")
+    if f is not None:
+        parts.append(f"f mean {f.mean:.3g} ± {f.sd:.2g}")
+    iterations = g.epochs_to_converge
+    if iterations is not None:
+        parts.append(f"converged in {iterations.median:.0f} iterations (median of {iterations.n})")
+    members = g.members
+    if members is not None:
+        parts.append(
+            f"restarts alone {members[0]}/{members[1]} = {_pct(members[2])}% "
+            f"[{_pct(members[3])}-{_pct(members[4])}]"
+        )
+    if g.critical_points:
+        parts.append("end points: " + ", ".join(f"{k} {n}" for k, n in g.critical_points.items()))
+    console.print(
+        f"{i}. {escape(g.label)}: " + escape("; ".join(parts)), soft_wrap=False, highlight=False
+    )

@@ -4,6 +4,8 @@ a report's files to a sweep's run.
 :func:`study_runs` lists every child run of an experiment (all its sweeps: a partial one, a
 resumed one, several invocations of the same table), one per spec hash (the latest with an
 outcome); :func:`metric_histories` fetches one metric's history per run (the loss curves);
+:func:`trajectories` an objective run's path from its ``.npz`` artifact (loaded with
+``allow_pickle=False``: a store's file is data, never code);
 :func:`log_report` puts a report's figures (as images), its table (as an MLflow table artifact
 the UI shows) and its CSV on a run. Runs are returned as MLflow's entities, for
 :func:`runner.analysis.run_row` to read. mlflow is imported inside functions only; imports
@@ -93,6 +95,34 @@ def metric_histories(
         points = sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)
         if points:
             out[run_id] = ([p.step for p in points], [p.value for p in points])
+    return out
+
+
+def trajectories(
+    run_ids: Sequence[str], name: str, tracking_uri: str | None = None
+) -> dict[str, tuple[Any, Any]]:
+    """``run_id -> (steps (T,), points (T, n))`` from each run's artifact ``name`` (an ``.npz``
+    of the arrays ``steps`` and ``points``); a run without it, or whose file is not such a pair
+    of numeric arrays of one length, is left out. The caller bounds ``run_ids``."""
+    import tempfile
+
+    import numpy as np
+
+    client = _client(tracking_uri)
+    out: dict[str, tuple[Any, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="runner-trajectories-") as tmp:
+        for i, run_id in enumerate(run_ids):
+            folder = Path(tmp) / str(i)
+            folder.mkdir()
+            try:
+                path = client.download_artifacts(run_id, name, str(folder))
+                with np.load(path, allow_pickle=False) as data:
+                    steps = np.asarray(data["steps"], dtype=np.int64)
+                    points = np.asarray(data["points"], dtype=np.float64)
+            except Exception:  # no trajectory (a failed run, an older recording): no line
+                continue
+            if steps.ndim == 1 and points.ndim == 2 and len(steps) == len(points) > 0:
+                out[run_id] = (steps, points)
     return out
 
 

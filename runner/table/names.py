@@ -11,7 +11,8 @@ shows it (``lr0.5``, ``m0.9``, ``restarts5``), others ``name=value`` (``beta2=0.
 (``h16-16``, ``e300``, ``b32``, ``test0.25``, ``scaling=minmax``). A table where nothing but
 the seed varies names its runs by the data set (``xor-seed0``). A run of an objective row is
 named by its objective first, then what varies among its own settings
-(``himmelblau-gd-lr0.01-restarts5-seed0``); a network's parts never show in it. Two
+(``himmelblau-gd-lr0.01-restarts5-seed0``); a network's parts never show in it, and beside
+objective rows a network's run says its data set. Two
 configurations whose tokens read the same (values equal to six digits, files of one name in
 two folders) get the first 8 digits of their spec hash appended, so names are unique within a
 table and the same every time. Shorts are read off the plugins' declarations, never off
@@ -105,6 +106,7 @@ def name_runs(specs: Sequence[RunSpec], registry: Registry) -> None:
     # a parameter only some plugins have varies when it takes two values among them (the
     # plugin's name already tells a configuration with it from one without)
     varying = [f for f, values in seen.items() if len(values) > 1]
+    varying.sort(key=lambda facet: facet[0] != "objective")  # what is minimized leads
     for these in facets:
         for facet in varying:
             these.setdefault(facet, None)
@@ -135,11 +137,15 @@ def name_runs(specs: Sequence[RunSpec], registry: Registry) -> None:
         label = f"{part}.{name}" if counts.get(name, 0) > 1 else name
         return f"{label}={_value(value)}"
 
+    kinds = {bool(spec.objective) for spec in specs}
+    mixed = len(kinds) > 1  # objective rows and network rows in one table
     names: list[str] = []
     for spec, these in zip(specs, facets, strict=True):
         tokens = [t for f in varying if (t := token(f, these[f], spec)) is not None]
         if spec.objective and ("objective", "") not in varying:
             tokens.insert(0, spec.objective)  # an objective's run always says what it minimizes
+        elif mixed and not spec.objective and ("dataset", "") not in varying:
+            tokens.insert(0, spec.dataset)  # beside objective runs, a network's says its data
         name = "-".join([*(tokens or [spec.dataset]), f"seed{spec.seed}"])
         if len(name) > MAX_NAME:
             name = f"{name[: MAX_NAME - 9]}-{spec.spec_hash()[:8]}"

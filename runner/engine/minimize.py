@@ -92,33 +92,36 @@ def minimize(
     )
     run = descend(objective, params, x0, rule, members.hyper, schedule, rate=members.rate)
     ends = reached(objective, params, run.final_x)
+    diverged_ = run.diverged  # each member's flags, worked out once
+    converged = run.converged
     elapsed = time.perf_counter() - started
 
     chosen_of: list[int] = []
     for i, spec in enumerate(specs):
         mine = np.flatnonzero(members.owners == i)
-        scores = np.where(run.diverged[mine], np.inf, run.final_f[mine])
+        scores = np.where(diverged_[mine], np.inf, run.final_f[mine])
         scores = np.where(np.isnan(scores), np.inf, scores)
         pick = members.strategies[i].select(scores, **spec.params_of("strategy"))
         chosen_of.append(int(mine[pick]))
     tested = [
         i
         for i, spec in enumerate(specs)
-        if wanted(spec.critical_points) and not run.diverged[chosen_of[i]]
+        if wanted(spec.critical_points) and not diverged_[chosen_of[i]]
     ]
     at = np.asarray([chosen_of[i] for i in tested], dtype=np.intp)
     points = classify_end(objective, params, run.final_x[at], run.final_gradient_norm[at])
     two = run.final_x.shape[1] == 2
     H = hessians(objective, params, run.final_x[at]) if two and len(at) else None
 
+    known = bool(objective.minima(**params))
     results = []
     for i, spec in enumerate(specs):
         mine = np.flatnonzero(members.owners == i)
         m = chosen_of[i]
-        metrics = _metrics(run, m, mine, ends, bool(objective.minima(**params)))
+        metrics = _metrics(run, m, mine, ends, known, diverged_, converged)
         metrics["wall_time"] = elapsed * len(mine) / len(members.owners)
         metrics["log_every"] = float(schedule.every())
-        diverged = bool(run.diverged[m])
+        diverged = bool(diverged_[m])
         end = ends[m] if not diverged else None
         tags = {
             "runner.objective": spec.objective,
@@ -158,7 +161,13 @@ def _label(minimum: Minimum) -> str:
 
 
 def _metrics(
-    run: Descent, m: int, mine: Array, ends: list[Minimum | None], known: bool
+    run: Descent,
+    m: int,
+    mine: Array,
+    ends: list[Minimum | None],
+    known: bool,
+    diverged: Array,
+    converged: Array,
 ) -> dict[str, float]:
     """The kept member ``m``'s numbers: final f, gradient norm and point, iterations, flags and
     counts (how many of the configuration's members ``mine`` reached a global minimum, where
@@ -173,8 +182,8 @@ def _metrics(
     metrics.update(
         iterations=float(run.stop_step[m]),
         epochs=float(run.stop_step[m]),
-        converged=float(run.converged[m]),
-        diverged=float(run.diverged[m]),
+        converged=float(converged[m]),
+        diverged=float(diverged[m]),
         restarts=float(len(mine)),
         selected_restart=float(m - mine[0]),
     )
@@ -183,7 +192,7 @@ def _metrics(
             sum(
                 1
                 for k in mine
-                if not run.diverged[k] and ends[k] is not None and ends[k].global_  # type: ignore[union-attr]
+                if not diverged[k] and ends[k] is not None and ends[k].global_  # type: ignore[union-attr]
             )
         )
     return metrics

@@ -192,6 +192,9 @@ HISTORY_NAMES = {"loss": "train_loss", "accuracy": "train_accuracy"}
 #: objective run's ``f`` and ``gradient_norm``, at its last iteration)
 FINAL_VALUES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "f", "gradient_norm")
 
+#: the final values that rank runs, which a sweep's best run shows as ``runner.best.<name>``
+RANKED_VALUES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "f")
+
 #: results' numbers that are flags or counts, not curves: tags of the run (``diverged`` is
 #: the tag ``runner.status``)
 TAG_NUMBERS = {

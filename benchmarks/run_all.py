@@ -27,6 +27,7 @@ BENCHMARKS = (
     "tracking",
     "parallel",
     "table",
+    "objectives",
 )
 #: scripts with their own options: they take --quick but not --threads
 OWN_OPTIONS = ("parallel",)

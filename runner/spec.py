@@ -205,17 +205,20 @@ class RunSpec:
     def run_name(self) -> str:
         """The name the table gave the run (see :func:`runner.table.names.name_runs`), or the
         data set and hash for a specification built without one."""
-        return self.name or f"{self.dataset}-{self.spec_hash()}"
+        return self.name or f"{self.objective or self.dataset}-{self.spec_hash()}"
 
     def population_key(self, per_member: frozenset[str]) -> tuple[Any, ...]:
         """What members of one vectorized population must share.
 
         ``per_member`` names the step-rule and schedule parameters that may differ between
         members; the seed, ``alpha`` and the strategy (how many initial points) may always
-        differ.
+        differ. An objective's members share its parameters; they never share a population
+        with a network's (the objective leads the key).
         """
         shared_opt = tuple((k, v) for k, v in self.optimizer_params if k not in per_member)
         return (
+            self.objective,
+            self.objective_params,
             self.dataset,
             self.dataset_params,
             self.data_seed,
@@ -272,3 +275,6 @@ class RunResult:
     #: why training stopped: epochs, target_loss, gradient_tolerance, early_stopping, diverged
     stop_reason: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    #: an objective run's path (its selected member's): ``{"steps": int64 (T,), "points":
+    #: float64 (T, n)}``, decimated to a few hundred points; empty for a network
+    trajectory: dict[str, Any] = field(default_factory=dict)

@@ -363,6 +363,8 @@ def check_budget(
     largest: tuple[int, PopulationTask, int] | None = None  # (bytes, task, members)
     for task in tasks:
         first = task.specs[0]
+        if first.objective:  # a population of points: negligible beside any network
+            continue
         output = registry.get("activation", first.output_activation)
         shape = shapes.get(DataKey.of(first, output.normalizes))  # type: ignore[attr-defined]
         if shape is None:
@@ -451,13 +453,15 @@ def _finish(tracker: Any, parent: str, summary: SweepSummary, status: str) -> No
             summary.best = best[0]  # type: ignore[assignment]
     best_id = summary.best[0] if summary.best else None
     tracker.end_sweep(parent, summary.counts(), best_id, status)
-    if best_id is not None and status == "FINISHED":
+    network = summary.best is not None and not summary.best[1].spec.objective
+    if best_id is not None and status == "FINISHED" and network:  # an objective has no model
         example = summary.best[1].dataset.get("example") if summary.best else None
         tracker.log_best_model(parent, best_id, example)
 
 
 #: the final metrics a sweep may be ranked by (``--rank-by``); the accuracies rank high first
-RANK_METRICS = ("test_accuracy", "train_accuracy", "test_loss", "train_loss")
+#: (``f``, an objective's final value, ranks low first, as the losses do)
+RANK_METRICS = ("test_accuracy", "train_accuracy", "test_loss", "train_loss", "f")
 
 
 @dataclass(frozen=True)
@@ -475,9 +479,12 @@ class Ranking:
 
     def key(self, result: RunResult) -> tuple[Any, ...]:
         """Sort key, best first: finished runs with a value, by value; then the rest. Ties (and
-        every run, with no metric) are ordered by loss within their cost, never across costs."""
-        loss = result.metrics.get("test_loss", result.metrics.get("train_loss", math.inf))
-        within_cost = (result.spec.cost, _finite(loss))
+        every run, with no metric) are ordered by loss within their cost, never across costs
+        (an objective's runs by f, within their objective)."""
+        loss = result.metrics.get("test_loss", result.metrics.get("train_loss"))
+        if loss is None:
+            loss = result.metrics.get("f", math.inf)
+        within_cost = (result.spec.objective or result.spec.cost, _finite(loss))
         if self.metric is None:
             return (result.status != "finished", *within_cost)
         value = self.value(result)
@@ -500,9 +507,13 @@ class _Tally:
         self.runs = 0
         self.having = dict.fromkeys(self.DECIDING, 0)
         self.costs: set[str] = set()
+        self.objectives = 0  # runs of an objective: ranked by f
 
     def add(self, result: RunResult) -> None:
         self.runs += 1
+        if result.spec.objective:
+            self.objectives += 1
+            return
         for name in self.DECIDING:
             self.having[name] += name in result.metrics
         self.costs.add(result.spec.cost)
@@ -510,6 +521,14 @@ class _Tally:
     def ranking(self, rank_by: str | None) -> Ranking:
         if rank_by:
             return Ranking(rank_by, f"ranked by {rank_by} (--rank-by)")
+        if self.objectives and self.objectives == self.runs:
+            return Ranking("f", "ranked by f (the objective's final value)")
+        if self.objectives:
+            return Ranking(
+                None,
+                "objective runs (f) and network runs (losses) do not compare: listed apart, no "
+                f"best model chosen; --rank-by METRIC ranks them ({', '.join(RANK_METRICS)})",
+            )
         every = {name: self.runs > 0 and n == self.runs for name, n in self.having.items()}
         split = "test" if every["test_loss"] else "train"
         if every[f"{split}_accuracy"]:

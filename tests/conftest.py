@@ -393,6 +393,22 @@ def moons_result() -> object:
     return result
 
 
+@pytest.fixture(scope="session")
+def objective_result() -> object:
+    """A finished RunResult of himmelblau descended by gd from three starts (no network)."""
+    from _specs import spec_of
+
+    from runner.engine.population import PopulationTask, run_population
+
+    spec = spec_of(
+        source="experiments/objectives.csv", objective="himmelblau", optimizer="gd",
+        learning_rate=0.01, restarts=3, epochs=300, seed=2,
+    )  # fmt: skip
+    (result,) = run_population(PopulationTask((spec,)))
+    assert result.status == "finished", result.reason
+    return result
+
+
 class MlflowServer:
     """A real `mlflow server` on 127.0.0.1 with a SQLite backend; start/stop by process group."""
 

@@ -77,6 +77,25 @@ def test_xor_sweep_from_the_command_line(tmp_path: Path):
     assert version.returncode == 0 and b"version" in version.stdout, version.stderr
 
 
+def test_an_objective_table_sweeps_on_two_worker_processes(tmp_path: Path):
+    """Objective results cross from spawned workers to the driver (the trajectory with them)."""
+    table = tmp_path / "himmelblau.csv"
+    table.write_text(
+        "objective,optimizer,learning_rate,momentum,restarts,epochs,seed\n"
+        "himmelblau,gd|momentum,0.01,0.9,3,300,0..1\n"
+    )
+    proc = subprocess.run(
+        runner_cmd("sweep", str(table), "--jobs", "2", "--tracking-uri", "sqlite:///mlflow.db"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert status_counts(tmp_path / "mlflow.db") == {"FINISHED": 4}
+    assert len(list((tmp_path / "mlartifacts").rglob("trajectory.npz"))) == 4
+
+
 def run_counts(db: Path) -> dict[str, int]:
     """Every run of the store (sweeps and configurations) by status."""
     with sqlite3.connect(db) as con:

@@ -111,10 +111,11 @@ def test_both_recorders_write_the_same_runs(
     tracking_template_db: Path,
     xor_results: list[RunResult],
     moons_result: RunResult,
+    objective_result: RunResult,
 ) -> None:
     table = tmp_path / "xor.csv"
     table.write_text("activation,seed\nsigmoid,0\n")
-    results = [*results_of_every_kind(xor_results), moons_result]
+    results = [*results_of_every_kind(xor_results), moons_result, objective_result]
     views, datasets = {}, {}
     for bulk in (False, True):
         uri = store(tmp_path, tracking_template_db, f"bulk-{bulk}")
@@ -138,7 +139,8 @@ def test_both_recorders_write_the_same_runs(
         == sorted({(r.dataset["name"], r.dataset["digest"]) for r in results if r.dataset})
     )
     assert len(datasets[True]) == 2
-    assert [len(v["inputs"]) for v in views[True].values()].count(0) == 1
+    # no dataset input for the failed run, nor for the objective's (it has no data)
+    assert [len(v["inputs"]) for v in views[True].values()].count(0) == 2
     for spec_hash, public in views[False].items():
         assert views[True][spec_hash] == public, spec_hash
 

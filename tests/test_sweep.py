@@ -393,3 +393,136 @@ def test_a_store_written_by_runner_0_1_0_is_recognised(
     summary = run_sweep(third, tracking_uri=uri, experiment="table", jobs=1, dry_run=True)
     assert summary.planned == 2 and summary.skipped == 0
     assert len(_children(uri, "table")) == 9  # seven and two configurations, none trained again
+
+
+# --- objective rows: himmelblau swept, recorded, resumed ------------------------------------
+
+HIMMELBLAU = """objective,optimizer,learning_rate,restarts,epochs,seed,gradient_tolerance
+himmelblau,gd,0.01,1|4,300,0..1,1e-6
+"""
+
+
+@pytest.fixture(scope="module")
+def objective_sweep(tmp_path_factory, tracking_template_db) -> tuple[str, Path, SweepSummary]:
+    """A sweep of four himmelblau configurations into a store of this module's own."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("objective-sweep")
+    shutil.copyfile(tracking_template_db, folder / "mlflow.db")
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    table = folder / "himmelblau.csv"
+    table.write_text(HIMMELBLAU)
+    return uri, table, run_sweep(table, tracking_uri=uri, jobs=1)
+
+
+def test_an_objective_table_sweeps_every_run_finished_with_its_histories_by_iteration(
+    objective_sweep,
+):
+    uri, _, summary = objective_sweep
+    assert (summary.finished, summary.diverged, summary.failed) == (4, 0, 0)
+    client = _client(uri)
+    for run in _children(uri, "himmelblau"):
+        assert run.info.status == "FINISHED"
+        assert {"f", "gradient_norm", "x1", "x2"} <= set(run.data.metrics)
+        for name in ("f", "gradient_norm"):
+            steps = [p.step for p in client.get_metric_history(run.info.run_id, name)]
+            assert steps[0] == 0 and steps == sorted(set(steps))
+            assert steps[-1] == int(run.data.tags["runner.stop_epoch"])
+
+
+def test_an_objective_run_is_tagged_with_the_minimum_it_reached_and_its_class(objective_sweep):
+    from runner.plugin.registry import get_registry
+
+    labels = {m.label for m in get_registry().get("objective", "himmelblau").minima()}
+    for run in _children(objective_sweep[0], "himmelblau"):
+        tags = run.data.tags
+        assert tags["runner.reached"] in labels and tags["runner.reached_global"] == "true"
+        assert tags["runner.critical_point"] == "minimum stationary"
+        assert tags["runner.objective"] == "himmelblau"
+
+
+def test_an_objective_runs_trajectory_is_an_npz_artifact_ending_at_its_final_point(
+    objective_sweep, tmp_path
+):
+    uri = objective_sweep[0]
+    client = _client(uri)
+    for run in _children(uri, "himmelblau"):
+        paths = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert paths == {"trajectory.npz", "restarts.json"}  # no weights, no model
+        local = client.download_artifacts(run.info.run_id, "trajectory.npz", str(tmp_path))
+        with np.load(local, allow_pickle=False) as saved:
+            steps, points = saved["steps"], saved["points"]
+        assert steps[0] == 0 and points.shape == (len(steps), 2)
+        final = [run.data.metrics["x1"], run.data.metrics["x2"]]
+        np.testing.assert_allclose(points[-1], final, rtol=1e-12)
+        assert not run.inputs.dataset_inputs
+
+
+def test_an_objective_sweeps_best_run_is_its_lowest_f_and_no_model_is_logged(objective_sweep):
+    uri, _, summary = objective_sweep
+    assert summary.ranking is not None and summary.ranking.metric == "f"
+    f = {r.info.run_id: r.data.metrics["f"] for r in _children(uri, "himmelblau")}
+    parent = _client(uri).get_run(summary.parent_run_id)
+    assert f[parent.data.tags["runner.best_run_id"]] == min(f.values())  # ties: either
+    assert "runner.best.f" in parent.data.tags and "runner.best_model" not in parent.data.tags
+
+
+def test_a_repeated_objective_sweep_skips_the_finished_specs(objective_sweep):
+    uri, table, _ = objective_sweep
+    again = run_sweep(table, tracking_uri=uri, jobs=1)
+    assert (again.skipped, again.finished) == (4, 0)
+
+
+def test_a_sweep_of_objective_and_network_rows_records_both_and_chooses_no_best(tmp_path, store):
+    table = tmp_path / "mixed.csv"
+    table.write_text(
+        "objective,dataset,hidden,learning_rate,epochs\nhimmelblau,,,0.01,100\n,xor,2,1.0,50\n"
+    )
+    summary = run_sweep(table, tracking_uri=store, jobs=1)
+    assert summary.finished + summary.diverged == 2 and summary.failed == 0
+    assert summary.best is None
+
+
+def test_restarts_reach_the_global_minimum_at_least_as_often_as_one_start_seed_for_seed():
+    """Six-hump camel has two global and four local minima: start 0 of k restarts is the one
+    start of a single run (member_rng(seed, 0)), so the kept member is never worse."""
+    from runner.engine.population import run_population
+
+    specs = load_specs_rows(
+        objective="six_hump_camel",
+        optimizer="gd",
+        learning_rate=0.01,
+        restarts="1|8",
+        epochs=2000,
+        seed="0..19",
+        gradient_tolerance=1e-8,
+    )
+    results = {
+        (r.spec.seed, r.metrics["restarts"]): r
+        for t in plan_populations(specs)
+        for r in run_population(t)
+    }
+    single = [results[seed, 1.0] for seed in range(20)]
+    several = [results[seed, 8.0] for seed in range(20)]
+    for one, many in zip(single, several, strict=True):
+        assert many.metrics["f"] <= one.metrics["f"]
+    hits = [sum(r.tags["runner.reached_global"] == "true" for r in rs) for rs in (single, several)]
+    assert hits[1] >= hits[0] and hits[1] > 0
+
+
+def load_specs_rows(**cells):
+    from runner.table import specs_from_rows
+
+    return specs_from_rows([cells])
+
+
+def test_the_docs_adam_step_rule_runs_unchanged_on_an_objective(tmp_path, store, example_plugins):
+    table = tmp_path / "amsgrad.csv"
+    table.write_text(
+        "objective,optimizer,learning_rate,epochs,seed,gradient_tolerance\n"
+        "himmelblau,amsgrad,0.1,2000,0..1,1e-6\n"
+    )
+    summary = run_sweep(table, tracking_uri=store, jobs=1)
+    assert summary.finished == 2
+    for run in _children(store, "amsgrad"):
+        assert run.data.tags["runner.reached"] != "none"

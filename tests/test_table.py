@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -698,7 +699,14 @@ def test_describe_columns_documents_every_column() -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "runs"), [("xor.csv", 30), ("moons.csv", 18), ("digits.csv", 4), ("adam.csv", 6)]
+    ("name", "runs"),
+    [
+        ("xor.csv", 30),
+        ("moons.csv", 18),
+        ("digits.csv", 4),
+        ("adam.csv", 6),
+        ("objectives.csv", 180),
+    ],
 )
 def test_the_example_tables_validate(name: str, runs: int) -> None:
     specs = load_specs(EXPERIMENTS / name)
@@ -1072,3 +1080,83 @@ def test_a_bare_core_column_a_chosen_plugin_also_declares_must_be_told_apart(
     both = write(tmp_path, "activation,alpha,activation.alpha\nleaky_relu,0.1,0.3\n", "both.csv")
     (spec,) = load_specs(both)
     assert spec.alpha == 0.1 and spec.params_of("activation") == {"alpha": 0.3}
+
+
+# --- objective rows: an analytic function minimized instead of a network ----------------------
+
+MIXED = (
+    "dataset,hidden,objective,optimizer,learning_rate,restarts,epochs,seed\n"
+    "moons,4,,gd,0.5,1,10,0\n"
+    ",,himmelblau,momentum,0.01,5,200,0\n"
+)
+
+
+def test_an_objective_row_beside_a_network_row_keeps_the_networks_fields_at_their_defaults(
+    tmp_path: Path,
+) -> None:
+    network, objective = load_specs(write(tmp_path, MIXED))
+    assert (network.objective, network.dataset, network.hidden) == ("", "moons", (4,))
+    assert objective.objective == "himmelblau"
+    assert (objective.dataset, objective.hidden) == (CORE["dataset"].default, (2,))
+    assert not any(key.startswith(("dataset:", "activation:")) for key, _ in objective.versions)
+
+
+def test_objective_runs_are_named_by_their_objective_and_network_runs_beside_them_by_data(
+    tmp_path: Path,
+) -> None:
+    names = [s.name for s in load_specs(write(tmp_path, MIXED))]
+    assert names == [
+        "moons-gd-lr0.5-restarts1-e10-seed0",
+        "himmelblau-momentum-lr0.01-restarts5-e200-seed0",
+    ]
+
+
+def test_an_objective_runs_params_are_only_what_applies_to_it(tmp_path: Path) -> None:
+    network, objective = load_specs(write(tmp_path, MIXED))
+    assert set(flat_params(objective)) == {
+        "objective", "optimizer", "learning_rate", "momentum", "strategy", "restarts",
+        "schedule", "epochs", "seed",
+    }  # fmt: skip
+    assert "objective" not in flat_params(network) and "hidden" in flat_params(network)
+
+
+def test_objective_rows_never_share_a_population_with_network_rows(tmp_path: Path) -> None:
+    network, objective = load_specs(write(tmp_path, MIXED))
+    same = dataclasses.replace(objective, objective="")
+    everything = frozenset({"learning_rate", "momentum"})
+    assert objective.population_key(everything) != same.population_key(everything)
+
+
+def test_the_objective_column_is_described_with_the_installed_objectives() -> None:
+    rows = {name: (default, text) for name, default, text in describe_columns()}
+    default, text = rows["objective"]
+    assert default == "(blank)" and "himmelblau" in text and "saddle" in text
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("hidden", "3"), ("dataset", "moons"), ("batch_size", "8"), ("activation.beta", "2")],
+)
+def test_a_networks_column_on_an_objective_row_is_one_line_and_exit_2(
+    tmp_path: Path, column: str, value: str
+) -> None:
+    from click.testing import CliRunner
+
+    from runner.cli import cli
+
+    path = write(tmp_path, f"objective,{column},epochs\nhimmelblau,{value},50\n")
+    store = tmp_path / "m.db"
+    result = CliRunner().invoke(cli, ["sweep", str(path), "--tracking-uri", f"sqlite:///{store}"])
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        f"Error: {path}: row 1, column {column!r}: {value!r} is not valid: it does not apply "
+        f"to an objective row; what applies: {lines[0].split('what applies: ', 1)[1]}"
+    ]
+    assert "objective, optimizer, strategy, epochs, seed" in lines[0]
+    assert result.exit_code == 2 and not store.exists()
+
+
+def test_an_objective_rows_iterations_are_bounded_as_epochs_are(tmp_path: Path) -> None:
+    path = write(tmp_path, "objective,epochs\nhimmelblau,2000000\n")
+    (line,) = problems_of(path)
+    assert "column 'epochs'" in line and "--max-epochs N lifts the bound" in line

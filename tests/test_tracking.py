@@ -586,6 +586,18 @@ def test_spool_round_trip_keeps_everything(tmp_path: Path, xor_results: list[Run
         np.testing.assert_array_equal(got, want)
 
 
+def test_spool_round_trip_keeps_an_objective_runs_trajectory(
+    tmp_path: Path, objective_result: RunResult
+) -> None:
+    path = tracking.result_to_spool(objective_result, tmp_path / "item")
+    back, _ = tracking.result_from_spool(path)
+    assert back.spec == objective_result.spec and back.tags == objective_result.tags
+    assert sorted(back.trajectory) == ["points", "steps"]
+    for name, array in objective_result.trajectory.items():
+        np.testing.assert_array_equal(back.trajectory[name], array)
+        assert back.trajectory[name].dtype == array.dtype
+
+
 def test_replay_completes_a_run_created_before_the_store_went_away(
     tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
 ) -> None:

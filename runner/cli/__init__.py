@@ -382,9 +382,9 @@ experiment_option = click.option(
 )
 @click.option(
     "--rank-by",
-    type=click.Choice(["test_accuracy", "train_accuracy", "test_loss", "train_loss"]),
+    type=click.Choice(["test_accuracy", "train_accuracy", "test_loss", "train_loss", "f"]),
     help="The metric that ranks the runs and picks the best model (default: accuracy for "
-    "classification; the loss when every run has the same cost).",
+    "classification; the loss when every run has the same cost; f for objective rows).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(

@@ -190,6 +190,8 @@ def descend(
             (by_target, "target_loss"),
             (by_epochs, "epochs"),
         ):
+            if not mask.any():  # most iterations stop no member
+                continue
             for m in np.flatnonzero(mask):
                 stop_reason[m] = why
                 stop_step[m] = t
@@ -207,6 +209,9 @@ def descend(
             )
             shaped[rule.rate] = base_rate * np.asarray(factor, dtype=np.float64).reshape(P, 1, 1)
         previous_f = f
+        if live.all():
+            rule.step([x3], [g.reshape(P, n, 1)], state, **shaped)
+            continue
         held = x[~live].copy()
         g[~live] = 0.0
         rule.step([x3], [g.reshape(P, n, 1)], state, **shaped)

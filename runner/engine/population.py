@@ -32,8 +32,9 @@ from runner.engine.data import (
     labels,
     validation_split,
 )
+from runner.engine.minimize import Members, minimize
 from runner.engine.network import Network, member_rng, with_ones
-from runner.engine.settings import PARTS
+from runner.engine.settings import PARTS, row_parts
 from runner.engine.trained import Architecture
 from runner.engine.training import (
     MAX_POINTS,
@@ -96,10 +97,13 @@ def run_population(task: PopulationTask) -> list[RunResult]:
 
 
 def resolve_plugins(specs: Sequence[RunSpec], registry: Registry) -> dict[str, Plugin]:
-    """Each part's installed plugin (the specifications share them); :class:`VersionMismatch`
-    when one is not the version a specification records (``versions``, from validation)."""
+    """Each part's installed plugin (the specifications share them: a network's parts, or an
+    objective's, :func:`~runner.engine.settings.row_parts`); :class:`VersionMismatch` when one
+    is not the version a specification records (``versions``, from validation)."""
     first = specs[0]
-    plugins = {part: registry.get(kind, getattr(first, part)) for part, kind in PARTS.items()}
+    plugins = {
+        part: registry.get(PARTS[part], getattr(first, part)) for part in row_parts(first.objective)
+    }
     installed = {f"{o.kind}:{o.name}": f"{o.distribution}=={o.version}" for o in plugins.values()}
     for versions in {spec.versions for spec in specs}:
         for key, validated in versions:
@@ -211,6 +215,34 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
     registry = get_registry()
     first = task.specs[0]
     plugins = resolve_plugins(task.specs, registry)
+
+    # one member per (specification, restart)
+    owners: list[int] = []
+    keys: list[tuple[int, int]] = []
+    strategies = [registry.get("strategy", spec.strategy) for spec in task.specs]
+    for i, (spec, strategy) in enumerate(zip(task.specs, strategies, strict=True)):
+        for restart in range(strategy.members(**spec.params_of("strategy"))):
+            owners.append(i)
+            keys.append((spec.seed, restart))
+    owners_arr = np.asarray(owners)
+    step_rule = plugins["optimizer"]
+    hyper = member_hyper(step_rule, [s.params_of("optimizer") for s in task.specs], owners_arr)
+    rate = rate_control(
+        plugins["schedule"],  # type: ignore[arg-type]
+        [s.params_of("schedule") for s in task.specs],
+        owners_arr,
+    )
+    if first.objective:  # an analytic objective: its starts descend, no network, no data
+        members_of = Members(strategies, owners_arr, keys, hyper, rate)  # type: ignore[arg-type]
+        return minimize(
+            task.specs,
+            plugins,
+            members_of,
+            log_every=task.log_every,
+            max_points=task.max_points,
+            started=start,
+        )
+
     output = plugins["output_activation"]
     key = DataKey.of(first, output.normalizes)  # type: ignore[attr-defined]
     data = _prepared(key)
@@ -226,24 +258,7 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
         first.dtype,
     )
     network = architecture.network(registry)
-
-    # one member per (specification, restart)
-    owners: list[int] = []
-    keys: list[tuple[int, int]] = []
-    strategies = [registry.get("strategy", spec.strategy) for spec in task.specs]
-    for i, (spec, strategy) in enumerate(zip(task.specs, strategies, strict=True)):
-        for restart in range(strategy.members(**spec.params_of("strategy"))):
-            owners.append(i)
-            keys.append((spec.seed, restart))
-    owners_arr = np.asarray(owners)
-    step_rule = plugins["optimizer"]
-    hyper = member_hyper(step_rule, [s.params_of("optimizer") for s in task.specs], owners_arr)
     alpha = np.asarray([s.alpha for s in task.specs], dtype=np.float64)[owners_arr]
-    rate = rate_control(
-        plugins["schedule"],  # type: ignore[arg-type]
-        [s.params_of("schedule") for s in task.specs],
-        owners_arr,
-    )
     schedule = Schedule(
         epochs=first.epochs,
         batch_size=first.batch_size,

@@ -5,7 +5,10 @@ Every run has these settings besides its plugins' own parameters. The sweep tabl
 the training schedule and the scikit-learn estimators' keywords all read them from
 :data:`SETTINGS`; this is the one place the table format and the estimators name default
 plugins. :data:`PARTS` are the settings that name a plugin, with the kind each names; a part's
-plugin parameters live in the RunSpec field ``<part>_params``. :data:`BOUNDS` are the upper
+plugin parameters live in the RunSpec field ``<part>_params``. A row either names an
+``objective`` (an analytic function minimized by the step rules: :data:`OBJECTIVE_PARTS`, and
+no :data:`NETWORK_SETTINGS`) or leaves it blank and is a network (:data:`NETWORK_PARTS`, the
+step rule, strategy and schedule); :func:`row_parts` says which. :data:`BOUNDS` are the upper
 bounds on how much work a sweep may ask for (epochs, restarts, units, samples, configurations),
 each lifted by its own ``runner sweep`` flag (:attr:`Bound.flag`); :func:`limits` gives the
 bounds in force.
@@ -30,6 +33,8 @@ LAYERS_ACCEPTED = (
 # fmt: off
 #: The core settings and their defaults.
 SETTINGS: dict[str, Param] = {p.name: p for p in (
+    Param("objective", str, None, "an analytic objective f(x) to minimize instead of a network "
+          "(blank: a network on the data set); on its row epochs counts iterations"),
     Param("dataset", str, "xor", "the data set"),
     Param("hidden", str, "2", "hidden layer sizes: 2, 16-16; 0 or none: no hidden layer"),
     Param("activation", str, "sigmoid", "activation of the hidden layers"),
@@ -60,7 +65,8 @@ SETTINGS: dict[str, Param] = {p.name: p for p in (
           "stops (scikit-learn's n_iter_no_change)", low=1),
     Param("tol", float, 1e-4, "the least improvement of the score that counts", low=0),
     Param("critical_points", str, "auto", "the critical-point test at the final weights "
-          "(auto: for networks of at most 500 parameters)", choices=("auto", "true", "false")),
+          "(auto: for objectives, and networks of at most 300 parameters)",
+          choices=("auto", "true", "false")),
 )}
 
 #: The settings that name a plugin ("parts"), and the kind of plugin each names.
@@ -73,8 +79,40 @@ PARTS: dict[str, str] = {
     "optimizer":         "step_rule",
     "strategy":          "strategy",
     "schedule":          "schedule",
+    "objective":         "objective",
 }
 # fmt: on
+
+#: The parts of a network row: a row that leaves ``objective`` blank (its default, None).
+NETWORK_PARTS = ("dataset", "activation", "output_activation", "cost", "initializer")
+
+#: The parts of a row that names an objective: the objective, and how the points move.
+OBJECTIVE_PARTS = ("objective", "optimizer", "strategy", "schedule")
+
+#: The core settings that mean something for a network only: on a row that names an
+#: objective they stay blank (its spec keeps their defaults). ``dtype`` is among them: descent
+#: on an objective runs in float64.
+NETWORK_SETTINGS = (
+    "hidden",
+    "batch_size",
+    "test_size",
+    "scaling",
+    "data_seed",
+    "alpha",
+    "early_stopping",
+    "validation_fraction",
+    "patience",
+    "tol",
+    "dtype",
+)
+
+
+def row_parts(objective: Any) -> tuple[str, ...]:
+    """The parts a row resolves: those of an objective row where ``objective`` names one
+    (anything but None or ""), else a network row's (every part but the objective)."""
+    if objective not in (None, ""):
+        return OBJECTIVE_PARTS
+    return tuple(part for part in PARTS if part != "objective")
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,16 @@ from typing import Any
 import pandas as pd
 
 from runner.engine.data import DataKey, Prepared
-from runner.engine.settings import BOUNDS, LAYERS_ACCEPTED, PARTS, hidden_layers, limits
+from runner.engine.settings import (
+    BOUNDS,
+    LAYERS_ACCEPTED,
+    NETWORK_PARTS,
+    NETWORK_SETTINGS,
+    PARTS,
+    hidden_layers,
+    limits,
+    row_parts,
+)
 from runner.errors import TableError, did_you_mean, first_line
 from runner.plugin.kinds import task_misfit
 from runner.plugin.params import Param, Plugin, kind_label
@@ -159,8 +168,8 @@ class _Builder:
     #: the core settings the header names bare (a plugin parameter of the same name, such as
     #: leaky_relu's alpha, is then reached only qualified: activation.alpha)
     core_in_header: frozenset[str] = frozenset()
-    built: dict[tuple[Any, ...], tuple[RunSpec, DataKey, dict[str, tuple[str, Any]]]] = field(
-        default_factory=dict
+    built: dict[tuple[Any, ...], tuple[RunSpec, DataKey | None, dict[str, tuple[str, Any]]]] = (
+        field(default_factory=dict)
     )
     core_settings: list[tuple[str, Param, Any, Any]] = field(default_factory=list)
     core_defaults: dict[str, Any] = field(default_factory=dict)
@@ -283,6 +292,8 @@ class _Builder:
             if key is not None:
                 self.built[key] = done
         spec, data, sources = done
+        if data is None:  # an objective: no data set to prepare or fit
+            return spec
         self.note_fit(data, spec, row, combo)
         use = self.data_uses.get(data)
         if use is None:
@@ -297,15 +308,17 @@ class _Builder:
         combo: dict[str, Any],
         columns: dict[str, Column],
         alternatives: dict[str, list[Plugin]],
-    ) -> tuple[RunSpec, DataKey, dict[str, tuple[str, Any]]] | None:
-        """:meth:`build` for a combination not built before: the RunSpec, its data-set key and
-        the columns the data set's parameters came from."""
+    ) -> tuple[RunSpec, DataKey | None, dict[str, tuple[str, Any]]] | None:
+        """:meth:`build` for a combination not built before: the RunSpec, its data-set key
+        (None for an objective row) and the columns the data set's parameters came from."""
         core = self.core(row, combo)
         parts = self.parts(row, combo, columns, alternatives)
         if core is None or parts is None:
             return None
+        # an objective row keeps the network's parts at their defaults (they do not apply)
+        defaults = {part: CORE[part].default for part in NETWORK_PARTS}
         spec = RunSpec(
-            **parts.names,
+            **(defaults | parts.names),
             **core,
             **parts.frozen,
             row=row,
@@ -313,6 +326,8 @@ class _Builder:
             versions=parts.versions,
             files=parts.files,
         )
+        if spec.objective:
+            return spec, None, parts.sources
         return spec, DataKey.of(spec, parts.normalizes), parts.sources
 
     def alternatives_key(self, alternatives: dict[str, list[Plugin]]) -> tuple[Any, ...]:
@@ -356,11 +371,18 @@ class _Builder:
     ) -> _Parts | None:
         """:meth:`parts` for a choice of plugins and parameters not seen before."""
         plugins: dict[str, Plugin | None] = {}
+        applicable = row_parts(combo.get("objective"))
+        foreign = False
         for part in PARTS:
-            plugins[part], why = self.plugin(part, as_text(combo.get(part, CORE[part].default)))
-            if why:
-                self.cell(row, part, combo.get(part, CORE[part].default), why)
-        cost, output = plugins["cost"], plugins["output_activation"]
+            if part in applicable:
+                value = combo.get(part, CORE[part].default)
+                plugins[part], why = self.plugin(part, as_text(value))
+                if why:
+                    self.cell(row, part, value, why)
+            elif part in combo:  # a network's part on an objective row
+                self.cell(row, part, combo[part], self.not_applicable(part))
+                foreign = True
+        cost, output = plugins.get("cost"), plugins.get("output_activation")
         reason = cost.accepts(output) if cost and output else None
         if reason:
             column = (
@@ -371,7 +393,7 @@ class _Builder:
             self.cell(row, column, combo.get(column, CORE[column].default), reason)
         shadowed = self.shadowed(row, combo, columns, plugins)
         given, sources = self.params(row, combo, columns, plugins, alternatives)
-        if given is None or reason or shadowed or None in plugins.values():
+        if given is None or reason or shadowed or foreign or None in plugins.values():
             return None
 
         resolved: dict[str, dict[str, Any]] = {}
@@ -405,7 +427,7 @@ class _Builder:
                 {f"{o.kind}:{o.name}": f"{o.distribution}=={o.version}" for o in chosen.values()}
             ),
             sources=sources,
-            normalizes=bool(output.normalizes),  # type: ignore[union-attr]
+            normalizes=bool(output.normalizes) if output is not None else False,  # type: ignore[attr-defined]
         )
 
     def shadowed(
@@ -500,10 +522,15 @@ class _Builder:
             }
         out = dict(self.core_defaults)
         ok = True
+        objective = "objective" in combo
         for name, _, tag, convert in self.core_settings:
             if name not in combo:
                 continue
             value = combo[name]
+            if objective and name in NETWORK_SETTINGS:
+                self.cell(row, name, value, self.not_applicable(name))
+                ok = False
+                continue
             if value is None:
                 out[name] = None
                 continue
@@ -569,9 +596,14 @@ class _Builder:
         sources: dict[str, tuple[str, Any]] = {}
         ok = True
         chosen = {part: obj for part, obj in plugins.items() if obj is not None}
+        applicable = row_parts(combo.get("objective"))
         in_row = sorted((c for c in combo if c in columns), key=lambda c: columns[c][0] is not None)
         for column in in_row:
             (part, name), value = columns[column], combo[column]
+            if part and part not in applicable:  # objective.n on a network row, or the reverse
+                self.cell(row, column, value, self.not_applicable(part))
+                ok = False
+                continue
             targets = [part] if part else [p for p, obj in chosen.items() if _declares(obj, name)]
             elsewhere = any(  # another combination of the row uses the column
                 _declares(obj, name) for p in ([part] if part else PARTS) for obj in alternatives[p]
@@ -580,7 +612,7 @@ class _Builder:
                 accepted = f"parameter {name!r} does not belong to {_takes(part, chosen[part])}"
                 self.cell(row, column, value, accepted)
                 ok = False
-            elif not targets and len(chosen) == len(PARTS) and not elsewhere:
+            elif not targets and len(chosen) == len(applicable) and not elsewhere:
                 self.cell(row, column, value, self.not_theirs(name, chosen))
                 ok = False
             for target in (t for t in targets if t in chosen and _declares(chosen[t], name)):
@@ -611,10 +643,28 @@ class _Builder:
             if any(_declares(o, name) for o in self.registry.by_kind[kind].values())
         ]
         owners = [o.label() for o in self.registry.all() if _declares(o, name)]
+        if parts and not any(part in chosen for part in parts):  # parts the row does not have
+            return f"{self.not_applicable(parts[0])}; it is a parameter of {', '.join(owners)}"
         return (
             f"parameter {name!r} does not belong to the chosen plugins of this row "
-            f"({'; '.join(_takes(part, chosen[part]) for part in parts)}); it is a parameter of "
-            f"{', '.join(owners)}"
+            f"({'; '.join(_takes(part, chosen[part]) for part in parts if part in chosen)}); "
+            f"it is a parameter of {', '.join(owners)}"
+        )
+
+    def not_applicable(self, column: str) -> str:
+        """What a row is told of a column that is not for its kind of row: a network's setting
+        or part (or its plugins' parameters) on a row that names an objective, or an
+        objective's on a network row."""
+        if column == "objective":
+            return (
+                "it applies only to a row that names an objective (a network row leaves the "
+                "objective column blank)"
+            )
+        takes = [n for n in CORE if n not in NETWORK_SETTINGS and n not in NETWORK_PARTS]
+        return (
+            "it does not apply to an objective row; what applies: "
+            f"{', '.join(takes)} and the parameters of its objective, optimizer, strategy and "
+            "schedule (epochs counts the iterations; leave the network's columns blank)"
         )
 
     # data sets
@@ -913,12 +963,15 @@ def _expand(
     key = _value_key("plugins", tuple(tuple(named.get(part, ())) for part in PARTS))
     alternatives = builder.row_plugins.get(key) if key is not None else None
     if alternatives is None:  # the same dict for rows that name the same plugins
+        applicable = row_parts(named["objective"][0] if "objective" in named else None)
         alternatives = {
             part: [
                 obj
                 for n in named.get(part, [CORE[part].default])
                 if (obj := builder.plugin(part, as_text(n))[0])
             ]
+            if part in applicable
+            else []
             for part in PARTS
         }
         if key is not None:

@@ -9,11 +9,15 @@ rule, the strategy, then the other settings), and the seed ends it:
 shows it (``lr0.5``, ``m0.9``, ``restarts5``), others ``name=value`` (``beta2=0.99``,
 ``output_activation.beta=2`` when two parts have the parameter); a setting its short key
 (``h16-16``, ``e300``, ``b32``, ``test0.25``, ``scaling=minmax``). A table where nothing but
-the seed varies names its runs by the data set (``xor-seed0``). Two configurations whose
-tokens read the same (values equal to six digits, files of one name in two folders) get the
-first 8 digits of their spec hash appended, so names are unique within a table and the same
-every time. Shorts are read off the plugins' declarations, never off concrete plugins.
-Imports :mod:`runner.plugin`, :mod:`runner.engine.settings` and :mod:`runner.spec`.
+the seed varies names its runs by the data set (``xor-seed0``). A run of an objective row is
+named by its objective first, then what varies among its own settings
+(``himmelblau-gd-lr0.01-restarts5-seed0``); a network's parts never show in it, and beside
+objective rows a network's run says its data set. Two
+configurations whose tokens read the same (values equal to six digits, files of one name in
+two folders) get the first 8 digits of their spec hash appended, so names are unique within a
+table and the same every time. Shorts are read off the plugins' declarations, never off
+concrete plugins. Imports :mod:`runner.plugin`, :mod:`runner.engine.settings` and
+:mod:`runner.spec`.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from runner.engine.settings import PARTS
+from runner.engine.settings import NETWORK_SETTINGS, PARTS, row_parts
 from runner.plugin.registry import Registry
 from runner.spec import RunSpec
 
@@ -64,16 +68,21 @@ def _value(value: Any) -> str:
 
 
 def _facets(spec: RunSpec) -> dict[Facet, Any]:
-    """Every setting and plugin parameter of ``spec`` that a name may show, in name order."""
+    """Every setting and plugin parameter of ``spec`` that a name may show, in name order: an
+    objective's first, and none of a network's on an objective's spec (nor the reverse)."""
     out: dict[Facet, Any] = {}
-    for part in PARTS:
+    parts = row_parts(spec.objective)
+    for part in ("objective", *(p for p in PARTS if p != "objective")):
+        if part not in parts:
+            continue
         out[part, ""] = getattr(spec, part)
         for name, value in getattr(spec, f"{part}_params"):
             out[part, name] = value
         if part == "dataset":  # the layers after the data, before the activations
             out["hidden", ""] = spec.hidden
     for setting in SETTING_KEYS:
-        out[setting, ""] = getattr(spec, setting)
+        if setting in parts or not spec.objective or setting not in NETWORK_SETTINGS:
+            out[setting, ""] = getattr(spec, setting)
     return out
 
 
@@ -97,6 +106,7 @@ def name_runs(specs: Sequence[RunSpec], registry: Registry) -> None:
     # a parameter only some plugins have varies when it takes two values among them (the
     # plugin's name already tells a configuration with it from one without)
     varying = [f for f, values in seen.items() if len(values) > 1]
+    varying.sort(key=lambda facet: facet[0] != "objective")  # what is minimized leads
     for these in facets:
         for facet in varying:
             these.setdefault(facet, None)
@@ -127,9 +137,15 @@ def name_runs(specs: Sequence[RunSpec], registry: Registry) -> None:
         label = f"{part}.{name}" if counts.get(name, 0) > 1 else name
         return f"{label}={_value(value)}"
 
+    kinds = {bool(spec.objective) for spec in specs}
+    mixed = len(kinds) > 1  # objective rows and network rows in one table
     names: list[str] = []
     for spec, these in zip(specs, facets, strict=True):
         tokens = [t for f in varying if (t := token(f, these[f], spec)) is not None]
+        if spec.objective and ("objective", "") not in varying:
+            tokens.insert(0, spec.objective)  # an objective's run always says what it minimizes
+        elif mixed and not spec.objective and ("dataset", "") not in varying:
+            tokens.insert(0, spec.dataset)  # beside objective runs, a network's says its data
         name = "-".join([*(tokens or [spec.dataset]), f"seed{spec.seed}"])
         if len(name) > MAX_NAME:
             name = f"{name[: MAX_NAME - 9]}-{spec.spec_hash()[:8]}"

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.engine.settings import PARTS, SETTINGS
+from runner.engine.settings import NETWORK_PARTS, NETWORK_SETTINGS, PARTS, SETTINGS, row_parts
 from runner.engine.trained import ARCHITECTURE_FILE, WEIGHTS_FILE, save_weights
 from runner.spec import NOT_HASHED, RunResult, RunSpec
 from runner.tracking.drivers import this_driver
@@ -33,6 +33,9 @@ from runner.version import __version__
 
 RESTARTS_FILE = "restarts.json"
 TRACEBACK_FILE = "traceback.txt"
+#: an objective run's path: ``np.savez`` of ``steps`` (int64, (T,)) and ``points`` (float64,
+#: (T, n)); read it with ``allow_pickle=False``
+TRAJECTORY_FILE = "trajectory.npz"
 
 # MLflow's limits (mlflow.utils.validation): per log_batch call and per value
 MAX_METRICS, MAX_PARAMS, MAX_TAGS, MAX_ENTITIES = 1000, 100, 100, 1000
@@ -136,15 +139,21 @@ def flat_params(spec: RunSpec) -> dict[str, str]:
     :func:`param_column` (``learning_rate``, ``output_activation.beta``), defaults as their
     value. A setting or parameter that is unset (``target_loss`` left blank) is left out:
     blank is how a table writes it, and no cell value means "unset". The spec hash does not
-    read these names (it hashes :meth:`~runner.spec.RunSpec.content`)."""
+    read these names (it hashes :meth:`~runner.spec.RunSpec.content`). An objective run shows
+    only what applies to it (no data set, layers or other network settings: they stay at their
+    defaults); a network run has no ``objective``."""
     out: dict[str, str] = {}
+    parts = row_parts(spec.objective)
+    foreign = {p for p in PARTS if p not in parts}
+    if spec.objective:
+        foreign |= {*NETWORK_PARTS, *NETWORK_SETTINGS}
     for f in dataclasses.fields(spec):
-        if f.name in NOT_HASHED or f.name.endswith("_params"):
+        if f.name in NOT_HASHED or f.name.endswith("_params") or f.name in foreign:
             continue
         value = getattr(spec, f.name)
         if value is not None:
             out[f.name] = shown(value)
-    for part in PARTS:
+    for part in parts:
         for name, value in getattr(spec, f"{part}_params"):
             if value is not None:
                 out[param_column(spec, part, name)] = shown(value)
@@ -179,8 +188,12 @@ def fit(value: str, limit: int) -> str:
 #: its final value alike
 HISTORY_NAMES = {"loss": "train_loss", "accuracy": "train_accuracy"}
 
-#: the final values that end a history of the same name, at the run's last epoch
-FINAL_VALUES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
+#: the final values that end a history of the same name, at the run's last epoch (an
+#: objective run's ``f`` and ``gradient_norm``, at its last iteration)
+FINAL_VALUES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "f", "gradient_norm")
+
+#: the final values that rank runs, which a sweep's best run shows as ``runner.best.<name>``
+RANKED_VALUES = ("train_loss", "train_accuracy", "test_loss", "test_accuracy", "f")
 
 #: results' numbers that are flags or counts, not curves: tags of the run (``diverged`` is
 #: the tag ``runner.status``)
@@ -273,8 +286,16 @@ def batches(metrics: list, params: list, tags: list) -> Iterator[tuple[list, lis
 
 def write_artifacts(result: RunResult, folder: Path) -> bool:
     """weights.npz, architecture.json, restarts.json and (a failed run) traceback.txt of a
-    result; False if it has none."""
+    result, trajectory.npz of an objective run's; False if it has none."""
     wrote = False
+    if result.trajectory:
+        with open(folder / TRAJECTORY_FILE, "wb") as fh:
+            np.savez(
+                fh,
+                steps=np.asarray(result.trajectory["steps"], dtype=np.int64),
+                points=np.asarray(result.trajectory["points"], dtype=np.float64),
+            )
+        wrote = True
     if result.weights:
         save_weights(folder / WEIGHTS_FILE, result.weights, result.biases)
         wrote = True

@@ -160,6 +160,8 @@ def result_to_spool(result: RunResult, stem: Path, extra: dict[str, Any] | None 
     for i, name in enumerate(names):
         steps, values = result.history[name]
         arrays[f"h{i}_steps"], arrays[f"h{i}_values"] = np.asarray(steps), np.asarray(values)
+    for name, value in result.trajectory.items():  # an objective run's path: steps, points
+        arrays[f"trajectory_{name}"] = np.asarray(value)
     try:
         with open(stem.with_suffix(".npz"), "wb") as fh:
             np.savez(fh, **arrays)
@@ -182,6 +184,7 @@ def result_to_spool(result: RunResult, stem: Path, extra: dict[str, Any] | None 
         "dataset": result.dataset,
         "stop_reason": result.stop_reason,
         "tags": dict(result.tags),
+        "trajectory": sorted(result.trajectory),
         "extra": extra or {},
     }
     path = stem.with_suffix(".json")
@@ -205,6 +208,7 @@ def result_from_spool(path: Path | str) -> tuple[RunResult, dict[str, Any]]:
             name: (arrays[f"h{i}_steps"], arrays[f"h{i}_values"])
             for i, name in enumerate(data["history"])
         }
+        trajectory = {str(k): arrays[f"trajectory_{k}"] for k in data.get("trajectory") or ()}
     result = RunResult(
         spec=spec_from_dict(data["spec"]),
         spec_hash=data["spec_hash"],
@@ -221,5 +225,6 @@ def result_from_spool(path: Path | str) -> tuple[RunResult, dict[str, Any]]:
         dataset=dict(data.get("dataset") or {}),
         stop_reason=str(data.get("stop_reason", "")),
         tags={str(k): str(v) for k, v in (data.get("tags") or {}).items()},
+        trajectory=trajectory,
     )
     return result, data["extra"]

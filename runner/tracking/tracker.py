@@ -56,9 +56,9 @@ from runner.tracking.bulk import BulkRun, SqlWriter, open_writer
 from runner.tracking.drivers import driver_gone, this_driver
 from runner.tracking.pyfunc import log_pyfunc
 from runner.tracking.records import (
-    FINAL_VALUES,
     MAX_PARAM_LENGTH,
     MAX_TAG_LENGTH,
+    RANKED_VALUES,
     RunRecord,
     batches,
     fit,
@@ -627,13 +627,13 @@ class Tracker:
             name = run.info.run_name or best
             values["runner.best_run_id"] = best
             values["runner.best_run_name"] = name
-            for key in FINAL_VALUES:  # the final values, which rank runs
+            for key in RANKED_VALUES:  # the final values, which rank runs
                 value = run.data.metrics.get(key)
                 if value is not None and (value := storable_float(value)) is not None:
                     values[f"runner.best.{key}"] = f"{value:.6g}"
             shown = ", ".join(
                 f"{key} {values[f'runner.best.{key}']}"
-                for key in FINAL_VALUES
+                for key in RANKED_VALUES
                 if f"runner.best.{key}" in values
             )
             link = f"#/experiments/{run.info.experiment_id}/runs/{best}"

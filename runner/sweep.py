@@ -507,12 +507,14 @@ class _Tally:
         self.runs = 0
         self.having = dict.fromkeys(self.DECIDING, 0)
         self.costs: set[str] = set()
-        self.objectives = 0  # runs of an objective: ranked by f
+        self.objectives = 0  # runs of an objective: ranked by f, within one objective
+        self.objective_names: set[str] = set()
 
     def add(self, result: RunResult) -> None:
         self.runs += 1
         if result.spec.objective:
             self.objectives += 1
+            self.objective_names.add(result.spec.objective)
             return
         for name in self.DECIDING:
             self.having[name] += name in result.metrics
@@ -522,7 +524,14 @@ class _Tally:
         if rank_by:
             return Ranking(rank_by, f"ranked by {rank_by} (--rank-by)")
         if self.objectives and self.objectives == self.runs:
-            return Ranking("f", "ranked by f (the objective's final value)")
+            names = sorted(self.objective_names)
+            if len(names) == 1:
+                return Ranking("f", "ranked by f (the objective's final value)")
+            return Ranking(
+                None,
+                f"the runs minimize different objectives ({', '.join(names)}), whose values do "
+                "not compare: listed by objective, no best run chosen",
+            )
         if self.objectives:
             return Ranking(
                 None,

@@ -601,14 +601,10 @@ def study_store(tmp_path_factory: pytest.TempPathFactory, tracking_template_db: 
     return uri, folder / "xor_study.csv", (folder / "parent").read_text()
 
 
-# --- recorded objective runs (tests/test_analysis.py, tests/test_cli.py) ---
-# TO BE REPLACED by a real `runner sweep` of OBJECTIVE_TABLE once objective rows sweep: until
-# then this block records objective runs into a real SQLite MLflow store through mlflow's own
-# client, shaped exactly as the shared design of issue 17 says a sweep records them (params
-# under the table's columns, metrics f and gradient_norm with step = iteration, x1/x2, the
-# flags and counts as tags, runner.objective/reached/reached_global/critical_point, the
-# artifact trajectory.npz of arrays steps and points), each from a real `descend` on
-# himmelblau with its seed's restarts drawn from the box by member_rng(seed, restart).
+# --- a recorded objective study (tests/test_analysis.py, tests/test_cli.py) ---
+# One real sweep of a small Himmelblau table into a SQLite store of its own, made once per session
+# (and per xdist worker): gd from one start and from four, momentum, and a step too long for
+# Himmelblau's curvature (some of its seeds diverge). Tests read it; none writes to it.
 
 OBJECTIVE_TABLE = """\
 objective,optimizer,learning_rate,momentum,restarts,epochs,gradient_tolerance,seed
@@ -618,133 +614,25 @@ himmelblau,momentum,0.005,0.9,1,100,1e-6,0..5
 himmelblau,gd,0.03,,1,100,1e-6,0..3
 """
 
-#: the table's rows as cells: (optimizer, its parameters, restarts, iterations, seeds)
-OBJECTIVE_ROWS = (
-    ("gd", {"learning_rate": 0.01}, 1, 30, range(6)),
-    ("gd", {"learning_rate": 0.01}, 4, 30, range(6)),
-    ("momentum", {"learning_rate": 0.005, "momentum": 0.9}, 1, 100, range(6)),
-    ("gd", {"learning_rate": 0.03}, 1, 100, range(4)),
-)
-
-
-def objective_result(spec: object, row: int) -> tuple[object, dict[str, object]]:
-    """What a sweep's worker returns for an objective spec, by the shared design: the
-    RunResult (metrics, history, tags) and the trajectory {"steps", "points"}."""
-    import numpy as np
-
-    from runner.engine import descent
-    from runner.engine.buffers import member_hyper
-    from runner.engine.network import member_rng
-    from runner.plugin.registry import get_registry
-    from runner.spec import RunResult
-
-    registry = get_registry()
-    objective = registry.get("objective", spec.objective)
-    rule = registry.get("step_rule", spec.optimizer)
-    k = dict(spec.strategy_params).get("restarts", 1)
-    starts = descent.uniform_starts(objective, {}, [member_rng(spec.seed, r) for r in range(k)])
-    hyper = member_hyper(rule, [dict(spec.optimizer_params)], np.zeros(k, dtype=np.int64))
-    schedule = descent.DescentSchedule(spec.epochs, spec.gradient_tolerance, spec.target_loss)
-    done = descent.descend(objective, {}, starts, rule, hyper, schedule)
-    losses = np.where(done.diverged, np.inf, done.final_f)
-    m = int(np.argmin(losses))
-    found = descent.reached(objective, {}, done.final_x)
-    point = done.final_x[m]
-    (end,) = descent.classify_end(objective, {}, point[None], done.final_gradient_norm[m : m + 1])
-    det, _ = descent.determinant_test(descent.hessians(objective, {}, point[None])[0])
-    metrics = {
-        "f": float(done.final_f[m]),
-        "gradient_norm": float(done.final_gradient_norm[m]),
-        **{f"x{i + 1}": float(v) for i, v in enumerate(point)},
-        "iterations": float(done.stop_step[m]),
-        "converged": float(done.converged[m]),
-        "restarts": float(k),
-        "selected_restart": float(m),
-        "log_every": float(schedule.every()),
-        "restarts_succeeded": float(sum(r is not None and r.global_ for r in found)),
-        **end.metrics(),
-        "hessian_determinant": det,
-    }
-    minimum = found[m] if not done.diverged[m] else None
-    tags = {
-        "runner.critical_point": end.label,
-        "runner.reached": minimum.label if minimum is not None else "none",
-        "runner.reached_global": str(minimum is not None and minimum.global_).lower(),
-        "runner.objective": spec.objective,
-    }
-    steps, points = done.trajectory(m)
-    result = RunResult(
-        spec, spec.spec_hash(), "diverged" if done.diverged[m] else "finished",
-        metrics=metrics, history=dict(done.history(m)), restart_losses=list(losses),
-        stop_reason=done.stop_reason[m], tags=tags,
-    )  # fmt: skip
-    return result, {"steps": steps, "points": points}
-
-
-def record_objective_runs(
-    uri: str, table: Path, rows: tuple = OBJECTIVE_ROWS, objective: str = "himmelblau"
-) -> str:
-    """Record ``rows`` (as OBJECTIVE_ROWS) of ``objective`` into experiment ``table.stem`` of
-    the store at ``uri`` through MlflowClient; the sweep's parent run id."""
-    import dataclasses
-    import uuid
-
-    import numpy as np
-    from _specs import spec_of
-    from mlflow import MlflowClient
-    from mlflow.entities import Metric, Param, RunTag
-
-    from runner.tracking import records
-
-    client = MlflowClient(uri)
-    artifacts = (table.parent / "artifacts").as_uri()  # beside the store, not in the cwd
-    experiment_id = client.create_experiment(table.stem, artifact_location=artifacts)
-    parent = client.create_run(experiment_id, run_name="sweep", tags={"runner.kind": "sweep"})
-    parent_id = parent.info.run_id
-    for row, (optimizer, hyper, restarts, epochs, seeds) in enumerate(rows, start=1):
-        for seed in seeds:
-            cells = dict(optimizer=optimizer, restarts=restarts, epochs=epochs, seed=seed,
-                         gradient_tolerance=1e-6, **hyper)  # fmt: skip
-            spec = spec_of(row=row, source=str(table), **cells)
-            short = "-".join(f"{k[:2]}{v}" for k, v in hyper.items())
-            name = f"{objective}-{optimizer}-{short}-restarts{restarts}-it{epochs}-seed{seed}"
-            spec = dataclasses.replace(spec, objective=objective, name=name)
-            result, trajectory = objective_result(spec, row)
-            run = client.create_run(experiment_id, run_name=name)
-            run_id = run.info.run_id
-            start = run.info.start_time
-            metrics, nonfinite = records.run_metrics(result, start, start + 10)
-            tags = records.run_tags(spec, spec.spec_hash(), parent_id, uuid.uuid4().hex)
-            tags |= records.result_tags(result, nonfinite)
-            client.log_batch(
-                run_id,
-                metrics=[Metric(k, v, t, s) for k, v, t, s in metrics],
-                params=[Param(k, v) for k, v in records.run_params(spec)],
-                tags=[RunTag(k, v) for k, v in tags.items()],
-            )
-            folder = table.parent / "scratch" / run_id
-            folder.mkdir(parents=True)
-            np.savez(folder / "trajectory.npz", **trajectory)
-            client.log_artifact(run_id, str(folder / "trajectory.npz"))
-            client.set_terminated(run_id, "FINISHED")
-    client.set_terminated(parent_id, "FINISHED")
-    return parent_id
-
 
 @pytest.fixture(scope="session")
 def objective_store(tmp_path_factory: pytest.TempPathFactory, tracking_template_db: Path) -> tuple:
-    """``(tracking uri, table path, the parent run id)`` of the recorded objective runs above,
-    made once for every worker (to be replaced by a real sweep: see the block's comment)."""
+    """``(tracking uri, table path, the sweep's parent run id)`` of the objective study above,
+    made once for every worker."""
 
     def make(scratch: Path) -> None:
+        from runner.sweep import run_sweep
+
         folder = scratch.parent / "objective-store-data"
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
         shutil.copyfile(tracking_template_db, folder / "mlflow.db")
         table = folder / "objectives.csv"
         table.write_text(OBJECTIVE_TABLE)
-        parent = record_objective_runs(f"sqlite:///{folder / 'mlflow.db'}", table)
-        (folder / "parent").write_text(parent)
+        uri = f"sqlite:///{folder / 'mlflow.db'}"
+        summary = run_sweep(table, tracking_uri=uri, jobs=1, report=True)
+        assert summary.finished + summary.diverged == 22, summary.results
+        (folder / "parent").write_text(str(summary.parent_run_id))
 
     folder = made_once(tmp_path_factory, "objective-store", make).parent / "objective-store-data"
     uri = f"sqlite:///{folder / 'mlflow.db'}"

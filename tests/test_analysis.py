@@ -313,8 +313,7 @@ def test_a_spooled_result_keeps_its_tags(tmp_path, xor_results) -> None:
 
 
 # --- objective runs: the study of an analytic objective's runs -------------------------------
-# objective_store (conftest.py) records objective runs as the shared design says a sweep does,
-# until objective rows sweep.
+# objective_store (conftest.py): a real sweep of a small Himmelblau table.
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

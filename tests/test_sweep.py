@@ -483,6 +483,24 @@ def test_a_sweep_of_objective_and_network_rows_records_both_and_chooses_no_best(
     assert summary.best is None
 
 
+def test_runs_of_different_objectives_are_not_ranked_against_each_other() -> None:
+    """f of one function says nothing against f of another: no best across objectives."""
+    import dataclasses
+
+    def run(objective: str, f: float) -> RunResult:
+        spec = dataclasses.replace(spec_of(cost="cross_entropy"), objective=objective)
+        return RunResult(spec, spec.spec_hash(), "finished", metrics={"f": f})
+
+    camel, rosenbrock, himmelblau = (
+        run("six_hump_camel", -1.03),
+        run("rosenbrock", 0.5),
+        run("himmelblau", 0.0),
+    )
+    rank = ranking([camel, rosenbrock, himmelblau])
+    assert rank.metric is None and "himmelblau, rosenbrock, six_hump_camel" in rank.says
+    assert ranking([rosenbrock, run("rosenbrock", 0.1)]).metric == "f"
+
+
 def test_restarts_reach_the_global_minimum_at_least_as_often_as_one_start_seed_for_seed():
     """Six-hump camel has two global and four local minima: start 0 of k restarts is the one
     start of a single run (member_rng(seed, 0)), so the kept member is never worse."""

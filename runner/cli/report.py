@@ -73,6 +73,13 @@ class RichObserver(Observer):
             self.progress = None
 
 
+def _span(low: float, high: float) -> str:
+    """An interquartile range as text: ``0.1-0.3``, or ``-1.03 to -0.42`` where a dash would
+    read as a minus sign."""
+    sep = " to " if low < 0 or high < 0 else "-"
+    return f"{low:.2g}{sep}{high:.2g}"
+
+
 def _fmt(value: float | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
@@ -221,7 +228,7 @@ def print_study(study: Any, console: Console) -> None:
             "-" if s is None else f"{s[0]}/{s[1]}",
             "-" if s is None else f"{_pct(s[2])} [{_pct(s[3])}-{_pct(s[4])}]",
             "-" if loss is None else f"{loss.median:.3g}",
-            "-" if loss is None else f"{loss.q1:.2g}-{loss.q3:.2g}",
+            "-" if loss is None else _span(loss.q1, loss.q3),
         )
     console.print(table)
     if some and not every:
@@ -242,7 +249,7 @@ def print_study(study: Any, console: Console) -> None:
         test = g.spread("test_loss")
         if test is not None:
             parts.append(
-                f"test loss median {test.median:.3g} (IQR {test.q1:.2g}-{test.q3:.2g}), "
+                f"test loss median {test.median:.3g} (IQR {_span(test.q1, test.q3)}), "
                 f"mean {test.mean:.3g} ± {test.sd:.2g}"
             )
         epochs = g.epochs_to_converge
@@ -265,7 +272,7 @@ def print_study(study: Any, console: Console) -> None:
             )
             curvature = g.curvature()
             said = [
-                f"{name} {c.median:.2g} ({c.q1:.2g}-{c.q3:.2g})"
+                f"{name} {c.median:.2g} ({_span(c.q1, c.q3)})"
                 for name in ("solved", "unsolved")
                 if (c := curvature[f"{name}_max_eigenvalue"]) is not None
             ]

@@ -73,6 +73,12 @@ class RichObserver(Observer):
             self.progress = None
 
 
+def _restarts_alone(members: tuple[int, int, float, float, float]) -> str:
+    """How often a configuration's restarts succeeded each on its own: k/n, % and interval."""
+    k, n, rate, low, high = members
+    return f"restarts alone {k}/{n} = {_pct(rate)}% [{_pct(low)}-{_pct(high)}]"
+
+
 def _span(low: float, high: float) -> str:
     """An interquartile range as text: ``0.1-0.3``, or ``-1.03 to -0.42`` where a dash would
     read as a minus sign."""
@@ -255,12 +261,8 @@ def print_study(study: Any, console: Console) -> None:
         epochs = g.epochs_to_converge
         if epochs is not None:
             parts.append(f"converged in {epochs.median:.0f} epochs (median of {epochs.n})")
-        members = g.members
-        if members is not None:
-            parts.append(
-                f"restarts alone {members[0]}/{members[1]} = {_pct(members[2])}% "
-                f"[{_pct(members[3])}-{_pct(members[4])}]"
-            )
+        if g.members is not None:
+            parts.append(_restarts_alone(g.members))
         if g.critical_points:
             unsolved = g.critical_unsolved
             parts.append(
@@ -317,12 +319,8 @@ def _print_objective_notes(i: int, g: Any, console: Console) -> None:
     iterations = g.epochs_to_converge
     if iterations is not None:
         parts.append(f"converged in {iterations.median:.0f} iterations (median of {iterations.n})")
-    members = g.members
-    if members is not None:
-        parts.append(
-            f"restarts alone {members[0]}/{members[1]} = {_pct(members[2])}% "
-            f"[{_pct(members[3])}-{_pct(members[4])}]"
-        )
+    if g.members is not None:
+        parts.append(_restarts_alone(g.members))
     if g.critical_points:
         parts.append("end points: " + ", ".join(f"{k} {n}" for k, n in g.critical_points.items()))
     console.print(

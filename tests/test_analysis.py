@@ -490,3 +490,19 @@ def test_a_sweep_logs_its_objective_figures_to_its_parent_run(objective_store):
     names = {a.path for a in client_of(uri).list_artifacts(parent, "report")}
     figures = {f"report/himmelblau_{n}.png" for n in ("contours", "basins", "restarts")}
     assert figures | {"report/summary.csv", "report/summary.json"} <= names
+
+
+SLICES = [
+    (2, ""),
+    (3, " (slice x3 = 1; paths projected)"),
+    (4, " (slice x3..x4 = 1, 1; paths projected)"),
+]
+
+
+@pytest.mark.parametrize(("n", "said"), SLICES)
+def test_a_figure_of_more_than_two_variables_says_which_plane_it_shows(n, said):
+    from runner.analysis import landscapes
+    from runner.plugin.registry import get_registry
+
+    rosenbrock = get_registry().get("objective", "rosenbrock")
+    assert landscapes._slice_note(rosenbrock, {"n": n}) == said  # through the global minimum

@@ -322,7 +322,8 @@ def _slice_note(objective: Objective, params: dict[str, Any]) -> str:
         return ""
     point = plane_of(objective, params)
     rest = ", ".join(f"{v:.3g}" for v in point[2:6]) + (", ..." if n > 6 else "")
-    return f" (slice x3..x{n} = {rest})"
+    axes = "x3" if n == 3 else f"x3..x{n}"
+    return f" (slice {axes} = {rest}; paths projected)"
 
 
 def _mark_critical(ax: Any, objective: Objective, params: dict[str, Any], labels: bool) -> None:

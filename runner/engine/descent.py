@@ -245,13 +245,17 @@ def classify_end(
     objective: Objective, params: dict[str, Any], x: Array, gradient_norm: Array
 ) -> list[CriticalPoint]:
     """The second-derivative test at each end point (the class by the Hessian's eigenvalues)."""
-    H = hessians(objective, params, x)
+    return classify_hessians(hessians(objective, params, x), gradient_norm)
+
+
+def classify_hessians(H: Array, gradient_norm: Array) -> list[CriticalPoint]:
+    """The class of each point from its Hessian ``H`` ``(P, n, n)`` and gradient norm."""
     with np.errstate(all="ignore"):
         finite = np.all(np.isfinite(H), axis=(1, 2))
         eig = np.full(H.shape[:2], np.nan)
         if finite.any():
             eig[finite] = np.linalg.eigvalsh(H[finite])
-    return [classify(eig[m], float(gradient_norm[m])) for m in range(len(x))]
+    return [classify(eig[m], float(gradient_norm[m])) for m in range(len(H))]
 
 
 def determinant_test(H: Array) -> tuple[float, float]:

@@ -26,7 +26,7 @@ import numpy as np
 from runner.engine.descent import (
     Descent,
     DescentSchedule,
-    classify_end,
+    classify_hessians,
     descend,
     determinant_test,
     hessians,
@@ -109,9 +109,10 @@ def minimize(
         if wanted(spec.critical_points) and not diverged_[chosen_of[i]]
     ]
     at = np.asarray([chosen_of[i] for i in tested], dtype=np.intp)
-    points = classify_end(objective, params, run.final_x[at], run.final_gradient_norm[at])
+    H = hessians(objective, params, run.final_x[at])  # once: the class and, for two, rt - s^2
+    points = classify_hessians(H, run.final_gradient_norm[at])
+    position = {i: j for j, i in enumerate(tested)}  # a configuration's row of H and points
     two = run.final_x.shape[1] == 2
-    H = hessians(objective, params, run.final_x[at]) if two and len(at) else None
 
     known = bool(objective.minima(**params))
     results = []
@@ -128,11 +129,11 @@ def minimize(
             "runner.reached": _label(end) if end is not None else "none",
             "runner.reached_global": str(end is not None and end.global_).lower(),
         }
-        if i in tested:
-            j = tested.index(i)
+        if i in position:
+            j = position[i]
             metrics.update(points[j].metrics())
             tags["runner.critical_point"] = points[j].label
-            if H is not None:
+            if two:
                 metrics["hessian_determinant"] = determinant_test(H[j])[0]
         steps, path = run.trajectory(m)
         results.append(

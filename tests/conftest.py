@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -575,30 +576,48 @@ xor,2,gd,1.0,3,1500,0..5,true
 """
 
 
-@pytest.fixture(scope="session")
-def study_store(tmp_path_factory: pytest.TempPathFactory, tracking_template_db: Path) -> tuple:
-    """``(tracking uri, table path, the sweep's parent run id)`` of the recorded study above,
-    made once for every worker."""
+def swept_store(
+    tmp_path_factory: pytest.TempPathFactory,
+    template: Path,
+    name: str,
+    table: tuple[str, str],
+    check: Callable[[Any], bool],
+) -> tuple:
+    """``(tracking uri, table path, the sweep's parent run id)`` of one real sweep (with its
+    study) of ``table`` (file name, text) into a SQLite store of its own, made once for every
+    worker; ``check`` says the sweep went as its tests expect."""
 
     def make(scratch: Path) -> None:
         # the store lives beside the scratch folder, never renamed: its runs record where their
         # artifacts are
         from runner.sweep import run_sweep
 
-        folder = scratch.parent / "study-store-data"
+        folder = scratch.parent / f"{name}-data"
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir()
-        shutil.copyfile(tracking_template_db, folder / "mlflow.db")
-        table = folder / "xor_study.csv"
-        table.write_text(STUDY_TABLE)
-        uri = f"sqlite:///{folder / 'mlflow.db'}"
-        summary = run_sweep(table, tracking_uri=uri, jobs=1, report=True)
-        assert summary.finished == 12 and summary.study is not None, summary.results
+        shutil.copyfile(template, folder / "mlflow.db")
+        path = folder / table[0]
+        path.write_text(table[1])
+        summary = run_sweep(path, tracking_uri=f"sqlite:///{folder / 'mlflow.db'}", jobs=1,
+                            report=True)  # fmt: skip
+        assert check(summary), summary.results
         (folder / "parent").write_text(str(summary.parent_run_id))
 
-    folder = made_once(tmp_path_factory, "study-store", make).parent / "study-store-data"
+    folder = made_once(tmp_path_factory, name, make).parent / f"{name}-data"
     uri = f"sqlite:///{folder / 'mlflow.db'}"
-    return uri, folder / "xor_study.csv", (folder / "parent").read_text()
+    return uri, folder / table[0], (folder / "parent").read_text()
+
+
+@pytest.fixture(scope="session")
+def study_store(tmp_path_factory: pytest.TempPathFactory, tracking_template_db: Path) -> tuple:
+    """``(tracking uri, table path, the sweep's parent run id)`` of the recorded study above."""
+    return swept_store(
+        tmp_path_factory,
+        tracking_template_db,
+        "study-store",
+        ("xor_study.csv", STUDY_TABLE),
+        lambda summary: summary.finished == 12 and summary.study is not None,
+    )
 
 
 # --- a recorded objective study (tests/test_analysis.py, tests/test_cli.py) ---
@@ -617,23 +636,11 @@ himmelblau,gd,0.03,,1,100,1e-6,0..3
 
 @pytest.fixture(scope="session")
 def objective_store(tmp_path_factory: pytest.TempPathFactory, tracking_template_db: Path) -> tuple:
-    """``(tracking uri, table path, the sweep's parent run id)`` of the objective study above,
-    made once for every worker."""
-
-    def make(scratch: Path) -> None:
-        from runner.sweep import run_sweep
-
-        folder = scratch.parent / "objective-store-data"
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir()
-        shutil.copyfile(tracking_template_db, folder / "mlflow.db")
-        table = folder / "objectives.csv"
-        table.write_text(OBJECTIVE_TABLE)
-        uri = f"sqlite:///{folder / 'mlflow.db'}"
-        summary = run_sweep(table, tracking_uri=uri, jobs=1, report=True)
-        assert summary.finished + summary.diverged == 22, summary.results
-        (folder / "parent").write_text(str(summary.parent_run_id))
-
-    folder = made_once(tmp_path_factory, "objective-store", make).parent / "objective-store-data"
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    return uri, folder / "objectives.csv", (folder / "parent").read_text()
+    """``(tracking uri, table path, the sweep's parent run id)`` of the objective study above."""
+    return swept_store(
+        tmp_path_factory,
+        tracking_template_db,
+        "objective-store",
+        ("objectives.csv", OBJECTIVE_TABLE),
+        lambda summary: summary.finished + summary.diverged == 22,
+    )

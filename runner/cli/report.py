@@ -73,6 +73,12 @@ class RichObserver(Observer):
             self.progress = None
 
 
+def _how_ended(g: Any) -> str:
+    """How a configuration's runs ended: ``10 runs: finished 9, diverged 1``."""
+    said = ", ".join(f"{k} {v}" for k, v in g.counts.items() if v or k == "finished")
+    return f"{g.runs} runs: {said}"
+
+
 def _restarts_alone(members: tuple[int, int, float, float, float]) -> str:
     """How often a configuration's restarts succeeded each on its own: k/n, % and interval."""
     k, n, rate, low, high = members
@@ -244,11 +250,7 @@ def print_study(study: Any, console: Console) -> None:
         if g.objective:
             _print_objective_notes(i, g, console)
             continue
-        counts = g.counts
-        parts = [
-            f"{g.runs} runs: "
-            + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k == "finished")
-        ]
+        parts = [_how_ended(g)]
         loss = g.spread("train_loss")
         if loss is not None:
             parts.append(f"train loss mean {loss.mean:.3g} ± {loss.sd:.2g}")
@@ -301,11 +303,7 @@ def _print_objective_notes(i: int, g: Any, console: Console) -> None:
     """The note under the study's table of a configuration of an objective's runs: how they
     ended, f, which known minima they reached, iterations to converge, the restarts' own
     success, the critical-point classes at the end points."""
-    counts = g.counts
-    parts = [
-        f"{g.runs} runs: "
-        + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k == "finished")
-    ]
+    parts = [_how_ended(g)]
     s = g.success
     if s is not None:
         parts.append(f"reached the global minimum {s[0]}/{s[1]}")

@@ -257,12 +257,7 @@ def _check_minima(
     H = call(objective, "hessian at the minima", hessians, objective, kw, x)
     for k, m in enumerate(minima):
         what = f"minimum {m.label!r} at {_show(m.point)}"
-        if not g[k] <= g_tol:
-            fail(
-                objective,
-                what,
-                f"expected the gradient to vanish, got norm {g[k]:.3g} > {g_tol:.3g}",
-            )
+        _stationary(objective, what, g[k], g_tol)
         if not abs(f[k] - m.value) <= rtol * max(1.0, abs(m.value)):
             fail(objective, what, f"declared value {m.value!r}, but f there is {float(f[k])!r}")
         lam = np.linalg.eigvalsh(H[k])
@@ -295,6 +290,12 @@ def _check_minima(
         )
 
 
+def _stationary(objective: Objective, what: str, norm: float, g_tol: float) -> None:
+    """A declared critical point's gradient vanishes (its norm is at most ``g_tol``)."""
+    if not norm <= g_tol:
+        fail(objective, what, f"expected the gradient to vanish, got norm {norm:.3g} > {g_tol:.3g}")
+
+
 def _check_saddles(
     objective: Objective, kw: dict[str, Any], saddles: list[Array], g_tol: float
 ) -> None:
@@ -305,12 +306,7 @@ def _check_saddles(
     H = call(objective, "hessian at the saddles", hessians, objective, kw, x)
     for k, point in enumerate(saddles):
         what = f"saddle {_show(point)}"
-        if not g[k] <= g_tol:
-            fail(
-                objective,
-                what,
-                f"expected the gradient to vanish, got norm {g[k]:.3g} > {g_tol:.3g}",
-            )
+        _stationary(objective, what, g[k], g_tol)
         lam = np.linalg.eigvalsh(H[k])
         if lam[0] > zero_tolerance(lam):
             fail(

@@ -210,3 +210,18 @@ def test_report_of_objective_runs_names_the_minima_reached(objective_store):
         note = words.split(f"{group['label']}: ")[1].split("; f mean")[0]
         said = note.split("minima reached: ")[1]
         assert said == ", ".join(f"{k} {n}" for k, n in group["minima_reached"].items())
+
+
+def test_sweep_help_and_the_readme_list_every_exit_code_from_one_list():
+    import re
+
+    from runner.cli import SWEEP_EXIT_CODES
+
+    assert {0, 1, 2, 130, 143, 129} <= set(SWEEP_EXIT_CODES)
+    help_text = invoke("sweep", "--help").output
+    listed = dict(re.findall(r"^ +(\d+) +(.+)$", help_text.split("Exit codes:")[1], re.M))
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    in_readme = dict(re.findall(r"^- `(\d+)`: (.+)$", readme, re.M))
+    expected = {str(code): meaning for code, meaning in SWEEP_EXIT_CODES.items()}
+    assert {k: listed[k] for k in expected if k in listed} == expected
+    assert in_readme == expected

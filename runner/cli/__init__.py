@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import click
 
 from runner.engine.settings import BOUNDS
 from runner.errors import RunnerError, did_you_mean
+from runner.execution.signals import STOP_SIGNALS
 from runner.version import __version__
 
 
@@ -346,6 +348,15 @@ experiment_option = click.option(
 )
 
 
+#: every exit code of ``runner sweep`` and what it means: its --help and the README list these
+SWEEP_EXIT_CODES: dict[int, str] = {
+    0: "every run finished or diverged",
+    1: "some run failed, or the store could not be written",
+    RunnerError.exit_code: "bad input",
+    **{code: f"stopped by {signal.Signals(signum).name}" for signum, code in STOP_SIGNALS.items()},
+}
+
+
 @cli.command()
 @click.argument("table", type=click.Path(dir_okay=False, path_type=Path))
 @tracking_uri_option
@@ -427,8 +438,11 @@ def sweep(
     TABLE is a .csv, .tsv, .json, .parquet or .xlsx file with one configuration per row; a cell
     may hold several values (0.1|0.5|1.0) or an inclusive integer range (0..9), and the row
     expands to every combination. Configurations already FINISHED in the experiment are skipped,
-    so an interrupted sweep resumes where it stopped. Exit code: 0 all runs finished or diverged,
-    1 some run failed, 2 bad input, 130 interrupted.
+    so an interrupted sweep resumes where it stopped.
+
+    \b
+    Exit codes:
+      {exit_codes}
 
     \b
     Examples:
@@ -490,6 +504,12 @@ def sweep(
         print_study(summary.study, out)
     if summary.failed:
         sys.exit(1)
+
+
+sweep.help = (sweep.help or "").replace(
+    "{exit_codes}",
+    "\n      ".join(f"{code:<4} {meaning}" for code, meaning in SWEEP_EXIT_CODES.items()),
+)
 
 
 @cli.command()

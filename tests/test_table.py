@@ -1160,3 +1160,27 @@ def test_an_objective_rows_iterations_are_bounded_as_epochs_are(tmp_path: Path) 
     path = write(tmp_path, "objective,epochs\nhimmelblau,2000000\n")
     (line,) = problems_of(path)
     assert "column 'epochs'" in line and "--max-epochs N lifts the bound" in line
+
+
+def test_two_values_of_a_column_outside_the_hash_are_refused(tmp_path: Path) -> None:
+    """critical_points takes no part in the spec hash: true|false would be two configurations
+    with one hash, so one run claimed twice and recorded once; the table is refused instead."""
+    path = write(tmp_path, "dataset,hidden,epochs,critical_points\nxor,2,5,true|false\n")
+    lines = problems_of(path)
+    assert_problem(path, lines, 1, "critical_points", "false", "row 1's 'true'", "one value")
+    assert len(lines) == 1
+    across_rows = write(tmp_path, "dataset,hidden,epochs,critical_points\nxor,2,5,\nxor,2,5,true\n")
+    assert_problem(across_rows, problems_of(across_rows), 2, "critical_points", "true", "row 1's")
+    header = "dataset,hidden,epochs,critical_points\n"
+    one_each = write(tmp_path, header + "xor,2,5,true\nxor,3,5,false\n")
+    assert len(load_specs(one_each)) == 2
+
+
+def test_an_objective_row_takes_a_negative_target_loss(tmp_path: Path) -> None:
+    """A function's value may be negative (the six-hump camel's minima are -1.03), a cost's
+    not: -1 is refused on a network row (test_wrong_types_and_ranges) and kept here."""
+    path = write(tmp_path, "objective,target_loss\nsix_hump_camel,-1.0\n")
+    (spec,) = load_specs(path)
+    assert spec.target_loss == -1.0
+    refused = write(tmp_path, "objective,target_loss\nsix_hump_camel,-inf\n")
+    assert_problem(refused, problems_of(refused), 1, "target_loss", "-inf", "a number")

@@ -107,6 +107,15 @@ NETWORK_SETTINGS = (
 )
 
 
+#: The core settings an objective row accepts differently: a function's value, unlike a cost,
+#: may be negative (the six-hump camel's minima are -1.03), so its ``target_loss`` is any number.
+OBJECTIVE_SETTINGS: dict[str, Param] = {
+    "target_loss": Param(
+        "target_loss", float, None, "stop once the function's value is this low (blank: never)"
+    ),
+}
+
+
 def row_parts(objective: Any) -> tuple[str, ...]:
     """The parts a row resolves: those of an objective row where ``objective`` names one
     (anything but None or ""), else a network row's (every part but the objective)."""

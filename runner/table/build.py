@@ -33,7 +33,7 @@ import itertools
 import math
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,7 @@ from runner.engine.settings import (
     LAYERS_ACCEPTED,
     NETWORK_PARTS,
     NETWORK_SETTINGS,
+    OBJECTIVE_SETTINGS,
     PARTS,
     hidden_layers,
     limits,
@@ -54,7 +55,7 @@ from runner.errors import TableError, did_you_mean, first_line
 from runner.plugin.kinds import task_misfit
 from runner.plugin.params import Param, Plugin, kind_label
 from runner.plugin.registry import Registry, get_registry
-from runner.spec import RunSpec, freeze
+from runner.spec import NOT_HASHED, RunSpec, freeze
 from runner.table.cells import (
     MAX_RUNS_PER_ROW,
     as_text,
@@ -531,6 +532,9 @@ class _Builder:
                 self.cell(row, name, value, self.not_applicable(name))
                 ok = False
                 continue
+            if objective and name in OBJECTIVE_SETTINGS:
+                param = OBJECTIVE_SETTINGS[name]
+                tag, convert = id(param), functools.partial(_coerce, param, param.type is str)
             if value is None:
                 out[name] = None
                 continue
@@ -883,6 +887,7 @@ def _specs(
         ) from None
     if data_rows == 0:
         builder.add(f"{file}: the table has no data rows; add one row per configuration")
+    _check_outside_the_hash(builder, specs)
     builder.check_data()
     problems = builder.lines()
     if problems:
@@ -890,6 +895,34 @@ def _specs(
         raise TableError(summary, problems=problems)
     name_runs(specs, registry)
     return specs
+
+
+#: the table's columns that take no part in a configuration's spec hash
+UNHASHED_COLUMNS = tuple(sorted(NOT_HASHED & set(CORE)))
+
+
+def _check_outside_the_hash(builder: _Builder, specs: list[RunSpec]) -> None:
+    """Refuse two configurations that differ only in a column outside the spec hash
+    (``critical_points``): they would be one run in the store, claimed twice and recorded
+    once. Only a table giving such a column more than one value pays for the check."""
+    for column in UNHASHED_COLUMNS:
+        values = {getattr(spec, column) for spec in specs}
+        if len(values) < 2:
+            continue
+        first: dict[RunSpec, RunSpec] = {}
+        default = RunSpec.__dataclass_fields__[column].default
+        for spec in specs:
+            other = first.setdefault(replace(spec, **{column: default}), spec)
+            if getattr(other, column) != getattr(spec, column):
+                builder.cell(
+                    spec.row,
+                    column,
+                    getattr(spec, column),
+                    f"row {other.row}'s {getattr(other, column)!r} is the same configuration "
+                    f"({column} is not part of the spec hash, so both would be one run); give "
+                    "one value per configuration",
+                )
+                return
 
 
 def _count_configurations(

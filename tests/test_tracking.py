@@ -672,6 +672,43 @@ def test_a_spool_item_that_does_not_prove_itself_is_set_aside(
         assert after[rid].info.status == status
 
 
+def test_a_spooled_result_already_finished_elsewhere_is_not_recorded_again(
+    tracker: tracking.Tracker,
+    table: Path,
+    tmp_path: Path,
+    xor_results: list[RunResult],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two folders sharing one store both kept a result while it was away: the first replay
+    records it, the second finds it FINISHED and drops its copy (exactly once per spec hash);
+    a copy whose sweep had claimed a run ends that claim KILLED, saying why."""
+    first, second = xor_results
+    experiment_id, parent = sweep(tracker, table)
+    other = tracking.Tracker(tracker.uri, retry_seconds=2.0, spool_dir=tmp_path / "other")
+    other_parent = other.start_sweep(experiment_id, table, {"planned": 2}, {})
+    claim = other.claim(experiment_id, other_parent, [second.spec])
+    assert claim == [second.spec]
+    claimed = other._claims[(other_parent, second.spec_hash)]
+    for result in (first, second):  # both folders kept both results
+        tracker._spool_result(result, run_record.RunRecord(f"a{result.spec.seed}", experiment_id,
+                                                           parent, 1, 2))  # fmt: skip
+    other._spool_result(first, run_record.RunRecord("b0", experiment_id, other_parent, 1, 2))
+    other._spool_result(second, claimed)
+
+    assert tracker.replay_spool(experiment_id) == 1  # second: the other sweep's live claim
+    assert tracker.spooled_count(experiment_id) == 1  # ... so it waits, kept
+    assert other.replay_spool(experiment_id) == 1  # its claim of second: recorded
+    assert "1 spooled result not replayed" in caplog.text  # first: FINISHED already
+    assert tracker.replay_spool(experiment_id) == 0  # second: FINISHED now, dropped
+    assert tracker.spooled_count(experiment_id) == other.spooled_count(experiment_id) == 0
+    query = "attributes.status = 'FINISHED' and tags.`runner.kind` = 'run'"
+    done = [r.data.tags["runner.spec_hash"] for r in tracker.client.search_runs(
+        [experiment_id], filter_string=query)]  # fmt: skip
+    assert sorted(done) == sorted([first.spec_hash, second.spec_hash])
+    running = tracker.client.search_runs([experiment_id], "attributes.status = 'RUNNING'")
+    assert {r.data.tags.get("runner.kind") for r in running} <= {"sweep"}
+
+
 @pytest.mark.slow
 def test_server_away_spools_and_next_sweep_replays(
     mlflow_server, tmp_path: Path, table: Path, xor_results: list[RunResult]

@@ -1122,12 +1122,14 @@ class Tracker:
         and experiment's run of that spec, its sweep run a sweep of this experiment, and its
         artifacts go where the store puts the run's (never where the item says). An item that
         fails, or cannot be read, is moved to ``rejected/`` beside it with a one-line warning
-        naming the file, and the replay goes on.
+        naming the file, and the replay goes on. Each is claimed first, as a sweep claims a
+        spec (:meth:`_replay_claim`): one whose configuration is FINISHED already is dropped,
+        one a live sweep is training waits; so a replay records each spec hash at most once.
         """
         folder = self._spool_folder(experiment_id)
         if not folder.is_dir():
             return 0
-        done = 0
+        done = dropped = 0
         try:
             for path in spooled_results(folder):
                 deadline = time.monotonic() + self.retry_seconds
@@ -1144,6 +1146,13 @@ class Tracker:
                     continue
                 if parent_id is not None and record.run_id is None:
                     record.parent_id = parent_id
+                outcome = self._replay_claim(result, record, deadline)
+                if outcome == "elsewhere":  # another sweep recorded it: exactly once
+                    remove_result(path)
+                    dropped += 1
+                    continue
+                if outcome == "wait":  # another live sweep trains it now: kept for later
+                    continue
                 run_id = self._write_run(result, record, deadline)
                 self._recorded[(record.parent_id or "", result.spec_hash)] = run_id
                 remove_result(path)
@@ -1167,9 +1176,55 @@ class Tracker:
             raise
         except Exception as exc:
             raise self._fail(f"cannot replay spooled results from {folder}", exc) from None
+        if dropped:
+            log.warning(
+                "runner: %d spooled result%s not replayed: %s configuration%s already FINISHED "
+                "in experiment %s (recorded by another sweep)",
+                dropped, "s" if dropped > 1 else "", "their" if dropped > 1 else "its",
+                "s were" if dropped > 1 else " was", experiment_id,
+            )  # fmt: skip
         with contextlib.suppress(OSError):
             folder.rmdir()
         return done
+
+    def _replay_claim(self, result: RunResult, record: RunRecord, deadline: float) -> str:
+        """Claim the run a spooled result is to complete, as a sweep claims a spec: its run
+        (the one it was claimed with, else a new RUNNING one) exists first, then the store is
+        asked for any other run of its spec hash. ``"record"``: none, write it; ``"elsewhere"``:
+        one is FINISHED (the claim is given back, the item is a duplicate); ``"wait"``: a live
+        sweep has claimed it (the claim is given back, the item stays in the spool). Two
+        replays of one spec at once thus never both record it (on a SQLite store the look and
+        the claim happen under the store's lock)."""
+        spec_hash = result.spec_hash
+        created = record.run_id is None
+        with store_lock(sqlite_path(self.uri)):
+            if created:
+                claim = self._claim_run(
+                    record.experiment_id, record.parent_id or "", result.spec, deadline
+                )
+                record.run_id, record.artifact_uri = claim.run_id, claim.artifact_uri
+                record.record_id = claim.record_id
+            mine = f"tags.`runner.spec_hash` = '{spec_hash}' and tags.`runner.kind` = 'run' "
+            mine += f"and attributes.run_id != '{record.run_id}'"
+            finished = f"attributes.status = 'FINISHED' and {mine}"
+            running = f"attributes.status = 'RUNNING' and {mine}"
+            if next(iter(self._runs(record.experiment_id, finished, deadline)), None):
+                outcome = "elsewhere"
+            elif self._live_or_reap(record.experiment_id, running, deadline)[0]:
+                outcome = "wait"
+            else:
+                outcome = "record"
+            if outcome == "record":
+                return outcome
+        why = "its configuration was recorded by another sweep"
+        if created:  # a claim of its own: given back, as release() does
+            self._call(deadline, self.client.set_terminated, record.run_id, "KILLED", now_ms())
+            self._call(deadline, self.client.delete_run, record.run_id)
+        elif outcome == "elsewhere":  # the claim its sweep made: ended, saying why
+            tags = [("runner.status", "killed"), ("runner.reason", why)]
+            self._log(deadline, record.run_id, [], run_params(result.spec), tags)  # type: ignore[arg-type]
+            self._call(deadline, self.client.set_terminated, record.run_id, "KILLED", now_ms())
+        return outcome
 
     def _spool_problem(self, result: RunResult, record: RunRecord, deadline: float) -> str:
         """Why a spooled result may not be recorded ("" when it may); sets the record's run

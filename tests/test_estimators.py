@@ -28,11 +28,52 @@ from runner.spec import RunSpec
 XOR_X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_Y = np.array([0, 1, 1, 0])
 
+#: the notes' network, as the table's defaults give it (the estimators default to scikit-learn's)
+NOTES: dict[str, Any] = {
+    "hidden": (2,),
+    "activation": "sigmoid",
+    "initializer": "normal",
+    "optimizer": "gd",
+    "epochs": 1000,
+    "batch_size": 0,
+    "alpha": 0.0,
+}
+
+#: the regressor's hidden layers and step rule before it took scikit-learn's defaults
+TANH_GD: dict[str, Any] = {"activation": "tanh", "optimizer": "gd"}
+
+
+def test_the_defaults_are_scikit_learns() -> None:
+    from sklearn import neural_network
+
+    adam = get_registry().get("step_rule", "adam")
+    for ours, theirs in (
+        (MLPClassifier(), neural_network.MLPClassifier()),
+        (MLPRegressor(), neural_network.MLPRegressor()),
+    ):
+        p, q = ours.get_params(), theirs.get_params()
+        assert p["hidden"] == q["hidden_layer_sizes"] == (100,)
+        assert p["activation"] == q["activation"] == "relu"
+        assert p["optimizer"] == q["solver"] == "adam"
+        assert adam.resolve(p["optimizer_params"] or {})["learning_rate"] == q["learning_rate_init"]
+        assert (p["batch_size"], q["batch_size"]) == (200, "auto")  # auto: min(200, n)
+        assert p["epochs"] == q["max_iter"] == 200
+        assert p["alpha"] == q["alpha"] == 1e-4
+        assert p["early_stopping"] is q["early_stopping"] is False
+
+
+def test_the_defaults_learn_digits() -> None:
+    X, y = load_digits(return_X_y=True)
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, train_size=400, test_size=400, random_state=0, stratify=y
+    )
+    clf = MLPClassifier().fit(X_train, y_train)  # raw pixels, as scikit-learn's example takes
+    assert clf.n_iter_ == 200 and [c.shape for c in clf.coefs_] == [(64, 100), (100, 10)]
+    assert clf.score(X_test, y_test) > 0.9
+
 
 def test_xor_is_learned() -> None:
-    clf = MLPClassifier(
-        hidden=(2,), optimizer_params={"learning_rate": 1.0}, epochs=1000, random_state=3
-    )
+    clf = MLPClassifier(**NOTES, optimizer_params={"learning_rate": 1.0}, random_state=3)
     clf.fit(XOR_X, XOR_Y)
     assert clf.score(XOR_X, XOR_Y) == 1.0
     assert [c.shape for c in clf.coefs_] == [(2, 2), (2, 1)]
@@ -44,7 +85,9 @@ def test_xor_is_learned() -> None:
 
 def test_labels_of_any_type_come_back() -> None:
     y = np.array(["same", "differ", "differ", "same"])
-    clf = MLPClassifier(optimizer_params={"learning_rate": 1.0}, random_state=3).fit(XOR_X, y)
+    clf = MLPClassifier(**NOTES, optimizer_params={"learning_rate": 1.0}, random_state=3).fit(
+        XOR_X, y
+    )
     assert list(clf.classes_) == ["differ", "same"]
     assert list(clf.predict(XOR_X)) == list(y)
 
@@ -93,6 +136,7 @@ def _spec(dataset: str, est: Any, output: str, cost: str) -> RunSpec:
                 hidden=(5,),
                 activation="tanh",
                 initializer="xavier",
+                optimizer="gd",
                 optimizer_params={"learning_rate": 0.2},
                 restarts=3,
                 epochs=20,
@@ -153,6 +197,7 @@ def test_digits_softmax_with_minibatches() -> None:
         hidden=(32,),
         activation="tanh",
         initializer="xavier",
+        optimizer="gd",
         optimizer_params={"learning_rate": 0.5},
         epochs=10,
         batch_size=32,
@@ -167,7 +212,9 @@ def test_digits_softmax_with_minibatches() -> None:
 
 
 def test_binary_predict_proba_is_one_minus_p_and_p() -> None:
-    clf = MLPClassifier(optimizer_params={"learning_rate": 1.0}, random_state=3).fit(XOR_X, XOR_Y)
+    clf = MLPClassifier(**NOTES, optimizer_params={"learning_rate": 1.0}, random_state=3).fit(
+        XOR_X, XOR_Y
+    )
     proba = clf.predict_proba(XOR_X)
     assert proba.shape == (4, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
@@ -178,7 +225,12 @@ def test_binary_predict_proba_is_one_minus_p_and_p() -> None:
 def test_regressor_fits_a_smooth_function() -> None:
     x = np.linspace(-3.0, 3.0, 200)[:, None]
     y = np.sin(x[:, 0])
-    reg = MLPRegressor(hidden=(10,), optimizer_params={"learning_rate": 0.3}, epochs=1000)
+    reg = MLPRegressor(
+        hidden=(10,),
+        **TANH_GD,
+        optimizer_params={"learning_rate": 0.3},
+        epochs=1000,
+    )
     reg.fit(x, y)
     assert reg.score(x, y) > 0.9
     assert reg.predict(x).shape == (200,)
@@ -188,7 +240,13 @@ def test_regressor_fits_a_smooth_function() -> None:
 def test_regressor_with_several_targets_predicts_every_one() -> None:
     x = np.linspace(-1.0, 1.0, 40)[:, None]
     Y = np.column_stack([x[:, 0], -0.5 * x[:, 0]])
-    reg = MLPRegressor(hidden=(4,), optimizer_params={"learning_rate": 0.2}, epochs=500).fit(x, Y)
+    reg = MLPRegressor(
+        hidden=(4,),
+        **TANH_GD,
+        optimizer_params={"learning_rate": 0.2},
+        epochs=500,
+    )
+    reg.fit(x, Y)
     assert reg.predict(x).shape == (40, 2)
     assert reg.score(x, Y) > 0.9
 
@@ -201,7 +259,7 @@ def test_clone_get_params_set_params_round_trip() -> None:
     assert twin is not clf and twin.get_params() == params
     twin.set_params(epochs=7, activation="tanh")
     assert (twin.epochs, twin.activation) == (7, "tanh")
-    assert clf.epochs == 1000  # the original is untouched
+    assert clf.epochs == 200  # the original is untouched
     assert MLPRegressor().get_params()["initializer"] == "xavier"
 
 
@@ -211,6 +269,7 @@ def test_cross_val_score_and_pipeline() -> None:
         hidden=(8,),
         activation="tanh",
         initializer="xavier",
+        optimizer="gd",
         optimizer_params={"learning_rate": 1.0},
     )
     pipe = make_pipeline(StandardScaler(), clf.set_params(epochs=300))
@@ -221,7 +280,9 @@ def test_cross_val_score_and_pipeline() -> None:
 
 
 def test_target_loss_stops_training_early() -> None:
-    clf = MLPClassifier(optimizer_params={"learning_rate": 1.0}, random_state=3, target_loss=0.05)
+    clf = MLPClassifier(
+        **NOTES, optimizer_params={"learning_rate": 1.0}, random_state=3, target_loss=0.05
+    )
     clf.fit(XOR_X, XOR_Y)
     assert clf.converged_ and not clf.diverged_
     assert clf.n_iter_ < clf.epochs
@@ -231,7 +292,12 @@ def test_target_loss_stops_training_early() -> None:
 
 def test_divergence_warns() -> None:
     x = np.linspace(-3.0, 3.0, 50)[:, None]
-    reg = MLPRegressor(hidden=(4,), optimizer_params={"learning_rate": 50.0}, epochs=100)
+    reg = MLPRegressor(
+        hidden=(4,),
+        **TANH_GD,
+        optimizer_params={"learning_rate": 50.0},
+        epochs=100,
+    )
     with pytest.warns(ConvergenceWarning, match="diverged"):
         reg.fit(x, 10 * np.sin(x[:, 0]))
     assert reg.diverged_ and reg.n_iter_ < 100
@@ -334,7 +400,12 @@ def test_partial_fit_goes_on_as_one_fit_would() -> None:
 
 def test_warm_start_starts_from_the_last_fit() -> None:
     X, y = make_moons(n_samples=80, noise=0.2, random_state=0)
-    settings = {"hidden": (6,), "optimizer_params": {"learning_rate": 0.5}, "random_state": 2}
+    settings = {
+        "hidden": (6,),
+        "optimizer": "gd",
+        "optimizer_params": {"learning_rate": 0.5},
+        "random_state": 2,
+    }
     twice = MLPClassifier(epochs=50, warm_start=True, **settings).fit(X, y).fit(X, y)
     once = MLPClassifier(epochs=100, **settings).fit(X, y)
     assert twice.n_iter_ == 100
@@ -387,8 +458,10 @@ def test_the_estimators_are_public_names_of_runner() -> None:
 
 _CHECKS = parametrize_with_checks(
     [
-        MLPClassifier(hidden=(5,), epochs=100, optimizer_params={"learning_rate": 1.0}),
-        MLPRegressor(hidden=(5,), epochs=100, scaling="standard"),
+        MLPClassifier(
+            **(NOTES | {"hidden": (5,), "epochs": 100}), optimizer_params={"learning_rate": 1.0}
+        ),
+        MLPRegressor(hidden=(5,), **TANH_GD, epochs=100, scaling="standard"),
     ]
 )
 # the array-API check only applies to estimators that accept non-numpy arrays; scikit-learn

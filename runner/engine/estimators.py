@@ -4,8 +4,11 @@ They train runner's own networks, with the installed plugins, inside scikit-lear
 (``Pipeline``, ``cross_val_score``, ``GridSearchCV``, ``clone``). Plugin names (activations,
 costs, initializers, step rules, strategies) are looked up in the installed registry when
 :meth:`fit` runs, so a third-party plugin works by name as it does in a sweep table; an unknown
-name raises ValueError with the registry's "did you mean ...?" message. The classifier's
-defaults are the sweep table's (:mod:`runner.engine.settings`); every keyword is checked against
+name raises ValueError with the registry's "did you mean ...?" message. The estimators'
+defaults are scikit-learn's ``MLPClassifier()`` / ``MLPRegressor()`` defaults (100 relu units,
+Glorot-uniform weights, adam at learning rate 1e-3, batches of min(200, n), 200 epochs, alpha
+1e-4: :data:`~runner.engine.settings.ESTIMATOR_DEFAULTS`), the other keywords' are the sweep
+table's (:mod:`runner.engine.settings`); every keyword is checked against
 a declared :class:`~runner.plugin.params.Param`, as scikit-learn checks its
 ``_parameter_constraints``.
 
@@ -43,6 +46,7 @@ from runner.engine.data import Prepared, labels, prepare_dataset
 from runner.engine.population import evaluate, rate_control, train_members
 from runner.engine.settings import (
     CLASSIFIER_OUTPUT,
+    ESTIMATOR_DEFAULTS,
     LAYERS_ACCEPTED,
     PARTS,
     REGRESSOR_DEFAULTS,
@@ -63,8 +67,14 @@ except ImportError:  # pragma: no cover - older scikit-learn
 
 Array = np.ndarray
 
-#: the table's default hidden layers, as the estimators' keyword takes them
-HIDDEN = default("hidden")
+#: the estimators' defaults that are scikit-learn's, not the table's
+HIDDEN: tuple[int, ...] = ESTIMATOR_DEFAULTS["hidden"]
+ACTIVATION: str = ESTIMATOR_DEFAULTS["activation"]
+INITIALIZER: str = ESTIMATOR_DEFAULTS["initializer"]
+OPTIMIZER: str = ESTIMATOR_DEFAULTS["optimizer"]
+EPOCHS: int = ESTIMATOR_DEFAULTS["epochs"]
+BATCH_SIZE: int = ESTIMATOR_DEFAULTS["batch_size"]
+ALPHA: float = ESTIMATOR_DEFAULTS["alpha"]
 
 #: the keywords checked against a declared parameter (besides plugin names and their params)
 CONSTRAINTS: dict[str, Param] = {
@@ -404,36 +414,39 @@ def _canonical_cost(output: Activation, registry: Registry) -> str:
 class MLPClassifier(ClassifierMixin, _MLP):
     """A multi-layer perceptron classifier trained by runner (see the module docstring).
 
-    ``hidden`` is the tuple of hidden layer sizes; ``activation`` the hidden layers' activation;
-    ``output_activation`` defaults to ``"sigmoid"`` for two classes and ``"softmax"`` for more;
-    ``cost`` to the cost that pairs exactly with the output (cross-entropy for sigmoid,
-    categorical cross-entropy for softmax). ``optimizer`` names a step rule and ``strategy``
-    a strategy; each ``<part>_params`` dict sets that plugin's parameters
-    (``optimizer_params={"learning_rate": 1.0, "momentum": 0.9}``). ``restarts`` is the
-    restarts strategy's number of initial points: all are trained and the one with the lowest
-    final training loss kept. ``epochs``, ``batch_size`` (0: full batch), ``target_loss`` and
-    ``gradient_tolerance`` are the sweep's stop settings; ``scaling`` is ``"none"``,
-    ``"standard"`` or ``"minmax"``. ``alpha`` is scikit-learn's L2 penalty on the weights;
-    ``schedule`` names a learning-rate schedule (``schedule_params`` its parameters);
-    ``early_stopping`` holds out ``validation_fraction`` of the samples and stops once their
-    score (accuracy) has not beaten its best by ``tol`` for more than ``patience`` epochs,
-    keeping the best weights (``validation_scores_``, ``best_validation_score_``,
-    ``best_epoch_``). ``warm_start`` starts :meth:`fit` from the last fit's weights;
-    :meth:`partial_fit` trains one epoch at a time. ``stop_reason_`` says why training stopped.
+    Its defaults are scikit-learn's ``MLPClassifier()``: ``hidden=(100,)``, ``relu``,
+    ``xavier`` (Glorot uniform), ``adam`` (learning rate 1e-3), ``batch_size=200``,
+    ``epochs=200``, ``alpha=1e-4``. ``hidden`` is the tuple of hidden layer sizes;
+    ``activation`` the hidden layers' activation; ``output_activation`` defaults to
+    ``"sigmoid"`` for two classes and ``"softmax"`` for more; ``cost`` to the cost that pairs
+    exactly with the output (cross-entropy for sigmoid, categorical cross-entropy for softmax).
+    ``optimizer`` names a step rule and ``strategy`` a strategy; each ``<part>_params`` dict
+    sets that plugin's parameters (``optimizer_params={"learning_rate": 1.0, "momentum":
+    0.9}``). ``restarts`` is the restarts strategy's number of initial points: all are trained
+    and the one with the lowest final training loss kept. ``epochs``, ``batch_size`` (0, or at
+    least the number of samples: the full batch), ``target_loss`` and ``gradient_tolerance``
+    are the sweep's stop settings; ``scaling`` is ``"none"``, ``"standard"`` or ``"minmax"``.
+    ``alpha`` is scikit-learn's L2 penalty on the weights; ``schedule`` names a learning-rate
+    schedule (``schedule_params`` its parameters); ``early_stopping`` holds out
+    ``validation_fraction`` of the samples and stops once their score (accuracy) has not
+    beaten its best by ``tol`` for more than ``patience`` epochs, keeping the best weights
+    (``validation_scores_``, ``best_validation_score_``, ``best_epoch_``). ``warm_start``
+    starts :meth:`fit` from the last fit's weights; :meth:`partial_fit` trains one epoch at a
+    time. ``stop_reason_`` says why training stopped.
     """
 
     def __init__(
         self,
         hidden: Any = HIDDEN,
-        activation: str = default("activation"),
+        activation: str = ACTIVATION,
         output_activation: str | None = None,
         cost: str | None = None,
-        initializer: str = default("initializer"),
-        optimizer: str = default("optimizer"),
+        initializer: str = INITIALIZER,
+        optimizer: str = OPTIMIZER,
         optimizer_params: dict[str, Any] | None = None,
         restarts: int = 1,
-        epochs: int = default("epochs"),
-        batch_size: int = default("batch_size"),
+        epochs: int = EPOCHS,
+        batch_size: int = BATCH_SIZE,
         target_loss: float | None = default("target_loss"),
         gradient_tolerance: float | None = default("gradient_tolerance"),
         scaling: str = default("scaling"),
@@ -448,7 +461,7 @@ class MLPClassifier(ClassifierMixin, _MLP):
         strategy_params: dict[str, Any] | None = None,
         schedule: str = default("schedule"),
         schedule_params: dict[str, Any] | None = None,
-        alpha: float = default("alpha"),
+        alpha: float = ALPHA,
         early_stopping: bool = default("early_stopping"),
         validation_fraction: float = default("validation_fraction"),
         patience: int = default("patience"),
@@ -529,8 +542,8 @@ class MLPClassifier(ClassifierMixin, _MLP):
 class MLPRegressor(RegressorMixin, _MLP):
     """A multi-layer perceptron regressor trained by runner (see the module docstring).
 
-    The parameters are the classifier's; the defaults differ: ``tanh`` hidden layers, an
-    ``identity`` output, ``squared_error`` cost and ``xavier`` initial weights. Targets may be
+    The parameters and defaults are the classifier's (scikit-learn's ``MLPRegressor()``), with
+    an ``identity`` output and the ``squared_error`` cost. Targets may be
     one column (predictions of shape ``(S,)``) or several (``(S, n_targets)``). Early stopping
     scores the validation samples by R^2 (averaged over the targets), scikit-learn's score.
     """
@@ -538,15 +551,15 @@ class MLPRegressor(RegressorMixin, _MLP):
     def __init__(
         self,
         hidden: Any = HIDDEN,
-        activation: str = REGRESSOR_DEFAULTS["activation"],
+        activation: str = ACTIVATION,
         output_activation: str | None = None,
         cost: str | None = None,
-        initializer: str = REGRESSOR_DEFAULTS["initializer"],
-        optimizer: str = default("optimizer"),
+        initializer: str = INITIALIZER,
+        optimizer: str = OPTIMIZER,
         optimizer_params: dict[str, Any] | None = None,
         restarts: int = 1,
-        epochs: int = default("epochs"),
-        batch_size: int = default("batch_size"),
+        epochs: int = EPOCHS,
+        batch_size: int = BATCH_SIZE,
         target_loss: float | None = default("target_loss"),
         gradient_tolerance: float | None = default("gradient_tolerance"),
         scaling: str = default("scaling"),
@@ -561,7 +574,7 @@ class MLPRegressor(RegressorMixin, _MLP):
         strategy_params: dict[str, Any] | None = None,
         schedule: str = default("schedule"),
         schedule_params: dict[str, Any] | None = None,
-        alpha: float = default("alpha"),
+        alpha: float = ALPHA,
         early_stopping: bool = default("early_stopping"),
         validation_fraction: float = default("validation_fraction"),
         patience: int = default("patience"),

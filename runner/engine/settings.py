@@ -3,15 +3,16 @@
 Every run has these settings besides its plugins' own parameters. The sweep table's core columns
 (:mod:`runner.table`), the run specification the table builds (:class:`runner.spec.RunSpec`),
 the training schedule and the scikit-learn estimators' keywords all read them from
-:data:`SETTINGS`; this is the one place the table format and the estimators name default
-plugins. :data:`PARTS` are the settings that name a plugin, with the kind each names; a part's
-plugin parameters live in the RunSpec field ``<part>_params``. A row either names an
-``objective`` (an analytic function minimized by the step rules: :data:`OBJECTIVE_PARTS`, and
-no :data:`NETWORK_SETTINGS`) or leaves it blank and is a network (:data:`NETWORK_PARTS`, the
-step rule, strategy and schedule); :func:`row_parts` says which. :data:`BOUNDS` are the upper
-bounds on how much work a sweep may ask for (epochs, restarts, units, samples, configurations),
-each lifted by its own ``runner sweep`` flag (:attr:`Bound.flag`); :func:`limits` gives the
-bounds in force.
+:data:`SETTINGS`; this is the one place the table format and the estimators name default plugins
+(the estimators take scikit-learn's defaults where they differ from the table's:
+:data:`ESTIMATOR_DEFAULTS`). :data:`PARTS` are the settings that name a plugin, with the kind
+each names; a part's plugin parameters live in the RunSpec field ``<part>_params``. A row either
+names an ``objective`` (an analytic function minimized by the step rules:
+:data:`OBJECTIVE_PARTS`, and no :data:`NETWORK_SETTINGS`) or leaves it blank and is a network
+(:data:`NETWORK_PARTS`, the step rule, strategy and schedule); :func:`row_parts` says which.
+:data:`BOUNDS` are the upper bounds on how much work a sweep may ask for (epochs, restarts,
+units, samples, configurations), each lifted by its own ``runner sweep`` flag
+(:attr:`Bound.flag`); :func:`limits` gives the bounds in force.
 
 Imports :mod:`runner.plugin` only.
 """
@@ -170,13 +171,23 @@ def limits(given: Mapping[str, int | None] | None = None) -> dict[str, int]:
 
 
 #: What a classifier's output layer defaults to, by the number of classes; a regressor's output
-#: and the estimators' other defaults that differ from the table's (see runner.engine.estimators)
+#: and cost (see runner.engine.estimators)
 CLASSIFIER_OUTPUT = {"two classes": "sigmoid", "more classes": "softmax"}
-REGRESSOR_DEFAULTS = {
-    "activation": "tanh",
-    "output_activation": "identity",
-    "cost": "squared_error",
+REGRESSOR_DEFAULTS = {"output_activation": "identity", "cost": "squared_error"}
+
+#: The estimators' defaults where they differ from the table's: scikit-learn's
+#: ``MLPClassifier()`` / ``MLPRegressor()`` (one hidden layer of 100 relu units, Glorot-uniform
+#: weights, adam at its learning rate 1e-3, batches of 200 (the full batch when there are fewer
+#: samples: scikit-learn's min(200, n)), at most 200 epochs (``max_iter``), alpha 1e-4). The
+#: table keeps the notes' defaults, so that a row's spec, and its hash, never change.
+ESTIMATOR_DEFAULTS: dict[str, Any] = {
+    "hidden": (100,),
+    "activation": "relu",
     "initializer": "xavier",
+    "optimizer": "adam",
+    "epochs": 200,
+    "batch_size": 200,
+    "alpha": 1e-4,
 }
 
 

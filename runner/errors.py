@@ -2,13 +2,16 @@
 
 The CLI turns a :class:`RunnerError` into one clear line on stderr and an exit code, never a
 traceback. Anything else that escapes is a bug. :func:`did_you_mean` and :func:`first_line` are
-the phrasings every stage shares; :func:`error_reason` is the one line a failed run records.
+the phrasings every stage shares; :func:`error_reason` is the one line a failed run records;
+:func:`plugin_failure` tells what plugin code raised as its own failure from a stop signal.
 This module imports nothing of runner's.
 """
 
 from __future__ import annotations
 
 import difflib
+import signal
+import threading
 from collections.abc import Iterable
 
 
@@ -73,3 +76,18 @@ def first_line(exc: BaseException) -> str:
 def error_reason(exc: BaseException) -> str:
     """The one-line ``reason`` a failed run records for ``exc``: its type and first line."""
     return f"{type(exc).__name__}: {first_line(exc)}"
+
+
+def plugin_failure(exc: BaseException) -> bool:
+    """Whether ``exc``, raised out of plugin code, is that code's own failure, to be confined to
+    the plugin: any Exception, a ``SystemExit`` (``sys.exit`` in a package or an activation),
+    and a ``KeyboardInterrupt`` no stop signal raised. One a signal raised says which
+    (``signum``: :class:`runner.execution.signals.Stopped`, and the registry's while it loads
+    plugins); a plain one is taken for a signal only where Python's own Ctrl-C handler, which
+    raises it plainly, is installed in the main thread."""
+    if isinstance(exc, (Exception, SystemExit)):
+        return True
+    if not isinstance(exc, KeyboardInterrupt) or hasattr(exc, "signum"):
+        return False
+    in_main = threading.current_thread() is threading.main_thread()
+    return not (in_main and signal.getsignal(signal.SIGINT) is signal.default_int_handler)

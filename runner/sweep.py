@@ -317,7 +317,7 @@ def run_sweep(
         except KeyboardInterrupt as exc:
             # later stop signals are ignored from here on (stopping_on_signals): the stop completes
             signum = execution.signum_of(exc)
-            name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+            name = execution.signal_name(signum)
             started = getattr(exc, "started", [])
             queued = [t for t in getattr(exc, "in_flight", []) if t not in started]
             stopped(started, queued, f"interrupted ({name})")
@@ -341,7 +341,17 @@ def run_sweep(
             raise
         _finish(tracker, parent, summary, "FINISHED")
     if report:
-        summary.study = report_to_parent(summary)
+        with execution.stopping_on_signals():
+            try:
+                summary.study = report_to_parent(summary)
+            except KeyboardInterrupt as exc:  # the runs are recorded; only the view is not made
+                signum = execution.signum_of(exc)
+                raise SweepInterrupted(
+                    f"interrupted ({execution.signal_name(signum)}) while the sweep's report was "
+                    f"made: its {summary.finished + summary.diverged + summary.failed} runs are "
+                    "recorded; runner report makes the report from the store",
+                    signum=signum,
+                ) from None
     return summary
 
 

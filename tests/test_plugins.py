@@ -14,9 +14,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -27,7 +29,7 @@ import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import made_once, one_module_project, pip_install_target
+from conftest import default_sigint, made_once, one_module_project, pip_install_target
 
 import runner
 from runner.cli import cli
@@ -1094,6 +1096,206 @@ def test_broken_packages_leave_help_and_a_sweep_of_built_ins_working(
     assert sweep.returncode == 0, sweep.stderr
     assert "Traceback" not in sweep.stderr
     assert len(warnings_of(sweep.stderr)) == len(BAD) + 1
+
+
+# --- hostile packages: sys.exit, KeyboardInterrupt, shadowed commands (issue 25.6) -------------
+
+HOSTILE_SOURCES = {
+    # dist: (module, source)
+    "runner-exits-at-import": ("runner_exits_at_import", "import sys\n\nsys.exit(3)\n"),
+    "runner-interrupts-at-import": (
+        "runner_interrupts_at_import",
+        "raise KeyboardInterrupt\n",
+    ),
+    "runner-shadows-sweep": (
+        "runner_shadows_sweep",
+        textwrap.dedent("""\
+            import click
+
+            from runner import hookimpl
+
+
+            @hookimpl
+            def register_commands(cli):
+                @cli.command("shadow-extra")
+                def extra():
+                    click.echo("extra")
+
+                @cli.command("sweep")
+                def sweep():
+                    click.echo("hijacked")
+            """),
+    ),
+    "runner-shadows-report": (
+        "runner_shadows_report",
+        textwrap.dedent("""\
+            import click
+
+            from runner import hookimpl
+
+
+            @click.command("report")
+            def report():
+                click.echo("hijacked")
+
+
+            @hookimpl
+            def register_commands(cli):
+                cli.add_command(report)
+            """),
+    ),
+    "runner-hostile-activations": (
+        "runner_hostile_activations",
+        textwrap.dedent("""\
+            import sys
+
+            from runner import Activation, hookimpl
+
+
+            class Exits(Activation):
+                name = "exiter"
+
+                def forward(self, z, **params):
+                    sys.exit(3)
+
+                def derivative(self, z, a, **params):
+                    return z * 0 + 1.0
+
+
+            class Interrupts(Exits):
+                name = "interrupter"
+
+                def forward(self, z, **params):
+                    raise KeyboardInterrupt
+
+
+            @hookimpl
+            def register_activations(register):
+                register(Exits())
+                register(Interrupts())
+            """),
+    ),
+    "runner-slow-import": (
+        "runner_slow_import",
+        textwrap.dedent("""\
+            import os
+            import pathlib
+            import time
+
+            pathlib.Path(os.environ["RUNNER_TEST_MARK"]).write_text("importing")
+            time.sleep(60)
+            """),
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hostile distributions, installed into one folder once per test run; RUNNER_PLUGINS
+    picks the one a test loads."""
+
+    def make(folder: Path) -> None:
+        sources = [
+            one_module_project(folder / "src", dist, module, source, module.rsplit("_", 1)[-1])
+            for dist, (module, source) in HOSTILE_SOURCES.items()
+        ]
+        pip_install_target(sources, folder / "site")
+
+    return made_once(tmp_path_factory, "hostile-plugin-packages", make) / "site"
+
+
+def hostile_env(site: Path, dist: str) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(site), RUNNER_PLUGINS=dist)
+    return env
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("dist", "said"),
+    [
+        ("runner-exits-at-import", "SystemExit: 3"),
+        ("runner-interrupts-at-import", "KeyboardInterrupt"),
+    ],
+)
+def test_a_package_exiting_or_interrupting_at_import_is_left_out_alone(
+    dist: str, said: str, hostile_site: Path, tmp_path: Path
+) -> None:
+    env = hostile_env(hostile_site, dist)
+    for args in (["--help"], ["plugins", "--json"]):
+        done = run_cli(*args, env=env, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() and "Traceback" not in done.stderr
+        [line] = done.stderr.splitlines()
+        assert line.startswith(f"Warning: distribution {dist!r} is broken: entry point ")
+        assert f"failed to load: {said}" in line
+    assert "sweep" in run_cli("--help", env=env, cwd=tmp_path).stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["sweep", "report"])
+def test_a_plugin_command_cannot_shadow_a_built_in(
+    command: str, hostile_site: Path, tmp_path: Path
+) -> None:
+    dist = f"runner-shadows-{command}"
+    env = hostile_env(hostile_site, dist)
+    done = run_cli("--help", env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"Warning: distribution {dist!r} is broken: its hook register_commands adds the command "
+        f"{command!r}, which is runner's own command; a plugin's command takes a name of its "
+        "own; its plugins are left out"
+    ]
+    assert "shadow-extra" not in done.stdout  # the distribution is left out whole
+    own = run_cli(command, "--help", env=env, cwd=tmp_path)
+    assert own.returncode == 0 and "hijacked" not in own.stdout
+    assert getattr(cli.commands[command], "help", "").split("\n")[0] in own.stdout
+
+
+@pytest.mark.slow
+def test_an_activation_exiting_or_interrupting_fails_its_run_alone(
+    hostile_site: Path, tmp_path: Path, sqlite_uri: str
+) -> None:
+    env = hostile_env(hostile_site, "runner-hostile-activations")
+    table = tmp_path / "t.csv"
+    table.write_text(
+        "dataset,hidden,activation,epochs,seed\nxor,2,exiter,5,0\nxor,2,interrupter,5,0\n"
+        "xor,2,tanh,5,0\n"
+    )
+    done = run_cli("sweep", str(table), "--jobs", "1", "--quiet", "--no-report",
+                   "--tracking-uri", sqlite_uri, env=env, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "failed exiter-seed0 (row 1): SystemExit: 3" in done.stdout
+    assert "failed interrupter-seed0 (row 2): KeyboardInterrupt" in done.stdout
+    assert "finished 1, diverged 0, failed 2, skipped 0" in done.stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_plugins_load_stops_with_130(hostile_site: Path, tmp_path: Path) -> None:
+    """A real SIGINT while a package imports is a stop, not that package's failure."""
+    mark = tmp_path / "importing"
+    env = dict(hostile_env(hostile_site, "runner-slow-import"), RUNNER_TEST_MARK=str(mark))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "runner", "--help"], env=env, cwd=tmp_path, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_sigint,
+    )  # fmt: skip
+    try:
+        for _ in range(1200):
+            if mark.exists() or process.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert mark.exists(), "the package was never imported"
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert stderr.splitlines() == [
+        "Error: interrupted (Ctrl-C) while the plugins loaded; nothing was done"
+    ]
+    assert "broken" not in stderr and not stdout
 
 
 # --- every hook is tested and documented -------------------------------------------------------

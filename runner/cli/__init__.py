@@ -19,8 +19,8 @@ from typing import Any
 import click
 
 from runner.engine.settings import BOUNDS
-from runner.errors import RunnerError, did_you_mean
-from runner.execution.signals import STOP_SIGNALS
+from runner.errors import PluginError, RunnerError, did_you_mean
+from runner.execution.signals import STOP_SIGNALS, signal_name, signum_of
 from runner.version import __version__
 
 
@@ -37,10 +37,21 @@ class RunnerGroup(click.Group):
             for line in exc.problems:
                 click.echo(f"Error: {line}", err=True)
             ctx.exit(exc.exit_code)
+        except KeyboardInterrupt as exc:  # a stop signal outside a sweep's own handling
+            _interrupted(exc)
 
     def get_help(self, ctx: click.Context) -> str:
         _report_plugin_warnings(tracebacks=False)
         return super().get_help(ctx)
+
+
+def _interrupted(exc: KeyboardInterrupt, said: str = "") -> None:
+    """A stop signal where no command handles it (starting up, say): one line, and the exit
+    code 128 + the signal (130 for Ctrl-C), as a sweep stopped by it exits; never click's
+    ``Aborted!`` with 1."""
+    signum = signum_of(exc)
+    click.echo(f"Error: interrupted ({signal_name(signum)}){' ' if said else ''}{said}", err=True)
+    sys.exit(128 + signum)
 
 
 def _print_traceback(exc: BaseException) -> None:
@@ -570,10 +581,30 @@ def report(
 def _add_plugin_commands() -> None:
     """Let installed plugins add commands through the ``register_commands`` hook.
 
-    The registry's own plugin manager is used, so entry points are loaded once per process; a
-    distribution whose hook raises is left out, alone, and reported with the others.
+    The registry's own plugin manager is used, so entry points are loaded once per process.
+    Each distribution's hook adds its commands to a group of its own, and they join ``cli``
+    when it returns: a distribution whose hook raises, or that names a command as a built-in
+    or an earlier distribution's is named, is left out, alone, and reported with the others.
     """
-    _registry().call_each("register_commands", cli=cli)
+    owners = {name: "runner's own" for name in cli.commands}
+
+    def stage() -> tuple[dict[str, Any], Any]:
+        group = click.Group("runner")
+
+        def take(dist: str) -> None:
+            for name in group.commands:
+                if name in owners:
+                    raise PluginError(
+                        f"its hook register_commands adds the command {name!r}, which is "
+                        f"{owners[name]} command; a plugin's command takes a name of its own"
+                    )
+            for name, command in group.commands.items():
+                cli.add_command(command, name)
+                owners[name] = f"distribution {dist!r}'s"
+
+        return {"cli": group}, take
+
+    _registry().call_each("register_commands", stage)
 
 
 #: whether the command line runs as its own program (:func:`main`), not called by a caller
@@ -584,7 +615,10 @@ def main() -> None:
     """The console-script entry point."""
     _PROGRAM[0] = True
     try:
-        _add_plugin_commands()
+        try:
+            _add_plugin_commands()
+        except KeyboardInterrupt as exc:  # Ctrl-C while the plugins load: nothing has run
+            _interrupted(exc, "while the plugins loaded; nothing was done")
         cli()
     finally:
         # Exit without the interpreter's final collections over every object of every library

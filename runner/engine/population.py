@@ -44,7 +44,7 @@ from runner.engine.training import (
     Validation,
     train,
 )
-from runner.errors import error_reason
+from runner.errors import error_reason, plugin_failure
 from runner.plugin.kinds import Initializer, RateSchedule, StepRule
 from runner.plugin.params import Plugin, kind_label
 from runner.plugin.registry import Registry, get_registry
@@ -72,11 +72,15 @@ def run_population(task: PopulationTask) -> list[RunResult]:
     """Train the task's population; a failure is confined to the specifications that cause it.
 
     If training the whole population raises, each specification is retried alone, so a plugin
-    that raises for one configuration marks only that run FAILED (with its traceback).
+    that raises for one configuration marks only that run FAILED (with its traceback); so does
+    one that calls ``sys.exit`` or raises ``KeyboardInterrupt`` (a stop signal still stops:
+    :func:`runner.errors.plugin_failure`).
     """
     try:
         return _train_population(task)
-    except Exception as exc:
+    except BaseException as exc:  # a plugin's sys.exit or KeyboardInterrupt too, not a signal's
+        if not plugin_failure(exc):
+            raise
         if len(task.specs) > 1 and not isinstance(exc, VersionMismatch):
             results: list[RunResult] = []
             for spec in task.specs:

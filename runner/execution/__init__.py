@@ -44,6 +44,7 @@ from runner.execution.pool import BLAS_THREAD_VARS, run_pool
 from runner.execution.signals import (
     STOP_SIGNALS,
     ignore_after_a_stop,
+    signal_name,
     signals_deferred,
     signum_of,
     stopping_on_signals,
@@ -62,6 +63,7 @@ __all__ = [
     "STOP_SIGNALS",
     "ignore_after_a_stop",
     "signals_deferred",
+    "signal_name",
     "signum_of",
     "stopping_on_signals",
 ]

@@ -20,7 +20,7 @@ def run_inline(ledger: TaskLedger, worker: Worker | None) -> None:
             ledger.start(index)
             try:
                 results = work(task)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # a worker's sys.exit too; Ctrl-C stops
                 results = failed_results(task, error_reason(exc))
             ledger.deliver(index, results)
     except KeyboardInterrupt as exc:

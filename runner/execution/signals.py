@@ -41,6 +41,11 @@ def signum_of(exc: BaseException) -> int:
     return int(getattr(exc, "signum", signal.SIGINT))
 
 
+def signal_name(signum: int) -> str:
+    """How a message names a stop signal: ``Ctrl-C`` for SIGINT, else its name (``SIGTERM``)."""
+    return "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+
+
 def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 

@@ -54,4 +54,6 @@ def register_objectives(register: Any) -> None:
 
 @hookspec
 def register_commands(cli: Any) -> None:
-    """Add commands to the ``runner`` command line: ``cli`` is the top-level click group."""
+    """Add commands to the ``runner`` command line: ``cli`` is a click group whose commands
+    join the top-level ``runner`` group when the hook returns (a name a built-in command or
+    another distribution's has is refused, and the distribution left out)."""

@@ -16,7 +16,9 @@ another argument than the hook passes or is named like no hook, whose hook raise
 something that is not a plugin of the hook's kinds, or which registers a name already taken (by
 the built-ins, or by a distribution earlier in the order: the built-ins, then the others by
 name) is left out whole, as a :class:`Broken` entry of :attr:`Registry.broken` with a one-line
-reason naming the distribution, the hook and what was expected. Everything that does not need it
+reason naming the distribution, the hook and what was expected. That holds for a module or
+hook that calls ``sys.exit`` or raises ``KeyboardInterrupt`` too; a real Ctrl-C while plugins
+load still stops the program (:func:`_interrupts_marked`). Everything that does not need it
 works; a lookup of a name it registered before it broke, or of its entry-point or distribution
 name, says that distribution's error (:meth:`Registry.unknown_message`), and so does a lookup of
 any unknown name while some distribution is broken or left out by ``RUNNER_PLUGINS`` (one of
@@ -27,6 +29,7 @@ Imports the rest of :mod:`runner.plugin` and :mod:`runner.errors`.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -34,8 +37,10 @@ import itertools
 import json
 import os
 import re
+import signal
 import sys
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -44,7 +49,7 @@ from typing import Any
 
 import pluggy
 
-from runner.errors import PluginError, did_you_mean, first_line
+from runner.errors import PluginError, did_you_mean, first_line, plugin_failure
 from runner.plugin import hookspecs
 from runner.plugin.kinds import KINDS
 from runner.plugin.params import Plugin, kind_label
@@ -239,14 +244,17 @@ def get_plugin_manager(extra: Iterable[ModuleType | object] = ()) -> PluginManag
                 name = f"{dist}:{ep.name}"
                 if pm.has_plugin(name) or pm.is_blocked(name):
                     continue
-                try:
-                    plugin = ep.load()
-                except Exception as exc:  # any import failure of somebody else's package
-                    raise _Refused(
-                        f"entry point {ep.name!r} ({ep.value}) failed to load: "
-                        f"{type(exc).__name__}: {first_line(exc)}",
-                        exc,
-                    ) from exc
+                with _interrupts_marked():
+                    try:
+                        plugin = ep.load()
+                    except BaseException as exc:  # any import failure of somebody's package
+                        if not plugin_failure(exc):
+                            raise
+                        raise _Refused(
+                            f"entry point {ep.name!r} ({ep.value}) failed to load: "
+                            f"{type(exc).__name__}: {first_line(exc)}",
+                            exc,
+                        ) from exc
                 _register(pm, plugin, name)
                 registered.append(plugin)
                 pm.origins[name] = Origin(dist, pinned(dist, version, plugin), order, ep.name)
@@ -272,6 +280,31 @@ def get_plugin_manager(extra: Iterable[ModuleType | object] = ()) -> PluginManag
     if selection is not None:
         pm.unknown_selected = [n for n in selection if _normalize(n) not in installed]
     return pm
+
+
+@contextlib.contextmanager
+def _interrupts_marked() -> Iterator[None]:
+    """While plugin code runs: a Ctrl-C raises a KeyboardInterrupt that says it is a signal
+    (``signum``), so that one the code raises itself is told apart (:func:`plugin_failure`) and
+    leaves its distribution out. Only Python's own Ctrl-C handler, in the main thread, is
+    replaced; any other handler already says so or raises nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        exc = KeyboardInterrupt()
+        exc.signum = signum  # type: ignore[attr-defined]
+        raise exc
+
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
@@ -449,17 +482,28 @@ class Registry:
     def all(self) -> list[Plugin]:
         return [obj for kind in KINDS for _, obj in sorted(self.by_kind[kind].items())]
 
-    def call_each(self, hook: str, **kwargs: Any) -> None:
-        """Call ``hook`` with ``kwargs`` one distribution at a time; a distribution whose
-        implementation raises is left out (listed in :attr:`broken`, its plugins removed)."""
+    def call_each(
+        self,
+        hook: str,
+        stage: Callable[[], tuple[dict[str, Any], Callable[[str], None]]],
+        expected: str = "add click commands to cli",
+    ) -> None:
+        """Call ``hook`` one distribution at a time, with the arguments ``stage()`` makes for
+        that distribution; when its implementations have returned, the callback ``stage()``
+        made with them is called with the distribution's name, to take what they made into
+        use or to raise PluginError (one line) when it may not be. A distribution whose
+        implementation raises, or whose result that callback refuses, is left out (listed in
+        :attr:`broken`, its plugins removed)."""
         pm = self.plugin_manager
         if pm is None:
             return
         for dist, members in _by_distribution(pm):
+            kwargs, take = stage()
             try:
                 for _, plugin in members:
-                    _call(pm, hook, plugin, kwargs, "add click commands to cli")
-            except _Refused as refused:
+                    _call(pm, hook, plugin, kwargs, expected)
+                take(dist)
+            except (_Refused, PluginError) as refused:
                 self._leave_out(pm, dist, members, refused, ())
 
     def _leave_out(
@@ -518,16 +562,19 @@ def _call(
     if not any(impl.plugin is plugin for impl in caller.get_hookimpls()):
         return
     others = [p for p in pm.get_plugins() if p is not plugin]
-    try:
-        pm.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
-    except _Refused:
-        raise
-    except Exception as exc:  # whatever somebody else's hook raises leaves it out, alone
-        raise _Refused(
-            f"its hook {hook} raised {type(exc).__name__}: {first_line(exc)}; expected it to "
-            f"{expected} and return",
-            exc,
-        ) from exc
+    with _interrupts_marked():
+        try:
+            pm.subset_hook_caller(hook, remove_plugins=others)(**kwargs)
+        except _Refused:
+            raise
+        except BaseException as exc:  # whatever somebody else's hook raises leaves it out, alone
+            if not plugin_failure(exc):
+                raise
+            raise _Refused(
+                f"its hook {hook} raised {type(exc).__name__}: {first_line(exc)}; expected it "
+                f"to {expected} and return",
+                exc,
+            ) from exc
 
 
 def _expects(kinds: tuple[str, ...]) -> str:

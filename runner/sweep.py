@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runner.engine import budget
+from runner.engine import budget, curvature
 from runner.engine.data import DataKey
+from runner.engine.descent import DescentSchedule
 from runner.engine.population import PopulationTask
 from runner.engine.training import MAX_POINTS, Schedule
 from runner.errors import RunnerError, TableError
@@ -370,54 +371,24 @@ def check_budget(
     available) or its time ``max_hours``. ``shapes`` are the data sets' (samples, inputs,
     outputs) as the table's validation prepared them."""
     estimates: list[budget.Estimate] = []
-    largest: tuple[int, PopulationTask, int] | None = None  # (bytes, task, members)
+    largest: tuple[int, str] | None = None  # (bytes, what the largest population is)
     for task in tasks:
-        first = task.specs[0]
-        if first.objective:  # a population of points: negligible beside any network
+        one = _task_estimate(task, shapes, registry)
+        if one is None:
             continue
-        output = registry.get("activation", first.output_activation)
-        shape = shapes.get(DataKey.of(first, output.normalizes))  # type: ignore[attr-defined]
-        if shape is None:
-            continue
-        samples, inputs, outputs = shape
-        members = sum(
-            registry.get("strategy", s.strategy).members(**s.params_of("strategy"))
-            for s in task.specs
-        )
-        schedule = Schedule(
-            epochs=first.epochs,
-            batch_size=first.batch_size,
-            log_every=task.log_every,
-            max_points=task.max_points,
-            early_stopping=first.early_stopping,
-        )
-        sizes = (inputs, *first.hidden, outputs)
-        itemsize = 4 if first.dtype == "float32" else 8
-        one = budget.estimate(
-            sizes,
-            members,
-            samples,
-            schedule,
-            itemsize,
-            validation_fraction=first.validation_fraction,
-        )
-        estimates.append(one)
-        if largest is None or one.memory > largest[0]:
-            largest = (one.memory, task, members)
+        estimates.append(one[0])
+        if largest is None or one[0].memory > largest[0]:
+            largest = (one[0].memory, one[1])
     workers = max(1, min(jobs, len(estimates)))
     total = budget.sweep_estimate(estimates, workers)
     limit = budget.available_memory() if max_memory is None else max_memory
     if largest is not None and limit is not None and total.memory > limit:
-        _, task, members = largest
-        spec = task.specs[0]
-        sizes = "-".join(map(str, spec.hidden)) or "none"
         said = "the machine has" if max_memory is None else "--max-memory-gb allows"
         raise TableError(
             f"{table}: the plan needs an estimated {budget.show_bytes(total.memory)} of memory "
             f"({workers} population{'s' if workers > 1 else ''} at once; the largest, from row "
-            f"{spec.row}: {members} network{'s' if members > 1 else ''} of hidden {sizes}, "
-            f"{spec.epochs} epochs, {spec.dtype}) but {said} {budget.show_bytes(limit)}; use "
-            "smaller layers, fewer restarts or --jobs, or --max-memory-gb N to lift the check"
+            f"{largest[1]}) but {said} {budget.show_bytes(limit)}; use smaller layers, fewer "
+            "restarts or --jobs, or --max-memory-gb N to lift the check"
         )
     if total.seconds > max_hours * 3600:
         raise TableError(
@@ -426,6 +397,65 @@ def check_budget(
             f"; at most {max_hours:g} hours (--max-hours N lifts the check)"
         )
     return total
+
+
+def _task_estimate(
+    task: PopulationTask, shapes: Mapping[DataKey, tuple[int, int, int]], registry: Registry
+) -> tuple[budget.Estimate, str] | None:
+    """One population's estimate (its training, and the critical-point test of the runs that
+    ask for it) and what it is, as a refusal names it; None where the data set's shape is not
+    known."""
+    first = task.specs[0]
+    members = sum(
+        registry.get("strategy", s.strategy).members(**s.params_of("strategy")) for s in task.specs
+    )
+    plural = "s" if members > 1 else ""
+    if first.objective:
+        objective = registry.get("objective", first.objective)
+        every = DescentSchedule(
+            first.epochs, log_every=task.log_every, max_points=task.max_points
+        ).every()
+        one = budget.descent_estimate(
+            objective.dimension(**first.params_of("objective")),  # type: ignore[attr-defined]
+            members,
+            first.epochs,
+            first.epochs // every + 1,
+        )
+        return (
+            one,
+            f"{first.row}: {members} point{plural} of {first.objective}, {first.epochs} iterations",
+        )
+    output = registry.get("activation", first.output_activation)
+    shape = shapes.get(DataKey.of(first, output.normalizes))  # type: ignore[attr-defined]
+    if shape is None:
+        return None
+    samples, inputs, outputs = shape
+    schedule = Schedule(
+        epochs=first.epochs,
+        batch_size=first.batch_size,
+        log_every=task.log_every,
+        max_points=task.max_points,
+        early_stopping=first.early_stopping,
+    )
+    sizes = (inputs, *first.hidden, outputs)
+    one = budget.estimate(
+        sizes,
+        members,
+        samples,
+        schedule,
+        4 if first.dtype == "float32" else 8,
+        validation_fraction=first.validation_fraction,
+    )
+    tested = sum(curvature.wanted(s.critical_points, sizes) for s in task.specs)
+    if tested:
+        test = budget.critical_point_estimate(sizes, tested, samples)
+        one = budget.Estimate(one.memory + test.memory, one.seconds + test.seconds)
+    hidden = "-".join(map(str, first.hidden)) or "none"
+    what = (
+        f"{first.row}: {members} network{plural} of hidden {hidden}, {first.epochs} epochs, "
+        f"{first.dtype}" + (f", {tested} critical-point tests" if tested else "")
+    )
+    return one, what
 
 
 @contextlib.contextmanager

@@ -123,6 +123,31 @@ def test_the_hessian_is_the_cost_s_own_second_differences(seed: int) -> None:
     assert np.abs(H[0] - independent).max() < 1e-6 * max(1.0, np.abs(independent).max())
 
 
+def test_the_test_s_memory_is_bounded_and_its_passes_change_no_hessian(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A backprop pass of the test holds at most MAX_ENTRIES entries (rows of shifted
+    parameters, gradients and every layer's z, a, delta at every sample), however large the
+    network or the data set; taken two rows at a time, the Hessians are the same numbers."""
+    assert curvature.rows_per_pass(4810, 74, 1437) * (2 * 4810 + 3 * 74 * 1437) <= (
+        curvature.MAX_ENTRIES
+    )
+    assert curvature.rows_per_pass(10**6, 10**4, 10**6) == 2
+    nets = [xor_net(seed, epochs=50) for seed in (0, 1, 2)]
+    W = [np.concatenate([n._W[m] for n in nets]) for m in range(2)]
+    b = [np.concatenate([n._b[m] for n in nets]) for m in range(2)]
+    flat = curvature.flatten(W, b)
+    X, Y = nets[0].transform(XOR_X), XOR_Y[None, :].astype(float)
+    _, whole = curvature.hessians(nets[0].network, flat, X, Y)
+    monkeypatch.setattr(curvature, "MAX_ENTRIES", 1)
+    _, in_passes = curvature.hessians(nets[0].network, flat, X, Y)
+    np.testing.assert_array_equal(in_passes, whole)
+    points = curvature.critical_points(nets[0].network, W, b, X, Y)
+    assert [p.label for p in points] == [
+        curvature.critical_point(n, XOR_X, XOR_Y).label for n in nets
+    ]
+
+
 @pytest.mark.parametrize("seed", [0, 1, 8, 11, 19])
 def test_xor_classes_agree_with_an_independent_hessian(seed: int) -> None:
     """Seeds 0, 8, 11, 19 are stuck at loss ~0.35, seed 1 solves XOR (5000 epochs of gd)."""

@@ -100,6 +100,19 @@ REFUSED = [
         ["--max-memory-gb", "4"],
         "the plan needs an estimated 4.5 GB of memory",
     ),
+    (  # the critical-point test's Hessians and backprop passes are in the plan
+        "critical-points-digits",
+        "dataset,hidden,epochs,seed,critical_points\ndigits,64,2,0..19,true\n",
+        ["--max-memory-gb", "0.2", "--jobs", "1"],
+        "the plan needs an estimated 656.1 MB of memory (1 population at once; the largest, "
+        "from row 1: 20 networks of hidden 64, 2 epochs, float64, 20 critical-point tests)",
+    ),
+    (  # descent on an objective takes time too
+        "objective-iterations",
+        "objective,epochs,seed\nhimmelblau,1000000,0..999\n",
+        ["--max-hours", "0.01", "--jobs", "1"],
+        "the plan needs an estimated 4 minutes on 1 worker",
+    ),
 ]
 
 

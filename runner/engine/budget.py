@@ -15,10 +15,21 @@ The estimates are models, stated here so that a refusal can be checked by hand:
 - **time** of one population: ``epochs (EPOCH_SECONDS batches + FLOPS_PER_WEIGHT p S P /
   FLOPS)`` seconds, a forward and a backward pass per sample at an assumed ``FLOPS`` floating
   point operations a second on one core; a sweep takes at least its longest population and at
-  least the sum over its workers.
+  least the sum over its workers;
+- **the critical-point test** of ``P`` trained members (:func:`critical_point_estimate`):
+  ``HESSIAN_COPIES`` of the Hessians held at once and one backprop pass (each bounded by
+  :data:`~runner.engine.curvature.MAX_ENTRIES` where one member's Hessian fits, float64) in
+  memory; in time, ``2 p`` gradients
+  of every member on the ``S`` training samples and an eigendecomposition, ``P (2 p
+  FLOPS_PER_WEIGHT p S + EIGEN_FLOPS p^3) / FLOPS``;
+- **descent on an objective** of ``P`` points in ``n`` dimensions for ``T`` iterations
+  recording ``R`` of them (:func:`descent_estimate`): ``8 P (STATE_COPIES n + R (2 + n))``
+  bytes (the points, a step rule's state, f and the gradient norm and the path at every
+  recorded iteration) and ``T (EPOCH_SECONDS + OBJECTIVE_FLOPS n P / FLOPS)`` seconds.
 
 :func:`available_memory` is what the machine can give now (MemAvailable, else the free pages
-``os.sysconf`` counts). Imports numpy and :mod:`runner.engine.training` only.
+``os.sysconf`` counts). Imports numpy, :mod:`runner.engine.training` and
+:mod:`runner.engine.curvature` only.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from runner.engine.curvature import MAX_ENTRIES, rows_per_pass
 from runner.engine.training import HISTORY_DTYPE, Schedule
 
 #: copies of the parameters a member holds while it trains: parameters, gradients, up to two
@@ -44,6 +56,16 @@ FLOPS_PER_WEIGHT = 6
 FLOPS = 1e9
 #: the fixed cost of one step (batch) of a population in numpy, seconds
 EPOCH_SECONDS = 50e-6
+#: floating-point operations of a symmetric eigendecomposition, per cubed order
+EIGEN_FLOPS = 4
+#: copies of the Hessians held at once: the Hessians, the finite ones, LAPACK's working copy
+HESSIAN_COPIES = 3
+#: floating-point operations per coordinate of a point and iteration of descent on an
+#: objective (its value, its gradient and the step rule's update)
+OBJECTIVE_FLOPS = 100
+#: arrays of a point's size a member of a descent holds: the point, its gradient and up to
+#: three of a step rule's state
+STATE_COPIES = 5
 
 
 @dataclass(frozen=True)
@@ -82,6 +104,26 @@ def estimate(
         steps * EPOCH_SECONDS + FLOPS_PER_WEIGHT * p * samples * members / FLOPS
     )
     return Estimate(memory=members * itemsize * per_member + history, seconds=seconds)
+
+
+def critical_point_estimate(sizes: tuple[int, ...], members: int, samples: int) -> Estimate:
+    """The critical-point test of ``members`` trained networks of layer sizes ``sizes`` on
+    ``samples`` training samples (the module docstring's model)."""
+    p = sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
+    units = sum(sizes[1:])
+    rows = rows_per_pass(p, units, samples)
+    held = min(members, max(1, MAX_ENTRIES // max(1, p * p)), rows // 2) * p * p
+    memory = 8 * (HESSIAN_COPIES * held + rows * (2 * p + 3 * units * samples))
+    flops = members * (2 * p * FLOPS_PER_WEIGHT * p * samples + EIGEN_FLOPS * p**3)
+    return Estimate(memory=memory, seconds=flops / FLOPS)
+
+
+def descent_estimate(dimension: int, members: int, iterations: int, recorded: int) -> Estimate:
+    """Descent of ``members`` points in ``dimension`` coordinates for ``iterations`` iterations,
+    ``recorded`` of them kept in the history and the paths (the module docstring's model)."""
+    memory = 8 * members * (STATE_COPIES * dimension + recorded * (2 + dimension))
+    seconds = iterations * (EPOCH_SECONDS + OBJECTIVE_FLOPS * dimension * members / FLOPS)
+    return Estimate(memory=memory, seconds=seconds)
 
 
 def sweep_estimate(estimates: list[Estimate], workers: int) -> Estimate:
@@ -134,6 +176,8 @@ def show_seconds(s: float) -> str:
 __all__ = [
     "Estimate",
     "available_memory",
+    "critical_point_estimate",
+    "descent_estimate",
     "estimate",
     "show_bytes",
     "show_seconds",

@@ -50,8 +50,19 @@ GRADIENT_TOL = 1e-5
 #: the most rows (members times differenced directions, times 2) one backprop pass computes
 MAX_ROWS = 20_000
 
-#: the most Hessian entries held at once (members are taken in chunks below it): 64 MB
+#: the most Hessian entries held at once (members are taken in chunks below it): 64 MB; and
+#: the most entries one backprop pass holds: each row's shifted parameters and gradient (2 n
+#: for n parameters) and every layer's z, a and delta at every sample (3 u S for u units and S
+#: samples), so that the test's memory does not grow with the network or the data set
 MAX_ENTRIES = 8_000_000
+
+
+def rows_per_pass(n: int, units: int, samples: int) -> int:
+    """How many rows (members times differenced directions, times 2) one backprop pass of the
+    test takes for ``n`` parameters, ``units`` units and ``samples`` samples: at most
+    :data:`MAX_ROWS`, at most :data:`MAX_ENTRIES` entries, and at least 2."""
+    return max(2, min(MAX_ROWS, MAX_ENTRIES // (2 * n + 3 * units * samples)))
+
 
 #: the class names, as the tag ``runner.critical_point`` carries them (with " stationary" or
 #: " not stationary")
@@ -176,7 +187,8 @@ def hessians(network: Network, flat: Array, X: Array, Y: Array) -> tuple[Array, 
     P, n = flat.shape
     H = np.empty((P, n, n))
     h = STEP * np.maximum(1.0, np.abs(flat))  # (P, n)
-    per_pass = max(1, MAX_ROWS // (2 * P))  # directions per backprop pass
+    rows = rows_per_pass(n, sum(network.sizes[1:]), X.shape[1])
+    per_pass = max(1, rows // (2 * P))  # directions per backprop pass
     for start in range(0, n, per_pass):
         js = np.arange(start, min(n, start + per_pass))
         k = len(js)
@@ -203,7 +215,8 @@ def critical_points(
     N_{m-1})``) on the training samples ``X (N_0, S)``, ``Y (N_L, S)``."""
     flat = flatten(W, b).astype(np.float64)
     P, n = flat.shape
-    chunk = max(1, MAX_ENTRIES // max(1, n * n))
+    rows = rows_per_pass(n, sum(network.sizes[1:]), X.shape[1])
+    chunk = max(1, min(MAX_ENTRIES // max(1, n * n), rows // 2))
     out: list[CriticalPoint] = []
     for start in range(0, P, chunk):
         g, H = hessians(network, flat[start : start + chunk], X, Y)

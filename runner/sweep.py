@@ -570,12 +570,12 @@ class _Tally:
             return Ranking(
                 None,
                 f"the runs minimize different objectives ({', '.join(names)}), whose values do "
-                "not compare: listed by objective, no best run chosen",
+                "not compare: no best run chosen",
             )
         if self.objectives:
             return Ranking(
                 None,
-                "objective runs (f) and network runs (losses) do not compare: listed apart, no "
+                "objective runs (f) and network runs (losses) do not compare: no "
                 f"best model chosen; --rank-by METRIC ranks them ({', '.join(RANK_METRICS)})",
             )
         every = {name: self.runs > 0 and n == self.runs for name, n in self.having.items()}
@@ -588,7 +588,7 @@ class _Tally:
         return Ranking(
             None,
             f"the runs use different costs ({', '.join(costs)}), whose losses do not compare: "
-            "listed by cost, no best model chosen; --rank-by METRIC ranks them "
+            "no best model chosen; --rank-by METRIC ranks them "
             f"({', '.join(RANK_METRICS)})",
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -225,3 +226,111 @@ def test_sweep_help_and_the_readme_list_every_exit_code_from_one_list():
     expected = {str(code): meaning for code, meaning in SWEEP_EXIT_CODES.items()}
     assert {k: listed[k] for k in expected if k in listed} == expected
     assert in_readme == expected
+
+
+def sweep_at_80_columns(table: Path, text: str, uri: str) -> str:
+    """What ``runner sweep TABLE -q --no-report`` prints in an 80-column terminal, for a
+    table of ``text``; it must succeed."""
+    table.write_text(text)
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(
+        cli, ["sweep", str(table), "--tracking-uri", uri, "-q", "--no-report"]
+    )
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _best_table(output: str) -> list[str]:
+    """The lines of the best-runs table, from its column header to its last row."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if "run name / run id" in line)
+    end = next(i for i in range(start + 2, len(lines)) if not lines[i].strip())
+    return lines[start:end]
+
+
+def test_objective_runs_show_f_not_a_networks_columns_and_names_break_between_tokens(
+    sqlite_uri, tmp_path
+):
+    output = sweep_at_80_columns(
+        tmp_path / "valley.csv",
+        "objective,optimizer,learning_rate,momentum,restarts,epochs,gradient_tolerance,seed\n"
+        "rosenbrock,momentum,0.0005|0.00025,0.9,1|2,30|40,1e-6|1e-7,0\n",
+        sqlite_uri,
+    )
+    assert "cross_entropy" not in output and "train loss" not in output
+    header, _, *rows = _best_table(output)
+    assert header.split()[1:] == ["name", "/", "run", "id", "f", "|grad", "f|", "iterations"]
+    assert max(len(line) for line in rows) <= 80
+    names, pieces = [], []
+    for line in (line.split()[0] for line in rows):
+        if re.fullmatch(r"[0-9a-f]{32}", line):  # a run's id, whole, under its name
+            names.append(pieces)
+            pieces = []
+        else:
+            pieces.append(line)
+    assert len(names) == 10 and not pieces
+    for broken in names:  # broken only after a token's '-', never inside a number
+        name = "".join(broken)
+        tokens = r"rosenbrock-lr0\.000(5|25)-restarts[12]-e[34]0-gtol1e-0[67]-seed0"
+        assert re.fullmatch(tokens, name), name
+        assert all(piece.endswith("-") and not piece.endswith("e-") for piece in broken[:-1])
+    assert any(len(broken) > 1 for broken in names)
+
+
+def test_objectives_that_do_not_compare_show_no_best_runs_table(sqlite_uri, tmp_path):
+    output = sweep_at_80_columns(
+        tmp_path / "two.csv",
+        "objective,optimizer,learning_rate,epochs,seed\n"
+        "himmelblau,gd,0.01,50,0..1\nrosenbrock,gd,0.001,50,0..1\n",
+        sqlite_uri,
+    )
+    assert "best 4 runs" not in output and "run id" not in output
+    assert "cross_entropy" not in output and "train loss" not in output
+    assert "(himmelblau, rosenbrock), whose values do not compare: no best run" in " ".join(
+        output.split()
+    )
+
+
+def test_at_80_columns_a_run_id_beside_test_loss_and_accuracy_is_whole(sqlite_uri, tmp_path):
+    output = sweep_at_80_columns(
+        tmp_path / "moons.csv",
+        "dataset,hidden,output_activation,cost,learning_rate,epochs,test_size,seed\n"
+        "moons,4,sigmoid,cross_entropy,0.1,5,0.25,0..1\n",
+        sqlite_uri,
+    )
+    header, _, *rows = _best_table(output)
+    assert header.split()[-6:] == ["train", "loss", "test", "loss", "accuracy", "epochs"]
+    assert max(len(line) for line in rows) <= 80
+    firsts = [line.split()[0] for line in rows]
+    assert len(firsts) == 4 and sorted(firsts[0::2]) == ["moons-seed0", "moons-seed1"]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", run_id) for run_id in firsts[1::2])
+
+
+def test_plugins_at_80_columns_are_blocks_with_parameters_and_descriptions_whole():
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(cli, ["plugins"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80 and len(lines) < 160
+    words = " ".join(result.output.split())
+    for plugin in json.loads(invoke("plugins", "--json").output):
+        assert " ".join(plugin["description"].split()) in words  # the paragraph, never cut
+        for p in plugin["parameters"]:  # name=default on one line, never inside a number
+            said = f"{p['name']}={p['default']!r}: {p['accepted']}"
+            assert any(said.split(" ")[0] in line.split() for line in lines), said
+    assert "(e + 1)^power_t." in words and "to ``f`` eta (``min_factor``) after the last" in words
+    assert "step_rule (column optimizer), from runner-mlp" in words
+
+
+def test_plugins_kind_accepts_the_words_users_use_and_names_the_kinds_otherwise():
+    step_rules = invoke("plugins", "--kind", "step_rule").output
+    assert "momentum" in step_rules and "sigmoid" not in step_rules
+    for word in ("optimizer", "optimizers", "Optimizer", "step-rule", "step_rules"):
+        assert invoke("plugins", "--kind", word).output == step_rules, word
+    assert "squared_error" in invoke("plugins", "--kind", "loss").output
+    assert "softmax" in invoke("plugins", "--kind", "output_activation").output
+    bad = CliRunner().invoke(cli, ["plugins", "--kind", "optimzer"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert bad.output.splitlines() == [
+        "Error: --kind 'optimzer' is not a kind of plugin; did you mean 'optimizer'? accepted: "
+        "activation, cost, dataset, initializer, objective, schedule, step_rule, strategy "
+        "(or the table's columns optimizer, output_activation)"
+    ]

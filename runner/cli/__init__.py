@@ -103,9 +103,43 @@ def _registry() -> Any:
     return get_registry()
 
 
+#: words users say for a kind beyond its name and the table's columns (PARTS)
+KIND_WORDS = {
+    "optimiser": "step_rule",
+    "loss": "cost",
+    "data": "dataset",
+    "function": "objective",
+    "initialiser": "initializer",
+    "init": "initializer",
+    "lr_schedule": "schedule",
+}
+
+
+def kind_of(word: str) -> str:
+    """The kind a user's word names: a kind (``step_rule``), the table's column for it
+    (``optimizer``), a word of :data:`KIND_WORDS` (``loss``), any in the plural, any case, with
+    ``-`` or a space for ``_``. Raises RunnerError (exit 2) naming the kinds accepted."""
+    from runner.engine.settings import PARTS
+    from runner.plugin.kinds import KINDS
+
+    words = {**{k: k for k in KINDS}, **PARTS, **KIND_WORDS}
+    said = "_".join(word.strip().lower().replace("-", " ").split())
+    for form in (said, said.removesuffix("s"), said.removesuffix("es")):
+        if form in words:
+            return words[form]
+    columns = sorted(c for c, kind in PARTS.items() if c != kind)
+    raise RunnerError(
+        f"--kind {word!r} is not a kind of plugin; {did_you_mean(said, words)}accepted: "
+        f"{', '.join(sorted(KINDS))} (or the table's columns {', '.join(columns)})"
+    )
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for machines.")
-@click.option("--kind", help="Only plugins of this kind (activation, cost, step_rule, ...).")
+@click.option(
+    "--kind",
+    help="Only plugins of this kind (activation, cost, optimizer or step_rule, dataset, ...).",
+)
 def plugins(as_json: bool, kind: str | None) -> None:
     """List every installed plugin with its kind, distribution, version and parameters, and
     every plugin distribution left out as broken, with its error.
@@ -113,11 +147,12 @@ def plugins(as_json: bool, kind: str | None) -> None:
     \b
     Examples:
       runner plugins
-      runner plugins --kind dataset
+      runner plugins --kind optimizer
       runner plugins --json
     """
+    wanted = None if kind is None else kind_of(kind)
     registry = _registry()
-    rows = [obj for obj in registry.all() if kind is None or obj.kind == kind]
+    rows = [obj for obj in registry.all() if wanted is None or obj.kind == wanted]
     if as_json:
         described = [_describe(obj) for obj in rows] + [
             _describe_broken(b) for b in registry.broken
@@ -129,29 +164,15 @@ def plugins(as_json: bool, kind: str | None) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from runner.cli.report import plugin_blocks
+
     console = Console()
-    wide = console.width >= 120  # narrower: the distribution and version go under the name
-    table = Table(title="runner plugins", box=box.SIMPLE_HEAD)
-    table.add_column("kind", no_wrap=True)
-    table.add_column("name", no_wrap=True)
-    if wide:
-        table.add_column("distribution", no_wrap=True)
-        table.add_column("version", no_wrap=True)
-    table.add_column("parameters", overflow="fold", ratio=1)
-    table.add_column("description", overflow="fold", ratio=1)
-    for obj in rows:
-        params = "\n".join(
-            escape(f"{p.name}={p.default!r} ({p.accepted()})")
-            + (" \\[per member]" if p.per_member else "")
-            for p in obj.params
-        )
-        origin = [obj.distribution, obj.version]
-        name = [obj.name, *origin] if wide else [f"{obj.name}\n[dim]{' '.join(origin)}[/]"]
-        summary = obj.summary()
-        if obj.kind == "objective":
-            summary += _objective_line(obj)
-        table.add_row(obj.kind, *name, params or "-", escape(summary))
-    console.print(table)
+    described = [
+        (obj, obj.summary() + (_objective_line(obj) if obj.kind == "objective" else ""))
+        for obj in rows
+    ]
+    for block in plugin_blocks(described):
+        console.print(block)
     if registry.broken:
         left_out = Table(title="broken plugin distributions (left out)", box=box.SIMPLE_HEAD)
         left_out.add_column("status", no_wrap=True)

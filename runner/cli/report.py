@@ -7,13 +7,16 @@ Progress goes to stderr (rich), so stdout keeps only the plan and the results. I
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, Group
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -23,6 +26,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from runner.engine.population import PopulationTask
 from runner.spec import RunResult
@@ -73,6 +77,72 @@ class RichObserver(Observer):
             self.progress = None
 
 
+class Pieces:
+    """Text that wraps only between its pieces, never inside one: a run name between its
+    tokens (:func:`name_pieces`), so a number or a word is never cut; a piece wider than the
+    whole line is folded, as a last resort. Measures at least its widest piece."""
+
+    def __init__(self, pieces: Sequence[str | Text], style: str = "") -> None:
+        self.pieces = [Text(p) if isinstance(p, str) else p for p in pieces if p]
+        self.style = style
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        widths = [p.cell_len for p in self.pieces] or [0]
+        return Measurement(max(widths), max(sum(widths), max(widths))).clamp(
+            max_width=options.max_width
+        )
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Text]:
+        out, line = Text(style=self.style, overflow="fold"), 0
+        for piece in self.pieces:
+            if line and line + piece.cell_len > options.max_width:
+                out.append("\n")
+                line = 0
+            out.append_text(piece)
+            line += piece.cell_len
+        yield out
+
+
+def name_pieces(name: str) -> list[str]:
+    """A run name's tokens, each with the ``-`` that ends it: where a name may break
+    (``rosenbrock-``, ``lr0.0005-``, ``seed3``), and after a space (a label ``row 3 ...``); a
+    minus sign (``x=-1``, ``gtol1e-06``) stays with its number."""
+    return re.split(r"(?<=[^=\-]-)(?<!\de-)(?=.)|(?<= )(?=\S)", name)
+
+
+def _name_cell(name: str, *below: Text) -> Any:
+    """A run name that breaks only between its tokens, with lines under it (its run id, whole)."""
+    return Group(Pieces(name_pieces(name)), *below) if below else Pieces(name_pieces(name))
+
+
+def plugin_blocks(plugins: Sequence[tuple[Any, str]]) -> Iterator[Any]:
+    """``runner plugins`` in blocks that read at 80 columns: a heading per kind and
+    distribution (``step_rule (column optimizer), from runner-mlp 0.1.0``), under it one
+    block per plugin, its name beside its description (as given, one paragraph) and one line
+    per parameter: ``learning_rate=0.1: a number > 0, per member``, wrapped only at spaces."""
+    from runner.engine.settings import PARTS
+
+    groups: dict[tuple[str, str, str], list[tuple[Any, str]]] = {}
+    for obj, description in plugins:
+        groups.setdefault((obj.kind, obj.distribution, obj.version), []).append((obj, description))
+    for (kind, distribution, version), members in groups.items():
+        columns = [c for c, k in PARTS.items() if k == kind]
+        heading = Text(kind, style="bold")
+        if columns and columns != [kind]:  # the table's columns that name a plugin of the kind
+            heading.append(f" (column{'s' * (len(columns) > 1)} {', '.join(columns)})")
+        heading.append(f", from {distribution} {version}", style="dim")
+        grid = Table.grid(padding=(0, 2), pad_edge=True)
+        grid.add_column(no_wrap=True)
+        grid.add_column(overflow="fold")
+        for obj, description in members:
+            details = Text(description or "-")
+            for p in obj.params:
+                said = p.accepted() + (", per member" if p.per_member else "")
+                details.append(f"\n{p.name}={p.default!r}: {said}", style="cyan")
+            grid.add_row(Text(obj.name, style="bold"), details)
+        yield Group(heading, grid, Text())
+
+
 def _how_ended(g: Any) -> str:
     """How a configuration's runs ended: ``10 runs: finished 9, diverged 1``."""
     said = ", ".join(f"{k} {v}" for k, v in g.counts.items() if v or k == "finished")
@@ -119,7 +189,7 @@ def print_plan(summary: SweepSummary, console: Console) -> None:
         }
         status = "done" if result.status == "done" else "to run"
         table.add_row(
-            str(spec.row), escape(spec.run_name()), *(cells[c] for c in columns), status,
+            str(spec.row), _name_cell(spec.run_name()), *(cells[c] for c in columns), status,
             result.spec_hash,
         )  # fmt: skip
     console.print(table)
@@ -138,45 +208,13 @@ def print_plan(summary: SweepSummary, console: Console) -> None:
 
 
 def print_results(summary: SweepSummary, console: Console, n: int = 10) -> None:
-    """The best runs, ranked like with like (:func:`runner.sweep.ranking`), with their run ids;
-    the counts; the UI command. Fits the console's width: below 120 columns a run's id goes
-    under its name and the row and status columns are left out."""
+    """The best runs, ranked like with like (:func:`runner.sweep.ranking`), with their run ids
+    (:func:`best_table`): no table where no best run is chosen (runs that do not compare), only
+    the line saying why; the counts; the UI command."""
     rows = ranked(summary, n)
     rank = summary.ranking
-    if rows:
-        wide = console.width >= 120
-        has_test = any("test_loss" in r.metrics for _, r in rows)
-        has_accuracy = any("train_accuracy" in r.metrics for _, r in rows)
-        title = f"best {len(rows)} runs of {summary.experiment}"
-        if rank is not None and rank.metric is not None:
-            title += f", {rank.says}"
-        table = Table(title=escape(title), box=box.SIMPLE)
-        if wide:
-            table.add_column("run id", no_wrap=True, min_width=32)
-        table.add_column("run name" if wide else "run name / run id", overflow="fold", ratio=1)
-        metrics = [("train loss", "train_loss")]
-        if has_test:
-            metrics.append(("test loss", "test_loss"))
-        if has_accuracy:
-            metrics.append(("accuracy", "test_accuracy" if has_test else "train_accuracy"))
-        if rank is not None and rank.metric is None:
-            metrics.insert(0, ("cost", ""))
-        for column in (["row", "status"] if wide else []) + [c for c, _ in metrics] + ["epochs"]:
-            table.add_column(column, no_wrap=True, justify="left" if column == "cost" else "right")
-        for run_id, r in rows:
-            m = r.metrics
-            name = escape(r.spec.run_name())
-            if r.status != "finished" and not wide:
-                name += f" [red]({r.status})[/]"
-            cells = (
-                [run_id or "-", name, str(r.spec.row), r.status]
-                if wide
-                else [f"{name}\n[dim]{run_id or '-'}[/]"]
-            )
-            cells += [r.spec.cost if not key else _fmt(m.get(key)) for _, key in metrics]
-            cells.append(_fmt(m.get("epochs")))
-            table.add_row(*cells)
-        console.print(table)
+    if rows and (rank is None or rank.metric is not None):
+        console.print(best_table(summary, rows, wide=console.width >= 120))
     if rank is not None and rank.metric is None:
         console.print(escape(rank.says), soft_wrap=False)
     failed = [r for _, r in summary.results if r.status == "failed"]
@@ -198,6 +236,47 @@ def print_results(summary: SweepSummary, console: Console, n: int = 10) -> None:
     if summary.ui_command:
         console.print("Open the results:")
         console.print(summary.ui_command, soft_wrap=True, markup=False, highlight=False)
+
+
+#: (header, metric) of the best runs' columns: a network's and an objective's
+NETWORK_COLUMNS = (("train loss", "train_loss"), ("test loss", "test_loss"),
+                   ("accuracy", "test_accuracy"), ("accuracy", "train_accuracy"))  # fmt: skip
+OBJECTIVE_COLUMNS = (("f", "f"), ("|grad f|", "gradient_norm"))
+
+
+def best_table(
+    summary: SweepSummary, rows: list[tuple[str | None, RunResult]], wide: bool
+) -> Table:
+    """The best runs' table: a network's losses and accuracy (the test set's when it has one),
+    an objective's f and gradient norm, each only where some run has it, and the epochs (or
+    iterations) trained. Names break only between tokens, run ids never (a copied id is whole);
+    below 120 columns a run's id goes under its name and the row and status are left out."""
+    title = f"best {len(rows)} runs of {summary.experiment}"
+    if summary.ranking is not None:
+        title += f", {summary.ranking.says}"
+    table = Table(title=escape(title), box=box.SIMPLE)
+    if wide:
+        table.add_column("run id", no_wrap=True, min_width=32)
+    table.add_column("run name" if wide else "run name / run id", min_width=32, ratio=1)
+    having = {key for _, r in rows for key in r.metrics}
+    metrics = [(h, k) for h, k in OBJECTIVE_COLUMNS + NETWORK_COLUMNS if k in having]
+    if "test_accuracy" in having:
+        metrics.remove(("accuracy", "train_accuracy"))
+    networks = any(not r.spec.objective for _, r in rows)
+    for column in (["row", "status"] if wide else []) + [c for c, _ in metrics]:
+        table.add_column(column, no_wrap=True, justify="right")
+    table.add_column("epochs" if networks else "iterations", no_wrap=True, justify="right")
+    for run_id, r in rows:
+        name = r.spec.run_name()
+        if wide:
+            cells: list[Any] = [run_id or "-", _name_cell(name), str(r.spec.row), r.status]
+        else:
+            status = [Text(f" ({r.status})", style="red")] if r.status != "finished" else []
+            cells = [Group(Pieces([*name_pieces(name), *status]), Text(run_id or "-", style="dim"))]
+        cells += [_fmt(r.metrics.get(key)) for _, key in metrics]
+        cells.append(_fmt(r.metrics.get("epochs")))
+        table.add_row(*cells)
+    return table
 
 
 def _pct(value: float) -> str:
@@ -236,7 +315,7 @@ def print_study(study: Any, console: Console) -> None:
         s, loss = g.success, g.spread("f" if g.objective else "train_loss")
         table.add_row(
             str(i),
-            escape(g.name if names[g.name] == 1 else g.label),
+            _name_cell(g.name if names[g.name] == 1 else g.label),
             "-" if s is None else f"{s[0]}/{s[1]}",
             "-" if s is None else f"{_pct(s[2])} [{_pct(s[3])}-{_pct(s[4])}]",
             "-" if loss is None else f"{loss.median:.3g}",

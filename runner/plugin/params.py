@@ -202,9 +202,12 @@ class Plugin:
         return f"{kind_label(self.kind)} {self.name!r}"
 
     def summary(self) -> str:
-        """The first line of the description or docstring."""
+        """The first paragraph of the description or docstring, on one line (a docstring's
+        line breaks are not the sentence's); one that leads into a formula ends with a full
+        stop instead of its colon."""
         text = self.description or (type(self).__doc__ or "")
-        return text.strip().splitlines()[0] if text.strip() else ""
+        first = " ".join(text.strip().split("\n\n")[0].split())
+        return first[:-1] + "." if first.endswith(":") else first
 
     def __repr__(self) -> str:
         return f"<{self.kind} {self.name!r} from {self.distribution or '?'}>"

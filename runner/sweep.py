@@ -203,6 +203,7 @@ def run_sweep(
 
     observer = observer or Observer()
     path = Path(table)
+    check_experiment_name(experiment or path.stem, given=bool(experiment), table=path)
     with execution.stopping_on_signals(), _stopped_before_recording():
         registry = get_registry()
         shapes: dict[DataKey, tuple[int, int, int]] = {}
@@ -349,8 +350,7 @@ def run_sweep(
                 signum = execution.signum_of(exc)
                 raise SweepInterrupted(
                     f"interrupted ({execution.signal_name(signum)}) while the sweep's report was "
-                    f"made: its {summary.finished + summary.diverged + summary.failed} runs are "
-                    "recorded; runner report makes the report from the store",
+                    "made: every run is recorded; runner report makes the report from the store",
                     signum=signum,
                 ) from None
     return summary
@@ -456,6 +456,18 @@ def _task_estimate(
         f"{first.dtype}" + (f", {tested} critical-point tests" if tested else "")
     )
     return one, what
+
+
+def check_experiment_name(name: str, *, given: bool = True, table: Path | None = None) -> None:
+    """RunnerError (one line, exit 2) when ``name`` cannot be an experiment's name
+    (:func:`runner.tracking.store.experiment_problem`): before anything is read or created.
+    ``given``: it came from ``--experiment``, not from the name of ``table``."""
+    from runner.tracking.store import experiment_problem
+
+    problem = experiment_problem(name)
+    if problem:
+        where = "--experiment" if given or table is None else f"{table} (its file name)"
+        raise RunnerError(f"{where}: {problem}")
 
 
 @contextlib.contextmanager
@@ -707,6 +719,7 @@ def study(
     from runner.analysis import figures, landscapes, runs
     from runner.tracking import load_network, reading, resolve_uri
 
+    check_experiment_name(experiment)
     uri = resolve_uri(tracking_uri)
     found = reading.study_runs(experiment, uri)
     curves: dict[str, tuple[list[int], list[float]]] = {}

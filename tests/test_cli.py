@@ -334,3 +334,23 @@ def test_plugins_kind_accepts_the_words_users_use_and_names_the_kinds_otherwise(
         "activation, cost, dataset, initializer, objective, schedule, step_rule, strategy "
         "(or the table's columns optimizer, output_activation)"
     ]
+
+
+def test_a_bad_experiment_name_is_refused_before_any_store_is_created(tmp_path: Path):
+    table = tmp_path / "xor.csv"
+    table.write_text("dataset,hidden,activation,epochs,seed\nxor,2,tanh,5,0\n")
+    store = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{store}"
+    refused = [
+        ("a" * 5000, "has 5000 characters"),
+        ("   ", "is blank"),
+        (" xor", "has spaces around it"),
+        ("x\ny", "holds a control character"),
+    ]
+    for name, why in refused:
+        for args in (["sweep", str(table)], ["sweep", str(table), "--dry-run"], ["report"]):
+            result = invoke(*args, "--experiment", name, "--tracking-uri", uri)
+            assert result.exit_code == 2, result.output
+            [line] = result.stderr.splitlines()
+            assert line.startswith("Error: --experiment: experiment name ") and why in line
+            assert len(line) < 300 and not store.exists()

@@ -1175,6 +1175,53 @@ HOSTILE_SOURCES = {
                 register(Interrupts())
             """),
     ),
+    "runner-dawdles": (
+        "runner_dawdles",
+        textwrap.dedent('''\
+            import os
+            import pathlib
+            import time
+
+            import click
+            import numpy as np
+
+            from runner import Activation, hookimpl
+
+
+            def dawdle():
+                pathlib.Path(os.environ["RUNNER_TEST_MARK"]).write_text("dawdling")
+                time.sleep(60)
+
+
+            class Dawdler(Activation):
+                """tanh, but slow on the grid of a figure (training sees 4 samples)."""
+
+                name = "dawdler"
+
+                def forward(self, z, **params):
+                    if z.size >= 10_000:
+                        dawdle()
+                    return np.tanh(z)
+
+                def derivative(self, z, a, **params):
+                    return 1.0 - a * a
+
+
+            @click.command("dawdle")
+            def dawdle_command():
+                dawdle()
+
+
+            @hookimpl
+            def register_activations(register):
+                register(Dawdler())
+
+
+            @hookimpl
+            def register_commands(cli):
+                cli.add_command(dawdle_command)
+            '''),
+    ),
     "runner-slow-import": (
         "runner_slow_import",
         textwrap.dedent("""\
@@ -1270,32 +1317,74 @@ def test_an_activation_exiting_or_interrupting_fails_its_run_alone(
     assert "finished 1, diverged 0, failed 2, skipped 0" in done.stdout
 
 
-@pytest.mark.slow
-def test_ctrl_c_while_the_plugins_load_stops_with_130(hostile_site: Path, tmp_path: Path) -> None:
-    """A real SIGINT while a package imports is a stop, not that package's failure."""
-    mark = tmp_path / "importing"
-    env = dict(hostile_env(hostile_site, "runner-slow-import"), RUNNER_TEST_MARK=str(mark))
+def ctrl_c_when_marked(site: Path, dist: str, tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    """``runner ARGS`` in a real subprocess, sent a real SIGINT once the plugin code of
+    ``dist`` marks that it runs (and then sleeps); its exit code, stdout and stderr."""
+    mark = tmp_path / "marked"
+    env = dict(hostile_env(site, dist), RUNNER_TEST_MARK=str(mark))
     process = subprocess.Popen(
-        [sys.executable, "-m", "runner", "--help"], env=env, cwd=tmp_path, text=True,
+        [sys.executable, "-m", "runner", *args], env=env, cwd=tmp_path, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=default_sigint,
     )  # fmt: skip
     try:
-        for _ in range(1200):
+        for _ in range(2400):
             if mark.exists() or process.poll() is not None:
                 break
             time.sleep(0.05)
-        assert mark.exists(), "the package was never imported"
+        assert mark.exists(), f"the plugin code never ran: {process.communicate()}"
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 130, stderr
+    return process.returncode, stdout, stderr
+
+
+@pytest.mark.slow
+def test_ctrl_c_while_the_plugins_load_stops_with_130(hostile_site: Path, tmp_path: Path) -> None:
+    """A real SIGINT while a package imports is a stop, not that package's failure."""
+    dist = "runner-slow-import"
+    code, stdout, stderr = ctrl_c_when_marked(hostile_site, dist, tmp_path, "--help")
+    assert code == 130, stderr
     assert stderr.splitlines() == [
         "Error: interrupted (Ctrl-C) while the plugins loaded; nothing was done"
     ]
     assert "broken" not in stderr and not stdout
+
+
+@pytest.mark.slow
+def test_ctrl_c_in_a_command_exits_130_not_aborted(hostile_site: Path, tmp_path: Path) -> None:
+    """Ctrl-C where no sweep handles it (a command starting up): one line and 130, not click's
+    "Aborted!" and 1 (issue 25.11)."""
+    code, _, stderr = ctrl_c_when_marked(hostile_site, "runner-dawdles", tmp_path, "dawdle")
+    assert code == 130, stderr
+    assert stderr.splitlines() == ["Error: interrupted (Ctrl-C)"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_the_end_of_sweep_report_exits_130(
+    hostile_site: Path, tmp_path: Path, sqlite_uri: str
+) -> None:
+    """A real SIGINT while the study at a sweep's end draws its figures: the run is recorded,
+    the exit code is 130 and one line says so (issue 25.11)."""
+    table = tmp_path / "t.csv"
+    table.write_text("dataset,hidden,activation,epochs,seed\nxor,2,dawdler,5,0\n")
+    code, _, stderr = ctrl_c_when_marked(hostile_site, "runner-dawdles", tmp_path, "sweep",
+                                         str(table), "--jobs", "1", "--quiet",
+                                         "--tracking-uri", sqlite_uri)  # fmt: skip
+    assert code == 130, stderr
+    assert "Traceback" not in stderr and "Aborted" not in stderr
+    assert stderr.splitlines()[-1] == (
+        "Error: interrupted (Ctrl-C) while the sweep's report was made: every run is "
+        "recorded; runner report makes the report from the store"
+    )
+    env = hostile_env(hostile_site, "runner-dawdles")
+    report = run_cli("report", str(table), "--json", "--tracking-uri", sqlite_uri, env=env,
+                     cwd=tmp_path)  # fmt: skip
+    assert report.returncode == 0, report.stderr
+    [group] = json.loads(report.stdout)["groups"]
+    assert group["counts"]["finished"] == 1
 
 
 # --- every hook is tested and documented -------------------------------------------------------

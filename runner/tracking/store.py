@@ -10,7 +10,8 @@ quick check before it is used, and its first use (which creates and migrates its
 under a lock file beside it. Before MLflow opens a store, :func:`store_problem` says in one line
 what is wrong with the URI itself (a store that would not outlive the sweep, a folder given as the
 database, a server that does not answer), bounded in time, so that no sweep waits on MLflow's own
-retries. Nothing here imports mlflow, or anything of runner's.
+retries; :func:`experiment_problem` says what is wrong with an experiment's name before any
+store is touched. Nothing here imports mlflow, or anything of runner's.
 """
 
 from __future__ import annotations
@@ -105,6 +106,31 @@ def store_problem(uri: str, timeout: float = 3.0) -> str:
             )
             return f"cannot reach tracking server {uri}: {why} (is `mlflow server` running there?)"
     return ""
+
+
+#: the longest experiment name: the width of the name column of MLflow's SQL stores
+MAX_EXPERIMENT_NAME = 256
+
+
+def experiment_problem(name: str) -> str:
+    """What is wrong with ``name`` as an experiment's name, in one line ("" when nothing):
+    blank, space around it, a control character (a newline), or longer than
+    :data:`MAX_EXPERIMENT_NAME` characters. Checked before any store is opened or created."""
+    shown = repr(name if len(name) <= 40 else f"{name[:40]}...")
+    if not name.strip():
+        why = "is blank"
+    elif name != name.strip():
+        why = "has spaces around it"
+    elif any(ord(c) < 32 or ord(c) == 127 for c in name):
+        why = "holds a control character"
+    elif len(name) > MAX_EXPERIMENT_NAME:
+        why = f"has {len(name)} characters"
+    else:
+        return ""
+    return (
+        f"experiment name {shown} {why}; a name has 1 to {MAX_EXPERIMENT_NAME} characters, "
+        "no control characters and no space at either end"
+    )
 
 
 def sqlite_damage(path: Path) -> str:

@@ -17,8 +17,8 @@ What it measures
     take about 40 s, 100 about 6 minutes on 2 shared cores, of which the bare defaults' 200
     epochs take 3.5; ``--early-stopping-only`` leaves those rows out) both engines get the same
     split (``train_test_split(test_size=0.25, stratify=y, random_state=seed)``, inputs
-    standardized on the training part but in the raw-pixels row) and the same seed; each holds out its own stratified 10%
-    validation part of the training samples, drawn from that seed.
+    standardized on the training part but in the raw-pixels row) and the same seed; each holds
+    out its own stratified 10% validation part of the training samples, drawn from that seed.
 
     Printed, in one table with a row per data set and setting: test accuracy mean +- sd over the
     seeds for each engine; the PAIRED difference runner - scikit-learn, seed by seed, as its

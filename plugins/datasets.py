@@ -4,7 +4,10 @@ Every data set is a :class:`runner.DatasetSource` whose ``load(rng, **params)`` 
 :class:`runner.Dataset` with ``X`` of shape ``(S, n_features)`` (one row per sample). Generated sets
 (moons, circles, spirals) draw their noise and their order from ``rng``, which the core seeds from
 the run's ``data_seed``, so one seed gives bitwise the same points everywhere. scikit-learn and
-pandas are imported inside ``load``, only when such a set is asked for.
+pandas are imported inside ``load``, only when such a set is asked for. Each says what counts
+as a run's success on it (``success``): every training sample right for the gates, parity and a
+CSV file; test accuracy 0.9 (0.95 for digits and breast_cancer) for the generated and bundled
+classification sets.
 """
 
 from __future__ import annotations
@@ -15,11 +18,23 @@ from typing import Any
 
 import numpy as np
 
-from runner import Dataset, DatasetSource, Param, did_you_mean, hookimpl
+from runner import Dataset, DatasetSource, Param, Success, did_you_mean, hookimpl
 
 Array = np.ndarray
 
 _INPUTS = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+
+
+class _Accurate(DatasetSource):
+    """A data set whose classes overlap or whose samples are many: a run succeeds when its test
+    accuracy (its training accuracy where nothing is held out) reaches :attr:`accuracy`, what
+    a network that learned the data reaches (at the default noise, for generated sets);
+    classifying every training sample right, the gates' and parity's success, is too strict."""
+
+    accuracy = 0.9
+
+    def success(self, **params: Any) -> Success | None:
+        return Success("test_accuracy", self.accuracy)
 
 
 # --- logic gates and parity ---------------------------------------------------------------------
@@ -97,7 +112,7 @@ def _generated(
     )
 
 
-class Moons(DatasetSource):
+class Moons(_Accurate):
     """Two interleaving half circles (class 0 on top, class 1 below), with Gaussian noise."""
 
     name = "moons"
@@ -116,7 +131,7 @@ class Moons(DatasetSource):
         return _generated(self.name, np.vstack([outer, inner]), y, 2, noise, rng)
 
 
-class Circles(DatasetSource):
+class Circles(_Accurate):
     """Two concentric circles (class 0 outside, class 1 inside), with Gaussian noise."""
 
     name = "circles"
@@ -153,7 +168,7 @@ class Circles(DatasetSource):
         return _generated(self.name, np.vstack([outer, inner]), y, 2, noise, rng)
 
 
-class Spirals(DatasetSource):
+class Spirals(_Accurate):
     """Interleaved spiral arms, one per class, winding out from near the origin, with noise."""
 
     name = "spirals"
@@ -206,7 +221,7 @@ def _bunch(loader: str) -> tuple[Array, Array, tuple[str, ...], int]:
     return X, y, names, n_classes
 
 
-class _Bundled(DatasetSource):
+class _Bundled(_Accurate):
     loader = ""
 
     def load(self, rng: np.random.Generator, **params: Any) -> Dataset:
@@ -232,6 +247,7 @@ class Digits(_Bundled):
 
     name = "digits"
     loader = "load_digits"
+    accuracy = 0.95
 
 
 class BreastCancer(_Bundled):
@@ -239,6 +255,7 @@ class BreastCancer(_Bundled):
 
     name = "breast_cancer"
     loader = "load_breast_cancer"
+    accuracy = 0.95
 
 
 class Wine(_Bundled):
@@ -253,6 +270,9 @@ class Diabetes(_Bundled):
 
     name = "diabetes"
     loader = "load_diabetes"
+
+    def success(self, **params: Any) -> None:
+        return None  # a regression: success is a row's target_loss
 
 
 # --- a CSV file ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from runner.plugin.kinds import (
     RateSchedule,
     StepRule,
     Strategy,
+    Success,
 )
 from runner.plugin.params import Param, Plugin
 from runner.version import __version__
@@ -44,6 +45,7 @@ __all__ = [
     "RunnerError",
     "StepRule",
     "Strategy",
+    "Success",
     "TableError",
     "TrackingError",
     "__version__",

@@ -15,9 +15,9 @@ import math
 
 import numpy as np
 import pytest
-from _specs import spec_of
+from _specs import row_of, spec_of
 
-from runner.analysis import RunRow, summarize, wilson
+from runner.analysis import summarize, wilson
 from runner.engine import curvature
 from runner.engine.curvature import classify
 from runner.engine.population import PopulationTask, run_population
@@ -306,17 +306,6 @@ def test_a_killed_sweep_s_report_is_its_finished_half(sqlite_uri, tmp_path) -> N
     )
 
 
-def row_of(seed: int, **fields) -> RunRow:
-    """A run as the adapter gives it, for statistics whose inputs are plain numbers."""
-    values = dict(
-        run_id=f"r{seed}", configuration="c", seed=seed, status="finished", name="n", row=1,
-        params={"target_loss": "0.1", "gradient_tolerance": "None"}, finals={"train_loss": 0.05},
-        converged=True, epochs=100.0 + seed, restarts=1, critical_point=None,
-    )  # fmt: skip
-    values.update(fields)
-    return RunRow(**values)
-
-
 def test_target_loss_decides_success_and_converged_runs_give_epochs() -> None:
     rows = [row_of(0), row_of(1), row_of(2, finals={"train_loss": 0.5}, converged=False)]
     rows.append(row_of(3, status="diverged", finals={}))
@@ -325,6 +314,38 @@ def test_target_loss_decides_success_and_converged_runs_give_epochs() -> None:
     assert group.success[:2] == (2, 4)
     assert group.epochs_to_converge.median == 100.5 and group.epochs_to_converge.n == 2
     assert group.counts == {"finished": 3, "diverged": 1, "failed": 1, "killed": 0}
+
+
+def classified(seed: int, dataset: str, train: float, test: float | None, **params: str):
+    """A finished classification run on ``dataset`` with these final accuracies."""
+    finals = {"train_loss": 0.1, "train_accuracy": train}
+    if test is not None:
+        finals["test_accuracy"] = test
+    return row_of(seed, params={"dataset": dataset, **params}, finals=finals)
+
+
+def test_success_is_what_the_data_set_declares() -> None:
+    moons = [classified(0, "moons", 0.97, 0.96), classified(1, "moons", 0.99, 0.85)]
+    (group,) = summarize(moons)
+    assert group.success[:2] == (1, 2)  # test accuracy >= 0.9, not every training sample
+    assert group.success_means == "test accuracy >= 0.9, as moons declares"
+    (digits,) = summarize([classified(0, "digits", 1.0, 0.94), classified(1, "digits", 1.0, 0.96)])
+    assert digits.success[:2] == (1, 2)  # digits asks for 0.95
+    # nothing held out: the training accuracy is judged
+    (whole,) = summarize([classified(0, "moons", 0.95, None), classified(1, "moons", 0.8, None)])
+    assert whole.success[:2] == (1, 2)
+
+
+def test_xor_still_means_every_training_sample_right() -> None:
+    (group,) = summarize([classified(0, "xor", 1.0, None), classified(1, "xor", 0.75, None)])
+    assert group.success[:2] == (1, 2)
+    assert group.success_means == "classified every training sample"
+
+
+def test_a_row_s_target_loss_overrides_the_data_set() -> None:
+    runs = [classified(0, "moons", 0.97, 0.96, target_loss="0.05")]
+    (group,) = summarize(runs)
+    assert group.success[:2] == (0, 1) and group.success_means == "reached target_loss"
 
 
 def test_a_spooled_result_keeps_its_tags(tmp_path, xor_results) -> None:

@@ -354,3 +354,59 @@ def test_a_bad_experiment_name_is_refused_before_any_store_is_created(tmp_path: 
             [line] = result.stderr.splitlines()
             assert line.startswith("Error: --experiment: experiment name ") and why in line
             assert len(line) < 300 and not store.exists()
+
+
+def _printed_study(rows: list) -> str:
+    """What ``print_study`` prints at 80 columns for a study of these runs."""
+    import io
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from runner.analysis import summarize
+    from runner.cli.report import print_study
+
+    out = io.StringIO()
+    console = Console(file=out, width=80, color_system=None)
+    print_study(SimpleNamespace(groups=summarize(rows), experiment="e", by=(), files=[]), console)
+    return out.getvalue()
+
+
+def _moons_run(seed: int, configuration: str, cost: str, test: float, point: str | None = None):
+    from _specs import row_of
+
+    return row_of(
+        seed,
+        configuration=configuration,
+        name=f"{cost}-{configuration}",
+        params={"dataset": "moons", "cost": cost},
+        finals={"train_loss": 0.1, "train_accuracy": 0.97, "test_accuracy": test},
+        critical_point=point,
+    )
+
+
+def test_the_study_shows_accuracy_and_never_puts_two_costs_side_by_side():
+    rows = [
+        _moons_run(0, "a", "cross_entropy", 0.96),
+        _moons_run(1, "a", "cross_entropy", 0.98),
+        _moons_run(0, "b", "squared_error", 0.85),
+    ]
+    text = _printed_study(rows)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    tables = text.split("\nsuccess:")[0].split("e: per configuration")[1:]
+    assert len(tables) == 2  # one table per cost, each naming it
+    assert tables[0].startswith(" (loss: cross_entropy)") and "squared_error-b" not in tables[0]
+    assert tables[1].startswith(" (loss: squared_error)") and "cross_entropy-a" not in tables[1]
+    assert "acc." in tables[0] and "0.970" in tables[0]  # the median test accuracy
+    assert "2/2" in tables[0] and "0/1" in tables[1]
+    assert "success: test accuracy >= 0.9, as moons declares" in text
+
+
+def test_end_points_none_stationary_are_one_plain_line():
+    rows = [_moons_run(s, "a", "cross_entropy", 0.96, "saddle not stationary") for s in range(3)]
+    words = " ".join(_printed_study(rows).split())
+    assert "saddle not stationary" not in words
+    assert "critical points: no run ended at a stationary point" in words
+    rows[0].critical_point = "minimum stationary"
+    words = " ".join(_printed_study(rows).split())
+    assert "critical points: saddle not stationary 2, minimum stationary 1" in words

@@ -9,15 +9,19 @@ and interquartile range and as mean and standard deviation (finished runs); the 
 converge where a stop rule applies; the restarts' own success (how many of all members tried
 succeeded alone); the critical-point classes. ``by`` groups by table columns instead.
 
-Success is reaching ``target_loss`` where the run has one, else (classification) classifying
-every training sample right; for a run of an analytic objective it is reaching a global
-minimum of it (the tag ``runner.reached_global``), and its group counts which known minima its
-runs reached (:attr:`Group.minima_reached`). A diverged run never succeeds. Imports
-:mod:`runner.analysis.runs` and :mod:`runner.errors`.
+Success (:func:`criterion`) is reaching ``target_loss`` where the run has one; else what its
+data set declares (:meth:`runner.DatasetSource.success`, read from the installed plugin with the
+run's data-set parameters: a test accuracy to reach, for moons or digits); else, for
+classification, classifying every training sample right (XOR's "solved"). For a run of an
+analytic objective it is reaching a global minimum of it (the tag ``runner.reached_global``),
+and its group counts which known minima its runs reached (:attr:`Group.minima_reached`). A
+diverged run never succeeds. Imports :mod:`runner.analysis.runs`, :mod:`runner.plugin` (the
+data sets' declarations) and :mod:`runner.errors`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import Counter
@@ -29,6 +33,7 @@ import numpy as np
 
 from runner.analysis.runs import NO_MINIMUM, RunRow
 from runner.errors import RunnerError, did_you_mean
+from runner.plugin.kinds import Success
 
 #: the z of a two-sided 95% interval
 Z95 = 1.959963984540054
@@ -53,6 +58,53 @@ def _none(value: str | None) -> bool:
     return value is None or value in ("", "None", "none")
 
 
+#: success where nothing else is declared: every training sample classified right
+EVERY_SAMPLE = Success("train_accuracy", 1.0)
+
+
+def declared_success(row: RunRow) -> Success | None:
+    """What the run's data set declares success to be, with the run's data-set parameters
+    (None: it declares none, or it is not installed here)."""
+    dataset = row.param("dataset")
+    if not dataset:
+        return None
+    return _declared(dataset, tuple(sorted(row.params.items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _declared(dataset: str, params: tuple[tuple[str, str], ...]) -> Success | None:
+    from runner.plugin.registry import get_registry
+
+    try:
+        source = get_registry().get("dataset", dataset)
+    except KeyError:
+        return None
+    row = dict(params)
+    given = {
+        p.name: row[key]
+        for p in source.params
+        for key in (p.name, f"dataset.{p.name}")  # the prefixed name wins
+        if key in row
+    }
+    try:
+        return source.success(**source.resolve(given))  # type: ignore[attr-defined]
+    except ValueError:  # parameters this version of the plugin does not take
+        return source.success(**source.defaults())  # type: ignore[attr-defined]
+
+
+def criterion(row: RunRow) -> str | Success | None:
+    """What success is for a network's run (module docstring): ``"target_loss"``, a
+    :class:`~runner.plugin.kinds.Success`, or None for a regression that has neither."""
+    if not _none(row.param("target_loss")):
+        return "target_loss"
+    declared = declared_success(row)
+    if declared is not None:
+        return declared
+    if "train_accuracy" in row.finals or row.status != "finished":
+        return EVERY_SAMPLE
+    return None
+
+
 def succeeded(row: RunRow) -> bool | None:
     """Whether a run succeeded (module docstring); None when it has no outcome or none is
     defined (a regression without ``target_loss``)."""
@@ -62,14 +114,13 @@ def succeeded(row: RunRow) -> bool | None:
         return False
     if row.objective:
         return row.reached_global
-    target = row.param("target_loss")
-    loss = row.finals.get("train_loss")
-    if not _none(target):
-        return loss is not None and loss <= float(target)  # type: ignore[arg-type]
-    accuracy = row.finals.get("train_accuracy")
-    if accuracy is None:
-        return None
-    return accuracy >= 1.0
+    rule = criterion(row)
+    if rule == "target_loss":
+        loss = row.finals.get("train_loss")
+        return loss is not None and loss <= float(row.param("target_loss"))  # type: ignore[arg-type]
+    if isinstance(rule, Success):
+        return rule.met(row.finals)
+    return None
 
 
 @dataclass(frozen=True)
@@ -142,12 +193,25 @@ class Group:
 
     @property
     def success_means(self) -> str:
-        """What success is for this group, as the report says it."""
+        """What success is for this group, as the report says it (its runs' criteria, joined
+        by " or " where they differ: a group of ``--by`` values may pool data sets)."""
         if self.objective:
             return "reached the global minimum"
-        if any(not _none(r.param("target_loss")) for r in self.rows):
-            return "reached target_loss"
-        return "classified every training sample"
+        said = []
+        for row in self.rows:
+            rule = criterion(row)
+            text = (
+                "reached target_loss"
+                if rule == "target_loss"
+                else "classified every training sample"
+                if rule == EVERY_SAMPLE
+                else f"{rule.says()}, as {row.param('dataset')} declares"
+                if isinstance(rule, Success)
+                else "none defined (a regression without target_loss)"
+            )
+            if text not in said:
+                said.append(text)
+        return " or ".join(said)
 
     @property
     def minima_reached(self) -> dict[str, int]:

@@ -283,57 +283,143 @@ def _pct(value: float) -> str:
     return "-" if value is None or math.isnan(value) else f"{100 * value:.0f}"
 
 
+def _cost_of(g: Any) -> str:
+    """The cost a configuration's losses are of: its runs' ``cost``, ``f`` for an objective's,
+    ``mixed`` for a group (``--by``) that pools runs of several costs."""
+    if g.objective:
+        return "f"
+    costs = {r.param("cost") for r in g.rows}
+    return str(costs.pop()) if len(costs) == 1 else "mixed"
+
+
+def _accuracy(g: Any) -> tuple[float, bool] | None:
+    """A configuration's median final accuracy, and whether it is the test samples' (else the
+    training samples': nothing held out); None for runs without one (regression, objectives)."""
+    for final, test in (("test_accuracy", True), ("train_accuracy", False)):
+        spread = g.spread(final)
+        if spread is not None:
+            return spread.median, test
+    return None
+
+
+def _stationary(g: Any) -> bool:
+    """Whether any run of a configuration ended at a stationary point (its critical-point
+    class says ``stationary``, not ``not stationary``)."""
+    return any(not label.endswith("not stationary") for label in g.critical_points)
+
+
+def _numbers(numbers: list[int]) -> str:
+    """``1-3, 5``: configuration numbers as runs of consecutive ones."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][-1] + 1:
+            runs[-1].append(n)
+        else:
+            runs.append([n])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ", ".join(map(str, r)) for r in runs)
+
+
 def print_study(study: Any, console: Console) -> None:
-    """The per-configuration table of a study (:func:`runner.sweep.study`): runs, success with
-    its 95% Wilson interval, final training loss median and IQR; under it, per configuration,
-    how the runs ended, mean and sd, the test loss, epochs to converge, the restarts' own
-    success and the critical-point classes. Fits 80 columns."""
+    """The per-configuration tables of a study (:func:`runner.sweep.study`), one per cost, so
+    that no two losses of different costs stand side by side (objectives' f in a table of its
+    own): runs, success with its 95% Wilson interval, the median accuracy (classification),
+    the final loss median and IQR; a line saying what success is; under them, per
+    configuration, how the runs ended, mean and sd, the test loss, epochs to converge, the
+    restarts' own success and the critical-point classes. Fits 80 columns."""
     groups = study.groups
     if not groups:
         console.print(f"no runs in experiment {escape(study.experiment)} yet")
         return
     by = f" by {', '.join(study.by)}" if study.by else ""
-    table = Table(
-        title=escape(f"{study.experiment}: per configuration{by}"),
-        box=box.SIMPLE_HEAD,
-        padding=(0, 1),
-        pad_edge=False,
-        show_edge=False,
-        collapse_padding=True,
-    )
-    objectives = [g.objective is not None for g in groups]
-    every, some = all(objectives), any(objectives)
-    table.add_column("#", justify="right", no_wrap=True)
-    table.add_column("configuration", overflow="fold")
-    table.add_column("global\nminimum" if every else "solved", justify="right", no_wrap=True)
-    table.add_column("%\n[95% CI]", justify="right", no_wrap=True)
-    loss_header = "f\nmedian" if every else "loss or f\nmedian" if some else "train loss\nmedian"
-    table.add_column(loss_header, justify="right", no_wrap=True)
-    table.add_column("\nIQR", justify="right", no_wrap=True)
+    costs = list(dict.fromkeys(_cost_of(g) for g in groups))
+    ordered = [g for cost in costs for g in groups if _cost_of(g) == cost]
+    number = {id(g): i for i, g in enumerate(ordered, start=1)}
     names = Counter(g.name for g in groups)  # a name two configurations share: with its row
-    for i, g in enumerate(groups, start=1):
-        s, loss = g.success, g.spread("f" if g.objective else "train_loss")
-        table.add_row(
-            str(i),
-            _name_cell(g.name if names[g.name] == 1 else g.label),
-            "-" if s is None else f"{s[0]}/{s[1]}",
-            "-" if s is None else f"{_pct(s[2])} [{_pct(s[3])}-{_pct(s[4])}]",
-            "-" if loss is None else f"{loss.median:.3g}",
-            "-" if loss is None else _span(loss.q1, loss.q3),
+    starred = False
+    for cost in costs:
+        mine = [g for g in ordered if _cost_of(g) == cost]
+        objectives = cost == "f"
+        loss_of = (
+            "f" if objectives else "losses of several costs: not shown" if cost == "mixed"
+            else f"loss: {cost}"
+        )  # fmt: skip
+        table = Table(
+            title=escape(f"{study.experiment}: per configuration{by} ({loss_of})"),
+            box=box.SIMPLE_HEAD,
+            padding=(0, 1),
+            pad_edge=False,
+            show_edge=False,
+            collapse_padding=True,
         )
-    console.print(table)
-    if some and not every:
-        console.print("solved: for an objective's configuration, reached its global minimum")
+        accuracies = {id(g): _accuracy(g) for g in mine}
+        tests = {a[1] for a in accuracies.values() if a is not None}
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("configuration", overflow="fold")
+        table.add_column("global\nminimum" if objectives else "success", justify="right",
+                         no_wrap=True)  # fmt: skip
+        table.add_column("%\n[95% CI]", justify="right", no_wrap=True)
+        if tests:
+            header = {frozenset({True}): "test", frozenset({False}): "train"}.get(
+                frozenset(tests), ""
+            )
+            table.add_column(f"{header}\nacc.", justify="right", no_wrap=True)
+        if cost != "mixed":
+            header = "f" if objectives else "loss"
+            table.add_column(f"{header}\nmedian", justify="right", no_wrap=True)
+            table.add_column("\nIQR", justify="right", no_wrap=True)
+        for g in mine:
+            s = g.success
+            cells = [
+                str(number[id(g)]),
+                _name_cell(g.name if names[g.name] == 1 else g.label),
+                "-" if s is None else f"{s[0]}/{s[1]}",
+                "-" if s is None else f"{_pct(s[2])} [{_pct(s[3])}-{_pct(s[4])}]",
+            ]
+            if tests:
+                acc = accuracies[id(g)]
+                star = "*" if acc is not None and not acc[1] and len(tests) > 1 else ""
+                starred = starred or bool(star)
+                cells.append("-" if acc is None else f"{acc[0]:.3f}{star}")
+            if cost != "mixed":
+                loss = g.spread("f" if objectives else "train_loss")
+                cells.append("-" if loss is None else f"{loss.median:.3g}")
+                cells.append("-" if loss is None else _span(loss.q1, loss.q3))
+            table.add_row(*cells)
+        if cost != costs[0]:
+            console.print()
+        console.print(table)
+    meanings: dict[str, list[int]] = {}
+    for g in ordered:
+        if not g.objective:
+            meanings.setdefault(g.success_means, []).append(number[id(g)])
+    if meanings:
+        said = [m if len(meanings) == 1 else f"{m} ({_numbers(n)})" for m, n in meanings.items()]
+        held = any("test accuracy" in m for m in meanings) and any(
+            a is not None and not a[1] for a in map(_accuracy, ordered)
+        )
+        console.print(
+            "success: " + "; ".join(said)
+            + (" (where nothing is held out, the training accuracy)" if held else ""),
+            highlight=False,
+        )  # fmt: skip
+    if starred:
+        console.print("acc.: of the test samples; *: of the training samples (none held out)")
+    groups = ordered
+    tested = [g for g in groups if g.critical_points and not g.objective]
+    # end points where the gradient has not vanished are no critical points: where no run of
+    # the study ended at one, one line says so instead of a class per configuration
+    none_stationary = bool(tested) and not any(map(_stationary, tested))
     console.print()
     for i, g in enumerate(groups, start=1):
         if g.objective:
             _print_objective_notes(i, g, console)
             continue
         parts = [_how_ended(g)]
-        loss = g.spread("train_loss")
+        one_cost = _cost_of(g) != "mixed"  # a pooled loss of several costs means nothing
+        loss = g.spread("train_loss") if one_cost else None
         if loss is not None:
             parts.append(f"train loss mean {loss.mean:.3g} ± {loss.sd:.2g}")
-        test = g.spread("test_loss")
+        test = g.spread("test_loss") if one_cost else None
         if test is not None:
             parts.append(
                 f"test loss median {test.median:.3g} (IQR {_span(test.q1, test.q3)}), "
@@ -344,7 +430,9 @@ def print_study(study: Any, console: Console) -> None:
             parts.append(f"converged in {epochs.median:.0f} epochs (median of {epochs.n})")
         if g.members is not None:
             parts.append(_restarts_alone(g.members))
-        if g.critical_points:
+        if g.critical_points and not _stationary(g) and not none_stationary:
+            parts.append(f"critical points: none of {sum(g.critical_points.values())} stationary")
+        elif g.critical_points and not none_stationary:
             unsolved = g.critical_unsolved
             parts.append(
                 "critical points: "
@@ -364,7 +452,13 @@ def print_study(study: Any, console: Console) -> None:
         console.print(
             f"{i}. {escape(g.label)}: " + escape("; ".join(parts)), soft_wrap=False, highlight=False
         )
-    if some:
+    if none_stationary:
+        console.print(
+            "critical points: no run ended at a stationary point (its gradient had not "
+            "vanished), so the test cannot tell a minimum from a saddle here",
+            highlight=False,
+        )
+    if "f" in costs:
         from runner.engine.descent import REACH
 
         console.print(

@@ -43,7 +43,9 @@ def register_initializers(register: Any) -> None:
 
 @hookspec
 def register_datasets(register: Any) -> None:
-    """Register data sets: ``register(MyData())``, a :class:`runner.DatasetSource`."""
+    """Register data sets: ``register(MyData())``, a :class:`runner.DatasetSource` (its
+    optional ``success(**params)`` says what counts as a run's success on it: a
+    :class:`runner.Success`, such as a test accuracy to reach)."""
 
 
 @hookspec

@@ -22,6 +22,8 @@ and targets. Imports :mod:`runner.plugin.params` only.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -301,8 +303,55 @@ class Dataset:
         return int(self.X.shape[1])
 
 
+@dataclass(frozen=True)
+class Success:
+    """What counts as a run's success on a data set: its final ``metric`` at least ``at_least``.
+
+    ``metric`` is ``test_accuracy`` (the held-out samples'; a run that holds none out is judged
+    by its training accuracy instead) or ``train_accuracy``; ``at_least`` lies in [0, 1].
+    :meth:`parse` reads the text a table cell gives (``test_accuracy>=0.95``), :meth:`text`
+    writes it back and :meth:`says` in words (``test accuracy >= 0.95``).
+    """
+
+    metric: str
+    at_least: float
+
+    METRICS: ClassVar[tuple[str, ...]] = ("test_accuracy", "train_accuracy")
+    ACCEPTED: ClassVar[str] = (
+        "test_accuracy>=X or train_accuracy>=X with X in [0, 1] (e.g. test_accuracy>=0.95)"
+    )
+
+    def __post_init__(self) -> None:
+        if self.metric not in self.METRICS or not 0.0 <= self.at_least <= 1.0:
+            raise ValueError(f"success must be {self.ACCEPTED}, got {self.text()!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> Success:
+        """The criterion a cell writes (``test_accuracy>=0.95``); ValueError naming what is
+        accepted otherwise."""
+        metric, sep, number = str(text).partition(">=")
+        try:
+            return cls(metric.strip(), float(number)) if sep else cls("", math.nan)
+        except ValueError:
+            raise ValueError(f"success must be {cls.ACCEPTED}, got {text!r}") from None
+
+    def text(self) -> str:
+        return f"{self.metric}>={self.at_least:g}"
+
+    def says(self) -> str:
+        return f"{self.metric.replace('_', ' ')} >= {self.at_least:g}"
+
+    def met(self, finals: Mapping[str, float]) -> bool | None:
+        """Whether a run's final metrics meet it (None when the run has no accuracy)."""
+        value = finals.get(self.metric)
+        if value is None and self.metric == "test_accuracy":
+            value = finals.get("train_accuracy")  # nothing held out: the training samples
+        return None if value is None else bool(value >= self.at_least)
+
+
 class DatasetSource(Plugin):
-    """A named data set: :meth:`load` returns a :class:`Dataset`.
+    """A named data set: :meth:`load` returns a :class:`Dataset`; :meth:`success` says what
+    counts as a run's success on it.
 
     ``rng`` is seeded from the run's ``data_seed``; generated data sets draw their noise from it,
     fixed ones ignore it.
@@ -312,6 +361,14 @@ class DatasetSource(Plugin):
 
     def load(self, rng: np.random.Generator, **params: Any) -> Dataset:
         raise NotImplementedError
+
+    def success(self, **params: Any) -> Success | None:
+        """What counts as a run's success on these data, for the study's success rates: a
+        :class:`Success` (``Success("test_accuracy", 0.95)``), or None, the default: for
+        classification every training sample classified right (XOR's sense of "solved"),
+        for regression no success unless the row sets ``target_loss``. A row's
+        ``target_loss`` overrides it."""
+        return None
 
 
 @dataclass(frozen=True)

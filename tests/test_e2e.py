@@ -231,7 +231,9 @@ def test_a_store_locked_by_another_writer_delays_the_sweep_but_never_fails_it(
 
 @pytest.fixture
 def small_disk(tmp_path: Path):
-    """A 2 MB tmpfs mounted for the test (root only); ``remount(size)`` gives it room."""
+    """A 2 MB tmpfs mounted for the test (root only): ``fill()`` leaves it 300 KB (room for a
+    few runs, whatever the size of a run's history, and not for a whole store), ``free()``
+    gives it room again."""
     folder = tmp_path / "disk"
     folder.mkdir()
     mounted = subprocess.run(
@@ -240,11 +242,17 @@ def small_disk(tmp_path: Path):
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
 
-    def remount(size: str) -> None:
-        subprocess.run(["mount", "-o", f"remount,size={size}", str(folder)], check=True)
+    filler = folder / "filler"
+
+    def fill() -> None:
+        filler.write_bytes(b"\0" * max(0, shutil.disk_usage(folder).free - 300_000))
+
+    def free() -> None:
+        filler.unlink()
+        subprocess.run(["mount", "-o", "remount,size=64m", str(folder)], check=True)
 
     try:
-        yield folder, remount
+        yield folder, fill, free
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)
 
@@ -253,12 +261,10 @@ def small_disk(tmp_path: Path):
 def test_a_full_disk_is_one_line_and_the_rerun_completes_the_set(
     small_disk, tracking_template_db: Path, tmp_path: Path
 ):
-    disk, remount = small_disk
+    disk, fill, free = small_disk
     db = disk / "mlflow.db"
     db.write_bytes(tracking_template_db.read_bytes())
-    # room for a few runs only, whatever the size of a run's history: the rest is filled
-    filler = disk / "filler"
-    filler.write_bytes(b"\0" * max(0, shutil.disk_usage(disk).free - 300_000))
+    fill()
     table = tmp_path / "many.csv"
     table.write_text("dataset,hidden,learning_rate,epochs,seed\nxor,2|3,1.0,1000,0..9\n")
     args = runner_cmd("sweep", str(table), "--jobs", "2", "--tracking-uri", f"sqlite:///{db}")
@@ -267,14 +273,39 @@ def test_a_full_disk_is_one_line_and_the_rerun_completes_the_set(
     errors = [line for line in full.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "Traceback" not in full.stderr, full.stderr
     assert "database or disk is full" in errors[0] and "free space" in errors[0]
-    filler.unlink()
-    remount("64m")
+    free()
     done = subprocess.run(args, cwd=disk, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     hashes = finished_hashes(db)
     assert len(hashes) == 20 and len(set(hashes)) == 20
     assert run_counts(db).get("RUNNING", 0) == 0
     assert not list((disk / ".runner-spool").rglob("run-*"))  # the spool was replayed, emptied
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_while_the_store_is_created_leaves_no_half_made_store(
+    small_disk, tmp_path: Path
+):
+    """MLflow's migrations cut short by a full disk used to leave a half-made store that failed
+    every later sweep ("table ... already exists"): runner's creation leaves none, and remakes a
+    half-made one (migrations begun, no experiment, no run) that plain MLflow left."""
+    disk, fill, free = small_disk
+    db = disk / "mlflow.db"
+    fill()
+    table = tmp_path / "t.csv"
+    table.write_text("dataset,hidden,epochs,seed\nxor,2,10,0..1\n")
+    args = runner_cmd("sweep", str(table), "--jobs", "1", "--tracking-uri", f"sqlite:///{db}")
+    full = subprocess.run(args, cwd=disk, capture_output=True, text=True, timeout=300)
+    assert full.returncode != 0 and "Traceback" not in full.stderr, full.stderr
+    assert len([line for line in full.stderr.splitlines() if line.startswith("Error:")]) == 1
+    assert not db.exists() and not list(disk.glob(".mlflow.db.creating-*"))
+    create = f"import mlflow; mlflow.MlflowClient('sqlite:///{db}').search_experiments()"
+    plain = subprocess.run([sys.executable, "-c", create], capture_output=True)
+    assert plain.returncode != 0 and db.stat().st_size > 0  # MLflow's own half-made store
+    free()
+    done = subprocess.run(args, cwd=disk, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(set(finished_hashes(db))) == 2 and run_counts(db) == {"FINISHED": 3}
 
 
 def test_bad_table_exits_2_without_traceback_or_store(tmp_path: Path):

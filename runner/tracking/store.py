@@ -7,7 +7,8 @@ cannot move the store. A failed call is transient (the server is away, the datab
 MLflow says so with one of :data:`TRANSIENT_CODES`, or when the failure comes from the network or
 database layer underneath; anything else is a real error. A SQLite store is checked with SQLite's
 quick check before it is used, and its first use (which creates and migrates its tables) happens
-under a lock file beside it. Before MLflow opens a store, :func:`store_problem` says in one line
+under a lock file beside it, on a scratch file renamed into place when complete
+(:func:`create_whole`). Before MLflow opens a store, :func:`store_problem` says in one line
 what is wrong with the URI itself (a store that would not outlive the sweep, a folder given as the
 database, a server that does not answer), bounded in time, so that no sweep waits on MLflow's own
 retries; :func:`experiment_problem` says what is wrong with an experiment's name before any
@@ -24,7 +25,7 @@ import socket
 import sqlite3
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 try:
@@ -147,6 +148,48 @@ def sqlite_damage(path: Path) -> str:
         return " ".join(str(exc).split())
     found = [str(row[0]) for row in rows if row and row[0] != "ok"]
     return " ".join(" ".join(found).split())[:300]  # one line, whatever SQLite printed
+
+
+def unfinished_store(path: Path) -> bool:
+    """Whether the SQLite store at ``path`` is still to be made: no file, an empty one, or one
+    whose creation never finished (a full disk, a kill), MLflow's migrations begun but neither
+    an experiment nor a run in it (the last step of MLflow's creation adds the Default
+    experiment, whose row a deletion keeps). Opened read-only: nothing is written."""
+    try:
+        if path.stat().st_size == 0:
+            return True
+    except FileNotFoundError:
+        return True
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as con:
+            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
+            if not tables:
+                return True
+            if "alembic_version" not in tables:
+                return False  # not MLflow's, or MLflow's before migrations: not ours to remake
+            return not any(
+                con.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone()  # noqa: S608
+                for table in ("experiments", "runs")
+                if table in tables
+            )
+    except sqlite3.DatabaseError:
+        return False  # damaged: sqlite_damage says how
+
+
+def create_whole(path: Path, migrate: Callable[[str], None]) -> None:
+    """Make the SQLite store at ``path`` by ``migrate(uri)`` (MLflow's migrations) on a scratch
+    file beside it, renamed into place when complete: a creation cut short leaves no half-made
+    store that would fail every later sweep ("table ... already exists"), only a scratch file,
+    removed here. Call it under :func:`store_lock`."""
+    scratch = path.with_name(f".{path.name}.creating-{os.getpid()}")
+    scratch.unlink(missing_ok=True)
+    try:
+        migrate(f"sqlite:///{scratch.resolve()}")
+        os.replace(scratch, path)
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

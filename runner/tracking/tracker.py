@@ -85,6 +85,7 @@ from runner.tracking.spool import (
 from runner.tracking.store import (
     SCHEMES,
     cause_of,
+    create_whole,
     is_disk_full,
     is_transient,
     local_folder,
@@ -93,6 +94,7 @@ from runner.tracking.store import (
     sqlite_path,
     store_lock,
     store_problem,
+    unfinished_store,
 )
 from runner.tracking.writers import DEFAULT_WRITERS, WriterPool
 from runner.version import __version__
@@ -187,11 +189,7 @@ class Tracker:
         if self._client is None:
             from mlflow import MlflowClient
 
-            for name in ("mlflow.store.db.utils", "alembic"):  # schema set-up chatter
-                logging.getLogger(name).setLevel(logging.WARNING)
-            # a failed database call is logged there with its traceback before it is raised:
-            # the tracker handles every failure itself and says so in one line
-            logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+            _quiet_mlflow()
             self._client = MlflowClient(tracking_uri=self.uri)
         return self._client
 
@@ -270,6 +268,8 @@ class Tracker:
             # the first use of a fresh SQLite store creates and migrates its tables: one
             # process at a time, so that two first sweeps never race on the migration
             with environ(quick), store_lock(path):
+                if path is not None and unfinished_store(path):
+                    create_whole(path, _migrate)
                 self.client.search_experiments(max_results=1)
         except Exception as exc:
             if scheme.startswith("http"):
@@ -1398,3 +1398,22 @@ def _lost_dataset_race(exc: BaseException) -> bool:
         or "UNIQUE constraint failed: datasets." in text
         or ("Duplicate entry" in text and "datasets" in text)
     )
+
+
+def _migrate(uri: str) -> None:
+    """Create and migrate MLflow's tables in the SQLite store at ``uri``, and let go of it."""
+    from mlflow import MlflowClient
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    _quiet_mlflow()
+    MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    engine = SqlAlchemyStore._engine_map.pop(uri, None)  # the file is renamed: no pooled handle
+    if engine is not None:
+        engine.dispose()
+
+
+def _quiet_mlflow() -> None:
+    """No schema set-up chatter from MLflow, and no traceback of a failed database call, which
+    MLflow logs before raising it: the tracker handles every failure and says so in one line."""
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)

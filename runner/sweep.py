@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import signal
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -720,6 +721,8 @@ def study(
     from runner.tracking import load_network, reading, resolve_uri
 
     check_experiment_name(experiment)
+    if out is not None:
+        check_out_folder(out)
     uri = resolve_uri(tracking_uri)
     found = reading.study_runs(experiment, uri)
     curves: dict[str, tuple[list[int], list[float]]] = {}
@@ -747,10 +750,32 @@ def study(
     groups = analysis.summarize(rows, by)
     result = Study(experiment, uri, groups, by=tuple(by))
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        result.files = figures.draw_all(groups, out, load=lambda rid: load_network(rid, uri))
-        result.files.append(analysis.write_csv(groups, out / "summary.csv"))
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            result.files = figures.draw_all(groups, out, load=lambda rid: load_network(rid, uri))
+            result.files.append(analysis.write_csv(groups, out / "summary.csv"))
+        except OSError as exc:
+            raise RunnerError(f"--out {out}: cannot write there ({_why(exc)})") from None
     return result
+
+
+def _why(exc: OSError) -> str:
+    return f"{exc.strerror}: {exc.filename}" if exc.strerror and exc.filename else str(exc)
+
+
+def check_out_folder(out: Path) -> None:
+    """RunnerError (one line, exit 2) when the folder ``out`` cannot be made or written:
+    a file on its way, or a parent that is not writable. Checked before the store is read;
+    nothing is created."""
+    if out.exists() and not out.is_dir():
+        raise RunnerError(f"--out {out}: it is a file, not a folder")
+    parent = out
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise RunnerError(f"--out {out}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise RunnerError(f"--out {out}: {parent} is not writable")
 
 
 def report_to_parent(summary: SweepSummary) -> Study | None:

@@ -410,3 +410,60 @@ def test_end_points_none_stationary_are_one_plain_line():
     rows[0].critical_point = "minimum stationary"
     words = " ".join(_printed_study(rows).split())
     assert "critical points: saddle not stationary 2, minimum stationary 1" in words
+
+
+def test_report_on_an_odd_store_is_one_line_and_leaves_the_store_as_it_was(study_store, tmp_path):
+    """A text file, a truncated store, an empty file, a database without MLflow's tables and a
+    store another program holds locked: one line, exit 2, not a byte of the file changed
+    (issue 25.8)."""
+    import hashlib
+    import sqlite3
+
+    uri, table, _ = study_store
+    whole = Path(uri.removeprefix("sqlite:///")).read_bytes()
+    stores = {
+        "text": (b"not a database\n", "is damaged (SQLite's quick check: file is not a database)"),
+        "truncated": (whole[:50_000], "is damaged (SQLite's quick check: "),
+        "empty": (b"", "is empty (0 bytes); nothing was recorded there"),
+        "locked": (whole, "is locked by another program (database is locked)"),
+    }
+    for name, (content, _) in stores.items():
+        (tmp_path / f"{name}.db").write_bytes(content)
+    with sqlite3.connect(tmp_path / "other.db") as con:
+        con.execute("create table t (x)")
+    stores["other"] = (b"", "is a SQLite database without MLflow's tables")
+    holder = sqlite3.connect(tmp_path / "locked.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another program writing, a lock held
+    try:
+        for name, (_, says) in stores.items():
+            path = tmp_path / f"{name}.db"
+            before = hashlib.sha256(path.read_bytes()).hexdigest()
+            result = CliRunner().invoke(cli, ["report", str(table), "--tracking-uri",
+                                              f"sqlite:///{path}"])  # fmt: skip
+            assert result.exit_code == 2, (name, result.output)
+            assert "Traceback" not in result.output and "INFO" not in result.output
+            [line] = result.output.splitlines()
+            assert line.startswith(f"Error: tracking store sqlite:///{path}: {path} ")
+            assert says in line, line
+            assert hashlib.sha256(path.read_bytes()).hexdigest() == before, name
+    finally:
+        holder.close()
+    dry = CliRunner().invoke(cli, ["sweep", str(table), "--dry-run", "--tracking-uri",
+                                   f"sqlite:///{tmp_path / 'empty.db'}"])  # fmt: skip
+    assert dry.exit_code == 0, dry.output
+    assert (tmp_path / "empty.db").stat().st_size == 0  # a dry run writes nothing, no schema
+
+
+def test_report_out_where_nothing_can_be_written_is_one_line(study_store, tmp_path):
+    uri, table, _ = study_store
+    (tmp_path / "a-file").write_text("x")
+    for out, says in [
+        (tmp_path / "a-file" / "report", f"{tmp_path / 'a-file'} is a file, not a folder"),
+        (Path("/proc/runner-report"), "cannot write there (No such file or directory"),
+    ]:
+        result = CliRunner().invoke(cli, ["report", str(table), "--tracking-uri", uri,
+                                          "--out", str(out)])  # fmt: skip
+        assert result.exit_code == 2, result.output
+        [line] = result.output.splitlines()
+        assert line.startswith(f"Error: --out {out}: ") and says in line, line
+        assert "Traceback" not in result.output

@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from runner.errors import TrackingError
-from runner.tracking.store import cause_of, normalize_uri, resolve_uri, sqlite_path, store_problem
+from runner.tracking.store import (
+    cause_of,
+    normalize_uri,
+    resolve_uri,
+    sqlite_read_problem,
+    store_problem,
+)
 
 #: the order in which a spec's runs are preferred when it has several: an outcome first
 _PREFERRED = {"finished": 0, "diverged": 0, "failed": 1, "killed": 2, "training": 3}
@@ -38,41 +44,45 @@ def study_runs(
     given), one per spec hash. :class:`TrackingError` (one line) when the experiment does not
     exist or the store cannot be read."""
     uri = resolve_uri(tracking_uri)
-    problem = store_problem(normalize_uri(uri))
+    # a report reads: it creates no store, and writes no schema into an empty file
+    problem = store_problem(normalize_uri(uri)) or sqlite_read_problem(normalize_uri(uri))
     if problem:
         raise TrackingError(problem)
-    path = sqlite_path(normalize_uri(uri))
-    if path is not None and not path.is_file():  # a report reads: it creates no store
-        raise TrackingError(
-            f"tracking store {uri}: no such file {path}; nothing was recorded there"
-        )
-    client = _client(uri)
     try:
+        client = _client(uri)
         found = client.get_experiment_by_name(experiment)
-    except Exception as exc:
+        names = None
+        if found is None or found.lifecycle_stage == "deleted":
+            names = [e.name for e in client.search_experiments()]
+        else:
+            runs = _child_runs(client, found.experiment_id)
+    except Exception as exc:  # anything MLflow or the database under it says, as one line
         raise TrackingError(f"tracking store {uri}: cannot read it ({cause_of(exc)})") from None
-    if found is None or found.lifecycle_stage == "deleted":
-        names = [e.name for e in client.search_experiments()]
+    if names is not None:
         from runner.errors import did_you_mean
 
         raise TrackingError(
             f"tracking store {uri}: no experiment {experiment!r}; "
             f"{did_you_mean(experiment, names)}the store has {', '.join(names) or 'none'}"
         )
+    if table is not None:
+        runs = [r for r in runs if r.data.tags.get("runner.table") == table]
+    return _one_per_spec(runs)
+
+
+def _child_runs(client: Any, experiment_id: str) -> list[Any]:
+    """Every run of the experiment that records one configuration, page by page."""
     query = "tags.`runner.kind` = 'run'"
     runs: list[Any] = []
     token = None
     while True:
         page = client.search_runs(
-            [found.experiment_id], filter_string=query, max_results=5000, page_token=token
+            [experiment_id], filter_string=query, max_results=5000, page_token=token
         )
         runs.extend(page)
         token = page.token
         if not token:
-            break
-    if table is not None:
-        runs = [r for r in runs if r.data.tags.get("runner.table") == table]
-    return _one_per_spec(runs)
+            return runs
 
 
 def _one_per_spec(runs: Iterable[Any]) -> list[Any]:

@@ -192,6 +192,63 @@ def create_whole(path: Path, migrate: Callable[[str], None]) -> None:
         scratch.unlink(missing_ok=True)
 
 
+def sqlite_read_problem(uri: str) -> str:
+    """Why the SQLite store of ``uri`` cannot be read as it is, in one line ("" when it can,
+    and for a store that is no SQLite file): no file, an empty file or a database without
+    MLflow's tables (MLflow would write its schema into either), a database another program
+    holds locked, a file that is no database or is damaged. Opened read-only: nothing is
+    written, and nothing waits more than a few seconds."""
+    path = sqlite_path(uri)
+    if path is None:
+        return ""
+    where = f"tracking store {uri}"
+    if not path.is_file():
+        return f"{where}: no such file {path}; nothing was recorded there"
+    if path.stat().st_size == 0:
+        return f"{where}: {path} is empty (0 bytes); nothing was recorded there"
+    try:
+        tables = _sqlite_tables(path)
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return (
+                f"{where}: {path} is locked by another program ({' '.join(str(exc).split())})"
+                "; try again when it is done"
+            )
+        tables = set()  # the quick check below says what is wrong
+    except sqlite3.DatabaseError:
+        tables = set()
+    damaged = sqlite_damage_problem(uri, path)
+    if damaged:
+        return damaged
+    if "experiments" not in tables:
+        return (
+            f"{where}: {path} is a SQLite database without MLflow's tables; nothing was "
+            "recorded there"
+        )
+    return ""
+
+
+def _sqlite_tables(path: Path) -> set[str]:
+    """The names of the tables of the SQLite database at ``path``, read-only, waiting at most
+    3 s for another program's lock; sqlite3's error when it cannot be read."""
+    with contextlib.closing(
+        sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=3)
+    ) as con:
+        return {row[0] for row in con.execute("select name from sqlite_master where type='table'")}
+
+
+def sqlite_damage_problem(uri: str, path: Path) -> str:
+    """``tracking store URI: PATH is damaged (...)``, one line, when SQLite's quick check finds
+    the database at ``path`` damaged (:func:`sqlite_damage`); "" when it does not."""
+    damage = sqlite_damage(path)
+    if not damage:
+        return ""
+    return (
+        f"tracking store {uri}: {path} is damaged (SQLite's quick check: {damage}); restore it "
+        "from a copy, or give another --tracking-uri"
+    )
+
+
 @contextlib.contextmanager
 def store_lock(path: Path | None) -> Iterator[None]:
     """An exclusive lock on ``<database>.lock`` beside a SQLite store, for the block (nothing

@@ -91,7 +91,9 @@ from runner.tracking.store import (
     local_folder,
     normalize_uri,
     sqlite_damage,
+    sqlite_damage_problem,
     sqlite_path,
+    sqlite_read_problem,
     store_lock,
     store_problem,
     unfinished_store,
@@ -254,12 +256,9 @@ class Tracker:
                 raise TrackingError(f"tracking store {self.uri}: folder {folder} is not writable")
             if path.exists() and not os.access(path, os.R_OK | os.W_OK):
                 raise TrackingError(f"tracking store {self.uri}: {path} is not writable")
-            damage = sqlite_damage(path)
-            if damage:
-                raise TrackingError(
-                    f"tracking store {self.uri}: {path} is damaged (SQLite's quick check: "
-                    f"{damage}); restore it from a copy, or give another --tracking-uri"
-                )
+            damaged = sqlite_damage_problem(self.uri, path)
+            if damaged:
+                raise TrackingError(damaged)
         quick = {
             "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
             "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, round(self.check_timeout))),
@@ -1320,8 +1319,11 @@ def finished_hashes_readonly(uri: str, experiment: str) -> set[str]:
     if problem:
         raise TrackingError(problem)
     path = sqlite_path(normalize_uri(uri))
-    if path is not None and not path.is_file():
-        return set()
+    if path is not None and unfinished_store(path):
+        return set()  # nothing recorded; MLflow would write its schema into it
+    problem = sqlite_read_problem(normalize_uri(uri))
+    if problem:
+        raise TrackingError(problem)
     quick = finished_hashes_at_rest(uri, experiment)
     if quick is not None:
         return quick

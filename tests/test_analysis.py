@@ -12,6 +12,7 @@ import collections
 import csv
 import dataclasses
 import math
+import pathlib
 
 import numpy as np
 import pytest
@@ -552,3 +553,117 @@ def test_a_figure_of_more_than_two_variables_says_which_plane_it_shows(n, said):
 
     rosenbrock = get_registry().get("objective", "rosenbrock")
     assert landscapes._slice_note(rosenbrock, {"n": n}) == said  # through the global minimum
+
+
+# --- the figures, as drawn (each Figure caught as it is saved) -----------------------------------
+
+
+@pytest.fixture
+def drawn(monkeypatch):
+    """The matplotlib figures saved while a test runs, with the path each was saved to."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    saved: dict[str, Figure] = {}
+    save = Figure.savefig
+
+    def keep(fig, path, *args, **kwargs):
+        saved[pathlib.Path(path).name] = fig
+        return save(fig, path, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", keep)
+    return plt, saved
+
+
+def curve_row(seed: int, values: list[float], best_epoch: float | None = None, **fields):
+    finals = {"train_loss": values[-1], "train_accuracy": 1.0}
+    if best_epoch is not None:
+        finals["best_epoch"] = best_epoch
+    curve = (list(range(len(values))), values)
+    return row_of(seed, params={"dataset": "xor"}, finals=finals, curve=curve, **fields)
+
+
+def test_kept_best_validation_weights_are_drawn_apart_not_as_the_curve_s_end(drawn, tmp_path):
+    from runner.analysis import figures
+
+    plt, saved = drawn
+    # trained to epoch 5, the weights of epoch 3 kept: their loss (0.4) is the curve's last point
+    rows = [curve_row(s, [1.0, 0.6, 0.5, 0.45, 0.3, 0.4], best_epoch=3) for s in range(3)]
+    steps, M = figures._curve_matrix(rows)
+    assert list(steps) == [0, 1, 2, 3, 4] and M[:, -1].tolist() == [0.3] * 3  # no jump up
+    figures._learning_curves(plt, summarize(rows), tmp_path)
+    ax = saved["learning_curves.png"].axes[0]
+    (kept,) = ax.collections[1:]  # after the band: the kept weights' markers
+    assert kept.get_offsets().tolist() == [[3.0, 0.4]] * 3
+    assert "kept: best validation epoch" in [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_curves_of_a_sample_of_the_runs_say_so(drawn, tmp_path):
+    from runner.analysis import figures
+
+    plt, saved = drawn
+    rows = [curve_row(s, [1.0, 0.5]) for s in range(2)] + [
+        row_of(s, params={"dataset": "xor"}) for s in range(2, 5)
+    ]
+    figures._learning_curves(plt, summarize(rows), tmp_path)
+    title = saved["learning_curves.png"]._suptitle.get_text()
+    assert title == "learning curves (a sample of 2 of 5 runs)"
+
+
+def group_of(configuration: str, optimizer: str, learning_rate: str, restarts: str, ok: int):
+    params = {"dataset": "xor", "optimizer": optimizer, "learning_rate": learning_rate,
+              "restarts": restarts}  # fmt: skip
+    finals = [{"train_loss": 0.01, "train_accuracy": 1.0 if s < ok else 0.75} for s in range(4)]
+    return [row_of(s, configuration=configuration, params=params, finals=f)
+            for s, f in enumerate(finals)]  # fmt: skip
+
+
+def test_success_is_drawn_against_a_column_along_lines_of_one_optimizer(drawn, tmp_path):
+    from runner.analysis import figures
+
+    plt, saved = drawn
+    rows = group_of("a", "gd", "1.0", "1", 3) + group_of("b", "momentum", "0.5", "1", 3)
+    rows += group_of("c", "gd", "1.0", "5", 4)
+    paths = figures._against_columns(plt, summarize(rows), tmp_path)
+    # the learning rate changes only with the optimizer: no line runs along it
+    assert [p.name for p in paths] == ["success_vs_restarts.png"]
+    ax = saved["success_vs_restarts.png"].axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["optimizer=gd, learning_rate=1.0", "optimizer=momentum, learning_rate=0.5"]
+
+
+def test_decision_boundaries_name_their_axes_and_the_colours(drawn, tmp_path):
+    from runner.analysis import figures
+
+    plt, saved = drawn
+    net = xor_net(0, epochs=300)
+    rows = [row_of(s, params={"dataset": "xor"}, finals={"train_loss": 0.1 * (s + 1)})
+            for s in range(2)]  # fmt: skip
+    figures._decision_boundaries(plt, summarize(rows), tmp_path, lambda run_id: net)
+    fig = saved["decision_boundaries.png"]
+    panels, bar = fig.axes[:2], fig.axes[-1]
+    assert [(a.get_xlabel(), a.get_ylabel()) for a in panels] == [("x1", "x2")] * 2
+    assert bar.get_ylabel() == "output: P(class 1); line at 0.5"
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()  # the figure is closed once saved
+    title = fig._suptitle.get_window_extent(renderer)
+    for panel in panels:  # the figure's title clear of the panels' own
+        assert panel.title.get_window_extent(renderer).y1 <= title.y0
+
+
+def test_critical_points_none_stationary_are_one_line_not_a_class_panel(drawn, tmp_path):
+    from runner.analysis import figures
+
+    plt, saved = drawn
+    finals = {"train_loss": 0.1, "train_accuracy": 1.0, "hessian_max_eigenvalue": 0.5,
+              "hessian_min_eigenvalue": -0.01}  # fmt: skip
+    rows = [row_of(s, params={"dataset": "moons"}, finals=finals,
+                   critical_point="saddle not stationary") for s in range(3)]  # fmt: skip
+    figures._critical_points(plt, summarize(rows), tmp_path)
+    fig = saved["critical_points.png"]
+    assert len(fig.axes) == 2  # the two curvature panels, no panel of hatched classes
+    assert fig._suptitle.get_text().startswith("no run ended at a stationary point")

@@ -1,14 +1,22 @@
 """The figures of a study, as PNG files: where people would rather look than read.
 
 - ``learning_curves.png``: the training loss by epoch per configuration, each run faint, the
-  median and the 10-90% band over the runs (a run that stopped keeps its last value);
+  median and the 10-90% band over the runs (a run that stopped keeps its last value); where
+  early stopping kept the weights of an earlier epoch, the curve ends where training stopped
+  and a marker shows the kept weights' loss at their epoch; the title says when the curves are
+  a sample (the first :data:`MAX_CURVES` seeds of a configuration);
 - ``final_loss.png``: every run's final training loss per configuration on a log scale, solved
   and unsolved runs in two colours, so plateaus stand apart;
 - ``decision_boundaries.png``: for two-dimensional inputs, each configuration's best and worst
-  run (by final training loss) over the plane, with the training points;
+  run (by final training loss) over the plane, with the training points, the data set's
+  feature names on the axes and a colour bar of the network's output;
 - ``success_vs_<column>.png``: the success rate against each swept numeric column, one line per
-  combination of the other swept columns, the 95% Wilson intervals as error bars;
-- ``critical_points.png``: the critical-point classes per configuration;
+  combination of the other swept columns (one per optimizer, ...), the 95% Wilson intervals as
+  error bars; drawn only where some line has two values of the column or more (a column that
+  changes only with the optimizer is no axis to compare along);
+- ``critical_points.png``: the critical-point classes per configuration and every tested run's
+  curvature against its loss; where no run ended at a stationary point, one line says so in
+  place of the classes (all "not stationary", they would say nothing);
 - for the runs of analytic objectives, ``<objective>_contours.png``, ``<objective>_basins.png``
   and ``<objective>_restarts.png`` (:mod:`runner.analysis.landscapes`); the figures above show
   the networks' configurations only.
@@ -30,6 +38,7 @@ import numpy as np
 
 from runner.analysis.runs import RunRow
 from runner.analysis.stats import Group, succeeded
+from runner.engine.settings import PARTS
 
 #: the most configurations one figure shows
 MAX_GROUPS = 12
@@ -97,16 +106,40 @@ def _grid(plt: Any, n: int, size: tuple[float, float] = (3.6, 2.7)) -> tuple[Any
     return fig, flat[:n]
 
 
-def _save(plt: Any, fig: Any, path: Path) -> Path:
-    fig.tight_layout()
+def _save(plt: Any, fig: Any, path: Path, title_inches: float = 0.0) -> Path:
+    """Lay ``fig`` out (leaving ``title_inches`` at the top for its suptitle) and write it."""
+    top = 1.0 - title_inches / fig.get_figheight() if title_inches else 1.0
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, top))
     fig.savefig(path)
     plt.close(fig)
     return path
 
 
+def _trained(row: RunRow) -> tuple[list[int], list[float]] | None:
+    """A run's loss curve as training went: without the last point of a run whose early
+    stopping kept the weights of an earlier epoch (that point is the kept weights' loss, which
+    :func:`_kept` draws apart)."""
+    if not row.curve or not row.curve[0]:
+        return None
+    steps, values = row.curve
+    if _kept(row) is not None and len(steps) > 1:
+        return list(steps[:-1]), list(values[:-1])
+    return list(steps), list(values)
+
+
+def _kept(row: RunRow) -> tuple[float, float] | None:
+    """``(epoch, loss)`` of the weights early stopping kept, where they are an earlier epoch's
+    than the last one trained; None otherwise."""
+    best = row.finals.get("best_epoch")
+    loss = row.finals.get("train_loss")
+    if not best or loss is None or not row.curve or not row.curve[0]:
+        return None
+    return (best, loss) if best < row.curve[0][-1] else None
+
+
 def _curve_matrix(rows: list[RunRow]) -> tuple[np.ndarray, np.ndarray] | None:
     """Steps and a (runs, steps) matrix of losses; a stopped run keeps its last value."""
-    curves = [r.curve for r in rows if r.curve and r.curve[0]]
+    curves = [c for c in map(_trained, rows) if c is not None]
     if not curves:
         return None
     steps = np.unique(np.concatenate([np.asarray(s) for s, _ in curves]))
@@ -132,13 +165,21 @@ def _learning_curves(plt: Any, groups: list[Group], out: Path) -> Path | None:
             lo, med, hi = np.nanpercentile(positive, [10, 50, 90], axis=0)
         ax.fill_between(steps, lo, hi, color="#4393c3", alpha=0.3, lw=0, label="10-90%")
         ax.plot(steps, med, color="#053061", lw=1.8, label="median")
+        kept = np.array([k for k in map(_kept, group.rows) if k is not None]).reshape(-1, 2)
+        if len(kept):
+            ax.scatter(kept[:, 0], kept[:, 1], marker="D", s=22, facecolors="none",
+                       edgecolors="#b2182b", lw=1.1, zorder=3,
+                       label="kept: best validation epoch")  # fmt: skip
         ax.set_yscale("log")
         ax.set_title(_short(group.label), loc="left")
         ax.set_xlabel("epoch")
         ax.grid(True, which="major", alpha=0.3)
     axes[0].set_ylabel("training loss")
     axes[0].legend(loc="lower left", frameon=False)
-    fig.suptitle(f"learning curves ({sum(len(m[1]) for _, m in mats)} runs)", x=0.01, ha="left")
+    drawn = sum(len(m[1]) for _, m in mats)
+    runs = sum(g.runs for g, _ in mats)
+    said = f"{drawn} runs" if drawn == runs else f"a sample of {drawn} of {runs} runs"
+    fig.suptitle(f"learning curves ({said})", x=0.01, ha="left")
     return _save(plt, fig, out / "learning_curves.png")
 
 
@@ -187,11 +228,18 @@ def _critical_points(plt: Any, groups: list[Group], out: Path) -> Path | None:
     """Left: each configuration's classes as shares of its tested runs (hatched: not
     stationary). Then every tested run's final loss against its largest and its smallest
     Hessian eigenvalue, coloured by class, solved runs as dots and unsolved ones as crosses:
-    the curvature that tells stuck runs apart."""
+    the curvature that tells stuck runs apart. Where no tested run ended at a stationary point,
+    the class panel (all hatched) says nothing: one line above the curvature says so instead."""
     counted = [(g, g.critical_points) for g in groups if g.critical_points]
     if not counted:
         return None
     labels = sorted({k for _, c in counted for k in c}, key=_class_order)
+    if not any(not label.endswith("not stationary") for label in labels):
+        fig, (scatter, smallest) = plt.subplots(1, 2, figsize=(10.0, 4.2))
+        fig.suptitle("no run ended at a stationary point (its gradient had not vanished): none "
+                     "is a minimum, saddle or maximum of the cost", x=0.01, ha="left")  # fmt: skip
+        _curvature_panels(scatter, smallest, counted)
+        return _save(plt, fig, out / "critical_points.png", title_inches=0.35)
     fig, (ax, scatter, smallest) = plt.subplots(1, 3, figsize=(14.0, 3.0 + 0.5 * len(counted)))
     y = np.arange(len(counted))[::-1]
     left = np.zeros(len(counted))
@@ -214,6 +262,14 @@ def _critical_points(plt: Any, groups: list[Group], out: Path) -> Path | None:
     ax.set_xlabel("share of the tested runs (hatched: not stationary)")
     ax.set_title("critical-point class at the final weights", loc="left")
     ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2, fontsize=8)
+    _curvature_panels(scatter, smallest, counted)
+    return _save(plt, fig, out / "critical_points.png")
+
+
+def _curvature_panels(scatter: Any, smallest: Any, counted: list[tuple[Group, Any]]) -> None:
+    """Every tested run's final loss against its largest (``scatter``) and its smallest
+    (``smallest``) Hessian eigenvalue, coloured by class, solved runs as dots, unsolved ones as
+    crosses."""
     for panel, key, what in (
         (scatter, "hessian_max_eigenvalue", "largest"),
         (smallest, "hessian_min_eigenvalue", "smallest"),
@@ -243,7 +299,6 @@ def _critical_points(plt: Any, groups: list[Group], out: Path) -> Path | None:
     scatter.set_ylabel("final training loss")
     scatter.set_title("curvature against loss, every tested run", loc="left")
     smallest.legend(frameon=False, fontsize=7, loc="best")
-    return _save(plt, fig, out / "critical_points.png")
 
 
 def _swept_numeric(groups: list[Group]) -> dict[str, list[str]]:
@@ -268,7 +323,10 @@ def _swept_numeric(groups: list[Group]) -> dict[str, list[str]]:
 def _against_columns(plt: Any, groups: list[Group], out: Path) -> list[Path]:
     swept = _swept_numeric(groups)
     paths = []
-    others_of = {key: [k for k in _all_swept(groups) if k != key and k != "seed"] for key in swept}
+    # the lines: one per combination of the other swept columns, the plugins' names first
+    # ("optimizer=momentum, ..."), so that no line mixes step rules
+    swept_all = sorted(_all_swept(groups), key=lambda k: (k not in PARTS, k))
+    others_of = {key: [k for k in swept_all if k != key and k != "seed"] for key in swept}
     for key in swept:
         lines: dict[tuple[str, ...], list[tuple[float, Any]]] = {}
         for g in groups:
@@ -278,8 +336,8 @@ def _against_columns(plt: Any, groups: list[Group], out: Path) -> list[Path]:
             first = g.rows[0]
             other = tuple(f"{k}={first.params.get(k)}" for k in others_of[key])
             lines.setdefault(other, []).append((float(first.params[key]), s))
-        if not lines:
-            continue
+        if not any(len({x for x, _ in pts}) > 1 for pts in lines.values()):
+            continue  # no line runs along the column: it changes only with another one
         fig, ax = plt.subplots(figsize=(6.0, 4.0))
         values = [float(v) for v in swept[key]]
         log = min(values) > 0 and max(values) / min(values) >= 10
@@ -315,8 +373,9 @@ def _all_swept(groups: list[Group]) -> list[str]:
     return sorted(k for k, v in values.items() if len(v) > 1)
 
 
-def _points(row: RunRow) -> tuple[np.ndarray, np.ndarray] | None:
-    """The training data set's raw points and labels, rebuilt from the run's parameters."""
+def _points(row: RunRow) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]] | None:
+    """The training data set's raw points, labels and feature names, rebuilt from the run's
+    parameters."""
     try:
         from runner.plugin.registry import get_registry
 
@@ -331,7 +390,8 @@ def _points(row: RunRow) -> tuple[np.ndarray, np.ndarray] | None:
         rng = np.random.default_rng(int(row.params.get("data_seed", 0)))
         data = source.load(rng, **source.resolve(typed))
         X, y = np.asarray(data.X, dtype=float), np.asarray(data.y)
-        return (X, y) if X.ndim == 2 and X.shape[1] == 2 else None
+        names = tuple(data.feature_names) if len(data.feature_names) == 2 else ("x1", "x2")
+        return (X, y, names) if X.ndim == 2 and X.shape[1] == 2 else None
     except Exception:  # a data set that cannot be rebuilt here: the boundary alone
         return None
 
@@ -364,9 +424,11 @@ def _decision_boundaries(
     flat = list(axes.ravel())
     for ax in flat[len(panels) :]:
         ax.set_visible(False)
+    shading = None
     for ax, (title, _row, net, pts) in zip(flat, panels, strict=False):
+        names = pts[2] if pts is not None else ("x1", "x2")
         if pts is not None:
-            X, y = pts
+            X, y, _ = pts
             lo, hi = X.min(axis=0), X.max(axis=0)
         else:
             lo, hi = np.array([-1.0, -1.0]), np.array([2.0, 2.0])
@@ -380,14 +442,30 @@ def _decision_boundaries(
         field = outputs[:, 0] if outputs.shape[1] == 1 else outputs.argmax(axis=1)
         levels = (np.linspace(0, 1, 11) if outputs.shape[1] == 1
                   else np.arange(outputs.shape[1] + 1) - 0.5)  # fmt: skip
-        ax.contourf(gx, gy, field.reshape(gx.shape), levels=levels, cmap="RdBu_r", alpha=0.6)
+        shading = ax.contourf(gx, gy, field.reshape(gx.shape), levels=levels, cmap="RdBu_r",
+                              alpha=0.6)  # fmt: skip
         if outputs.shape[1] == 1:
             ax.contour(gx, gy, field.reshape(gx.shape), levels=[0.5], colors="black", linewidths=1)
         if pts is not None:
-            X, y = pts
-            ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", edgecolors="black", s=28, lw=0.7)
+            X, y, _ = pts
+            n_classes = max(int(y.max()) + 1, outputs.shape[1], 2)
+            ax.scatter(X[:, 0], X[:, 1], c=y, cmap="RdBu_r", vmin=0, vmax=n_classes - 1,
+                       edgecolors="black", s=28, lw=0.7)  # fmt: skip
         ax.set_title(title, loc="left", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle("decision boundaries: best and worst run", x=0.01, ha="left")
-    return _save(plt, fig, out / "decision_boundaries.png")
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1])
+        ax.tick_params(labelsize=7)
+    fig.suptitle("decision boundaries, best and worst run (dots: training samples by class)",
+                 x=0.01, ha="left")  # fmt: skip
+    top = 1.0 - 0.45 / fig.get_figheight()
+    fig.tight_layout(rect=(0.0, 0.0, 0.86, top))
+    if shading is not None:  # one colour bar for every panel: what the shading means
+        bar = fig.colorbar(shading, cax=fig.add_axes((0.89, 0.12, 0.025, top - 0.2)))
+        if net.n_out == 1:
+            bar.set_label("output: P(class 1); line at 0.5", fontsize=8)
+        else:
+            bar.set_label("the class predicted", fontsize=8)
+            bar.set_ticks(range(net.n_out))
+    fig.savefig(out / "decision_boundaries.png")
+    plt.close(fig)
+    return out / "decision_boundaries.png"

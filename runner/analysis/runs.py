@@ -43,6 +43,7 @@ POINT = re.compile(r"^x[1-9][0-9]*$")
 COUNTS = {
     "hessian_negative": "runner.hessian_negative",
     "restarts_succeeded": "runner.restarts_succeeded",
+    "best_epoch": "runner.best_epoch",  # early stopping: the epoch whose weights were kept
 }
 
 #: the metric history that is the loss curve (training loss by epoch, from epoch 0)

@@ -430,17 +430,20 @@ def print_study(study: Any, console: Console) -> None:
             parts.append(f"converged in {epochs.median:.0f} epochs (median of {epochs.n})")
         if g.members is not None:
             parts.append(_restarts_alone(g.members))
-        if g.critical_points and not _stationary(g) and not none_stationary:
-            parts.append(f"critical points: none of {sum(g.critical_points.values())} stationary")
-        elif g.critical_points and not none_stationary:
-            unsolved = g.critical_unsolved
-            parts.append(
-                "critical points: "
-                + ", ".join(
-                    f"{k} {n}" + (f" ({unsolved[k]} unsolved)" if unsolved.get(k) else "")
-                    for k, n in g.critical_points.items()
+        if g.critical_points and not none_stationary:
+            if _stationary(g):
+                unsolved = g.critical_unsolved
+                parts.append(
+                    "critical points: "
+                    + ", ".join(
+                        f"{k} {n}" + (f" ({unsolved[k]} unsolved)" if unsolved.get(k) else "")
+                        for k, n in g.critical_points.items()
+                    )
                 )
-            )
+            else:
+                tested = sum(g.critical_points.values())
+                parts.append(f"critical points: none of {tested} stationary")
+        if g.critical_points:  # the curvature at the end points, stationary or not
             curvature = g.curvature()
             said = [
                 f"{name} {c.median:.2g} ({_span(c.q1, c.q3)})"
@@ -455,7 +458,8 @@ def print_study(study: Any, console: Console) -> None:
     if none_stationary:
         console.print(
             "critical points: no run ended at a stationary point (its gradient had not "
-            "vanished), so the test cannot tell a minimum from a saddle here",
+            "vanished), so none is a minimum, saddle or maximum of the cost; train longer or "
+            "set gradient_tolerance to reach one",
             highlight=False,
         )
     if "f" in costs:

@@ -347,6 +347,21 @@ def tracking_spec(**fields: object) -> object:
     return spec_of(source="experiments/xor.csv", **cells)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def runner_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """runner's cache (the template store new SQLite stores are copied from) in this test
+    run's temporary folder, shared by its workers and subprocesses, never the user's."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "runner-cache"
+    saved = os.environ.get("RUNNER_CACHE_DIR")
+    os.environ["RUNNER_CACHE_DIR"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("RUNNER_CACHE_DIR", None)
+    else:
+        os.environ["RUNNER_CACHE_DIR"] = saved
+
+
 @pytest.fixture(scope="session")
 def tracking_template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty, fully migrated MLflow SQLite database to copy."""

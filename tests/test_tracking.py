@@ -97,6 +97,42 @@ def test_check_reports_unusable_stores_in_one_line(tmp_path: Path) -> None:
     assert not (tmp_path / "missing").exists()  # a mistyped folder is not created
 
 
+def test_a_new_store_is_the_migrated_template_s_copy_as_mlflow_would_make_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first new store is migrated by MLflow and kept as this MLflow version's template;
+    later ones are copies of it (seconds of migrations saved), with the same schema and
+    revision and a Default experiment as MLflow's creation makes it; a template MLflow refuses
+    is dropped and the store migrated."""
+    import sqlite3
+
+    def read(db: Path, query: str) -> list:
+        with sqlite3.connect(db) as con:
+            return con.execute(query).fetchall()
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("RUNNER_CACHE_DIR", str(cache))
+    monkeypatch.chdir(tmp_path)
+    stores = [tmp_path / name / "mlflow.db" for name in ("migrated", "copied", "refused")]
+    for db in stores:
+        db.parent.mkdir()
+    tracking.Tracker(f"sqlite:///{stores[0]}").check()
+    (template,) = cache.glob("mlflow-*.db")
+    read(template, "INSERT INTO experiment_tags VALUES ('from', 'template', '0')")
+    tracking.Tracker(f"sqlite:///{stores[1]}").check()
+    assert read(stores[1], "SELECT value FROM experiment_tags") == [("template",)]
+    schema = "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+    revision = "SELECT version_num FROM alembic_version"
+    default = "SELECT name, artifact_location FROM experiments"
+    for query in (schema, revision, default):
+        assert read(stores[1], query) == read(stores[0], query)
+    assert read(stores[1], default) == [("Default", str(tmp_path / "mlruns" / "0"))]
+    read(template, "UPDATE alembic_version SET version_num = 'not-a-revision'")
+    tracking.Tracker(f"sqlite:///{stores[2]}").check()
+    assert read(stores[2], revision) == read(stores[0], revision) == read(template, revision)
+    assert not list(tmp_path.rglob(".mlflow.db.creating-*"))
+
+
 def test_check_accepts_a_working_store(sqlite_uri: str) -> None:
     tracking.Tracker(sqlite_uri).check()
 

@@ -21,6 +21,7 @@ import contextlib
 import errno
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import urllib.parse
@@ -178,15 +179,15 @@ def unfinished_store(path: Path) -> bool:
         return False  # damaged: sqlite_damage says how
 
 
-def create_whole(path: Path, migrate: Callable[[str], None]) -> None:
-    """Make the SQLite store at ``path`` by ``migrate(uri)`` (MLflow's migrations) on a scratch
-    file beside it, renamed into place when complete: a creation cut short leaves no half-made
-    store that would fail every later sweep ("table ... already exists"), only a scratch file,
-    removed here. Call it under :func:`store_lock`."""
+def create_whole(path: Path, make: Callable[[Path], None]) -> None:
+    """Make the SQLite store at ``path`` by ``make(scratch)`` on a scratch file beside it,
+    renamed into place when complete: a creation cut short (a full disk, a kill) leaves no
+    half-made store that would fail every later sweep ("table ... already exists"), only a
+    scratch file, removed here. Call it under :func:`store_lock`."""
     scratch = path.with_name(f".{path.name}.creating-{os.getpid()}")
     scratch.unlink(missing_ok=True)
     try:
-        migrate(f"sqlite:///{scratch.resolve()}")
+        make(scratch)
         os.replace(scratch, path)
     finally:
         scratch.unlink(missing_ok=True)
@@ -247,6 +248,34 @@ def sqlite_damage_problem(uri: str, path: Path) -> str:
         f"tracking store {uri}: {path} is damaged (SQLite's quick check: {damage}); restore it "
         "from a copy, or give another --tracking-uri"
     )
+
+
+def template_path(version: str) -> Path | None:
+    """Where this machine keeps an empty store migrated by MLflow ``version``, copied for every
+    new SQLite store instead of running MLflow's migrations again (seconds each): in
+    ``RUNNER_CACHE_DIR``, else ``$XDG_CACHE_HOME/runner``, else ``~/.cache/runner``; None when
+    no such folder can be made."""
+    base = os.environ.get("RUNNER_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "runner"
+    )
+    folder = Path(base)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    safe = re.sub(r"[^A-Za-z0-9.+-]", "_", version)
+    return folder / f"mlflow-{safe}.db" if os.access(folder, os.W_OK) else None
+
+
+def keep_template(made: Path, template: Path) -> None:
+    """Keep a copy of the freshly migrated store ``made`` as ``template``, whole or not at all
+    (best effort: a cache that cannot be written is only slower)."""
+    scratch = template.with_name(f".{template.name}.{os.getpid()}")
+    try:
+        shutil.copyfile(made, scratch)
+        os.replace(scratch, template)
+    except OSError:
+        scratch.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

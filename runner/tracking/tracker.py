@@ -36,6 +36,7 @@ import logging
 import os
 import re
 import shlex
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -88,6 +89,7 @@ from runner.tracking.store import (
     create_whole,
     is_disk_full,
     is_transient,
+    keep_template,
     local_folder,
     normalize_uri,
     sqlite_damage,
@@ -96,6 +98,7 @@ from runner.tracking.store import (
     sqlite_read_problem,
     store_lock,
     store_problem,
+    template_path,
     unfinished_store,
 )
 from runner.tracking.writers import DEFAULT_WRITERS, WriterPool
@@ -268,7 +271,7 @@ class Tracker:
             # process at a time, so that two first sweeps never race on the migration
             with environ(quick), store_lock(path):
                 if path is not None and unfinished_store(path):
-                    create_whole(path, _migrate)
+                    create_whole(path, _make_store)
                 self.client.search_experiments(max_results=1)
         except Exception as exc:
             if scheme.startswith("http"):
@@ -1402,16 +1405,63 @@ def _lost_dataset_race(exc: BaseException) -> bool:
     )
 
 
-def _migrate(uri: str) -> None:
-    """Create and migrate MLflow's tables in the SQLite store at ``uri``, and let go of it."""
+def _make_store(scratch: Path) -> None:
+    """MLflow's tables in the new SQLite file ``scratch``: a copy of the empty store this
+    MLflow version migrated once (:func:`~runner.tracking.store.template_path`), else MLflow's
+    own migrations, the result then kept as that template. A copy's Default experiment is
+    given the folder and the time MLflow's creation would have given it, and MLflow checks the
+    copy's schema revision on opening it, as it checks every store's; a copy it refuses is
+    dropped, template and all, and the store migrated instead."""
+    from mlflow.version import VERSION
+
+    template = template_path(VERSION)
+    if template is not None and template.is_file():
+        try:
+            shutil.copyfile(template, scratch)
+            _as_if_created_now(scratch)
+            _open_and_let_go(scratch)
+            return
+        except Exception:
+            template.unlink(missing_ok=True)
+            scratch.unlink(missing_ok=True)
+    _open_and_let_go(scratch)
+    if template is not None:
+        keep_template(scratch, template)
+
+
+def _as_if_created_now(db: Path) -> None:
+    """The Default experiment (id 0) of a copied store as MLflow's creation of this store would
+    make it: its artifacts under ``./mlruns`` of the working folder (or the server's root),
+    created now."""
+    from mlflow.store.tracking import DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH
+    from mlflow.tracking._tracking_service.utils import _SERVER_ARTIFACT_ROOT_ENV_VAR
+    from mlflow.utils.uri import append_to_uri_path, resolve_uri_if_local
+
+    root = os.environ.get(_SERVER_ARTIFACT_ROOT_ENV_VAR, DEFAULT_LOCAL_FILE_AND_ARTIFACT_PATH)
+    where = append_to_uri_path(resolve_uri_if_local(root), "0")
+    now = int(time.time() * 1000)
+    with contextlib.closing(sqlite3.connect(db)) as con, con:
+        con.execute(
+            "UPDATE experiments SET artifact_location = ?, creation_time = ?, "
+            "last_update_time = ? WHERE experiment_id = 0",
+            (where, now, now),
+        )
+
+
+def _open_and_let_go(db: Path) -> None:
+    """Open the SQLite store ``db`` as MLflow does (creating and migrating its tables where
+    there are none, checking their revision), then close MLflow's handle on it."""
     from mlflow import MlflowClient
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
     _quiet_mlflow()
-    MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
-    engine = SqlAlchemyStore._engine_map.pop(uri, None)  # the file is renamed: no pooled handle
-    if engine is not None:
-        engine.dispose()
+    uri = f"sqlite:///{db.resolve()}"
+    try:
+        MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+    finally:  # the file is renamed or removed next: no pooled handle on it may stay
+        engine = SqlAlchemyStore._engine_map.pop(uri, None)
+        if engine is not None:
+            engine.dispose()
 
 
 def _quiet_mlflow() -> None:

@@ -7,7 +7,10 @@ the kit rejects each with a message that says what is wrong.
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -895,3 +898,170 @@ def test_runner_check_checks_objectives() -> None:
     assert result.exit_code == 0, result.output
     assert "ok   objective himmelblau (runner-mlp): 1 parameter setting" in result.output
     assert "ok   objective rastrigin (runner-mlp): 5 parameter settings" in result.output
+
+
+# --- hostile plugins: NaN steps, checks that never end, core column names (issue 25.7) ---------
+
+KIT_HOSTILE_SOURCE = '''\
+"""A step rule that steps to NaN where rho > 1, a schedule whose loop never ends at every=0."""
+
+import numpy as np
+
+from runner import Activation, Param, RateSchedule, StepRule, hookimpl
+
+
+class Nanny(StepRule):
+    name = "nanny"
+    params = (
+        Param("learning_rate", float, 0.1, "step size", low=0, low_open=True, per_member=True),
+        Param("rho", float, 0.9, "decay", low=0),
+    )
+    elementwise = True
+
+    def init_state(self, params):
+        return {}
+
+    def step(self, params, grads, state, learning_rate=0.1, rho=0.9, **hyper):
+        with np.errstate(invalid="ignore"):
+            for p, g in zip(params, grads):
+                p -= learning_rate * g * np.sqrt(1.0 - rho) / np.sqrt(0.1)
+
+
+class Stepper(RateSchedule):
+    name = "stepper"
+    params = (Param("every", int, 10, "epochs between halvings", low=0),)
+
+    def init_state(self, P):
+        return {}
+
+    def factor(self, epoch, epochs, loss, state, every=10, **hyper):
+        e, halvings = 0, 0
+        while e + every <= epoch:  # never ends at every=0
+            e += every
+            halvings += 1
+        return np.full(np.shape(loss), 0.5**halvings)
+
+
+@hookimpl
+def register_optimizers(register):
+    register(Nanny())
+
+
+@hookimpl
+def register_schedules(register):
+    register(Stepper())
+'''
+KIT_HOSTILE = "runner-kit-hostile"
+CORE_NAMED_SOURCE = '''\
+"""An activation whose parameter is named like the core column seed."""
+
+import numpy as np
+
+from runner import Activation, Param, hookimpl
+
+
+class Seeded(Activation):
+    name = "seeded"
+    params = (Param("seed", float, 1.0, "a gain named like a core column"),)
+
+    def forward(self, z, seed=1.0, **params):
+        return np.tanh(seed * z)
+
+    def derivative(self, z, a, seed=1.0, **params):
+        return seed * (1.0 - a * a)
+
+
+@hookimpl
+def register_activations(register):
+    register(Seeded())
+'''
+CORE_NAMED = "runner-core-named"
+
+
+@pytest.fixture(scope="session")
+def kit_hostile_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """runner-kit-hostile and runner-core-named installed (once per test run) into a folder of
+    their own."""
+
+    def make(folder: Path) -> None:
+        projects = [
+            one_module_project(folder / "src", KIT_HOSTILE, "runner_kit_hostile",
+                               KIT_HOSTILE_SOURCE, "hostile"),
+            one_module_project(folder / "src", CORE_NAMED, "runner_core_named",
+                               CORE_NAMED_SOURCE, "named"),
+        ]  # fmt: skip
+        pip_install_target(projects, folder / "site")
+
+    return made_once(tmp_path_factory, "kit-hostile", make) / "site"
+
+
+def _hostile_module(site: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> Any:
+    import importlib
+
+    monkeypatch.syspath_prepend(str(site))
+    return importlib.import_module(name)
+
+
+def test_a_parameter_without_a_declared_range_is_tried_at_its_default_only() -> None:
+    assert kit.explored_values(Param("rho", float, 0.9, "")) == [0.9]
+    assert kit.explored_values(Param("every", int, 10, "")) == [10]
+    assert kit.explored_values(Param("rho", float, 0.9, "", low=0)) == [0.9, 0.0, 0.45, 1.9, 2.9]
+
+
+def test_a_step_rule_stepping_to_nan_never_passes(
+    kit_hostile_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nanny = _hostile_module(kit_hostile_site, monkeypatch, "runner_kit_hostile").Nanny()
+    kit.check_plugin(nanny, {"rho": 0.5})  # finite steps: it conforms
+    message = _fails(kit.check_plugin, nanny)
+    assert message.startswith("step rule 'nanny' with learning_rate=0.1, rho=1.9: ")
+    assert "expected finite values, got nan" in message
+
+
+def test_a_parameter_named_like_a_core_column_fails_the_kit(
+    kit_hostile_site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded = _hostile_module(kit_hostile_site, monkeypatch, "runner_core_named").Seeded()
+    message = _fails(kit.check_plugin, seeded)
+    assert (
+        "declared parameters: activation 'seeded' declares a parameter 'seed', the name of a "
+        "core column of sweep tables" in message
+    )
+
+
+@pytest.mark.slow
+def test_runner_check_times_out_a_check_that_never_ends_and_refuses_core_names(
+    kit_hostile_site: Path, tmp_path: Path
+) -> None:
+    """Real subprocesses with the package installed: the endless schedule fails as timed out
+    (it hung with no output before), the core-named parameter is refused at registration."""
+    env = dict(os.environ, PYTHONPATH=str(kit_hostile_site), RUNNER_PLUGINS=KIT_HOSTILE)
+    named = dict(env, RUNNER_PLUGINS=CORE_NAMED)
+    run = [sys.executable, "-m", "runner"]
+    done = subprocess.run([*run, "check", "stepper", "--timeout", "1"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.splitlines() == [
+        f"FAIL schedule stepper ({KIT_HOSTILE}): schedule 'stepper' (from {KIT_HOSTILE}) with "
+        "every=0: timed out after 1 s (a loop that does not end at these parameter values?)"
+    ]
+    refused = (
+        f"distribution {CORE_NAMED!r} is broken: activation 'seeded' declares a parameter "
+        "'seed', the name of a core column of sweep tables (a table's 'seed' column is always "
+        "the core setting); name it otherwise"
+    )
+    seeded = subprocess.run([*run, "check", "seeded"], env=named, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert seeded.returncode == 2, seeded.stderr
+    assert seeded.stderr.splitlines() == [
+        f"Warning: {refused}; its plugins are left out",
+        f"Error: plugin 'seeded' is not available: {refused}",
+    ]
+
+
+def test_the_reserved_parameter_names_are_the_core_columns() -> None:
+    from runner.engine.settings import SETTINGS
+    from runner.plugin.registry import RESERVED_PARAMS, SHARED_PARAMS
+
+    assert set(RESERVED_PARAMS) == set(SETTINGS) - SHARED_PARAMS
+    assert SHARED_PARAMS <= set(SETTINGS)

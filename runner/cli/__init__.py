@@ -302,7 +302,13 @@ def _check_params(pins: tuple[str, ...], targets: list[Any]) -> list[dict[str, A
     metavar="NAME=VALUE",
     help="Check with this parameter pinned (repeatable); the others are explored.",
 )
-def check(names: tuple[str, ...], pins: tuple[str, ...]) -> None:
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds the check of one parameter setting may take before it fails as timed out "
+    "(default: runner.testing.CHECK_SECONDS, 60).",
+)
+def check(names: tuple[str, ...], pins: tuple[str, ...], timeout: float | None) -> None:
     """Run the conformance kit on installed plugins, by name (or ``all``).
 
     Derivatives are checked against central finite differences; shapes, dtypes and population
@@ -315,7 +321,7 @@ def check(names: tuple[str, ...], pins: tuple[str, ...]) -> None:
       runner check swish --param beta=2
       runner check all
     """
-    from runner.testing import check_plugin, parameter_settings
+    from runner.testing import CHECK_SECONDS, check_plugin, parameter_settings
 
     registry = _registry()
     if names == ("all",):
@@ -339,7 +345,7 @@ def check(names: tuple[str, ...], pins: tuple[str, ...]) -> None:
     failed = 0
     for obj, params in zip(targets, _check_params(pins, targets), strict=True):
         try:
-            skipped = check_plugin(obj, params)
+            skipped = check_plugin(obj, params, timeout=timeout or CHECK_SECONDS)
         except AssertionError as exc:
             failed += 1
             if _tracebacks():

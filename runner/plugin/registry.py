@@ -79,6 +79,27 @@ HOOK_ARGUMENTS: dict[str, tuple[str, ...]] = {
 PER_MEMBER_KINDS = frozenset({"step_rule", "schedule"})
 #: at most this many distributions are named in one message
 _NAMED = 3
+#: the core columns of a sweep table (the names of ``runner.engine.settings.SETTINGS``, kept
+#: equal by a test) that no plugin parameter may be named like: a table's column of that name
+#: is always the core setting, so such a parameter would take its value only from a qualified
+#: column (``activation.seed``), and a table using both would fail only then. ``alpha``, the L2
+#: penalty, is left out: leaky_relu's slope had the name before the penalty was core
+RESERVED_PARAMS = frozenset({
+    "activation", "batch_size", "cost", "critical_points", "data_seed", "dataset", "dtype",
+    "early_stopping", "epochs", "gradient_tolerance", "hidden", "initializer", "objective",
+    "optimizer", "output_activation", "patience", "scaling", "schedule", "seed", "strategy",
+    "target_loss", "test_size", "tol", "validation_fraction",
+})  # fmt: skip
+#: core columns a plugin parameter may share a name with (a table qualifies it)
+SHARED_PARAMS = frozenset({"alpha"})
+
+
+def reserved_message(obj: Plugin, name: str) -> str:
+    """Why ``obj`` may not declare a parameter ``name`` (one of :data:`RESERVED_PARAMS`)."""
+    return (
+        f"{obj.label()} declares a parameter {name!r}, the name of a core column of sweep "
+        f"tables (a table's {name!r} column is always the core setting); name it otherwise"
+    )
 
 
 def _selection() -> list[str] | None:
@@ -373,6 +394,9 @@ class Registry:
                 f"distribution {dist!r}: a {kind_label(kind)} was registered without a name "
                 "(set the class attribute name)"
             )
+        for p in obj.params:
+            if getattr(p, "name", None) in RESERVED_PARAMS:
+                raise PluginError(f"distribution {dist!r}: {reserved_message(obj, p.name)}")
         if kind not in PER_MEMBER_KINDS:
             for p in obj.params:
                 if p.per_member:

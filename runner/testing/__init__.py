@@ -36,7 +36,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runner.plugin.params import Plugin
-from runner.testing._assertions import missing_required, plugin_label
+from runner.testing._assertions import deadline, missing_required, plugin_label
 from runner.testing._explore import describe_setting, explored_values, parameter_settings
 from runner.testing._numeric import RTOL, relative_error, sample_outputs, sample_targets, sample_z
 from runner.testing.activations import check_activation
@@ -49,6 +49,7 @@ from runner.testing.optimizers import check_step_rule, check_strategy
 from runner.testing.schedules import check_schedule
 
 __all__ = [
+    "CHECK_SECONDS",
     "RTOL",
     "check_activation",
     "check_cost",
@@ -69,9 +70,18 @@ __all__ = [
 ]
 
 
-def check_plugin(obj: Plugin, params: Mapping[str, Any] | None = None) -> str | None:
+#: the seconds the check of one parameter setting may take before it fails as timed out
+CHECK_SECONDS = 60.0
+
+
+def check_plugin(
+    obj: Plugin, params: Mapping[str, Any] | None = None, *, timeout: float | None = CHECK_SECONDS
+) -> str | None:
     """Run the check for ``obj.kind`` on ``obj`` at every one of its
     :func:`parameter_settings`; return None, or why it was skipped.
+
+    The check of each setting fails as ``timed out after N s`` once it has taken ``timeout``
+    seconds (None: no limit; the limit needs the main thread: :func:`._assertions.deadline`).
 
     ``params`` pins parameters (they are not explored). A data set source with required
     parameters (a file path) is skipped unless ``params`` gives them: the reason is returned
@@ -90,7 +100,8 @@ def check_plugin(obj: Plugin, params: Mapping[str, Any] | None = None) -> str | 
     for i, given in enumerate(parameter_settings(obj, params)):
         extra = {"descent": i == 0} if kind == "step_rule" else {}
         try:
-            _CHECKS[kind](obj, given, **extra)
+            with deadline(obj, timeout):
+                _CHECKS[kind](obj, given, **extra)
         except AssertionError as exc:
             label, message = plugin_label(obj), str(exc)
             if obj.params and message.startswith(label):

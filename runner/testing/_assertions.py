@@ -2,17 +2,22 @@
 
 Every failed check raises :class:`AssertionError` as ``"<kind> '<name>' (from <dist>): <check>:
 <detail>"``; an exception a plugin method raises becomes such a failure too. The declared
-parameters of a plugin are checked here before any check calls it. Imports :mod:`runner.plugin`.
+parameters of a plugin are checked here before any check calls it; :func:`deadline` ends a check
+that does not end. Imports :mod:`runner.plugin`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NoReturn
 
 import numpy as np
 
 from runner.plugin.params import Param, Plugin, kind_label
+from runner.plugin.registry import RESERVED_PARAMS, reserved_message
 from runner.testing._numeric import Array, relative_error
 
 # -- messages -----------------------------------------------------------------------------------
@@ -27,6 +32,43 @@ def plugin_label(obj: Any) -> str:
 
 def fail(obj: Any, check: str, detail: str) -> NoReturn:
     raise AssertionError(f"{plugin_label(obj)}: {check}: {detail}")
+
+
+class TimedOut(AssertionError):
+    """A check ran out of its time (:func:`deadline`): a failed check like any other."""
+
+
+@contextlib.contextmanager
+def deadline(obj: Any, seconds: float | None) -> Iterator[None]:
+    """Fail the check in the block with :class:`TimedOut` (``timed out after N s``) once it has
+    run ``seconds``: an endless loop in a plugin then fails its check instead of hanging.
+
+    A real-time timer (SIGALRM) in the main thread; where there is none (another thread,
+    Windows), or one is already running (pytest-timeout's, say), the block runs unbounded.
+    """
+    usable = (
+        seconds is not None
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+        and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    )
+    if not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimedOut(
+            f"{plugin_label(obj)}: timed out after {seconds:g} s (a loop that does not end at "
+            "these parameter values?)"
+        )
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def call(obj: Any, check: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -122,6 +164,9 @@ def resolve_params(obj: Plugin, params: Mapping[str, Any] | None) -> dict[str, A
     names = [p.name for p in declared]
     if len(set(names)) != len(names):
         fail(obj, "declared parameters", f"a parameter name is declared twice: {names}")
+    for name in names:
+        if name in RESERVED_PARAMS:
+            fail(obj, "declared parameters", reserved_message(obj, name))
     for p in declared:
         if p.required or p.default is None:
             continue

@@ -1,8 +1,10 @@
 """Which parameter values the conformance kit tries: each declared parameter across its range.
 
 :func:`explored_values` gives one parameter's values: for a number its lower end, the point
-halfway to the default, the default, the point halfway to the upper end, and the upper end. An
-end is the declared bound when it is closed; a tenth of the way from an open bound to the
+halfway to the default, the default, the point halfway to the upper end, and the upper end. A
+number that declares no bound at all is tried at its default only: the kit tries values the
+plugin says it takes, never a guess at its range (declare ``low``/``high`` to have it explored).
+An end is the declared bound when it is closed; a tenth of the way from an open bound to the
 default (``beta > 0`` with default 1 is tried at 0.1); ``REACH`` scales beyond the default on an
 unbounded side, and at most ``FAR`` scales from the default when a bound lies farther (a
 parameter's scale is ``max(|default|, 1)``). Integers are rounded; a true/false parameter is
@@ -43,6 +45,8 @@ def explored_values(param: Param) -> list[Any]:
         candidates: list[Any] = list(param.choices)
     elif param.type is bool:
         candidates = [False, True]
+    elif param.low is None and param.high is None and param.type in (int, float):
+        candidates = []  # no declared range: any other value may be one it does not take
     elif param.type in (int, float) and not isinstance(default, bool):
         d, scale = float(default), max(abs(float(default)), 1.0)
         low = _end(param.low, param.low_open, d, -1, scale)

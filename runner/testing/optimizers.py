@@ -14,7 +14,14 @@ import numpy as np
 from runner.engine.buffers import layer_views
 from runner.plugin.kinds import StepRule, Strategy
 from runner.plugin.params import Param
-from runner.testing._assertions import assert_array, assert_equal, call, fail, resolve_params
+from runner.testing._assertions import (
+    assert_array,
+    assert_equal,
+    assert_finite,
+    call,
+    fail,
+    resolve_params,
+)
 from runner.testing._numeric import SHAPE, Array
 
 # -- step rules ---------------------------------------------------------------------------------
@@ -85,6 +92,7 @@ def _run_steps(
             fail(rule, f"{check}: step {k}", "params must be updated in place, not replaced")
         for i, (p, old) in enumerate(zip(params, before, strict=True)):
             assert_array(rule, f"{check}: step {k}, params[{i}]", p, old.shape, old.dtype)
+            assert_finite(rule, f"{check}: step {k}, params[{i}]", p)
             if np.array_equal(p, old):
                 fail(
                     rule,
@@ -107,7 +115,8 @@ def check_step_rule(
     A step rule has no derivative of its own, so there is no finite-difference check; instead:
 
     - ``step`` updates the parameter arrays in place (same objects), keeping shapes and dtypes
-      (float64 and float32), and moves every array when its gradient is not zero;
+      (float64 and float32), and moves every array when its gradient is not zero, to finite
+      values (a NaN or an infinity never passes);
     - every array of ``init_state`` has the population axis first, or is 0-d (shared by the
       whole population, as a step count);
     - parameters come in the training loop's layout, ``[W^1, W^2, b^1, b^2]`` of a 2-3-1

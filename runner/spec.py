@@ -23,8 +23,11 @@ Params = tuple[tuple[str, Any], ...]
 #: RunSpec fields that take no part in the hash as they are: where the spec came from, what it is
 #: called, what its row's comment says, the plugins' versions (those enter the hash on their own,
 #: under "plugins") and the digests of its files (those stand in the hash for the files' paths);
-#: and ``critical_points``, which asks for a test after training and does not change its result
-NOT_HASHED = frozenset({"row", "source", "versions", "name", "files", "note", "critical_points"})
+#: and ``critical_points`` and ``success``, which ask for a test after training and say how the
+#: study reads a run: neither changes its result
+NOT_HASHED = frozenset(
+    {"row", "source", "versions", "name", "files", "note", "critical_points", "success"}
+)
 
 #: RunSpec fields added after the first stores were written, with the value every spec had
 #: before: a field at that value is left out of the hash, so that no table's hashes change
@@ -116,6 +119,9 @@ class RunSpec:
     patience: int = 10
     tol: float = 1e-4
     critical_points: str | None = "auto"
+    #: what counts as the run's success in the study (``test_accuracy>=0.95``); None: what its
+    #: data set declares
+    success: str | None = None
     #: an analytic objective minimized instead of a network ("": a network on ``dataset``);
     #: its runs leave the network's fields at their defaults and ``epochs`` counts iterations
     objective: str = ""

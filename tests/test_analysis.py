@@ -343,6 +343,26 @@ def test_xor_still_means_every_training_sample_right() -> None:
     assert group.success_means == "classified every training sample"
 
 
+def test_a_table_s_success_column_overrides_the_data_set(sqlite_uri, tmp_path) -> None:
+    from runner.sweep import run_sweep
+
+    table = tmp_path / "strict.csv"
+    table.write_text(
+        "dataset,n_samples,test_size,hidden,activation,optimizer,learning_rate,epochs,seed,success\n"
+        "moons,60,0.25,6,tanh,momentum,0.5,150,0..1,train_accuracy>=1\n"
+        "moons,60,0.25,5,tanh,momentum,0.5,150,2,test_accuracy>=0\n"
+    )
+    summary = run_sweep(table, tracking_uri=sqlite_uri, jobs=1, report=False)
+    assert summary.finished == 3
+    strict, lax = study("strict", tracking_uri=sqlite_uri).groups
+    assert strict.success_means == "train accuracy >= 1, as the table says"
+    assert lax.success_means == "test accuracy >= 0, as the table says" and lax.success[:2] == (
+        1,
+        1,
+    )
+    assert strict.success[0] == sum(r.finals["train_accuracy"] == 1.0 for r in strict.rows)
+
+
 def test_a_row_s_target_loss_overrides_the_data_set() -> None:
     runs = [classified(0, "moons", 0.97, 0.96, target_loss="0.05")]
     (group,) = summarize(runs)

@@ -1176,6 +1176,19 @@ def test_two_values_of_a_column_outside_the_hash_are_refused(tmp_path: Path) -> 
     assert len(load_specs(one_each)) == 2
 
 
+def test_the_success_column_is_a_criterion_outside_the_hash(tmp_path: Path) -> None:
+    header = "dataset,hidden,epochs,success\n"
+    path = write(tmp_path, header + "moons,2,5,test_accuracy >= 0.8\nmoons,3,5,\n")
+    given, blank = load_specs(path)
+    assert (given.success, blank.success) == ("test_accuracy>=0.8", None)
+    plain = load_specs(write(tmp_path, "dataset,hidden,epochs\nmoons,2,5\n"))[0]
+    assert given.spec_hash() == plain.spec_hash()  # it says how the study reads a run, no more
+    bad = write(tmp_path, header + "moons,2,5,accuracy>=0.8\nmoons,2,5,test_accuracy>=2\n")
+    lines = problems_of(bad)
+    for row, value in ((1, "accuracy>=0.8"), (2, "test_accuracy>=2")):
+        assert_problem(bad, lines, row, "success", value, "test_accuracy>=X", "X in [0, 1]")
+
+
 def test_an_objective_row_takes_a_negative_target_loss(tmp_path: Path) -> None:
     """A function's value may be negative (the six-hump camel's minima are -1.03), a cost's
     not: -1 is refused on a network row (test_wrong_types_and_ranges) and kept here."""

@@ -60,6 +60,9 @@ OBJECTIVE_TAG, REACHED_TAG, REACHED_GLOBAL_TAG = (
     "runner.objective", "runner.reached", "runner.reached_global",
 )  # fmt: skip
 
+#: the tag of a run whose table row says what counts as its success (``test_accuracy>=0.95``)
+SUCCESS_TAG = "runner.success"
+
 #: what an objective run's ``runner.reached`` says when it reached no known minimum
 NO_MINIMUM = "none"
 
@@ -89,6 +92,7 @@ class RunRow:
     reached: str | None = None  # the label of the known minimum it reached, or NO_MINIMUM
     reached_global: bool | None = None  # whether that minimum is a global one
     trajectory: tuple[Any, Any] | None = None  # (steps (T,), points (T, n)), where fetched
+    success: str | None = None  # the tag runner.success: its table row's criterion of success
 
     @property
     def point(self) -> list[float] | None:
@@ -178,4 +182,5 @@ def run_row(
         reached=tags.get(REACHED_TAG) if objective else None,
         reached_global=_flag(tags.get(REACHED_GLOBAL_TAG)) if objective else None,
         trajectory=trajectory,
+        success=tags.get(SUCCESS_TAG) or None,
     )

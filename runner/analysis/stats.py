@@ -9,14 +9,16 @@ and interquartile range and as mean and standard deviation (finished runs); the 
 converge where a stop rule applies; the restarts' own success (how many of all members tried
 succeeded alone); the critical-point classes. ``by`` groups by table columns instead.
 
-Success (:func:`criterion`) is reaching ``target_loss`` where the run has one; else what its
-data set declares (:meth:`runner.DatasetSource.success`, read from the installed plugin with the
-run's data-set parameters: a test accuracy to reach, for moons or digits); else, for
-classification, classifying every training sample right (XOR's "solved"). For a run of an
-analytic objective it is reaching a global minimum of it (the tag ``runner.reached_global``),
-and its group counts which known minima its runs reached (:attr:`Group.minima_reached`). A
-diverged run never succeeds. Imports :mod:`runner.analysis.runs`, :mod:`runner.plugin` (the
-data sets' declarations) and :mod:`runner.errors`.
+Success (:func:`criterion`) is what the run's table row says in its ``success`` column (the tag
+``runner.success``: ``test_accuracy>=0.95``), else reaching ``target_loss`` where the run has
+one; else what its data set declares (:meth:`runner.DatasetSource.success`, read from the
+installed plugin with the run's data-set parameters: a test accuracy to reach, for moons or
+digits); else, for classification, classifying every training sample right (XOR's "solved"). For
+a run of an analytic objective it is reaching a global minimum of it (the tag
+``runner.reached_global``), and its group counts which known minima its runs reached
+(:attr:`Group.minima_reached`). A diverged run never succeeds. Imports
+:mod:`runner.analysis.runs`, :mod:`runner.plugin` (the data sets' declarations) and
+:mod:`runner.errors`.
 """
 
 from __future__ import annotations
@@ -95,6 +97,11 @@ def _declared(dataset: str, params: tuple[tuple[str, str], ...]) -> Success | No
 def criterion(row: RunRow) -> str | Success | None:
     """What success is for a network's run (module docstring): ``"target_loss"``, a
     :class:`~runner.plugin.kinds.Success`, or None for a regression that has neither."""
+    if row.success:
+        try:
+            return Success.parse(row.success)
+        except ValueError:  # a tag edited by hand in the store: the rest decides
+            pass
     if not _none(row.param("target_loss")):
         return "target_loss"
     declared = declared_success(row)
@@ -200,15 +207,18 @@ class Group:
         said = []
         for row in self.rows:
             rule = criterion(row)
-            text = (
-                "reached target_loss"
-                if rule == "target_loss"
-                else "classified every training sample"
-                if rule == EVERY_SAMPLE
-                else f"{rule.says()}, as {row.param('dataset')} declares"
-                if isinstance(rule, Success)
-                else "none defined (a regression without target_loss)"
-            )
+            if not isinstance(rule, Success):
+                text = (
+                    "reached target_loss"
+                    if rule == "target_loss"
+                    else "none defined (a regression without target_loss)"
+                )
+            elif row.success:
+                text = f"{rule.says()}, as the table says"
+            elif rule == EVERY_SAMPLE:
+                text = "classified every training sample"
+            else:
+                text = f"{rule.says()}, as {row.param('dataset')} declares"
             if text not in said:
                 said.append(text)
         return " or ".join(said)

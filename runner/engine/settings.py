@@ -68,6 +68,8 @@ SETTINGS: dict[str, Param] = {p.name: p for p in (
     Param("critical_points", str, "auto", "the critical-point test at the final weights "
           "(auto: for objectives, and networks of at most 300 parameters)",
           choices=("auto", "true", "false")),
+    Param("success", str, None, "what counts as a run's success in the study: "
+          "test_accuracy>=X or train_accuracy>=X (blank: what the data set declares)"),
 )}
 
 #: The settings that name a plugin ("parts"), and the kind of plugin each names.
@@ -105,6 +107,7 @@ NETWORK_SETTINGS = (
     "patience",
     "tol",
     "dtype",
+    "success",
 )
 
 

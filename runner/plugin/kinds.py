@@ -323,7 +323,7 @@ class Success:
 
     def __post_init__(self) -> None:
         if self.metric not in self.METRICS or not 0.0 <= self.at_least <= 1.0:
-            raise ValueError(f"success must be {self.ACCEPTED}, got {self.text()!r}")
+            raise ValueError(f"give {self.ACCEPTED}")
 
     @classmethod
     def parse(cls, text: str) -> Success:
@@ -333,7 +333,7 @@ class Success:
         try:
             return cls(metric.strip(), float(number)) if sep else cls("", math.nan)
         except ValueError:
-            raise ValueError(f"success must be {cls.ACCEPTED}, got {text!r}") from None
+            raise ValueError(f"give {cls.ACCEPTED}") from None
 
     def text(self) -> str:
         return f"{self.metric}>={self.at_least:g}"

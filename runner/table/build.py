@@ -52,7 +52,7 @@ from runner.engine.settings import (
     row_parts,
 )
 from runner.errors import TableError, did_you_mean, first_line
-from runner.plugin.kinds import task_misfit
+from runner.plugin.kinds import Success, task_misfit
 from runner.plugin.params import Param, Plugin, kind_label
 from runner.plugin.registry import Registry, get_registry
 from runner.spec import NOT_HASHED, RunSpec, freeze
@@ -513,6 +513,8 @@ class _Builder:
             self.core_settings = [
                 (name, param, "hidden", _layers)
                 if name == "hidden"
+                else (name, param, "success", _success)
+                if name == "success"
                 else (name, param, id(param), functools.partial(_coerce, param, param.type is str))
                 for name, param in CORE.items()
                 if name not in PARTS
@@ -765,6 +767,12 @@ def _layers(value: Any) -> tuple[int, ...]:
 
 def _coerce(param: Param, text: bool, value: Any) -> Any:
     return param.coerce(as_text(value) if text else value)
+
+
+def _success(value: Any) -> str:
+    """A ``success`` cell as the canonical criterion (``test_accuracy>=0.95``); ValueError
+    naming what is accepted."""
+    return Success.parse(as_text(value)).text()
 
 
 def _blame(

@@ -90,6 +90,8 @@ def run_tags(
         tags["runner.configuration_name"] = configuration_name(spec)
     if spec.note:  # the row's comment: the run's description in the UI
         tags["mlflow.note.content"] = spec.note
+    if spec.success:  # the row's own criterion of success (the study reads it)
+        tags["runner.success"] = spec.success
     if parent_id:
         tags["mlflow.parentRunId"] = parent_id
     return {k: fit(v, MAX_TAG_LENGTH) for k, v in tags.items()}

@@ -7,6 +7,7 @@ once per run for all workers, by :func:`made_once`.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -177,6 +178,32 @@ def example_plugin_env(example_plugin_dist: Path) -> dict[str, str]:
 EXECUTION_TESTS_DIR = Path(__file__).resolve().parent
 
 
+TETHERED = Path(__file__).with_name("_tethered.py")
+
+
+def tethered(command: list[str]) -> list[str]:
+    """``command`` run through tests/_tethered.py: stopped with its whole process group when
+    this test process dies, even by SIGKILL (start it with ``start_new_session=True``)."""
+    return [sys.executable, str(TETHERED), *command]
+
+
+def stop_group(process: subprocess.Popen, timeout: float) -> None:
+    """SIGTERM to the process group ``process`` leads (a server and the workers it started),
+    SIGKILL after ``timeout`` seconds; nothing when it has ended."""
+    import signal
+
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     import socket
@@ -247,19 +274,20 @@ def dask_cli_cluster(tmp_path: Path) -> Iterator[str]:
         for i, command in enumerate(commands):
             with open(tmp_path / f"dask-{i}.log", "w") as log:
                 processes.append(
-                    subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+                    subprocess.Popen(
+                        tethered(command),
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
                 )
         with distributed.Client(address, timeout="60s", set_as_default=False) as client:
             client.wait_for_workers(1, timeout=60)
         yield address
     finally:
         for process in reversed(processes):  # the worker first, while its scheduler still answers
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_group(process, timeout=20)
 
 
 def default_sigint() -> None:
@@ -454,7 +482,7 @@ class MlflowServer:
         ]  # fmt: skip
         with open(self.folder / "server.log", "ab") as log:
             self.process = subprocess.Popen(
-                command,
+                tethered(command),
                 cwd=self.folder,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -476,17 +504,10 @@ class MlflowServer:
         pytest.fail(f"mlflow server did not come up on {self.uri}:\n{text}", pytrace=False)
 
     def stop(self) -> None:
-        import signal
 
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        os.killpg(process.pid, signal.SIGTERM)  # the server and the workers it started
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        if process is not None:
+            stop_group(process, timeout=15)  # the server and the workers it started
 
 
 @pytest.fixture

@@ -88,6 +88,11 @@ class SweepSummary:
     estimate: budget.Estimate | None = None
     #: the per-configuration statistics of the experiment at the sweep's end (:func:`study`)
     study: Study | None = None
+    #: what waits in the local spool at the end (the store was away): results, ends of sweeps,
+    #: and the folder; the next sweep of the experiment from this folder replays them
+    spooled: int = 0
+    spooled_ends: int = 0
+    spool: Path | None = None
 
     @property
     def to_run(self) -> int:
@@ -325,9 +330,17 @@ def run_sweep(
             queued = [t for t in getattr(exc, "in_flight", []) if t not in started]
             stopped(started, queued, f"interrupted ({name})")
             _finish(tracker, parent, summary, "KILLED")
+            _count_spooled(tracker, experiment_id, summary)
+            spooled = (
+                f" ({summary.spooled} of them wait in the spool {summary.spool}: the store was "
+                "away)"
+                if summary.spooled
+                else ""
+            )
             raise SweepInterrupted(
-                f"interrupted ({name}): {summary.finished + summary.diverged} runs recorded, "
-                f"{summary.killed} marked KILLED; run the same command again to finish the rest",
+                f"interrupted ({name}): {summary.finished + summary.diverged} runs recorded"
+                f"{spooled}, {summary.killed} marked KILLED; run the same command again to "
+                "finish the rest",
                 signum=signum,
             ) from None
         except BaseException as exc:  # --fail-fast, or the store failed
@@ -342,7 +355,9 @@ def run_sweep(
             with execution.signals_deferred(), contextlib.suppress(Exception):
                 _finish(tracker, parent, summary, "FAILED")
             raise
+        tracker.catch_up(experiment_id)  # the store came back: what it missed, recorded now
         _finish(tracker, parent, summary, "FINISHED")
+        _count_spooled(tracker, experiment_id, summary)
     if report:
         with execution.stopping_on_signals():
             try:
@@ -494,6 +509,10 @@ def _count(summary: SweepSummary, result: RunResult, run_id: str | None) -> None
     if summary.leaderboard is None:
         summary.leaderboard = Leaderboard(summary.rank_by)
     summary.leaderboard.add(run_id, result)
+
+
+def _count_spooled(tracker: Any, experiment_id: str, summary: SweepSummary) -> None:
+    summary.spooled, summary.spooled_ends, summary.spool = tracker.waiting(experiment_id)
 
 
 def _finish(tracker: Any, parent: str, summary: SweepSummary, status: str) -> None:

@@ -9,6 +9,7 @@ nothing written). What a repeated sweep skips is tests/test_sweep.py's.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -319,3 +320,124 @@ def test_bad_table_exits_2_without_traceback_or_store(tmp_path: Path):
     assert len(lines) == 3 and all(line.startswith("Error: ") for line in lines)
     assert "Traceback" not in proc.stderr and not proc.stdout
     assert not (tmp_path / "mlflow.db").exists()
+
+
+# -- a tracking server that goes away mid-sweep ----------------------------------------------
+
+#: eight populations (one per hidden size) of two networks, each a fraction of a second of work
+OUTAGE_TABLE = "dataset,hidden,activation,learning_rate,epochs,seed\nxor,2|3|4|5|6|7|8|9,sigmoid,1.0,4000,0..1\n"  # noqa: E501
+OUTAGE_ENV = {"RUNNER_RETRY_SECONDS": "0.5"}  # spool after half a second, not thirty
+
+
+def child_counts(db: Path) -> tuple[dict[str, int], list[str]]:
+    """The server's configuration runs by status (deleted ones left out), and the spec hashes
+    of the FINISHED ones (one entry per run)."""
+    with sqlite3.connect(db) as con:
+        rows = con.execute(
+            "select r.status, t.value from runs r join tags t on t.run_uuid = r.run_uuid "
+            "join tags k on k.run_uuid = r.run_uuid and k.key = 'runner.kind' and k.value = 'run' "
+            "where t.key = 'runner.spec_hash' and r.lifecycle_stage = 'active'"
+        ).fetchall()
+    counts: dict[str, int] = {}
+    for status, _ in rows:
+        counts[status] = counts.get(status, 0) + 1
+    return counts, [h for status, h in rows if status == "FINISHED"]
+
+
+def start_outage_sweep(folder: Path, uri: str) -> subprocess.Popen:
+    folder.mkdir(exist_ok=True)
+    (folder / "outage.csv").write_text(OUTAGE_TABLE)
+    args = runner_cmd("sweep", "outage.csv", "--jobs", "1", "--tracking-uri", uri, "--no-report")
+    env = {**os.environ, **OUTAGE_ENV}
+    return subprocess.Popen(args, cwd=folder, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def wait_for(what, proc: subprocess.Popen, seconds: float = 120) -> None:
+    """Poll ``what()`` until it holds; the sweep must still run meanwhile."""
+    deadline = time.monotonic() + seconds
+    while not what():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "a guard against a hang"
+        time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def paused(proc: subprocess.Popen):
+    """The process stopped (SIGSTOP) for the block, continued (SIGCONT) after it."""
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
+
+
+def spooled(folder: Path) -> list[Path]:
+    return list((folder / ".runner-spool").rglob("run-*.json"))
+
+
+@pytest.mark.slow
+def test_a_server_killed_and_restarted_mid_sweep_gets_every_result_once_and_says_so(
+    mlflow_server, tmp_path: Path
+):
+    db = mlflow_server.db
+    proc = start_outage_sweep(tmp_path / "a", mlflow_server.uri)
+    wait_for(lambda: db.exists() and child_counts(db)[0].get("FINISHED", 0) >= 2, proc)
+    with paused(proc):  # the sweep waits while the server stops, and while it comes back
+        mlflow_server.stop()
+    wait_for(lambda: spooled(tmp_path / "a"), proc)  # a result kept: the store is away
+    with paused(proc):
+        mlflow_server.start()
+    out, err = proc.communicate(timeout=300)  # a guard against a hang, not a measurement
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert "is away" in err and "is back" in err, err  # told when it went and when it came
+    assert "kept in the spool" in err and "recorded" in err, err  # ... and that it caught up
+    counts, hashes = child_counts(db)
+    assert len(hashes) == len(set(hashes)) == 16 and counts == {"FINISHED": 16}
+    assert not spooled(tmp_path / "a")
+    assert "wait in the spool" not in out and "not in the store" not in out
+
+
+@pytest.mark.slow
+def test_a_server_away_at_the_end_exits_75_with_the_command_and_two_folders_replay_once(
+    mlflow_server, tmp_path: Path
+):
+    """Two folders sweep one table against one server at once; the server goes away mid-way
+    and stays away: each sweep says how many results wait in its spool and the command that
+    records them, and exits 75. Once the server is back, that command in each folder ends with
+    every configuration FINISHED exactly once."""
+    db = mlflow_server.db
+    first = start_outage_sweep(tmp_path / "a", mlflow_server.uri)
+    second = start_outage_sweep(tmp_path / "b", mlflow_server.uri)
+    wait_for(lambda: db.exists() and child_counts(db)[0].get("FINISHED", 0) >= 2, first)
+    with paused(first), paused(second):  # both still have work when the server is gone
+        mlflow_server.stop()
+    commands = []
+    for proc, folder in ((first, tmp_path / "a"), (second, tmp_path / "b")):
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 75, err
+        assert "Traceback" not in err and "is away" in err, err
+        said = " ".join(out.split())  # the summary line, as wrapped to the terminal's width
+        waiting = len(spooled(folder))
+        assert waiting and f"of 16 planned; {waiting} of them not in the store yet" in said, out
+        lines = out.splitlines()  # the spool and the command: whole lines, to paste
+        (told,) = [i for i, line in enumerate(lines) if line.startswith("They wait in the spool")]
+        assert str(folder / ".runner-spool") in lines[told]
+        commands.append(lines[told + 1])
+    assert (
+        commands[0]
+        == commands[1]
+        == (f"runner sweep outage.csv --tracking-uri {mlflow_server.uri}")
+    )
+    mlflow_server.start()
+    for folder in (tmp_path / "a", tmp_path / "b"):
+        args = runner_cmd(*shlex.split(commands[0])[1:], "--no-report")
+        done = subprocess.run(args, cwd=folder, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, **OUTAGE_ENV})  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+        assert not spooled(folder)
+    counts, hashes = child_counts(db)
+    assert len(hashes) == len(set(hashes)) == 16
+    assert counts.get("RUNNING", 0) == 0, counts

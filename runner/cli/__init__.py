@@ -386,11 +386,17 @@ experiment_option = click.option(
 )
 
 
+#: the exit code of a sweep that left results in the spool (the store was away): sysexits'
+#: EX_TEMPFAIL, "try again later"
+SPOOLED_EXIT_CODE = 75
+
 #: every exit code of ``runner sweep`` and what it means: its --help and the README list these
 SWEEP_EXIT_CODES: dict[int, str] = {
     0: "every run finished or diverged",
     1: "some run failed, or the store could not be written",
     RunnerError.exit_code: "bad input",
+    SPOOLED_EXIT_CODE: "results wait in the spool (the store was away); the same command "
+    "records them once it is back",
     **{code: f"stopped by {signal.Signals(signum).name}" for signum, code in STOP_SIGNALS.items()},
 }
 
@@ -540,6 +546,8 @@ def sweep(
         from runner.cli.report import print_study
 
         print_study(summary.study, out)
+    if summary.spooled or summary.spooled_ends:  # before 1: the store still misses results
+        sys.exit(SPOOLED_EXIT_CODE)
     if summary.failed:
         sys.exit(1)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import shlex
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -232,7 +233,12 @@ def print_results(summary: SweepSummary, console: Console, n: int = 10) -> None:
         console.print(
             f"finished {summary.finished}, diverged {summary.diverged}, failed {summary.failed}, "
             f"skipped {summary.skipped} (already done){taken}, of {summary.planned} planned"
+            + escape(spooled_note(summary))
         )
+    if summary.spooled or summary.spooled_ends:  # how they get recorded, whole lines to paste
+        told = f"They wait in the spool {summary.spool}; once the store is back, record them "
+        for line in (told + "from this folder with:", replay_command(summary)):
+            console.print(line, soft_wrap=True, markup=False, highlight=False)
     if summary.ui_command:
         console.print("Open the results:")
         console.print(summary.ui_command, soft_wrap=True, markup=False, highlight=False)
@@ -277,6 +283,24 @@ def best_table(
         cells.append(_fmt(r.metrics.get("epochs")))
         table.add_row(*cells)
     return table
+
+
+def replay_command(summary: SweepSummary) -> str:
+    """The command that replays what a sweep left in the spool: the same sweep, from the
+    same folder (the spool is ``.runner-spool`` there)."""
+    args = ["runner", "sweep", str(summary.table), "--tracking-uri", summary.tracking_uri]
+    if summary.experiment != summary.table.stem:
+        args += ["--experiment", summary.experiment]
+    return shlex.join(args)
+
+
+def spooled_note(summary: SweepSummary) -> str:
+    """``"; 35 of them not in the store yet (it was away)"`` when results (or the sweep's
+    end) wait in the spool, else ``""``: the summary line says so."""
+    if not summary.spooled and not summary.spooled_ends:
+        return ""
+    what = f"{summary.spooled} of them" if summary.spooled else "the sweep's end"
+    return f"; {what} not in the store yet (the tracking store was away)"
 
 
 def _pct(value: float) -> str:

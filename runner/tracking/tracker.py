@@ -129,15 +129,37 @@ FLUSH_RUNS, FLUSH_POINTS = 500, 120_000
 
 log = logging.getLogger(__name__)
 
+#: the environment variable that sets how long a record retries a store that went away
+RETRY_VAR, DEFAULT_RETRY_SECONDS = "RUNNER_RETRY_SECONDS", 30.0
+
+
+def retry_window() -> float:
+    """Seconds a record keeps retrying a store that went away before it keeps the result in
+    the spool: ``RUNNER_RETRY_SECONDS`` when set, else 30; :class:`TrackingError` (one line)
+    for a value that is no number of seconds."""
+    text = os.environ.get(RETRY_VAR, "").strip()
+    if not text:
+        return DEFAULT_RETRY_SECONDS
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 1e6:  # NaN fails too
+        raise TrackingError(
+            f"{RETRY_VAR}={text!r}: not a number of seconds; use a number from 0 (e.g. 30)"
+        )
+    return seconds
+
 
 class Tracker:
     """Writes sweeps and runs to one MLflow store; see the module docstring for the layout.
 
     ``retry_seconds`` bounds how long one record keeps retrying a store that went away before it
-    spools; ``spool_dir`` defaults to ``.runner-spool`` in the working directory. ``bulk``
-    allows the bulk recorder (:mod:`runner.tracking.bulk`) on a SQL store whose schema is the
-    installed MLflow's: claims and results are then written many runs per transaction, results
-    when :data:`FLUSH_RUNS` wait, at each :meth:`heartbeat` and before the sweep ends.
+    spools (default :func:`retry_window`); ``spool_dir`` defaults to ``.runner-spool`` in the
+    working directory. ``bulk`` allows the bulk recorder (:mod:`runner.tracking.bulk`) on a
+    SQL store whose schema is the installed MLflow's: claims and results are then written many
+    runs per transaction, results when :data:`FLUSH_RUNS` wait, at each :meth:`heartbeat` and
+    before the sweep ends.
     ``writers`` bounds the threads that complete claimed runs on an http(s) server at once
     (:mod:`runner.tracking.writers`; default :data:`DEFAULT_WRITERS`, 1 writes in this thread).
     """
@@ -149,14 +171,14 @@ class Tracker:
         self,
         uri: str,
         *,
-        retry_seconds: float = 30.0,
+        retry_seconds: float | None = None,
         spool_dir: Path | str | None = None,
         check_timeout: float = 5.0,
         bulk: bool = True,
         writers: int | None = None,
     ) -> None:
         self.uri = normalize_uri(uri)
-        self.retry_seconds = float(retry_seconds)
+        self.retry_seconds = retry_window() if retry_seconds is None else float(retry_seconds)
         self.check_timeout = float(check_timeout)
         self.spool_root = Path(spool_dir or SPOOL_DIR).resolve()
         self._client: Any = None
@@ -215,13 +237,31 @@ class Tracker:
             try:
                 with contextlib.nullcontext() if own else environ(self._http_env):
                     result = fn(*args, **kwargs)
-                self._away = False
+                if self._away:
+                    self._away = False
+                    log.warning(
+                        "tracking store %s is back; results are recorded again (those kept in "
+                        "the spool meanwhile are replayed at the end of the sweep)",
+                        self.uri,
+                    )
                 return result
             except Exception as exc:
                 if not is_transient(exc) or time.monotonic() + delay > deadline:
                     raise
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    def _went_away(self, exc: BaseException, experiment_id: str | None) -> None:
+        """The store stopped answering: one warning line the first time (the calls after it try
+        once each, and results are kept in the spool)."""
+        if not self._away:
+            log.warning(
+                "tracking store %s is away (%s); keeping results in %s until it is back",
+                self.uri,
+                cause_of(exc),
+                self._spool_folder(experiment_id) if experiment_id else self.spool_root,
+            )
+        self._away = True
 
     def _deadline(self, seconds: float | None = None) -> float:
         if self._away:
@@ -448,7 +488,7 @@ class Tracker:
         except Exception as exc:
             if not is_transient(exc):
                 raise self._fail("cannot claim runs", exc) from None
-            self._away = True
+            self._went_away(exc, experiment_id)
             return list(specs)
         return [s for s in specs if (parent_id, s.spec_hash()) in self._claims]
 
@@ -610,7 +650,7 @@ class Tracker:
         except Exception as exc:
             if not is_transient(exc) or parent_id not in self._experiments:
                 raise self._fail("cannot close the sweep's run", exc) from None
-            self._away = True
+            self._went_away(exc, self._experiments[parent_id])
             self._spool_end(parent_id, counts=counts, best=best, status=status)
 
     def _end_sweep(
@@ -681,7 +721,7 @@ class Tracker:
         except Exception as exc:
             if not is_transient(exc) or parent_id not in self._experiments:
                 raise self._fail("cannot log the best model", exc) from None
-            self._away = True
+            self._went_away(exc, self._experiments[parent_id])
             self._spool_end(parent_id, best_model=best_run_id, best_example=example)
             return None
 
@@ -829,14 +869,9 @@ class Tracker:
             raise self._fail(f"cannot record run {result.spec.run_name()}", exc) from None
         if full:  # what was written of the run is marked, if anything can be written
             self._abandon(record, f"not recorded: {cause_of(exc)}; kept in the spool")
-        elif not self._away:
-            log.warning(
-                "tracking store %s is away (%s); keeping results in %s until the next sweep",
-                self.uri,
-                cause_of(exc),
-                self._spool_folder(experiment_id),
-            )
-        self._away = True
+            self._away = True
+        else:
+            self._went_away(exc, experiment_id)
         try:
             self._spool_result(result, record)
         except OSError as spool_exc:
@@ -919,14 +954,7 @@ class Tracker:
         self, pending: list[tuple[RunResult, RunRecord, BulkRun]], exc: BaseException
     ) -> None:
         """Keep in the spool the results a flush could not write (see :meth:`record`)."""
-        if not self._away:
-            log.warning(
-                "tracking store %s is away (%s); keeping results in %s until the next sweep",
-                self.uri,
-                cause_of(exc),
-                self._spool_folder(pending[0][1].experiment_id),
-            )
-        self._away = True
+        self._went_away(exc, pending[0][1].experiment_id)
         for result, record, run in pending:
             if run.create:  # never written: the replay creates it
                 record.run_id = record.artifact_uri = None
@@ -1114,6 +1142,26 @@ class Tracker:
         """How many results wait in the spool for this store and experiment."""
         return len(spooled_results(self._spool_folder(experiment_id)))
 
+    def waiting(self, experiment_id: str) -> tuple[int, int, Path]:
+        """What waits in the spool for this store and experiment: ``(results, ends of sweeps,
+        its folder)``; the next sweep of the experiment from this folder replays them."""
+        folder = self._spool_folder(experiment_id)
+        return len(spooled_results(folder)), len(list(spooled_sweep_ends(folder))), folder
+
+    def catch_up(self, experiment_id: str) -> int:
+        """Before a sweep ends: write what the bulk recorder holds and, when results wait in
+        the spool and the store answers again, replay them now (one try, not a wait: a store
+        still away leaves them for the next sweep). Returns how many were recorded."""
+        self.flush()
+        if not self.spooled_count(experiment_id):
+            return 0
+        try:
+            self._call(time.monotonic(), self.client.get_experiment, experiment_id)
+            return self.replay_spool(experiment_id)
+        except Exception as exc:  # noqa: BLE001 - still away: the next sweep replays them
+            log.debug("spool not replayed yet: %s", cause_of(exc))
+            return 0
+
     def replay_spool(self, experiment_id: str, parent_id: str | None = None) -> int:
         """Record every result spooled for this store and experiment (under ``parent_id``, or
         the sweep run they came from), then close sweeps whose end was spooled. Each item is
@@ -1178,6 +1226,11 @@ class Tracker:
             raise
         except Exception as exc:
             raise self._fail(f"cannot replay spooled results from {folder}", exc) from None
+        if done:
+            log.warning(
+                "runner: recorded %d result%s kept in the spool %s while the store was away",
+                done, "s" if done > 1 else "", folder,
+            )  # fmt: skip
         if dropped:
             log.warning(
                 "runner: %d spooled result%s not replayed: %s configuration%s already FINISHED "

@@ -88,7 +88,7 @@ RESERVED_PARAMS = frozenset({
     "activation", "batch_size", "cost", "critical_points", "data_seed", "dataset", "dtype",
     "early_stopping", "epochs", "gradient_tolerance", "hidden", "initializer", "objective",
     "optimizer", "output_activation", "patience", "scaling", "schedule", "seed", "strategy",
-    "target_loss", "test_size", "tol", "validation_fraction",
+    "success", "target_loss", "test_size", "tol", "validation_fraction",
 })  # fmt: skip
 #: core columns a plugin parameter may share a name with (a table qualifies it)
 SHARED_PARAMS = frozenset({"alpha"})

@@ -363,6 +363,20 @@ def test_a_table_s_success_column_overrides_the_data_set(sqlite_uri, tmp_path) -
     assert strict.success[0] == sum(r.finals["train_accuracy"] == 1.0 for r in strict.rows)
 
 
+def test_the_flat_table_names_the_cost_and_gives_the_accuracy() -> None:
+    from runner.analysis import flat_rows
+
+    rows = [classified(s, "moons", 0.97, 0.9 + 0.02 * s, cost=c)
+            for s, c in enumerate(["cross_entropy", "cross_entropy", "squared_error"])]  # fmt: skip
+    one, mixed = flat_rows(summarize(rows[:2]) + summarize(rows, by=("dataset",)))
+    assert (one["cost"], one["test_accuracy_median"], one["train_loss_median"]) == (
+        "cross_entropy",
+        pytest.approx(0.91),
+        0.1,
+    )
+    assert mixed["cost"] == "mixed" and mixed["train_loss_median"] is None  # no pooled loss
+
+
 def test_a_row_s_target_loss_overrides_the_data_set() -> None:
     runs = [classified(0, "moons", 0.97, 0.96, target_loss="0.05")]
     (group,) = summarize(runs)

@@ -60,6 +60,9 @@ def _none(value: str | None) -> bool:
     return value is None or value in ("", "None", "none")
 
 
+#: the finals whose spread a group's JSON gives
+SPREAD_FINALS = ("train_loss", "test_loss", "train_accuracy", "test_accuracy", "f", "gradient_norm")
+
 #: success where nothing else is declared: every training sample classified right
 EVERY_SAMPLE = Success("train_accuracy", 1.0)
 
@@ -199,6 +202,15 @@ class Group:
         return names.pop() if len(names) == 1 else None
 
     @property
+    def cost(self) -> str | None:
+        """The cost its runs' losses are of; ``mixed`` for a group (``--by``) that pools runs
+        of several costs, whose pooled losses mean nothing; None for an objective's runs."""
+        if self.objective:
+            return None
+        costs = {r.param("cost") for r in self.rows}
+        return str(costs.pop()) if len(costs) == 1 else "mixed"
+
+    @property
     def success_means(self) -> str:
         """What success is for this group, as the report says it (its runs' criteria, joined
         by " or " where they differ: a group of ``--by`` values may pool data sets)."""
@@ -295,7 +307,7 @@ class Group:
 
     def to_json(self) -> dict[str, Any]:
         success, members = self.success, self.members
-        spreads = {f: self.spread(f) for f in ("train_loss", "test_loss", "f", "gradient_norm")}
+        spreads = {f: self.spread(f) for f in SPREAD_FINALS}
         epochs = self.epochs_to_converge
         return {
             "label": self.label,
@@ -304,6 +316,7 @@ class Group:
             "runs": self.runs,
             "counts": self.counts,
             "objective": self.objective,
+            "cost": self.cost,
             "success_means": self.success_means,
             "minima_reached": self.minima_reached,
             "success": None

@@ -3,7 +3,8 @@
 A group of objective runs fills the objective's columns: ``objective``, ``minima_reached``
 (``label: count; ...``, ``none`` for runs at no known minimum) and the final f; its
 ``success_*`` columns count the runs that reached the global minimum (``success_means`` says
-what success is for each group).
+what success is for each group). A network's group names the ``cost`` its losses are of and
+gives the median accuracies; a group pooling several costs (``--by``) leaves its losses out.
 
 :func:`flat_rows` is the one layout (column names below); :func:`table_columns` turns it into
 column -> values (MLflow's ``log_table``), :func:`write_csv` into a CSV file (the csv module:
@@ -25,6 +26,7 @@ COLUMNS = (
     "successes", "outcomes", "success_rate", "success_low", "success_high",
     "train_loss_median", "train_loss_q1", "train_loss_q3", "train_loss_mean", "train_loss_sd",
     "test_loss_median", "test_loss_q1", "test_loss_q3", "test_loss_mean", "test_loss_sd",
+    "cost", "train_accuracy_median", "test_accuracy_median",
     "epochs_to_converge_median", "restart_successes", "restart_members", "restart_success_rate",
     "critical_points", "critical_points_unsolved",
     "solved_max_eigenvalue_median", "unsolved_max_eigenvalue_median",
@@ -53,6 +55,13 @@ def flat_row(group: Group) -> dict[str, Any]:
         if spread:
             for stat in ("median", "q1", "q3", "mean", "sd"):
                 row[f"{final}_{stat}"] = spread[stat]
+    row["cost"] = data["cost"]  # the cost the losses are of (mixed: they are not shown)
+    if data["cost"] == "mixed":
+        for final in ("train_loss", "test_loss"):
+            for stat in ("median", "q1", "q3", "mean", "sd"):
+                row[f"{final}_{stat}"] = None
+    for final in ("train_accuracy", "test_accuracy"):
+        row[f"{final}_median"] = (data[final] or {}).get("median")
     if data["epochs_to_converge"]:
         row["epochs_to_converge_median"] = data["epochs_to_converge"]["median"]
     if data["restarts_success"]:

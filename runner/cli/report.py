@@ -308,12 +308,9 @@ def _pct(value: float) -> str:
 
 
 def _cost_of(g: Any) -> str:
-    """The cost a configuration's losses are of: its runs' ``cost``, ``f`` for an objective's,
-    ``mixed`` for a group (``--by``) that pools runs of several costs."""
-    if g.objective:
-        return "f"
-    costs = {r.param("cost") for r in g.rows}
-    return str(costs.pop()) if len(costs) == 1 else "mixed"
+    """The cost a configuration's losses are of (:attr:`~runner.analysis.Group.cost`), ``f``
+    for an objective's."""
+    return g.cost or "f"
 
 
 def _accuracy(g: Any) -> tuple[float, bool] | None:

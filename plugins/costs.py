@@ -44,6 +44,7 @@ class SquaredError(Cost):
     """C = 1/2 (a - y)^T (a - y), averaged over samples; dC/da = a - y."""
 
     name = "squared_error"
+    lower_bound = 0.0
     link = "identity"
     tasks = ("classification", "regression")
 
@@ -59,6 +60,7 @@ class CrossEntropy(Cost):
     """Binary cross-entropy C = -[y log a + (1 - y) log(1 - a)], for outputs in (0, 1)."""
 
     name = "cross_entropy"
+    lower_bound = 0.0
     input_range = (0.0, 1.0)
     tasks = ("classification",)
     link = "logit"
@@ -79,6 +81,7 @@ class CategoricalCrossEntropy(Cost):
     """C = -sum_k y_k log a_k for one-hot y, with outputs that form a distribution (softmax)."""
 
     name = "categorical_cross_entropy"
+    lower_bound = 0.0
     input_range = (0.0, 1.0)
     tasks = ("classification",)
     needs_normalized = True

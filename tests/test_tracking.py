@@ -634,6 +634,23 @@ def test_spool_round_trip_keeps_an_objective_runs_trajectory(
         assert back.trajectory[name].dtype == array.dtype
 
 
+def test_every_real_result_passes_the_spools_check(
+    tmp_path: Path,
+    xor_results: list[RunResult],
+    moons_result: RunResult,
+    objective_result: RunResult,
+) -> None:
+    """What a worker returns, networks and an objective's descent alike, is what a result can
+    be: the check set-asides forged items by, never honest ones."""
+    from runner.tracking.spool import result_problem
+    from runner.tracking.tracker import RESERVED, _loss_floor
+
+    for i, result in enumerate([*xor_results, moons_result, objective_result]):
+        back, _ = tracking.result_from_spool(tracking.result_to_spool(result, tmp_path / str(i)))
+        assert result_problem(back, _loss_floor(back.spec), RESERVED) == "", result.spec
+    assert _loss_floor(moons_result.spec) == 0.0  # squared error's least value
+
+
 def test_replay_completes_a_run_created_before_the_store_went_away(
     tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
 ) -> None:
@@ -672,6 +689,19 @@ def _forge(kind: str, tracker: tracking.Tracker, experiment_id: str, parent: str
         return result, record, run.info.run_id
     elif kind == "foreign sweep":
         record.parent_id = other.info.run_id
+    elif kind == "crafted tag key":  # once made every later sweep exit 2, a run left RUNNING
+        result = dataclasses.replace(good, tags={"../../x": "1"})
+    elif kind == "status tag":  # would relabel the run
+        result = dataclasses.replace(good, tags={"runner.spec_hash": "0123456789abcdef"})
+    elif kind == "negative loss":  # squared error is never below 0
+        result = dataclasses.replace(good, metrics={**good.metrics, "train_loss": -123.0})
+    elif kind == "accuracy above 1":
+        result = dataclasses.replace(good, metrics={**good.metrics, "train_accuracy": 7.0})
+    elif kind == "wrong shape":  # weights of another network
+        result = dataclasses.replace(good, weights=[np.zeros((5, 2)), *good.weights[1:]])
+    elif kind == "short history":
+        steps, values = good.history["loss"]
+        result = dataclasses.replace(good, history={**good.history, "loss": (steps, values[:3])})
     path = tracker._spool_result(result, record)
     if kind == "object array":
         with open(path.with_suffix(".npz"), "wb") as fh:
@@ -680,8 +710,13 @@ def _forge(kind: str, tracker: tracking.Tracker, experiment_id: str, parent: str
 
 
 @pytest.mark.parametrize(
-    "kind", ["fake hash", "foreign run", "foreign sweep", "object array", "outside artifacts"]
-)
+    "kind",
+    [
+        "fake hash", "foreign run", "foreign sweep", "object array", "outside artifacts",
+        "crafted tag key", "status tag", "negative loss", "accuracy above 1", "wrong shape",
+        "short history",
+    ],
+)  # fmt: skip
 def test_a_spool_item_that_does_not_prove_itself_is_set_aside(
     kind: str, tracker: tracking.Tracker, table: Path, xor_results: list[RunResult]
 ) -> None:
@@ -706,6 +741,10 @@ def test_a_spool_item_that_does_not_prove_itself_is_set_aside(
     assert tracker.finished_hashes(experiment_id) == {honest.spec_hash}
     for rid, status in before.items():  # no run of the store was touched
         assert after[rid].info.status == status
+    (new,) = [after[rid] for rid in after.keys() - before.keys()]  # nothing else, none RUNNING
+    assert new.info.status == "FINISHED" and new.data.tags["runner.spec_hash"] == honest.spec_hash
+    assert new.data.tags["runner.replayed_from_spool"].startswith(f"run-{honest.spec_hash}-")
+    assert tracker.replay_spool(experiment_id) == 0  # set aside for good: not tried again
 
 
 def test_a_spooled_result_already_finished_elsewhere_is_not_recorded_again(

@@ -111,6 +111,9 @@ class Cost(Plugin):
     #: the tasks this cost serves, from :data:`TASKS`; None (the default) derives them from
     #: the other declarations (:meth:`serves`)
     tasks: ClassVar[tuple[str, ...] | None] = None
+    #: the least value the cost can take (0 for a sum of non-negative terms; -inf, the
+    #: default, when unknown): a recorded loss below it is refused as no result of the cost
+    lower_bound: ClassVar[float] = -np.inf
 
     def serves(self) -> tuple[str, ...]:
         """The tasks this cost serves: ``tasks`` where declared, else classification for one

@@ -10,8 +10,8 @@
 - :mod:`~runner.tracking.store`: where the store is (URIs) and which failures are transient;
 - :mod:`~runner.tracking.pyfunc`: a recorded run's network, and the MLflow pyfunc model.
 
-May import :mod:`runner.engine`, :mod:`runner.spec`, :mod:`runner.errors` and
-:mod:`runner.environ` (``docs/architecture.md``); mlflow is imported inside functions only.
+May import :mod:`runner.engine`, :mod:`runner.plugin`, :mod:`runner.spec`, :mod:`runner.errors`
+and :mod:`runner.environ` (``docs/architecture.md``); mlflow is imported inside functions only.
 """
 
 from __future__ import annotations

@@ -8,9 +8,11 @@ could not be recorded.
 
 Serialization is JSON plus ``.npz``, never pickle (arrays are loaded with ``allow_pickle=False``);
 non-finite floats are written as ``{"$float": "nan"}`` so that the JSON stays standard. The JSON
-is written last and atomically, so a half-written item is never replayed. This module knows
-nothing of MLflow: :meth:`runner.tracking.tracker.Tracker.replay_spool` records what it reads
-back. Imports :mod:`runner.spec` only.
+is written last and atomically, so a half-written item is never replayed. What was read back
+is checked against what a result can be (:func:`result_problem`: its names, tags, numbers and
+shapes) before it is replayed, and a replayed run carries the tag :data:`REPLAYED_TAG`. This
+module knows nothing of MLflow: :meth:`runner.tracking.tracker.Tracker.replay_spool` records
+what it reads back. Imports :mod:`runner.spec` only.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import hashlib
 import json
 import math
 import os
-from collections.abc import Iterator
+import re
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,8 @@ import numpy as np
 from runner.spec import RunResult, RunSpec
 
 SPOOL_DIR = ".runner-spool"
+#: the tag a run recorded from the spool carries (the item's file name), for audits
+REPLAYED_TAG = "runner.replayed_from_spool"
 
 
 # -- the folders -------------------------------------------------------------------------------
@@ -228,3 +233,116 @@ def result_from_spool(path: Path | str) -> tuple[RunResult, dict[str, Any]]:
         trajectory=trajectory,
     )
     return result, data["extra"]
+
+
+# -- what a result can be: an item is checked before it is replayed -----------------------------
+
+#: a tag a worker's result may carry besides those of its spec (``RunResult.tags``:
+#: ``runner.critical_point``, an objective run's ``runner.reached``)
+_RESULT_TAG = re.compile(r"runner\.[a-z][a-z0-9_]{0,99}")
+#: a metric's or history's name as runner writes them
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,99}")
+#: a param's or tag's key MLflow stores: no path tricks (``..``, a leading ``/``)
+_KEY = re.compile(r"[A-Za-z0-9_.\-: /]{1,250}")
+#: the losses a result has, final and as histories
+LOSSES = ("train_loss", "test_loss", "loss")
+ACCURACIES = ("train_accuracy", "test_accuracy", "accuracy")
+
+
+def key_problem(key: str, what: str) -> str:
+    """Why ``key`` cannot be a param's or tag's key ("" when it can)."""
+    if not _KEY.fullmatch(key) or key.startswith("/") or ".." in key.split("/"):
+        return f"its {what} key {key[:60]!r} is none MLflow keeps (letters, digits, _-.:/ )"
+    return ""
+
+
+def result_problem(
+    result: RunResult, loss_floor: float = -math.inf, reserved: Collection[str] = ()
+) -> str:
+    """Why a result read back from the spool is none a worker could have returned ("" when it
+    could): names and tags it may carry (``runner.<name>``, none of the ``reserved`` tags the
+    recorder writes itself), numbers of the right kind (a finished run's finite, its losses at
+    least ``loss_floor``, the least value its cost takes; accuracies in [0, 1]), and arrays of
+    the shapes its network and histories have."""
+    spec, finished = result.spec, result.status == "finished"
+    for key, value in result.tags.items():
+        if not _RESULT_TAG.fullmatch(key) or key in reserved:
+            return f"its tag {key[:60]!r} is none a result carries (runner.<name>, not its own)"
+        if len(value) > 5000 or not value.isprintable():
+            return f"its tag {key} is no short line of text"
+    for name, value in result.metrics.items():
+        if not _NAME.fullmatch(name):
+            return f"its metric name {name[:60]!r} is none runner writes"
+        why = _number_problem(name, value, finished, loss_floor)
+        if why:
+            return why
+    epochs = result.metrics.get("epochs")
+    if epochs is not None and not (0 <= epochs <= spec.epochs and float(epochs).is_integer()):
+        return f"its epochs {epochs!r} is not a whole number from 0 to {spec.epochs}"
+    if not (math.isfinite(result.wall_time) and result.wall_time >= 0):
+        return f"its wall time {result.wall_time!r} is no duration"
+    for name, (steps, values) in result.history.items():
+        steps, values = np.asarray(steps), np.asarray(values)
+        if not _NAME.fullmatch(name):
+            return f"its history name {name[:60]!r} is none runner writes"
+        if steps.ndim != 1 or values.shape != steps.shape or steps.dtype.kind not in "iu":
+            return f"its history {name} is not one whole-numbered step per value"
+        if values.dtype.kind not in "fiu" or (len(steps) and (steps.min() < 0)):
+            return f"its history {name} has steps below 0 or values that are not numbers"
+        for value in values.tolist():  # a curve may pass through inf on its way
+            why = _number_problem(name, value, False, loss_floor)
+            if why:
+                return f"its history {why.removeprefix('its ')}"
+    return _network_problem(result) or _trajectory_problem(result)
+
+
+def _number_problem(name: str, value: float, finished: bool, loss_floor: float) -> str:
+    if not isinstance(value, float | int) or isinstance(value, bool):
+        return f"its {name} {value!r} is not a number"
+    if not math.isfinite(value):
+        if finished and name in (*LOSSES, *ACCURACIES, "f", "gradient_norm"):
+            return f"its {name} {value!r} is not finite, yet it finished"
+        return ""
+    if name in LOSSES and value < loss_floor:
+        return f"its {name} {value!r} is below {loss_floor:g}, the least its cost takes"
+    if name in ACCURACIES and not 0 <= value <= 1:
+        return f"its {name} {value!r} is not within [0, 1]"
+    if name == "gradient_norm" and value < 0:
+        return f"its gradient_norm {value!r} is below 0"
+    return ""
+
+
+def _network_problem(result: RunResult) -> str:
+    """Weights ``W_m`` of shape (n_m, n_{m-1}) and biases (n_m, 1), n the architecture's
+    sizes, whose hidden ones are the spec's; a finished run's finite."""
+    if not result.weights and not result.biases:
+        return ""
+    sizes = result.architecture.get("sizes")
+    if not isinstance(sizes, list) or not all(isinstance(n, int) and n > 0 for n in sizes):
+        return "its architecture has no layer sizes"
+    if tuple(sizes[1:-1]) != tuple(result.spec.hidden):
+        return f"its layer sizes {sizes} are not its configuration's (hidden {result.spec.hidden})"
+    if len(result.weights) != len(sizes) - 1 or len(result.biases) != len(sizes) - 1:
+        return f"it has {len(result.weights)} weight matrices for {len(sizes) - 1} layers"
+    for m, (w, b) in enumerate(zip(result.weights, result.biases, strict=True), start=1):
+        want = (sizes[m], sizes[m - 1])
+        if np.shape(w) != want or np.shape(b) != (sizes[m], 1):
+            return f"its W{m} or b{m} is not of the shape {want} its layers give"
+        if np.asarray(w).dtype.kind != "f" or np.asarray(b).dtype.kind != "f":
+            return f"its W{m} or b{m} is not an array of floats"
+        if result.status == "finished" and not (np.isfinite(w).all() and np.isfinite(b).all()):
+            return f"its W{m} or b{m} is not finite, yet it finished"
+    return ""
+
+
+def _trajectory_problem(result: RunResult) -> str:
+    if not result.trajectory:
+        return ""
+    steps, points = result.trajectory.get("steps"), result.trajectory.get("points")
+    if set(result.trajectory) != {"steps", "points"} or steps is None or points is None:
+        return "its trajectory is not a pair of arrays steps, points"
+    if steps.ndim != 1 or points.ndim != 2 or len(steps) != len(points):
+        return "its trajectory is not one point per step"
+    if steps.dtype.kind not in "iu" or points.dtype.kind != "f":
+        return "its trajectory is not whole-numbered steps and points of floats"
+    return ""

@@ -26,13 +26,16 @@ written to ``.runner-spool/<store key>/<experiment id>/`` as JSON plus ``.npz`` 
 records what was spooled and deletes it. A spooled result only counts as done once recorded.
 The spool's layout and serialization are in :mod:`runner.tracking.spool`; what a run consists of
 (tags, params, metric points, artifacts) is in :mod:`runner.tracking.records`. Imports the rest
-of :mod:`runner.tracking`, :mod:`runner.engine`, :mod:`runner.spec` and :mod:`runner.errors`.
+of :mod:`runner.tracking`, :mod:`runner.engine`, :mod:`runner.spec` and :mod:`runner.errors`, and
+:mod:`runner.plugin`'s registry (the least value a cost takes, to check a spooled loss).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
+import math
 import os
 import re
 import shlex
@@ -60,6 +63,7 @@ from runner.tracking.records import (
     MAX_PARAM_LENGTH,
     MAX_TAG_LENGTH,
     RANKED_VALUES,
+    TAG_NUMBERS,
     RunRecord,
     batches,
     fit,
@@ -74,9 +78,12 @@ from runner.tracking.records import (
     write_artifacts,
 )
 from runner.tracking.spool import (
+    REPLAYED_TAG,
     SPOOL_DIR,
+    key_problem,
     remove_result,
     result_from_spool,
+    result_problem,
     spool_folder,
     spool_result,
     spool_sweep_end,
@@ -1196,6 +1203,7 @@ class Tracker:
                     continue
                 if parent_id is not None and record.run_id is None:
                     record.parent_id = parent_id
+                created = record.run_id is None
                 outcome = self._replay_claim(result, record, deadline)
                 if outcome == "elsewhere":  # another sweep recorded it: exactly once
                     remove_result(path)
@@ -1203,7 +1211,15 @@ class Tracker:
                     continue
                 if outcome == "wait":  # another live sweep trains it now: kept for later
                     continue
-                run_id = self._write_run(result, record, deadline)
+                result = dataclasses.replace(result, tags={**result.tags, REPLAYED_TAG: path.name})
+                try:
+                    run_id = self._write_run(result, record, deadline)
+                except Exception as exc:
+                    if is_transient(exc) or is_disk_full(exc):
+                        raise
+                    self._refused(record, created, exc)  # never RUNNING, never again
+                    self._set_aside(path, f"the store refused it: {cause_of(exc)}")
+                    continue
                 self._recorded[(record.parent_id or "", result.spec_hash)] = run_id
                 remove_result(path)
                 done += 1
@@ -1241,6 +1257,15 @@ class Tracker:
         with contextlib.suppress(OSError):
             folder.rmdir()
         return done
+
+    def _refused(self, record: RunRecord, created: bool, exc: BaseException) -> None:
+        """A spooled result the store refused: the run its replay created is deleted, a claim
+        of its sweep ends FAILED with the reason (best effort; so is a claim ever left RUNNING,
+        by the next sweep)."""
+        self._abandon(record, f"its spooled result was refused: {cause_of(exc)}"[:5000])
+        if created and record.run_id is not None:
+            with contextlib.suppress(Exception):
+                self.client.delete_run(record.run_id)
 
     def _replay_claim(self, result: RunResult, record: RunRecord, deadline: float) -> str:
         """Claim the run a spooled result is to complete, as a sweep claims a spec: its run
@@ -1288,6 +1313,14 @@ class Tracker:
             return f"its spec hash {result.spec_hash} is not its configuration's"
         if result.status not in RUN_STATUS:
             return f"its status {result.status!r} is none a run may have"
+        own = run_tags(result.spec, result.spec_hash, record.parent_id, record.record_id)
+        reserved = {*own, *result_tags(dataclasses.replace(result, tags={}), set()), *RESERVED}
+        why = result_problem(result, _loss_floor(result.spec), reserved)
+        keys = [(k, "param") for k, _ in run_params(result.spec)] + [(k, "tag") for k in own]
+        for key, what in keys:
+            why = why or key_problem(key, what)
+        if why:
+            return why
         if record.parent_id is not None:
             why = self._sweep_problem(record.parent_id, record.experiment_id, deadline)
             if why:
@@ -1366,6 +1399,26 @@ class Tracker:
             with contextlib.suppress(OSError):
                 part.replace(rejected / part.name)
         log.warning("runner: set aside spooled %s (%s): %s", path.name, rejected, why)
+
+
+#: tags the recorder writes on a run whatever its result (a result's own may not be one)
+RESERVED = frozenset(
+    {"runner.status", "runner.reason", "runner.stop_reason", "runner.nonfinite", REPLAYED_TAG}
+    | set(TAG_NUMBERS.values())
+)
+
+
+def _loss_floor(spec: RunSpec) -> float:
+    """The least loss a spec's cost can give (its plugin's ``lower_bound``); -inf for an
+    objective, or a cost no plugin installed now provides."""
+    if spec.objective:
+        return -math.inf
+    from runner.plugin.registry import get_registry
+
+    try:
+        return float(getattr(get_registry().get("cost", spec.cost), "lower_bound", -math.inf))
+    except Exception:  # noqa: BLE001 - the hash says which plugin it was: it proves itself
+        return -math.inf
 
 
 def finished_hashes_readonly(uri: str, experiment: str) -> set[str]:

@@ -39,6 +39,11 @@ MAX_MEMBERS = 2_000
 MIN_SPLIT_MEMBERS = 8
 #: a plan estimated to take longer than this many hours is refused unless --max-hours says more
 MAX_HOURS = 24.0
+#: without --timeout, a population may train this many times its estimated time (the budget's,
+#: runner/engine/budget.py), and at least GUARD_FLOOR seconds, before its runs fail as timed
+#: out: a guard against a plugin's loop that never ends, far beyond any honest slowness
+GUARD_FACTOR = 20.0
+GUARD_FLOOR = 600.0
 
 
 class SweepInterrupted(RunnerError):
@@ -261,6 +266,8 @@ def run_sweep(
         todo = [s for s in specs if s.spec_hash() not in done]
         summary.skipped = len(specs) - len(todo)
         tasks = plan_populations(todo, registry, jobs=jobs, log_every=log_every)
+        if timeout is None and not scheduler:
+            tasks = guarded(tasks, shapes, registry)
         summary.populations = len(tasks)
         observer.planned(summary, tasks)
         if not todo:  # nothing to do: no sweep run, nothing written
@@ -413,6 +420,20 @@ def check_budget(
             f"; at most {max_hours:g} hours (--max-hours N lifts the check)"
         )
     return total
+
+
+def guarded(
+    tasks: list[PopulationTask], shapes: Mapping[DataKey, tuple[int, int, int]], registry: Registry
+) -> list[PopulationTask]:
+    """``tasks``, each with the deadline of the sweep's guard against a population that never
+    ends (a plugin's endless loop): :data:`GUARD_FACTOR` times its estimated time, at least
+    :data:`GUARD_FLOOR` seconds; none where there is no estimate. ``--timeout`` replaces it."""
+    out = []
+    for task in tasks:
+        one = _task_estimate(task, shapes, registry)
+        deadline = None if one is None else max(GUARD_FLOOR, GUARD_FACTOR * one[0].seconds)
+        out.append(dataclasses.replace(task, deadline=deadline))
+    return out
 
 
 def _task_estimate(

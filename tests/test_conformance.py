@@ -1065,3 +1065,44 @@ def test_the_reserved_parameter_names_are_the_core_columns() -> None:
 
     assert set(RESERVED_PARAMS) == set(SETTINGS) - SHARED_PARAMS
     assert SHARED_PARAMS <= set(SETTINGS)
+
+
+GUARD_SCRIPT = """
+import sys
+from pathlib import Path
+
+import runner.sweep as sweep
+
+sweep.GUARD_FLOOR = 2.0  # the guard's floor, down from ten minutes to a test's time
+table, uri, jobs = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+summary = sweep.run_sweep(table, tracking_uri=uri, jobs=jobs, report=False)
+for _, result in summary.results:
+    if result.status == "failed":
+        print("failed", result.spec.row, result.reason)
+print("finished", summary.finished, "failed", summary.failed)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_sweep_with_a_schedule_that_never_ends_fails_that_run_and_goes_on(
+    jobs: int, kit_hostile_site: Path, tmp_path: Path, sqlite_uri: str
+) -> None:
+    """Without --timeout the sweep's guard ends a population far past its estimate (it hung
+    with no output before); the other row trains (issue 25.7). A real subprocess."""
+    table = tmp_path / "endless.csv"
+    table.write_text(
+        "dataset,hidden,activation,epochs,seed,schedule,every\n"
+        "xor,2,tanh,50,0,stepper,0\n"
+        "xor,2,tanh,5,0,constant,\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(kit_hostile_site), RUNNER_PLUGINS=KIT_HOSTILE)
+    command = [sys.executable, "-c", GUARD_SCRIPT, str(table), sqlite_uri, str(jobs)]
+    done = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "failed 1 TimedOut: timed out after 2 s, far beyond the plan's estimate (a plugin's loop "
+        "that never ends?); --timeout SECONDS sets the limit",
+        "finished 1 failed 1",
+    ]

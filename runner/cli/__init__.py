@@ -433,7 +433,8 @@ SWEEP_EXIT_CODES: dict[int, str] = {
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
-    help="Seconds a population may train before it is marked FAILED.",
+    help="Seconds a population may train before it is marked FAILED (default: a guard, 20 "
+    "times its estimated time and at least 10 minutes).",
 )
 @click.option(
     "--rank-by",

@@ -32,6 +32,7 @@ from runner.engine.data import (
     labels,
     validation_split,
 )
+from runner.engine.deadline import time_limit
 from runner.engine.minimize import Members, minimize
 from runner.engine.network import Network, member_rng, with_ones
 from runner.engine.settings import PARTS, row_parts
@@ -58,6 +59,9 @@ class PopulationTask:
     specs: tuple[RunSpec, ...]
     log_every: int = 0
     max_points: int = MAX_POINTS
+    #: seconds the population may train before its runs fail as timed out (None: no limit;
+    #: the sweep's guard, :data:`runner.sweep.GUARD_FACTOR`)
+    deadline: float | None = None
 
     @property
     def hashes(self) -> tuple[str, ...]:
@@ -68,23 +72,36 @@ class VersionMismatch(Exception):
     """A plugin installed here is not the version the specification was validated with."""
 
 
+class TimedOut(Exception):
+    """A population trained past its :attr:`PopulationTask.deadline`."""
+
+
 def run_population(task: PopulationTask) -> list[RunResult]:
     """Train the task's population; a failure is confined to the specifications that cause it.
 
     If training the whole population raises, each specification is retried alone, so a plugin
     that raises for one configuration marks only that run FAILED (with its traceback); so does
     one that calls ``sys.exit`` or raises ``KeyboardInterrupt`` (a stop signal still stops:
-    :func:`runner.errors.plugin_failure`).
+    :func:`runner.errors.plugin_failure`). A population still training at its ``deadline``
+    fails whole, as timed out (:func:`runner.engine.deadline.time_limit`), not retried.
     """
+
+    def expired() -> TimedOut:
+        return TimedOut(
+            f"timed out after {task.deadline:g} s, far beyond the plan's estimate (a plugin's "
+            "loop that never ends?); --timeout SECONDS sets the limit"
+        )
+
     try:
-        return _train_population(task)
+        with time_limit(task.deadline, expired):
+            return _train_population(task)
     except BaseException as exc:  # a plugin's sys.exit or KeyboardInterrupt too, not a signal's
         if not plugin_failure(exc):
             raise
-        if len(task.specs) > 1 and not isinstance(exc, VersionMismatch):
+        if len(task.specs) > 1 and not isinstance(exc, (VersionMismatch, TimedOut)):
             results: list[RunResult] = []
             for spec in task.specs:
-                alone = PopulationTask((spec,), task.log_every, task.max_points)
+                alone = dataclasses.replace(task, specs=(spec,))
                 results.extend(run_population(alone))
             return results
         where = traceback.format_exc()

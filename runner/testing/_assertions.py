@@ -3,19 +3,18 @@
 Every failed check raises :class:`AssertionError` as ``"<kind> '<name>' (from <dist>): <check>:
 <detail>"``; an exception a plugin method raises becomes such a failure too. The declared
 parameters of a plugin are checked here before any check calls it; :func:`deadline` ends a check
-that does not end. Imports :mod:`runner.plugin`.
+that does not end. Imports :mod:`runner.engine` and :mod:`runner.plugin`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import signal
-import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NoReturn
 
 import numpy as np
 
+from runner.engine.deadline import time_limit
 from runner.plugin.params import Param, Plugin, kind_label
 from runner.plugin.registry import RESERVED_PARAMS, reserved_message
 from runner.testing._numeric import Array, relative_error
@@ -41,34 +40,17 @@ class TimedOut(AssertionError):
 @contextlib.contextmanager
 def deadline(obj: Any, seconds: float | None) -> Iterator[None]:
     """Fail the check in the block with :class:`TimedOut` (``timed out after N s``) once it has
-    run ``seconds``: an endless loop in a plugin then fails its check instead of hanging.
+    run ``seconds``: an endless loop in a plugin then fails its check instead of hanging (in
+    the main thread only: :func:`runner.engine.deadline.time_limit`)."""
 
-    A real-time timer (SIGALRM) in the main thread; where there is none (another thread,
-    Windows), or one is already running (pytest-timeout's, say), the block runs unbounded.
-    """
-    usable = (
-        seconds is not None
-        and hasattr(signal, "setitimer")
-        and threading.current_thread() is threading.main_thread()
-        and signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
-    )
-    if not usable:
-        yield
-        return
-
-    def expire(signum: int, frame: object) -> None:
-        raise TimedOut(
+    def expired() -> TimedOut:
+        return TimedOut(
             f"{plugin_label(obj)}: timed out after {seconds:g} s (a loop that does not end at "
             "these parameter values?)"
         )
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
+    with time_limit(seconds, expired):
         yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def call(obj: Any, check: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

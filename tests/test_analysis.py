@@ -617,7 +617,8 @@ def curve_row(seed: int, values: list[float], best_epoch: float | None = None, *
     if best_epoch is not None:
         finals["best_epoch"] = best_epoch
     curve = (list(range(len(values))), values)
-    return row_of(seed, params={"dataset": "xor"}, finals=finals, curve=curve, **fields)
+    fields.setdefault("params", {"dataset": "xor"})
+    return row_of(seed, finals=finals, curve=curve, **fields)
 
 
 def test_kept_best_validation_weights_are_drawn_apart_not_as_the_curve_s_end(drawn, tmp_path):
@@ -701,3 +702,26 @@ def test_critical_points_none_stationary_are_one_line_not_a_class_panel(drawn, t
     fig = saved["critical_points.png"]
     assert len(fig.axes) == 2  # the two curvature panels, no panel of hatched classes
     assert fig._suptitle.get_text().startswith("no run ended at a stationary point")
+
+
+def test_losses_of_two_costs_are_drawn_on_scales_of_their_own(drawn, tmp_path):
+    from runner.analysis import figures
+
+    plt, saved = drawn
+    rows = [
+        curve_row(s, [1.0, 0.5], configuration=c, params={"dataset": "moons", "cost": c})
+        for s, c in enumerate(["cross_entropy", "cross_entropy", "squared_error"])
+    ]
+    groups = summarize(rows)
+    figures._final_loss(plt, groups, tmp_path)
+    labels = [ax.get_ylabel() for ax in saved["final_loss.png"].axes]
+    assert labels == [
+        f"final training loss, {c} (log scale)" for c in ("cross_entropy", "squared_error")
+    ]
+    figures._learning_curves(plt, groups, tmp_path)
+    curves = saved["learning_curves.png"].axes
+    assert [ax.get_ylabel() for ax in curves] == [
+        "training loss (cross_entropy)",
+        "training loss (squared_error)",
+    ]
+    assert curves[0].get_shared_y_axes().get_siblings(curves[0]) == [curves[0]]

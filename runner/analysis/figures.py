@@ -5,8 +5,9 @@
   early stopping kept the weights of an earlier epoch, the curve ends where training stopped
   and a marker shows the kept weights' loss at their epoch; the title says when the curves are
   a sample (the first :data:`MAX_CURVES` seeds of a configuration);
-- ``final_loss.png``: every run's final training loss per configuration on a log scale, solved
-  and unsolved runs in two colours, so plateaus stand apart;
+- ``final_loss.png``: every run's final training loss per configuration on a log scale, a
+  panel per cost (the learning curves share a scale only within one cost too), runs that
+  succeeded and those that did not in two colours, so plateaus stand apart;
 - ``decision_boundaries.png``: for two-dimensional inputs, each configuration's best and worst
   run (by final training loss) over the plane, with the training points, the data set's
   feature names on the axes and a colour bar of the network's output;
@@ -94,11 +95,13 @@ def draw_all(
     return paths
 
 
-def _grid(plt: Any, n: int, size: tuple[float, float] = (3.6, 2.7)) -> tuple[Any, list[Any]]:
+def _grid(
+    plt: Any, n: int, size: tuple[float, float] = (3.6, 2.7), sharey: bool = True
+) -> tuple[Any, list[Any]]:
     cols = min(n, 3)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(
-        rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False, sharey=True
+        rows, cols, figsize=(size[0] * cols, size[1] * rows), squeeze=False, sharey=sharey
     )
     flat = list(axes.ravel())
     for ax in flat[n:]:
@@ -156,7 +159,8 @@ def _learning_curves(plt: Any, groups: list[Group], out: Path) -> Path | None:
     mats = [(g, m) for g, m in mats if m is not None]
     if not mats:
         return None
-    fig, axes = _grid(plt, len(mats))
+    costs = {g.cost for g, _ in mats}
+    fig, axes = _grid(plt, len(mats), sharey=len(costs) == 1)  # one loss scale per cost only
     for ax, (group, (steps, M)) in zip(axes, mats, strict=True):
         positive = np.where(M > 0, M, np.nan)
         for line in positive:
@@ -174,7 +178,9 @@ def _learning_curves(plt: Any, groups: list[Group], out: Path) -> Path | None:
         ax.set_title(_short(group.label), loc="left")
         ax.set_xlabel("epoch")
         ax.grid(True, which="major", alpha=0.3)
-    axes[0].set_ylabel("training loss")
+    for ax, (group, _) in zip(axes, mats, strict=True):
+        if len(costs) > 1 or ax is axes[0]:
+            ax.set_ylabel(f"training loss ({group.cost})" if group.cost else "training loss")
     axes[0].legend(loc="lower left", frameon=False)
     drawn = sum(len(m[1]) for _, m in mats)
     runs = sum(g.runs for g, _ in mats)
@@ -188,33 +194,48 @@ def _short(label: str, n: int = 48) -> str:
 
 
 def _final_loss(plt: Any, groups: list[Group], out: Path) -> Path | None:
+    """Every run's final training loss per configuration, one panel per cost, each with a
+    scale of its own (losses of two costs are not comparable); a group pooling several costs
+    (``--by``) is left out."""
     data = [
         (g, [(r.finals["train_loss"], succeeded(r)) for r in g.rows if "train_loss" in r.finals])
         for g in groups
+        if g.cost != "mixed"
     ]
     data = [(g, pts) for g, pts in data if pts]
     if not data:
         return None
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.2 * len(data) + 2.5), 4.2))
+    costs = list(dict.fromkeys(g.cost for g, _ in data))
+    widths = [sum(g.cost == c for g, _ in data) for c in costs]
+    fig, axes = plt.subplots(
+        1, len(costs), figsize=(max(5.0, 1.2 * len(data) + 2.5 * len(costs)), 4.2),
+        squeeze=False, gridspec_kw={"width_ratios": widths},
+    )  # fmt: skip
     rng = np.random.default_rng(0)  # the jitter only: the same picture every time
-    seen: set[str] = set()
-    for i, (_, pts) in enumerate(data):
-        losses = np.array([max(p[0], 1e-12) for p in pts])
-        ok = np.array([bool(p[1]) for p in pts])
-        x = i + rng.uniform(-0.28, 0.28, len(pts))
-        for mask, colour, name in ((ok, SOLVED, "solved"), (~ok, UNSOLVED, "not solved")):
-            if mask.any():
-                ax.scatter(x[mask], losses[mask], s=12, color=colour, alpha=0.7, lw=0,
-                           label=None if name in seen else name)  # fmt: skip
-                seen.add(name)
-        ax.hlines(np.median(losses), i - 0.38, i + 0.38, color="black", lw=1.5)
-    ax.set_yscale("log")
-    ax.set_xticks(range(len(data)))
-    ax.set_xticklabels([_short(g.name, 30) for g, _ in data], rotation=15, ha="right")
-    ax.set_ylabel("final training loss (log scale)")
-    ax.set_title("final loss of every run (bar: median)", loc="left")
-    ax.grid(True, axis="y", which="major", alpha=0.3)
-    ax.legend(frameon=False, loc="best")
+    for ax, cost in zip(axes[0], costs, strict=True):
+        seen: set[str] = set()  # each panel's legend says what its colours are
+        mine = [(g, pts) for g, pts in data if g.cost == cost]
+        for i, (_, pts) in enumerate(mine):
+            losses = np.array([max(p[0], 1e-12) for p in pts])
+            ok = np.array([bool(p[1]) for p in pts])
+            x = i + rng.uniform(-0.28, 0.28, len(pts))
+            for mask, colour, name in (
+                (ok, SOLVED, "succeeded"),
+                (~ok, UNSOLVED, "did not succeed"),
+            ):
+                if mask.any():
+                    ax.scatter(x[mask], losses[mask], s=12, color=colour, alpha=0.7, lw=0,
+                               label=None if name in seen else name)  # fmt: skip
+                    seen.add(name)
+            ax.hlines(np.median(losses), i - 0.38, i + 0.38, color="black", lw=1.5)
+        ax.set_yscale("log")
+        ax.set_xlim(-0.6, len(mine) - 0.4)
+        ax.set_xticks(range(len(mine)))
+        ax.set_xticklabels([_short(g.name, 30) for g, _ in mine], rotation=15, ha="right")
+        ax.set_ylabel(f"final training loss, {cost} (log scale)")
+        ax.grid(True, axis="y", which="major", alpha=0.3)
+        ax.legend(frameon=False, loc="best")
+    axes[0][0].set_title("final loss of every run (bar: median)", loc="left")
     return _save(plt, fig, out / "final_loss.png")
 
 

@@ -453,6 +453,29 @@ def objective_result() -> object:
     return result
 
 
+def npz_bomb(path: Path, arrays: dict[str, tuple[int, ...]], fill: bool = True) -> Path:
+    """An ``.npz`` of float64 zeros of the given shapes, deflated as it is written (a few
+    hundred KB that inflate to what the shapes declare): what a memory bomb looks like. Without
+    ``fill`` only the headers are written (a declaration of any size, in a tiny file)."""
+    import zipfile
+
+    import numpy as np
+    from numpy.lib import format as npy
+
+    chunk = bytes(2**20)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, shape in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as fh:
+                npy.write_array_header_1_0(
+                    fh, {"descr": np.dtype("<f8").str, "fortran_order": False, "shape": shape}
+                )
+                left = 8 * int(np.prod(shape)) if fill else 0
+                while left > 0:
+                    fh.write(chunk[: min(left, len(chunk))])
+                    left -= len(chunk)
+    return path
+
+
 class MlflowServer:
     """A real `mlflow server` on 127.0.0.1 with a SQLite backend; start/stop by process group."""
 

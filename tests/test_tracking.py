@@ -540,6 +540,52 @@ def test_load_network_predicts_as_the_trained_network(
         assert np.mean(predicted == labels(Y)) == pytest.approx(moons_result.metrics[accuracy])
 
 
+def test_memory_bombs_are_refused_from_their_headers_before_anything_inflates(
+    tracker: tracking.Tracker,
+    table: Path,
+    tmp_path: Path,
+    moons_result: RunResult,
+    objective_result: RunResult,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A few hundred KB that inflate to 128 MB: a run's weights.npz (load_network), a spooled
+    result's npz (the replay) and an objective run's trajectory.npz (the report) are each
+    refused with one line from the .npy headers inside the zip, nothing decompressed."""
+    from conftest import npz_bomb
+
+    from runner.engine.trained import load_weights
+    from runner.tracking import reading
+    from runner.tracking.store import local_folder
+
+    experiment_id, parent = sweep(tracker, table)
+    run_id = tracker.record(experiment_id, parent, moons_result)
+    path_run = tracker.record(experiment_id, parent, objective_result)
+    tracker.flush()
+    artifacts = local_folder(tracker.client.get_run(run_id).info.artifact_uri)
+    npz_bomb(artifacts / "weights.npz", {"W1": (4000, 4000), "b1": (5, 1)})
+    assert (artifacts / "weights.npz").stat().st_size < 1_000_000
+    with pytest.raises(ValueError, match=r"W1 declares shape \(4000, 4000\), not the \(5, 2\)"):
+        load_network(run_id, tracker.uri)
+    npz_bomb(tmp_path / "weights.npz", {"W1": (20000, 20000)}, fill=False)  # 3.2 GB declared
+    with pytest.raises(ValueError, match=r"declare 3.0 GB \(W1: \(20000, 20000\) float64\)"):
+        load_weights(tmp_path / "weights.npz")  # no architecture: the default bound
+
+    folder = local_folder(tracker.client.get_run(path_run).info.artifact_uri)
+    npz_bomb(folder / "trajectory.npz", {"steps": (10,), "points": (4_000_000, 4)})
+    assert reading.trajectories([path_run], "trajectory.npz", tracker.uri) == {}
+    assert f"run {path_run}'s trajectory is not drawn" in caplog.text
+    assert "more than the 64.0 MB a trajectory can take" in caplog.text
+
+    item = tracker._spool_result(
+        moons_result, run_record.RunRecord("bomb", experiment_id, parent, 1, 2)
+    )
+    npz_bomb(item.with_suffix(".npz"), {"W1": (4000, 4000)})
+    assert tracker.replay_spool(experiment_id) == 0
+    (rejected,) = (item.parent / "rejected").glob("*.npz")
+    assert rejected.name == item.with_suffix(".npz").name
+    assert "W1 declares shape (4000, 4000), not the (5, 2) its result has" in caplog.text
+
+
 def test_trained_network_rejects_inputs_of_the_wrong_width(xor_results: list[RunResult]) -> None:
     result = xor_results[0]
     network = TrainedNetwork(result.architecture, result.weights, result.biases)

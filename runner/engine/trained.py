@@ -5,8 +5,9 @@ names and parameters, the input scaling and the task. It is built the same way b
 worker (:mod:`runner.engine.population`) and the estimators (:mod:`runner.engine.estimators`),
 and :meth:`Architecture.network` is the one place a :class:`~runner.engine.network.Network` is
 built from it. On disk a network is two files: ``weights.npz`` (``W1..WL``, ``b1..bL``; loaded
-with ``allow_pickle=False``) and ``architecture.json`` (:meth:`Architecture.to_json`; runs
-recorded by every earlier version of runner have the same layout). :class:`TrainedNetwork`
+by :func:`runner.engine.npz.load_npz`, its arrays checked against the layer sizes first) and
+``architecture.json`` (:meth:`Architecture.to_json`; runs recorded by every earlier version of
+runner have the same layout). :class:`TrainedNetwork`
 predicts for inputs with one sample per row, scaled as the training data were.
 
 Knows nothing of MLflow (:mod:`runner.tracking.pyfunc` serves a trained network as a model);
@@ -16,6 +17,8 @@ imports the rest of :mod:`runner.engine` and :mod:`runner.plugin`.
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,7 @@ import numpy as np
 
 from runner.engine.data import Prepared, Scaling, labels
 from runner.engine.network import Network
+from runner.engine.npz import load_npz
 from runner.plugin.kinds import Activation, Cost
 from runner.plugin.registry import Registry, get_registry
 
@@ -40,15 +44,37 @@ def save_weights(path: Path | str, weights: list[np.ndarray], biases: list[np.nd
     return Path(path)
 
 
-def load_weights(path: Path | str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Read what :func:`save_weights` wrote (never unpickles)."""
-    with np.load(path, allow_pickle=False) as data:
-        n_layers = sum(1 for key in data.files if key.startswith("W"))
-        try:
-            weights = [data[f"W{m}"] for m in range(1, n_layers + 1)]
-            biases = [data[f"b{m}"] for m in range(1, n_layers + 1)]
-        except KeyError as exc:
-            raise ValueError(f"{path}: weights file lacks {exc.args[0]}") from None
+#: the most bytes a weights file may declare when no architecture says its layer sizes
+MAX_WEIGHT_BYTES = 512 * 2**20
+
+
+def weight_shapes(sizes: Sequence[int]) -> dict[str, tuple[int, int]]:
+    """The arrays of a network of layer sizes ``n_0..n_L``: ``W_m`` (n_m, n_{m-1}), ``b_m``
+    (n_m, 1)."""
+    out = {}
+    for m in range(1, len(sizes)):
+        out[f"W{m}"], out[f"b{m}"] = (sizes[m], sizes[m - 1]), (sizes[m], 1)
+    return out
+
+
+def load_weights(
+    path: Path | str, sizes: Sequence[int] | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Read what :func:`save_weights` wrote (never unpickles). With the network's layer
+    ``sizes`` (its architecture's) the file must hold exactly their arrays, checked from its
+    headers before anything is decompressed (:func:`runner.engine.npz.load_npz`); without, it
+    may declare at most :data:`MAX_WEIGHT_BYTES`."""
+    shapes = weight_shapes(sizes) if sizes is not None else None
+    bound = MAX_WEIGHT_BYTES
+    if shapes is not None:  # float64 at most: the network's own size
+        bound = sum(8 * math.prod(shape) for shape in shapes.values())
+    data = load_npz(path, max_bytes=bound, shapes=shapes, what="the network")
+    n_layers = sum(1 for key in data if key.startswith("W"))
+    try:
+        weights = [data[f"W{m}"] for m in range(1, n_layers + 1)]
+        biases = [data[f"b{m}"] for m in range(1, n_layers + 1)]
+    except KeyError as exc:
+        raise ValueError(f"{path}: weights file lacks {exc.args[0]}") from None
     return weights, biases
 
 
@@ -239,9 +265,12 @@ class TrainedNetwork:
     def from_files(
         cls, weights: Path | str, architecture: Path | str, registry: Registry | None = None
     ) -> TrainedNetwork:
-        """Rebuild from a ``weights.npz`` and an ``architecture.json``."""
-        W, b = load_weights(weights)
+        """Rebuild from a ``weights.npz`` and an ``architecture.json`` (whose layer sizes bound
+        what the weights file may inflate to)."""
         arch = json.loads(Path(architecture).read_text())
+        sizes = arch.get("sizes") if isinstance(arch, dict) else None
+        valid = isinstance(sizes, list) and all(isinstance(n, int) and n > 0 for n in sizes)
+        W, b = load_weights(weights, sizes if valid else None)
         return cls(arch, W, b, registry)
 
     @classmethod

@@ -4,21 +4,26 @@ a report's files to a sweep's run.
 :func:`study_runs` lists every child run of an experiment (all its sweeps: a partial one, a
 resumed one, several invocations of the same table), one per spec hash (the latest with an
 outcome); :func:`metric_histories` fetches one metric's history per run (the loss curves);
-:func:`trajectories` an objective run's path from its ``.npz`` artifact (loaded with
-``allow_pickle=False``: a store's file is data, never code);
+:func:`trajectories` an objective run's path from its ``.npz`` artifact (loaded by
+:func:`runner.engine.npz.load_npz`, headers checked and size bounded first: a store's file is
+data, never code, and no memory bomb);
 :func:`log_report` puts a report's figures (as images), its table (as an MLflow table artifact
 the UI shows) and its CSV on a run. Runs are returned as MLflow's entities, for
 :func:`runner.analysis.run_row` to read. mlflow is imported inside functions only; imports
-:mod:`runner.tracking.store` and :mod:`runner.errors`.
+:mod:`runner.tracking.store`, :mod:`runner.tracking.spool` (a trajectory's bound),
+:mod:`runner.engine.npz` and :mod:`runner.errors`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from runner.errors import TrackingError
+from runner.engine.npz import load_npz
+from runner.errors import TrackingError, first_line
+from runner.tracking.spool import MAX_TRAJECTORY_BYTES
 from runner.tracking.store import (
     cause_of,
     normalize_uri,
@@ -26,6 +31,8 @@ from runner.tracking.store import (
     sqlite_read_problem,
     store_problem,
 )
+
+log = logging.getLogger(__name__)
 
 #: the order in which a spec's runs are preferred when it has several: an outcome first
 _PREFERRED = {"finished": 0, "diverged": 0, "failed": 1, "killed": 2, "training": 3}
@@ -126,10 +133,14 @@ def trajectories(
             folder.mkdir()
             try:
                 path = client.download_artifacts(run_id, name, str(folder))
-                with np.load(path, allow_pickle=False) as data:
-                    steps = np.asarray(data["steps"], dtype=np.int64)
-                    points = np.asarray(data["points"], dtype=np.float64)
             except Exception:  # no trajectory (a failed run, an older recording): no line
+                continue
+            try:
+                data = load_npz(path, max_bytes=MAX_TRAJECTORY_BYTES, what="a trajectory")
+                steps = np.asarray(data["steps"], dtype=np.int64)
+                points = np.asarray(data["points"], dtype=np.float64)
+            except (ValueError, KeyError) as exc:  # not drawn, and the report says why
+                log.warning("runner: run %s's trajectory is not drawn: %s", run_id, first_line(exc))
                 continue
             if steps.ndim == 1 and points.ndim == 2 and len(steps) == len(points) > 0:
                 out[run_id] = (steps, points)

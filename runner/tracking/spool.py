@@ -6,13 +6,15 @@ An experiment's folder holds ``run-<spec hash>-<record id>.json`` plus ``.npz`` 
 ``sweep-<parent run id>.json`` for the end of a sweep (counts, best run, status, best model) that
 could not be recorded.
 
-Serialization is JSON plus ``.npz``, never pickle (arrays are loaded with ``allow_pickle=False``);
+Serialization is JSON plus ``.npz``, never pickle (arrays are loaded by
+:func:`runner.engine.npz.load_npz`, their shapes and sizes checked against the JSON first);
 non-finite floats are written as ``{"$float": "nan"}`` so that the JSON stays standard. The JSON
 is written last and atomically, so a half-written item is never replayed. What was read back
 is checked against what a result can be (:func:`result_problem`: its names, tags, numbers and
 shapes) before it is replayed, and a replayed run carries the tag :data:`REPLAYED_TAG`. This
 module knows nothing of MLflow: :meth:`runner.tracking.tracker.Tracker.replay_spool` records
-what it reads back. Imports :mod:`runner.spec` only.
+what it reads back. Imports :mod:`runner.spec` and :mod:`runner.engine` (the npz reader, a
+network's shapes).
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from runner.engine.npz import load_npz
+from runner.engine.trained import weight_shapes
 from runner.spec import RunResult, RunSpec
 
 SPOOL_DIR = ".runner-spool"
@@ -201,19 +205,45 @@ def result_to_spool(result: RunResult, stem: Path, extra: dict[str, Any] | None 
     return path
 
 
+#: the most bytes a spooled objective run's trajectory may declare
+MAX_TRAJECTORY_BYTES = 64 * 2**20
+
+
+def _declared(data: dict[str, Any]) -> tuple[dict[str, tuple[int, ...]], int]:
+    """The shapes a spooled result's arrays must have (its network's, from the layer sizes its
+    JSON says), and the bytes they may take in all: the network, a point per epoch of each
+    history, and a trajectory's bound."""
+    layers = int(data["layers"])
+    sizes = (data.get("architecture") or {}).get("sizes") if layers else []
+    if layers and (
+        not isinstance(sizes, list)
+        or len(sizes) != layers + 1
+        or not all(isinstance(n, int) and n > 0 for n in sizes)
+    ):
+        raise ValueError(f"its {layers} layers have no layer sizes")
+    shapes: dict[str, tuple[int, ...]] = dict(weight_shapes(sizes)) if layers else {}
+    epochs = int((data.get("spec") or {}).get("epochs") or 0)
+    bound = sum(8 * math.prod(shape) for shape in shapes.values())
+    bound += len(data["history"]) * 2 * 8 * (max(epochs, 0) + 2)
+    if data.get("trajectory"):
+        bound += MAX_TRAJECTORY_BYTES
+    return shapes, bound
+
+
 def result_from_spool(path: Path | str) -> tuple[RunResult, dict[str, Any]]:
     """Read what :func:`result_to_spool` wrote: ``(result, extra)``."""
     path = Path(path)
     data = from_jsonable(json.loads(path.read_text()))
-    with np.load(path.with_suffix(".npz"), allow_pickle=False) as arrays:
-        layers = range(1, int(data["layers"]) + 1)
-        weights = [arrays[f"W{m}"] for m in layers]
-        biases = [arrays[f"b{m}"] for m in layers]
-        history = {
-            name: (arrays[f"h{i}_steps"], arrays[f"h{i}_values"])
-            for i, name in enumerate(data["history"])
-        }
-        trajectory = {str(k): arrays[f"trajectory_{k}"] for k in data.get("trajectory") or ()}
+    shapes, bound = _declared(data)
+    arrays = load_npz(path.with_suffix(".npz"), max_bytes=bound, shapes=shapes, what="its result")
+    layers = range(1, int(data["layers"]) + 1)
+    weights = [arrays[f"W{m}"] for m in layers]
+    biases = [arrays[f"b{m}"] for m in layers]
+    history = {
+        name: (arrays[f"h{i}_steps"], arrays[f"h{i}_values"])
+        for i, name in enumerate(data["history"])
+    }
+    trajectory = {str(k): arrays[f"trajectory_{k}"] for k in data.get("trajectory") or ()}
     result = RunResult(
         spec=spec_from_dict(data["spec"]),
         spec_hash=data["spec_hash"],

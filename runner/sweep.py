@@ -736,6 +736,8 @@ class Study:
     groups: list[Any]
     files: list[Path] = field(default_factory=list)
     by: tuple[str, ...] = ()
+    #: the paired comparisons (:mod:`runner.analysis.paired`), by configuration only
+    pairs: list[Any] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -743,6 +745,7 @@ class Study:
             "tracking_uri": self.tracking_uri,
             "by": list(self.by),
             "groups": [g.to_json() for g in self.groups],
+            "pairs": [p.to_json() for p in self.pairs],
             "files": [str(p) for p in self.files],
         }
 
@@ -757,7 +760,7 @@ def study(
     """The study of ``experiment`` from the store alone (every sweep of it, finished or not):
     its groups, and with ``out`` the figures (PNG) and the table (CSV) written there."""
     from runner import analysis
-    from runner.analysis import figures, landscapes, runs
+    from runner.analysis import figures, landscapes, paired, runs
     from runner.tracking import load_network, reading, resolve_uri
 
     check_experiment_name(experiment)
@@ -788,12 +791,16 @@ def study(
         for r in found
     ]
     groups = analysis.summarize(rows, by)
-    result = Study(experiment, uri, groups, by=tuple(by))
+    result = Study(experiment, uri, groups, by=tuple(by), pairs=[] if by else paired.pairs(groups))
     if out is not None:
         try:
             out.mkdir(parents=True, exist_ok=True)
-            result.files = figures.draw_all(groups, out, load=lambda rid: load_network(rid, uri))
+            result.files = figures.draw_all(
+                groups, out, load=lambda rid: load_network(rid, uri), pairs=result.pairs
+            )
             result.files.append(analysis.write_csv(groups, out / "summary.csv"))
+            if result.pairs:
+                result.files.append(paired.write_csv(result.pairs, out / "paired.csv"))
         except OSError as exc:
             raise RunnerError(f"--out {out}: cannot write there ({_why(exc)})") from None
     return result

@@ -277,7 +277,7 @@ def test_figures_are_png_images(study_store, tmp_path) -> None:
     uri, table, _ = study_store
     made = study(table.stem, tracking_uri=uri, out=tmp_path)
     pngs = [p for p in made.files if p.suffix == ".png"]
-    assert len(pngs) == 5
+    assert len(pngs) == 6 and tmp_path / "paired.png" in pngs
     for path in pngs:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -455,11 +455,13 @@ def test_an_objective_study_draws_its_three_figures_as_pngs(objective_store, tmp
         "himmelblau_basins.png",
         "himmelblau_contours.png",
         "himmelblau_restarts.png",
+        "paired.csv",  # one start against four, on the same seeds
+        "paired.png",
         "summary.csv",
     ]  # fmt: skip  (and no network figure: there is no network)
     drawn = [r for g in made.groups for r in g.rows if r.trajectory is not None]
     assert len(drawn) == 22  # every run's trajectory, within MAX_TRAJECTORIES per configuration
-    for path in made.files[:-1]:
+    for path in (p for p in made.files if p.name.startswith("himmelblau_")):
         width, height = png_size(path)
         assert 500 <= width <= 2000 and 400 <= height <= 2000, (path.name, width, height)
         assert path.stat().st_size > 20_000  # drawn, not an empty canvas
@@ -725,3 +727,88 @@ def test_losses_of_two_costs_are_drawn_on_scales_of_their_own(drawn, tmp_path):
         "training loss (squared_error)",
     ]
     assert curves[0].get_shared_y_axes().get_siblings(curves[0]) == [curves[0]]
+
+
+# --- paired comparisons ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("b", "c"), [(0, 0), (0, 5), (2, 7), (14, 18), (30, 10), (1, 1)])
+def test_mcnemar_s_exact_p_is_the_two_sided_binomial_test(b: int, c: int) -> None:
+    from scipy.stats import binomtest
+
+    from runner.analysis.paired import mcnemar_exact
+
+    expected = 1.0 if b + c == 0 else binomtest(b, b + c, 0.5).pvalue
+    assert mcnemar_exact(b, c) == pytest.approx(expected, rel=1e-12)
+
+
+def test_the_paired_difference_s_interval_covers_it_95_times_in_100() -> None:
+    """Agresti-Min's interval, checked by simulation: 4000 studies of 40 paired seeds whose
+    true cell probabilities are known; the interval holds the true difference about 95% of
+    the time (binomial sd 0.34%: the bounds are 3 sd)."""
+    from runner.analysis.paired import paired_interval
+
+    rng = np.random.default_rng(0)
+    probabilities = np.array([0.55, 0.1, 0.2, 0.15])  # both, only A, only B, neither
+    truth = probabilities[2] - probabilities[1]
+    held = 0
+    for cells in rng.multinomial(40, probabilities, size=4000):
+        low, high = paired_interval(*map(int, cells))
+        held += low <= truth <= high
+    assert 0.94 <= held / 4000 <= 0.97
+
+
+def _seeds(config: str, optimizer: str, outcomes: list[bool], **params: str):
+    rows = [
+        row_of(configuration=config, seed=seed, params={"optimizer": optimizer, **params},
+               finals={"train_accuracy": 1.0 if solved else 0.5})
+        for seed, solved in enumerate(outcomes)
+    ]  # fmt: skip
+    return rows
+
+
+def test_pairs_are_configurations_that_differ_in_one_setting_on_shared_seeds() -> None:
+    from runner.analysis.paired import pairs
+
+    gd = [True, True, False, False, True, False]
+    momentum = [True, False, True, True, True, False]
+    groups = summarize(
+        _seeds("gd", "gd", gd, learning_rate="1.0")
+        + _seeds("m", "momentum", momentum, learning_rate="1.0", momentum="0.1")
+        + _seeds("slow", "momentum", momentum[:4], learning_rate="0.5", momentum="0.9")
+    )
+    found = {(p.a, p.b): p for p in pairs(groups)}
+    labels = [g.label for g in groups]
+    # gd against momentum at one learning rate: the optimizer, momentum's own parameter with it
+    both = found[(labels[0], labels[1])]
+    assert (both.setting, both.a_value, both.b_value) == (
+        "optimizer",
+        "gd",
+        "momentum (momentum=0.1)",
+    )
+    assert (both.both, both.only_a, both.only_b, both.neither) == (2, 1, 2, 1)
+    assert both.difference[0] == pytest.approx(1 / 6)
+    assert "cannot tell them apart" in both.verdict()
+    # momentum 0.1 at 1.0 against momentum 0.9 at 0.5: two settings, no pair; nor gd and that
+    assert set(found) == {(labels[0], labels[1])}
+
+
+def test_the_study_pairs_configurations_in_the_terminal_the_json_the_csv_and_a_figure(
+    study_store, tmp_path
+) -> None:
+    """The recorded study's two configurations share seeds 0..5 and differ in restarts: the
+    pair's cells are the seeds' outcomes as the store holds them."""
+    uri, table, _ = study_store
+    made = study(table.stem, tracking_uri=uri, out=tmp_path)
+    (pair,) = made.pairs
+    one, three = made.groups
+    by_seed = [{r.seed: r.finals["train_accuracy"] == 1.0 for r in g.rows} for g in made.groups]
+    cells = collections.Counter((by_seed[0][s], by_seed[1][s]) for s in range(6))
+    assert (pair.setting, pair.a_value, pair.b_value) == ("restarts", "1", "3")
+    assert (pair.both, pair.only_a, pair.only_b, pair.neither) == (
+        cells[(True, True)], cells[(True, False)], cells[(False, True)], cells[(False, False)]
+    )  # fmt: skip
+    assert made.to_json()["pairs"][0]["mcnemar_p"] == pair.p
+    with open(tmp_path / "paired.csv", newline="") as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert (row["setting"], int(row["seeds"])) == ("restarts", 6)

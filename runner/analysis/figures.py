@@ -18,6 +18,8 @@
 - ``critical_points.png``: the critical-point classes per configuration and every tested run's
   curvature against its loss; where no run ended at a stationary point, one line says so in
   place of the classes (all "not stationary", they would say nothing);
+- ``paired.png``: each paired comparison (:mod:`runner.analysis.paired`) as one bar of its
+  seeds, both succeeded, only A, only B, neither, with its verdict;
 - for the runs of analytic objectives, ``<objective>_contours.png``, ``<objective>_basins.png``
   and ``<objective>_restarts.png`` (:mod:`runner.analysis.landscapes`); the figures above show
   the networks' configurations only.
@@ -57,17 +59,21 @@ CLASS_COLOURS = {
 
 
 def draw_all(
-    groups: Sequence[Group], out: Path, load: Callable[[str], Any] | None = None
+    groups: Sequence[Group],
+    out: Path,
+    load: Callable[[str], Any] | None = None,
+    pairs: Sequence[Any] = (),
 ) -> list[Path]:
     """Every figure that applies to ``groups``, written to the folder ``out``; their paths.
     ``load(run_id)`` gives a run's :class:`~runner.engine.trained.TrainedNetwork` (for the
-    decision boundaries)."""
+    decision boundaries); ``pairs`` are the paired comparisons (:mod:`runner.analysis.paired`)
+    drawn in ``paired.png``."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    from runner.analysis import landscapes
+    from runner.analysis import landscapes, paired
 
     networks = [g for g in groups if not g.objective]
     shown = networks[:MAX_GROUPS]
@@ -78,6 +84,7 @@ def draw_all(
         ("critical points", lambda: _critical_points(plt, shown, out)),
         ("success against columns", lambda: _against_columns(plt, networks, out)),
         ("objectives", lambda: landscapes.draw(plt, groups, out)),
+        ("paired comparisons", lambda: paired.draw(plt, pairs, out)),
     ]
     if load is not None:
         drawings.append(

@@ -491,10 +491,45 @@ def print_study(study: Any, console: Console) -> None:
             "of the box's diagonal of; none: no known minimum that near, or diverged",
             highlight=False,
         )
+    print_pairs(getattr(study, "pairs", []), console)
     if study.files:
         console.print(f"figures and table written: {len(study.files)} files")
         for path in study.files:
             console.print(f"  {escape(str(path))}", soft_wrap=True)
+
+
+def print_pairs(pairs: list[Any], console: Console) -> None:
+    """The paired comparisons (:mod:`runner.analysis.paired`): for two configurations that
+    share their seeds and differ in one setting, the seeds both solve, only one solves, or
+    neither; McNemar's exact p; the paired difference of success rates with its 95% interval;
+    and a verdict in words. The first :data:`~runner.analysis.paired.SHOWN` pairs."""
+    if not pairs:
+        return
+    from runner.analysis.paired import SHOWN
+
+    console.print()
+    console.print(
+        "paired by seed (two configurations that differ in one setting, on the same seeds):",
+        highlight=False,
+    )
+    for pair in pairs[:SHOWN]:
+        d, low, high = pair.difference
+        console.print(
+            escape(
+                f"- {pair.setting} {pair.a_value} (A) against {pair.b_value} (B), "
+                f"{pair.seeds} seeds: both {pair.both}, only A {pair.only_a}, only B "
+                f"{pair.only_b}, neither {pair.neither}; B - A {_signed_pct(d)} "
+                f"[{_signed_pct(low)} to {_signed_pct(high)}], McNemar p = {pair.p:.2g}: "
+                f"{pair.verdict()}"
+            ),
+            highlight=False,
+        )
+    if len(pairs) > SHOWN:
+        console.print(f"  ({len(pairs) - SHOWN} more pairs in the JSON and paired.csv)")
+
+
+def _signed_pct(x: float) -> str:
+    return f"{100 * x:+.0f}%"
 
 
 def _print_objective_notes(i: int, g: Any, console: Console) -> None:

@@ -420,7 +420,7 @@ def test_an_objective_run_is_read_by_its_f_and_succeeds_at_a_global_minimum(obje
     for run in runs:
         row, tags = run_row(run), run.data.tags
         assert row.objective == "himmelblau" and row.finals["f"] == run.data.metrics["f"]
-        assert row.point == [run.data.metrics["x1"], run.data.metrics["x2"]]
+        assert row.point == [float(tags["runner.x1"]), float(tags["runner.x2"])]
         expected = tags["runner.status"] == "finished" and tags["runner.reached_global"] == "true"
         assert succeeded(row) is expected
     statuses = collections.Counter(r.data.tags["runner.status"] for r in runs)
@@ -483,7 +483,7 @@ def test_a_run_s_trajectory_is_read_back_as_recorded(objective_store, tmp_path):
             np.testing.assert_array_equal(read[run.info.run_id][0], data["steps"])
             np.testing.assert_array_equal(read[run.info.run_id][1], data["points"])
         assert read[run.info.run_id][1][-1].tolist() == [
-            run.data.metrics["x1"], run.data.metrics["x2"]
+            float(run.data.tags["runner.x1"]), float(run.data.tags["runner.x2"])
         ]  # fmt: skip
 
 
@@ -812,3 +812,28 @@ def test_the_study_pairs_configurations_in_the_terminal_the_json_the_csv_and_a_f
     with open(tmp_path / "paired.csv", newline="") as fh:
         (row,) = list(csv.DictReader(fh))
     assert (row["setting"], int(row["seeds"])) == ("restarts", 6)
+
+
+def test_single_numbers_are_read_from_tags_and_from_the_metrics_of_older_stores(sqlite_uri):
+    """Runs recorded now keep numbers that are no curve as tags (``runner.x1``); runs of
+    older stores kept them as metrics: a row reads the same from both."""
+    from mlflow import MlflowClient
+
+    from runner.analysis import run_row
+
+    client = MlflowClient(sqlite_uri)
+    experiment = client.create_experiment("both")
+    numbers = {"x1": 3.0, "x2": 2.0, "hessian_min_eigenvalue": 8.5, "critical_gradient_norm": 1e-9}
+    rows = []
+    for as_tags in (True, False):
+        run = client.create_run(experiment, tags={"runner.objective": "himmelblau"})
+        client.log_metric(run.info.run_id, "f", 1e-12, step=0)
+        for name, value in numbers.items():
+            if as_tags:
+                client.set_tag(run.info.run_id, f"runner.{name}", repr(value))
+            else:
+                client.log_metric(run.info.run_id, name, value, step=40)
+        rows.append(run_row(client.get_run(run.info.run_id)))
+    new, old = rows
+    assert new.finals == old.finals == {"f": 1e-12, **numbers}
+    assert new.point == old.point == [3.0, 2.0]

@@ -4,8 +4,9 @@
 Every name the analysis reads from a run is here, in :data:`FINALS`, :data:`COUNTS`,
 :data:`CURVE`, :data:`OBJECTIVE_CURVE`, :data:`TRAJECTORY_FILE` and :func:`run_row`: the final
 metrics, the counts and flags the run keeps as tags (``runner.converged``,
-``runner.stop_epoch``, ...), the loss curve's history. Runs recorded before these were tags
-(metrics ``converged``, ``epochs``) are read too.
+``runner.stop_epoch``, ...) and the numbers that are no curve (``runner.<name>``: the
+Hessian's eigenvalues, an end point's ``x1``), the loss curve's history. Runs recorded before
+these were tags (metrics ``converged``, ``epochs``, ``hessian_min_eigenvalue``) are read too.
 
 A run of an analytic objective (the tag ``runner.objective``) has no training loss: its curve is
 ``f`` by iteration, its finals ``f``, ``gradient_norm`` and the end point ``x1..xn``, its tags
@@ -65,6 +66,10 @@ SUCCESS_TAG = "runner.success"
 
 #: what an objective run's ``runner.reached`` says when it reached no known minimum
 NO_MINIMUM = "none"
+
+#: where a run recorded after runner 0.1.0 keeps a number that is no curve: the tag
+#: ``runner.<name>`` (``runner.hessian_min_eigenvalue``, ``runner.x1``); older runs, a metric
+VALUE_TAG = "runner."
 
 #: the per-restart final losses (step = restart index)
 RESTART_LOSS = "restart_loss"
@@ -154,14 +159,21 @@ def run_row(
     converged = tags.get("runner.converged", metrics.get("converged"))
     epochs = tags.get("runner.stop_epoch", metrics.get("epochs", metrics.get("iterations")))
     restarts = tags.get("runner.restarts", metrics.get("restarts", 1))
-    finals = {k: v for k, key in FINALS.items() if (v := _float(metrics.get(key))) is not None}
+    finals = {
+        k: v
+        for k, key in FINALS.items()
+        if (v := _float(metrics.get(key, tags.get(f"{VALUE_TAG}{key}")))) is not None
+    }
     for k, tag in COUNTS.items():
         if (v := _float(tags.get(tag, metrics.get(k)))) is not None:
             finals[k] = v
     objective = tags.get(OBJECTIVE_TAG) or params.get("objective") or None
     if objective:
+        numbers = {k.removeprefix(VALUE_TAG): v for k, v in tags.items() if k.startswith(VALUE_TAG)}
         finals.update(
-            (k, v) for k, m in metrics.items() if POINT.match(k) and (v := _float(m)) is not None
+            (k, v)
+            for k, m in {**numbers, **metrics}.items()
+            if POINT.match(k) and (v := _float(m)) is not None
         )
     return RunRow(
         run_id=run.info.run_id,

@@ -212,6 +212,23 @@ TAG_NUMBERS = {
 }
 NOT_LOGGED = frozenset({"diverged", "stopped_early"})  # the status, the stop reason say them
 
+#: the prefix of the tags that hold a result's single numbers (``runner.wall_time``)
+VALUE_TAG = "runner."
+
+
+def single_values(result: RunResult) -> dict[str, float]:
+    """The result's numbers that are one value, not a curve: no history of that name and no
+    final value of one (``wall_time``, the critical-point test's ``hessian_min_eigenvalue``,
+    ``critical_gradient_norm``, an objective run's end point ``x1``, ``x2``). The run keeps
+    them as tags (``runner.wall_time``), so MLflow's chart view charts curves only (a lone
+    value at the last step charts as a dot on a one-step axis) and the run page lists them."""
+    curves = {HISTORY_NAMES.get(name, name) for name in result.history} | set(FINAL_VALUES)
+    return {
+        name: value
+        for name, value in result.metrics.items()
+        if name not in curves and name not in TAG_NUMBERS and name not in NOT_LOGGED
+    }
+
 
 def run_metrics(
     result: RunResult, start_ms: int, end_ms: int
@@ -219,8 +236,8 @@ def run_metrics(
     """``(key, value, timestamp, step)`` for the histories, step = epoch: step 0 is the initial
     weights, the last step (the epoch the run stopped at) holds the final evaluated values
     (``train_loss``, ``train_accuracy``, ``test_loss``, ``test_accuracy``: one name per
-    quantity, :data:`HISTORY_NAMES`), timestamps spread over the run's wall time; other
-    numbers that are not flags or counts (``wall_time``) at the last step. Each restart's final
+    quantity, :data:`HISTORY_NAMES`), timestamps spread over the run's wall time. Numbers that
+    are no curve are tags (:func:`single_values`, flags and counts). Each restart's final
     loss is not a curve over epochs: it is in ``restarts.json``, not charted. Plus the names
     that had NaN values, which are left out."""
     out: list[tuple[str, float, int, int]] = []
@@ -246,9 +263,11 @@ def run_metrics(
         ):
             if not (final and int(step) >= last):
                 add(key, value, int(step), start_ms + (span * int(step)) // max(last, 1))
+    single = single_values(result)
     for name, value in result.metrics.items():
-        if name not in TAG_NUMBERS and name not in NOT_LOGGED:
+        if name not in TAG_NUMBERS and name not in NOT_LOGGED and name not in single:
             add(name, value, last, end_ms)
+    nonfinite.update(name for name, value in single.items() if storable_float(value) is None)
     return out, nonfinite
 
 
@@ -256,8 +275,9 @@ def result_tags(result: RunResult, nonfinite: set[str]) -> dict[str, str]:
     """The tags a result completes its run with: ``runner.status`` (and ``runner.reason``),
     why training stopped (``runner.stop_reason``),
     the flags and counts of :data:`TAG_NUMBERS` (``runner.converged`` = ``true``/``false``,
-    ``runner.stop_epoch``, ``runner.restarts``, ``runner.selected_restart``) and the names of
-    the metrics that had NaN values (``runner.nonfinite``)."""
+    ``runner.stop_epoch``, ``runner.restarts``, ``runner.selected_restart``), the single
+    numbers of :func:`single_values` (``runner.wall_time`` = ``0.0123``, in full precision)
+    and the names of the numbers that had NaN values (``runner.nonfinite``)."""
     tags = {"runner.status": result.status}
     if result.reason:
         tags["runner.reason"] = result.reason[:5000]
@@ -268,6 +288,9 @@ def result_tags(result: RunResult, nonfinite: set[str]) -> dict[str, str]:
         if value is None or not math.isfinite(value):
             continue
         tags[tag] = str(bool(value)).lower() if name == "converged" else str(int(value))
+    for name, value in single_values(result).items():
+        if (stored := storable_float(value)) is not None:
+            tags[f"{VALUE_TAG}{name}"] = repr(stored)
     if nonfinite:
         tags["runner.nonfinite"] = ",".join(sorted(nonfinite))
     tags.update(result.tags)  # the worker's own (runner.critical_point)

@@ -740,6 +740,8 @@ def _forge(kind: str, tracker: tracking.Tracker, experiment_id: str, parent: str
         result = dataclasses.replace(good, tags={"runner.spec_hash": "0123456789abcdef"})
     elif kind == "negative loss":  # squared error is never below 0
         result = dataclasses.replace(good, metrics={**good.metrics, "train_loss": -123.0})
+    elif kind == "negative restart loss":
+        result = dataclasses.replace(good, restart_losses=[0.1, -5.0])
     elif kind == "accuracy above 1":
         result = dataclasses.replace(good, metrics={**good.metrics, "train_accuracy": 7.0})
     elif kind == "wrong shape":  # weights of another network
@@ -758,7 +760,8 @@ def _forge(kind: str, tracker: tracking.Tracker, experiment_id: str, parent: str
     "kind",
     [
         "fake hash", "foreign run", "foreign sweep", "object array", "outside artifacts",
-        "crafted tag key", "status tag", "negative loss", "accuracy above 1", "wrong shape",
+        "crafted tag key", "status tag", "negative loss", "negative restart loss",
+        "accuracy above 1", "wrong shape",
         "short history",
     ],
 )  # fmt: skip

@@ -311,6 +311,9 @@ def result_problem(
         return f"its epochs {epochs!r} is not a whole number from 0 to {spec.epochs}"
     if not (math.isfinite(result.wall_time) and result.wall_time >= 0):
         return f"its wall time {result.wall_time!r} is no duration"
+    for loss in result.restart_losses:  # a restart may have diverged: inf and NaN are fine
+        if math.isfinite(loss) and loss < loss_floor:
+            return f"its restart loss {loss!r} is below {loss_floor:g}, the least its cost takes"
     for name, (steps, values) in result.history.items():
         steps, values = np.asarray(steps), np.asarray(values)
         if not _NAME.fullmatch(name):

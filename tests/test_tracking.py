@@ -155,6 +155,23 @@ def test_a_damaged_store_is_refused_before_anything_is_written(
     assert path.stat().st_size == size
 
 
+def test_a_store_another_program_holds_locked_is_not_called_damaged(sqlite_uri: str) -> None:
+    """A lock is no damage: a sweep is never told to restore a sound store from a copy."""
+    import sqlite3
+
+    from runner.tracking.store import sqlite_damage, sqlite_read_problem
+
+    path = Path(sqlite_uri.removeprefix("sqlite:///"))
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another program writing, a lock held
+    try:
+        assert sqlite_damage(path) == ""
+        assert "is locked by another program" in sqlite_read_problem(sqlite_uri)
+    finally:
+        holder.close()
+    assert sqlite_damage(path) == "" and sqlite_read_problem(sqlite_uri) == ""
+
+
 # -- one run ---------------------------------------------------------------------------------
 
 

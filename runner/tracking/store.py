@@ -137,7 +137,8 @@ def experiment_problem(name: str) -> str:
 
 def sqlite_damage(path: Path) -> str:
     """What SQLite's quick check finds wrong with the database at ``path`` ("" when nothing is,
-    or when there is no file yet). Opened read-only: nothing is written."""
+    when there is no file yet, or when another program holds it locked: a lock is no damage).
+    Opened read-only: nothing is written."""
     if not path.is_file() or path.stat().st_size == 0:
         return ""
     try:
@@ -145,6 +146,8 @@ def sqlite_damage(path: Path) -> str:
             sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         ) as con:
             rows = con.execute("PRAGMA quick_check").fetchall()
+    except sqlite3.OperationalError as exc:
+        return "" if _locked(exc) else " ".join(str(exc).split())
     except sqlite3.DatabaseError as exc:
         return " ".join(str(exc).split())
     found = [str(row[0]) for row in rows if row and row[0] != "ok"]
@@ -210,7 +213,7 @@ def sqlite_read_problem(uri: str) -> str:
     try:
         tables = _sqlite_tables(path)
     except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
+        if _locked(exc):
             return (
                 f"{where}: {path} is locked by another program ({' '.join(str(exc).split())})"
                 "; try again when it is done"
@@ -227,6 +230,11 @@ def sqlite_read_problem(uri: str) -> str:
             "recorded there"
         )
     return ""
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    """Whether SQLite's error says another connection holds the database locked."""
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _sqlite_tables(path: Path) -> set[str]:

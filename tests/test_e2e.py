@@ -434,7 +434,7 @@ def test_a_server_away_at_the_end_exits_75_with_the_command_and_two_folders_repl
         assert "Traceback" not in err and "is away" in err, err
         said = " ".join(out.split())  # the summary line, as wrapped to the terminal's width
         waiting = len(spooled(folder))
-        assert waiting and f"of 16 planned; {waiting} of them not in the store yet" in said, out
+        assert waiting and f"of 16 planned; {waiting} results not in the store yet" in said, out
         lines = out.splitlines()  # the spool and the command: whole lines, to paste
         (told,) = [i for i, line in enumerate(lines) if line.startswith("They wait in the spool")]
         assert str(folder / ".runner-spool") in lines[told]

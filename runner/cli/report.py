@@ -295,11 +295,12 @@ def replay_command(summary: SweepSummary) -> str:
 
 
 def spooled_note(summary: SweepSummary) -> str:
-    """``"; 35 of them not in the store yet (it was away)"`` when results (or the sweep's
-    end) wait in the spool, else ``""``: the summary line says so."""
+    """``"; 35 results not in the store yet ..."`` when results (or the sweep's end) wait in
+    the spool, else ``""``: the summary line says so."""
     if not summary.spooled and not summary.spooled_ends:
         return ""
-    what = f"{summary.spooled} of them" if summary.spooled else "the sweep's end"
+    n = summary.spooled
+    what = f"{n} result{'s' if n != 1 else ''}" if n else "the sweep's end"
     return f"; {what} not in the store yet (the tracking store was away)"
 
 

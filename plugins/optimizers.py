@@ -43,6 +43,7 @@ class GradientDescent(StepRule):
 
     name = "gd"
     params = (LEARNING_RATE,)
+    implied_params = {"momentum": 0.0}  # momentum's update at momentum 0
     elementwise = True
 
     def step(

@@ -26,7 +26,17 @@ Params = tuple[tuple[str, Any], ...]
 #: and ``critical_points`` and ``success``, which ask for a test after training and say how the
 #: study reads a run: neither changes its result
 NOT_HASHED = frozenset(
-    {"row", "source", "versions", "name", "files", "note", "critical_points", "success"}
+    {
+        "row",
+        "source",
+        "versions",
+        "name",
+        "files",
+        "note",
+        "critical_points",
+        "success",
+        "configuration_index",
+    }
 )
 
 #: RunSpec fields added after the first stores were written, with the value every spec had
@@ -133,6 +143,9 @@ class RunSpec:
     files: Params = field(default=(), compare=False)
     #: the text of its row's comment columns (``# note``): the run's description
     note: str = field(default="", compare=False)
+    #: its configuration's place among its table's, by first appearance (-1: not named by a
+    #: table); the MLflow UI draws the seeds of one configuration in one colour by it
+    configuration_index: int = field(default=-1, compare=False)
 
     def content(self) -> dict[str, Any]:
         """Everything that determines the result, as JSON-ready data, under the names of

@@ -71,7 +71,9 @@ def test_xor_sweep_from_the_command_line(tmp_path: Path):
     (command,) = [line for line in proc.stdout.splitlines() if " ui --backend-store-uri " in line]
     command, _, page = command.partition("  # then open ")  # a shell comment: it pastes
     assert command.endswith(f" ui --backend-store-uri sqlite:///{tmp_path / 'mlflow.db'}")
-    assert page.endswith("/#/experiments/1?workflowType=machine_learning")  # Model training
+    assert page.endswith(  # Model training, runner's saved view
+        "/#/experiments/1/runs?workflowType=machine_learning&viewStateShareKey=runner"
+    )
     program = shlex.split(command)[0]
     bare = {**env, "PATH": "/usr/bin:/bin"}
     version = subprocess.run([program, "--version"], cwd="/", env=bare, capture_output=True)

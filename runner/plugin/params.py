@@ -161,6 +161,10 @@ class Plugin:
     name: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
     description: ClassVar[str] = ""
+    #: parameters it does not take but has at a fixed value, as other plugins of its kind
+    #: declare them (plain gradient descent is momentum at ``momentum`` 0): the run logs them
+    #: as params, so a comparison across plugins places it where it belongs; never hashed
+    implied_params: ClassVar[dict[str, Any]] = {}
     distribution: str = ""
     version: str = ""
 

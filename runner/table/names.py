@@ -16,8 +16,9 @@ objective rows a network's run says its data set. Two
 configurations whose tokens read the same (values equal to six digits, files of one name in
 two folders) get the first 8 digits of their spec hash appended, so names are unique within a
 table and the same every time. Shorts are read off the plugins' declarations, never off
-concrete plugins. Imports :mod:`runner.plugin`, :mod:`runner.engine.settings` and
-:mod:`runner.spec`.
+concrete plugins. Each spec also gets its configuration's place among the table's, by first
+appearance (``configuration_index``: the UI's colour of the configuration). Imports
+:mod:`runner.plugin`, :mod:`runner.engine.settings` and :mod:`runner.spec`.
 """
 
 from __future__ import annotations
@@ -153,7 +154,10 @@ def name_runs(specs: Sequence[RunSpec], registry: Registry) -> None:
     taken: dict[str, int] = {}
     for name in names:
         taken[name] = taken.get(name, 0) + 1
+    places: dict[str, int] = {}
     for spec, name in zip(specs, names, strict=True):
         if taken[name] > 1:  # tokens that read the same for two configurations
             name = f"{name}-{spec.spec_hash()[:8]}"
         object.__setattr__(spec, "name", name)
+        place = places.setdefault(spec.configuration_id(), len(places))
+        object.__setattr__(spec, "configuration_index", place)

@@ -6,7 +6,8 @@ out (their names are returned, for the tag ``runner.nonfinite``) and +-inf becom
 the value MLflow's SQL stores would substitute anyway. :func:`batches` splits a run's entities
 into ``log_batch`` calls within MLflow's limits. :class:`RunRecord` is where one run's recording
 stands (its ids and times), kept with a spooled result. mlflow itself is not imported here;
-imports :mod:`runner.engine` (the weights file), :mod:`runner.spec` and the spool's JSON form.
+imports :mod:`runner.engine` (the weights file), :mod:`runner.spec`, the spool's JSON form and
+:mod:`runner.plugin`'s registry (the parameters a plugin implies).
 """
 
 from __future__ import annotations
@@ -66,6 +67,36 @@ def user_name() -> str:
         return "unknown"
 
 
+#: the colours the MLflow UI draws configurations in (its own palette's distinct hues), the
+#: n-th configuration of a table in the n-th (tag ``mlflow.runColor``), its seeds alike
+COLOURS = (
+    "#c83243", "#137dae", "#308613", "#8a63bf", "#de7921", "#04867d",
+    "#b45091", "#a6630c", "#434a93", "#1f272d", "#facb66", "#5f7281",
+)  # fmt: skip
+
+#: the key of the view of an experiment's runs that runner saves (MLflow 3's UI lists it under
+#: Views, and opens it from the page address's ``viewStateShareKey``), and its tag
+VIEW_KEY = "runner"
+VIEW_TAG = f"mlflow.sharedViewState.{VIEW_KEY}"
+
+
+def saved_view(now: int) -> str:
+    """The saved view's tag value, MLflow 3's envelope (name, times, the state as JSON): every
+    run shown (the UI's default shows the first 10, often all one configuration's seeds),
+    grouped by ``runner.configuration_name``, each run charted on its own, in its
+    configuration's colour (a group's colour is the UI's hash of its name: near shades)."""
+    state = {
+        "runsHiddenMode": "SHOW_ALL",
+        "groupBy": {
+            "aggregateFunction": "average",
+            "groupByKeys": [{"mode": "tag", "groupByData": "runner.configuration_name"}],
+        },
+        "useGroupedValuesInCharts": False,
+    }
+    view = {"name": "every configuration", "createdAt": now, "updatedAt": now}
+    return json.dumps({**view, "state": json.dumps(state)})
+
+
 def run_tags(
     spec: RunSpec, spec_hash: str, parent_id: str | None, record_id: str
 ) -> dict[str, str]:
@@ -88,6 +119,8 @@ def run_tags(
     tags.update(file_tags(spec))
     if spec.name:  # the configuration's name, readable where Group by shows its groups
         tags["runner.configuration_name"] = configuration_name(spec)
+    if spec.configuration_index >= 0:
+        tags["mlflow.runColor"] = COLOURS[spec.configuration_index % len(COLOURS)]
     if spec.note:  # the row's comment: the run's description in the UI
         tags["mlflow.note.content"] = spec.note
     if spec.success:  # the row's own criterion of success (the study reads it)
@@ -141,7 +174,8 @@ def flat_params(spec: RunSpec) -> dict[str, str]:
     :func:`param_column` (``learning_rate``, ``output_activation.beta``), defaults as their
     value. A setting or parameter that is unset (``target_loss`` left blank) is left out:
     blank is how a table writes it, and no cell value means "unset". The spec hash does not
-    read these names (it hashes :meth:`~runner.spec.RunSpec.content`). An objective run shows
+    read these names (it hashes :meth:`~runner.spec.RunSpec.content`); nor the parameters its
+    plugins imply (:func:`implied_params`: a gd run's ``momentum`` 0). An objective run shows
     only what applies to it (no data set, layers or other network settings: they stay at their
     defaults); a network run has no ``objective``."""
     out: dict[str, str] = {}
@@ -159,6 +193,24 @@ def flat_params(spec: RunSpec) -> dict[str, str]:
         for name, value in getattr(spec, f"{part}_params"):
             if value is not None:
                 out[param_column(spec, part, name)] = shown(value)
+    for part, name, value in implied_params(spec):
+        out.setdefault(param_column(spec, part, name), shown(value))
+    return out
+
+
+def implied_params(spec: RunSpec) -> list[tuple[str, str, Any]]:
+    """``(part, name, value)`` of the parameters the spec's plugins have at a fixed value
+    without taking them (a plugin's ``implied_params``: gd's ``momentum`` 0), for its params
+    only: a parameter of that name in another part of the spec wins, and the spec hash never
+    reads them. A plugin that is not installed implies nothing."""
+    from runner.plugin.registry import get_registry
+
+    registry, out = get_registry(), []
+    for part in row_parts(spec.objective):
+        plugin = registry.by_kind[PARTS[part]].get(getattr(spec, part))
+        for name, value in getattr(plugin, "implied_params", {}).items():
+            if not any(name == k for p in PARTS for k, _ in getattr(spec, f"{p}_params")):
+                out.append((part, name, value))
     return out
 
 

@@ -64,6 +64,8 @@ from runner.tracking.records import (
     MAX_TAG_LENGTH,
     RANKED_VALUES,
     TAG_NUMBERS,
+    VIEW_KEY,
+    VIEW_TAG,
     RunRecord,
     batches,
     fit,
@@ -73,6 +75,7 @@ from runner.tracking.records import (
     run_metrics,
     run_params,
     run_tags,
+    saved_view,
     storable_float,
     user_name,
     write_artifacts,
@@ -343,8 +346,12 @@ class Tracker:
     def ui_url(experiment_id: str, base: str = "http://127.0.0.1:5000") -> str:
         """The experiment's page in the MLflow UI, in its Model training mode: MLflow 3.17's UI
         picks its mode (GenAI or Model training) from the page's ``workflowType`` (else the
-        browser's last choice, GenAI at first), not from the experiment's tags."""
-        return f"{base}/#/experiments/{experiment_id}?workflowType=machine_learning"
+        browser's last choice, GenAI at first), not from the experiment's tags; it opens
+        runner's saved view of the runs (:func:`saved_view`: every configuration)."""
+        return (
+            f"{base}/#/experiments/{experiment_id}/runs?workflowType=machine_learning"
+            f"&viewStateShareKey={VIEW_KEY}"
+        )
 
     def artifact_location(self, experiment: str) -> str | None:
         """For a SQLite store: ``mlartifacts/<experiment>/`` beside the database file, as a
@@ -695,7 +702,8 @@ class Tracker:
 
     def _describe_experiment(self, experiment_id: str, table: Path, deadline: float) -> None:
         """Mark the experiment as one of model training (the tag ``mlflow.experimentKind``)
-        and describe it (``mlflow.note.content``), unless someone wrote another description:
+        with runner's saved view of its runs (:func:`saved_view`, kept once written), and
+        describe it (``mlflow.note.content``), unless someone wrote another description:
         a description runner wrote is kept in ``runner.note`` too, so it is told from one a
         user edited in the UI, which is left alone."""
         found = self._call(deadline, self.client.get_experiment, experiment_id)
@@ -707,7 +715,8 @@ class Tracker:
             "table and its seed; the tag `runner.configuration` is the same for the seeds of "
             "one configuration (Group by it to aggregate them)."
         )
-        wanted = {EXPERIMENT_KIND: TRAINING_KIND}
+        view = tags.get(VIEW_TAG) or saved_view(now_ms())
+        wanted = {EXPERIMENT_KIND: TRAINING_KIND, VIEW_TAG: view}
         if tags.get("mlflow.note.content") in (None, tags.get("runner.note")):
             wanted.update({"mlflow.note.content": note, "runner.note": note})
         for key, value in wanted.items():

@@ -2,10 +2,12 @@
 (Debian's `chromium` and `chromium-driver`, driven by selenium), and the same facts through
 MlflowClient where no browser is installed.
 
-One small sweep (xor, two hidden activations x two seeds) makes the store. The browser test
-opens the experiment's Models tab (the best model, linked to the best run) and its runs table
-(the parent expanded: each child's Dataset column names the data set and its digest, and the
-run names are distinct), and saves a screenshot of each page beside the test's files.
+One small sweep (xor: two hidden activations with momentum and one plain gd, two seeds each)
+makes the store. The browser test opens the experiment's Models tab (the best model, linked to
+the best run) and its runs table (the parent expanded: each child's Dataset column names the
+data set and its digest, and the run names are distinct); another opens the address a sweep
+prints, runner's saved view, in the chart view (every run, by configuration, curves only). Each
+saves a screenshot of its pages beside the test's files.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 TABLE = (
     "dataset,hidden,activation,optimizer,learning_rate,momentum,epochs,seed\n"
     "xor,2,sigmoid|tanh,momentum,0.5,0.9,300,0..1\n"
+    "xor,2,sigmoid,gd,2.0,,300,0..1\n"
 )
 #: how long a page may take to show what is looked for (a busy machine, a cold server)
 PAGE_SECONDS = 120
@@ -38,7 +41,7 @@ def swept(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, SweepSummary]:
     table.write_text(TABLE)
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     summary = run_sweep(table, tracking_uri=uri, jobs=1)
-    assert summary.finished == 4 and summary.best is not None
+    assert summary.finished == 6 and summary.best is not None
     return uri, summary
 
 
@@ -61,10 +64,42 @@ def test_the_store_holds_what_the_ui_shows(swept: tuple[str, SweepSummary]) -> N
     [model] = client.search_logged_models([experiment])
     assert (model.name, model.source_run_id) == ("best_model", summary.best[0])
     children = child_runs(uri, summary)
-    assert len({run.info.run_name for run in children}) == len(children) == 4
+    assert len({run.info.run_name for run in children}) == len(children) == 6
     for run in children:
         [data] = run.inputs.dataset_inputs
         assert data.dataset.name == "xor" and len(data.dataset.digest) == 8
+
+
+def test_the_store_gives_the_chart_view_curves_colours_and_every_configuration(
+    swept: tuple[str, SweepSummary],
+) -> None:
+    """What the chart view draws: every metric a curve (a single number is a tag), the seeds
+    of one configuration in one colour and no two configurations in one, gd at momentum 0
+    (a compare plot placed it between the others' momenta), and runner's saved view."""
+    import json
+
+    from mlflow import MlflowClient
+
+    uri, summary = swept
+    client = MlflowClient(uri)
+    colours: dict[str, set[str]] = {}
+    for run in child_runs(uri, summary):
+        for name in run.data.metrics:
+            assert len(client.get_metric_history(run.info.run_id, name)) > 1, name
+        assert float(run.data.tags["runner.wall_time"]) > 0
+        configuration = run.data.tags["runner.configuration_name"]
+        colours.setdefault(configuration, set()).add(run.data.tags["mlflow.runColor"])
+        if run.data.params["optimizer"] == "gd":
+            assert run.data.params["momentum"] == "0.0"
+    assert len(colours) == 3 and all(len(c) == 1 for c in colours.values())
+    assert len(set.union(*colours.values())) == 3
+    tags = client.get_experiment_by_name(summary.experiment).tags
+    view = json.loads(tags["mlflow.sharedViewState.runner"])
+    assert view["name"] == "every configuration" and isinstance(view["createdAt"], int)
+    state = json.loads(view["state"])
+    assert state["runsHiddenMode"] == "SHOW_ALL"
+    [key] = state["groupBy"]["groupByKeys"]
+    assert key == {"mode": "tag", "groupByData": "runner.configuration_name"}
 
 
 def browser_or_skip(folder: Path) -> object:
@@ -167,3 +202,42 @@ def test_a_real_browser_shows_the_best_model_the_datasets_and_distinct_names(
     for cells in shown:
         dataset = cells.get("attributes.`Dataset`", "")
         assert "xor" in dataset and any(d in dataset for d in digests), cells
+
+
+@pytest.mark.slow
+def test_a_real_browser_charts_every_configuration_in_runners_view(
+    browser: object, server: MlflowServer, swept: tuple[str, SweepSummary], tmp_path: Path
+) -> None:
+    """The address a sweep prints opens runner's saved view; in the chart view every chart is
+    a curve (no lone dots of single numbers), every run is drawn (the UI's default draws the
+    first 10), grouped by configuration, each configuration in its own colour."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from runner.tracking import Tracker
+
+    uri, summary = swept
+    from mlflow import MlflowClient
+
+    experiment = MlflowClient(uri).get_experiment_by_name(summary.experiment).experiment_id
+    page = Tracker.ui_url(experiment, server.uri)
+    assert page.endswith("viewStateShareKey=runner")
+    wait = WebDriverWait(browser, PAGE_SECONDS)
+    browser.get(f"{page}&compareRunsMode=CHART")
+    names = {r.spec.run_name() for _, r in summary.results}
+    wait.until(lambda d: shows(d, "every configuration") and all(shows(d, n) for n in names))
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot")) >= 3)
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .trace")) >= 6)
+    browser.save_screenshot(str(tmp_path / "charts.png"))
+    body = " ".join(browser.find_element(By.TAG_NAME, "body").text.split())
+    assert "Group by: runner.configuration_name" in body
+    assert "Model metrics (3)" in body  # train_loss, train_accuracy, gradient_norm: curves
+    for name in names:  # each chart's legend names every run: all are drawn
+        assert all(f"{name} ({curve})" in body for curve in ("train_loss", "gradient_norm"))
+    for single in ("wall_time", "hessian_min_eigenvalue", "critical_gradient_norm"):
+        assert single not in body
+    colours = {
+        path.value_of_css_property("stroke")
+        for path in browser.find_elements(By.CSS_SELECTOR, ".js-plotly-plot .trace path.js-line")
+    }
+    assert len(colours) == 3, colours  # one per configuration, every seed drawn

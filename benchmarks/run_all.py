@@ -28,6 +28,7 @@ BENCHMARKS = (
     "parallel",
     "table",
     "objectives",
+    "report",
 )
 #: scripts with their own options: they take --quick but not --threads
 OWN_OPTIONS = ("parallel",)

@@ -119,10 +119,14 @@ def one_module_project(root: Path, dist: str, module: str, source: str, entry_po
 
 
 def clear_registry_cache() -> None:
-    """Forget the cached registry so that the next get_registry() discovers plugins again."""
+    """Forget the cached registry so that the next get_registry() discovers plugins again (and
+    what the study learnt from it: the data sets' parameters and criteria of success)."""
+    from runner.analysis import stats
     from runner.plugin.registry import get_registry
 
     get_registry.cache_clear()
+    stats._dataset_params.cache_clear()
+    stats._declared.cache_clear()
 
 
 @pytest.fixture(scope="session")

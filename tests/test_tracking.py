@@ -896,3 +896,51 @@ def test_a_value_longer_than_mlflow_keeps_says_it_was_cut() -> None:
     assert len(params["hidden"]) == run_record.MAX_PARAM_LENGTH
     assert params["hidden"].endswith("… (cut: 6999 characters in all)")
     assert params["hidden"].startswith("1-1-1")
+
+
+def test_a_sqlite_store_is_read_straight_from_its_tables_as_mlflow_reads_it(study_store) -> None:
+    """The study's direct read of a SQLite store (no mlflow, no ORM) gives what MLflow's
+    search gives: the same runs with the same info, tags, params, latest metrics, and the same
+    metric histories."""
+    from mlflow import MlflowClient
+
+    from runner.tracking import reading
+
+    uri, table, _ = study_store
+    direct, names = reading._sqlite_child_runs(Path(uri.removeprefix("sqlite:///")), table.stem)
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name(table.stem)
+    through_mlflow = reading._child_runs(client, experiment.experiment_id)
+    assert names is None and len(direct) == len(through_mlflow) == 12
+
+    def by_id(runs: list) -> dict:
+        return {r.info.run_id: r for r in runs}
+
+    mine, theirs = by_id(direct), by_id(through_mlflow)
+    assert mine.keys() == theirs.keys()
+    for run_id, run in theirs.items():
+        got = mine[run_id]
+        assert (got.info.run_name, got.info.start_time, got.info.status) == (
+            run.info.run_name, run.info.start_time, run.info.status
+        )  # fmt: skip
+        assert got.data.tags == run.data.tags and got.data.params == run.data.params
+        assert got.data.metrics == pytest.approx(run.data.metrics, nan_ok=True)
+    ids = sorted(mine)[:3]
+    histories = reading.metric_histories(ids, "train_loss", uri)
+    for run_id in ids:
+        points = sorted(client.get_metric_history(run_id, "train_loss"), key=lambda m: m.step)
+        assert histories[run_id] == ([p.step for p in points], [p.value for p in points])
+    _, missing = reading._sqlite_child_runs(Path(uri.removeprefix("sqlite:///")), "nope")
+    assert missing == [e.name for e in client.search_experiments(order_by=["experiment_id"])]
+
+
+def test_runner_report_on_a_sqlite_store_never_imports_mlflow(study_store) -> None:
+    uri, table, _ = study_store
+    code = (
+        "import sys\nfrom runner.cli import cli\n"
+        f"cli(['report', {str(table)!r}, '--tracking-uri', {uri!r}], standalone_mode=False)\n"
+        "print('MLFLOW', 'mlflow' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "per configuration" in done.stdout and "MLFLOW False" in done.stdout

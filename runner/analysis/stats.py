@@ -73,26 +73,38 @@ def declared_success(row: RunRow) -> Success | None:
     dataset = row.param("dataset")
     if not dataset:
         return None
-    return _declared(dataset, tuple(sorted(row.params.items())))
+    names = _dataset_params(dataset)
+    if names is None:
+        return None
+    given = tuple(
+        (name, row.params[key])
+        for name in names
+        for key in (name, f"dataset.{name}")  # the prefixed name wins
+        if key in row.params
+    )
+    return _declared(dataset, given)
 
 
 @functools.lru_cache(maxsize=256)
-def _declared(dataset: str, params: tuple[tuple[str, str], ...]) -> Success | None:
+def _dataset_params(dataset: str) -> tuple[str, ...] | None:
+    """The parameters data set ``dataset`` declares; None when it is not installed here."""
     from runner.plugin.registry import get_registry
 
     try:
-        source = get_registry().get("dataset", dataset)
+        return tuple(p.name for p in get_registry().get("dataset", dataset).params)
     except KeyError:
         return None
-    row = dict(params)
-    given = {
-        p.name: row[key]
-        for p in source.params
-        for key in (p.name, f"dataset.{p.name}")  # the prefixed name wins
-        if key in row
-    }
+
+
+@functools.lru_cache(maxsize=256)
+def _declared(dataset: str, given: tuple[tuple[str, str], ...]) -> Success | None:
+    """What ``dataset`` declares success to be with the parameters ``given`` (one entry per
+    run's data-set configuration, not per run: a thousand seeds ask once)."""
+    from runner.plugin.registry import get_registry
+
+    source = get_registry().get("dataset", dataset)
     try:
-        return source.success(**source.resolve(given))  # type: ignore[attr-defined]
+        return source.success(**source.resolve(dict(given)))  # type: ignore[attr-defined]
     except ValueError:  # parameters this version of the plugin does not take
         return source.success(**source.defaults())  # type: ignore[attr-defined]
 

@@ -837,3 +837,76 @@ def test_single_numbers_are_read_from_tags_and_from_the_metrics_of_older_stores(
     new, old = rows
     assert new.finals == old.finals == {"f": 1e-12, **numbers}
     assert new.point == old.point == [3.0, 2.0]
+
+
+# --- labels that tell the series apart -----------------------------------------------------------
+
+LONG = "Himmelblau, plain gradient descent from one start at a rate of "  # 64 characters
+
+
+def test_labels_of_names_alike_but_at_their_end_differ_and_fit() -> None:
+    from runner.analysis.labels import distinct_labels
+
+    names = [LONG + "0.01", LONG + "0.02", LONG + "0.02 with momentum"]
+    labels = distinct_labels(names, 30)
+    assert len(set(labels)) == 3 and all(len(label) <= 30 for label in labels)
+    assert labels[0].endswith("0.01") and labels[2].endswith("momentum")
+    assert distinct_labels(["a", "b"]) == ["a", "b"]  # short names as they are
+    middle = [LONG + s + LONG for s in ("x", "y")]  # the same at both ends
+    assert len(set(distinct_labels(middle, 20))) == 2
+
+
+def test_every_figure_tells_apart_configurations_whose_names_differ_after_48(drawn, tmp_path):
+    from runner.analysis import figures, landscapes
+
+    plt, saved = drawn
+    names = [LONG + "0.01", LONG + "0.02"]
+    assert names[0][:48] == names[1][:48]
+    finals = {"train_loss": 0.1, "train_accuracy": 1.0, "hessian_max_eigenvalue": 0.5,
+              "hessian_min_eigenvalue": 0.1}  # fmt: skip
+    rows = [
+        curve_row(s, [1.0, 0.1], configuration=c, name=name, critical_point="minimum")
+        for c, name in zip("ab", names, strict=True)
+        for s in range(2)
+    ]
+    for row in rows:
+        row.finals = dict(finals)
+    groups = summarize(rows)
+    net = xor_net(0, epochs=300)
+    figures._learning_curves(plt, groups, tmp_path)
+    figures._final_loss(plt, groups, tmp_path)
+    figures._critical_points(plt, groups, tmp_path)
+    figures._decision_boundaries(plt, groups, tmp_path, lambda run_id: net)
+
+    def texts(fig, what):
+        return [t.get_text() for ax in fig.axes for t in what(ax)]
+
+    def title(ax):
+        return [ax._left_title]
+
+    titles = texts(saved["learning_curves.png"], title)
+    ticks = texts(saved["final_loss.png"], lambda ax: ax.get_xticklabels())
+    classes = [t.get_text() for t in saved["critical_points.png"].axes[0].get_yticklabels()]
+    panels = texts(saved["decision_boundaries.png"], lambda ax: [ax._left_title, ax.title])
+    panels = {t.split("\n")[0] for t in panels if t}
+    for labels in (titles, ticks, [c for c in classes if c], panels):
+        assert len(set(labels)) == 2, labels
+
+    path = np.array([[1.0, 1.0], [3.0, 2.0]])
+    objective = [
+        row_of(
+            s,
+            configuration=c,
+            name=name,
+            objective="himmelblau",
+            finals={"f": 0.0},
+            params={"objective": "himmelblau", "optimizer": "gd", "learning_rate": "0.01"},
+            trajectory=(np.array([0, 1]), path),
+        )  # fmt: skip
+        for c, name in zip("ab", names, strict=True)
+        for s in range(2)
+    ]
+    landscapes.draw(plt, summarize(objective), tmp_path)
+    legend = saved["himmelblau_contours.png"].axes[0].get_legend()
+    shown = [t.get_text() for t in legend.get_texts() if t.get_text().endswith("(2)")]
+    assert len(shown) == 2 and len(set(shown)) == 2, shown

@@ -24,7 +24,9 @@
   and ``<objective>_restarts.png`` (:mod:`runner.analysis.landscapes`); the figures above show
   the networks' configurations only.
 
-matplotlib (Agg, no display) is imported inside :func:`draw_all` only. At most
+Every figure labels its series by :func:`runner.analysis.labels.distinct_labels`: cut to fit,
+and never two alike where the names differ (only at their end, say). matplotlib (Agg, no
+display) is imported inside :func:`draw_all` only. At most
 :data:`MAX_GROUPS` configurations are drawn (the first, in table order). Imports
 :mod:`runner.analysis`, :mod:`runner.engine` and :mod:`runner.plugin`.
 """
@@ -39,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from runner.analysis.labels import distinct_labels
 from runner.analysis.runs import RunRow
 from runner.analysis.stats import Group, succeeded
 from runner.engine.settings import PARTS
@@ -168,7 +171,8 @@ def _learning_curves(plt: Any, groups: list[Group], out: Path) -> Path | None:
         return None
     costs = {g.cost for g, _ in mats}
     fig, axes = _grid(plt, len(mats), sharey=len(costs) == 1)  # one loss scale per cost only
-    for ax, (group, (steps, M)) in zip(axes, mats, strict=True):
+    titles = distinct_labels([g.label for g, _ in mats], 34)  # what fits over a panel
+    for ax, title, (group, (steps, M)) in zip(axes, titles, mats, strict=True):
         positive = np.where(M > 0, M, np.nan)
         for line in positive:
             ax.plot(steps, line, color="0.55", lw=0.5, alpha=min(0.5, 8 / len(M)))
@@ -182,7 +186,7 @@ def _learning_curves(plt: Any, groups: list[Group], out: Path) -> Path | None:
                        edgecolors="#b2182b", lw=1.1, zorder=3,
                        label="kept: best validation epoch")  # fmt: skip
         ax.set_yscale("log")
-        ax.set_title(_short(group.label), loc="left")
+        ax.set_title(title, loc="left")
         ax.set_xlabel("epoch")
         ax.grid(True, which="major", alpha=0.3)
     for ax, (group, _) in zip(axes, mats, strict=True):
@@ -194,10 +198,6 @@ def _learning_curves(plt: Any, groups: list[Group], out: Path) -> Path | None:
     said = f"{drawn} runs" if drawn == runs else f"a sample of {drawn} of {runs} runs"
     fig.suptitle(f"learning curves ({said})", x=0.01, ha="left")
     return _save(plt, fig, out / "learning_curves.png")
-
-
-def _short(label: str, n: int = 48) -> str:
-    return label if len(label) <= n else label[: n - 1] + "…"
 
 
 def _final_loss(plt: Any, groups: list[Group], out: Path) -> Path | None:
@@ -219,9 +219,11 @@ def _final_loss(plt: Any, groups: list[Group], out: Path) -> Path | None:
         squeeze=False, gridspec_kw={"width_ratios": widths},
     )  # fmt: skip
     rng = np.random.default_rng(0)  # the jitter only: the same picture every time
+    labels = distinct_labels([g.name for g, _ in data], 30)
     for ax, cost in zip(axes[0], costs, strict=True):
         seen: set[str] = set()  # each panel's legend says what its colours are
         mine = [(g, pts) for g, pts in data if g.cost == cost]
+        ticks = [t for (g, _), t in zip(data, labels, strict=True) if g.cost == cost]
         for i, (_, pts) in enumerate(mine):
             losses = np.array([max(p[0], 1e-12) for p in pts])
             ok = np.array([bool(p[1]) for p in pts])
@@ -238,7 +240,7 @@ def _final_loss(plt: Any, groups: list[Group], out: Path) -> Path | None:
         ax.set_yscale("log")
         ax.set_xlim(-0.6, len(mine) - 0.4)
         ax.set_xticks(range(len(mine)))
-        ax.set_xticklabels([_short(g.name, 30) for g, _ in mine], rotation=15, ha="right")
+        ax.set_xticklabels(ticks, rotation=15, ha="right")
         ax.set_ylabel(f"final training loss, {cost} (log scale)")
         ax.grid(True, axis="y", which="major", alpha=0.3)
         ax.legend(frameon=False, loc="best")
@@ -285,7 +287,7 @@ def _critical_points(plt: Any, groups: list[Group], out: Path) -> Path | None:
                         fontsize=8, bbox={"facecolor": "black", "alpha": 0.3, "lw": 0})  # fmt: skip
         left += widths
     ax.set_yticks(y)
-    ax.set_yticklabels([_short(g.name, 30) for g, _ in counted])
+    ax.set_yticklabels(distinct_labels([g.name for g, _ in counted], 30))
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of the tested runs (hatched: not stationary)")
     ax.set_title("critical-point class at the final weights", loc="left")
@@ -428,7 +430,8 @@ def _decision_boundaries(
     plt: Any, groups: list[Group], out: Path, load: Callable[[str], Any]
 ) -> Path | None:
     panels: list[tuple[str, RunRow, Any, Any]] = []
-    for g in groups[:6]:
+    shown = groups[:6]
+    for g, label in zip(shown, distinct_labels([g.label for g in shown], 30), strict=True):
         done = [r for r in g.rows if r.status == "finished" and "train_loss" in r.finals]
         if not done:
             continue
@@ -441,7 +444,7 @@ def _decision_boundaries(
                 continue
             if net.n_in != 2 or net.task != "classification":
                 return None
-            panels.append((f"{_short(g.label, 30)}\n{which}: seed {row.seed}, loss "
+            panels.append((f"{label}\n{which}: seed {row.seed}, loss "
                            f"{row.finals['train_loss']:.3g}", row, net, _points(row)))  # fmt: skip
     if not panels:
         return None

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from runner.analysis.labels import distinct_labels
 from runner.analysis.runs import RunRow
 from runner.analysis.stats import ENDED, Group, succeeded, wilson
 from runner.engine.descent import DescentSchedule, descend, reached
@@ -402,6 +403,7 @@ def _contours(
     handles: list[Any] = []
     low, high = (np.asarray(c, dtype=np.float64) for c in objective.box(**params))
     drawn = outside = 0
+    names = distinct_labels([g.name for g in groups])
     for i, group in enumerate(groups):
         colour = PALETTE[i % len(PALETTE)]
         mine = 0
@@ -425,7 +427,7 @@ def _contours(
             outside += not bool(np.all((low[:2] <= end[:2]) & (end[:2] <= high[:2])))
         if mine:
             drawn += mine
-            handles.append(Line2D([], [], color=colour, lw=1.5, label=f"{group.name} ({mine})"))
+            handles.append(Line2D([], [], color=colour, lw=1.5, label=f"{names[i]} ({mine})"))
     _mark_critical(ax, objective, params, labels=True)
     ax.set_xlim(low[0], high[0])
     ax.set_ylim(low[1], high[1])

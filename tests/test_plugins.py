@@ -1312,9 +1312,14 @@ def test_an_activation_exiting_or_interrupting_fails_its_run_alone(
                    "--tracking-uri", sqlite_uri, env=env, cwd=tmp_path)  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
-    assert "failed exiter-seed0 (row 1): SystemExit: 3" in done.stdout
-    assert "failed interrupter-seed0 (row 2): KeyboardInterrupt" in done.stdout
-    assert "finished 1, diverged 0, failed 2, skipped 0" in done.stdout
+    said = " ".join(done.stdout.split())  # the lines as a terminal of any width shows them
+    of = "of distribution 'runner-hostile-activations')"
+    assert f"failed exiter-seed0 (row 1): SystemExit: 3 (in activation 'exiter' {of}" in said
+    assert (
+        "failed interrupter-seed0 (row 2): KeyboardInterrupt: KeyboardInterrupt (in activation "
+        f"'interrupter' {of}" in said
+    )
+    assert "finished 1, diverged 0, failed 2, skipped 0" in said
 
 
 def ctrl_c_when_marked(site: Path, dist: str, tmp_path: Path, *args: str) -> tuple[int, str, str]:

@@ -310,7 +310,8 @@ def test_failed_run_is_recorded_and_sweep_goes_on(tmp_path, store, exploding):
     children = _children(store, "fail")
     failed = [c for c in children if c.info.status == "FAILED"]
     assert len(failed) == 2
-    assert all(c.data.tags["runner.reason"] == "RuntimeError: the fuse blew" for c in failed)
+    reason = "RuntimeError: the fuse blew (in activation 'exploding' of distribution 'tests')"
+    assert all(c.data.tags["runner.reason"] == reason for c in failed)
     client = _client(store)
     for c in failed:  # the whole traceback beside the one-line reason
         text = Path(client.download_artifacts(c.info.run_id, "traceback.txt", str(tmp_path)))

@@ -110,11 +110,32 @@ def run_population(task: PopulationTask) -> list[RunResult]:
                 spec=spec,
                 spec_hash=spec.spec_hash(),
                 status="failed",
-                reason=error_reason(exc),
+                reason=error_reason(exc) + _raised_in(exc, spec),
                 traceback=where,
             )
             for spec in task.specs
         ]
+
+
+def _raised_in(exc: BaseException, spec: RunSpec) -> str:
+    """`` (in activation 'x' of distribution 'd')``: the plugin of ``spec`` whose method raised
+    ``exc`` (the innermost such frame of its traceback), so that a failed run names the
+    distribution at fault; "" when no plugin's method is in it."""
+    try:
+        registry = get_registry()
+        plugins = [
+            registry.get(PARTS[part], getattr(spec, part)) for part in row_parts(spec.objective)
+        ]
+    except Exception:  # naming the culprit is a courtesy; the failure is the error itself
+        return ""
+    found = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        owner = frame.f_locals.get("self")
+        if any(owner is p for p in plugins):
+            found = owner
+    if found is None:
+        return ""
+    return f" (in {found.label()} of distribution {found.distribution!r})"
 
 
 def resolve_plugins(specs: Sequence[RunSpec], registry: Registry) -> dict[str, Plugin]:

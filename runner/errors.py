@@ -74,8 +74,10 @@ def first_line(exc: BaseException) -> str:
 
 
 def error_reason(exc: BaseException) -> str:
-    """The one-line ``reason`` a failed run records for ``exc``: its type and first line."""
-    return f"{type(exc).__name__}: {first_line(exc)}"
+    """The one-line ``reason`` a failed run records for ``exc``: its type and first line (its
+    type alone when it has no message: ``KeyboardInterrupt``, not said twice)."""
+    name = type(exc).__name__
+    return f"{name}: {first_line(exc)}" if str(exc).strip() else name
 
 
 def plugin_failure(exc: BaseException) -> bool:

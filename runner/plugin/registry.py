@@ -49,7 +49,7 @@ from typing import Any
 
 import pluggy
 
-from runner.errors import PluginError, did_you_mean, first_line, plugin_failure
+from runner.errors import PluginError, did_you_mean, error_reason, first_line, plugin_failure
 from runner.plugin import hookspecs
 from runner.plugin.kinds import KINDS
 from runner.plugin.params import Plugin, kind_label
@@ -273,7 +273,7 @@ def get_plugin_manager(extra: Iterable[ModuleType | object] = ()) -> PluginManag
                             raise
                         raise _Refused(
                             f"entry point {ep.name!r} ({ep.value}) failed to load: "
-                            f"{type(exc).__name__}: {first_line(exc)}",
+                            f"{error_reason(exc)}",
                             exc,
                         ) from exc
                 _register(pm, plugin, name)
@@ -595,8 +595,7 @@ def _call(
             if not plugin_failure(exc):
                 raise
             raise _Refused(
-                f"its hook {hook} raised {type(exc).__name__}: {first_line(exc)}; expected it "
-                f"to {expected} and return",
+                f"its hook {hook} raised {error_reason(exc)}; expected it to {expected} and return",
                 exc,
             ) from exc
 

@@ -9,6 +9,8 @@ computed, the weights at every recorded epoch), or the epochs run out. A stopped
 weights and history are taken out at once; its row keeps being computed, unused, until enough
 rows have stopped that dropping them from the arrays pays, so the others never wait and a
 member's result is bitwise the same alone or in any population.
+One call of :func:`train` is a private ``_Loop``: an epoch's step (full batch or mini-batches),
+its stop rules, the history it records and the stopped members it takes out, each a method.
 Imports the rest of :mod:`runner.engine` and :mod:`runner.plugin`.
 """
 
@@ -17,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -282,220 +284,345 @@ def train(
     ``state`` is the step rule's state to go on from (``result.state`` of a run of the same
     population), instead of a fresh ``init_state``.
     """
-    n_members = W[0].shape[0]
-    order = network.order
-    min_rows = MIN_CONTIGUOUS if order == "F" else 1
-    # a population-contiguous population is computed with at least MIN_CONTIGUOUS rows (see
-    # runner.engine.network.TINY); the extra rows copy the first member and are dropped at the end
-    extra = max(0, min_rows - n_members)
-    rngs = list(rngs) + [np.random.default_rng(0) for _ in range(extra)] if rngs else []
-    P = n_members + extra
-    n_samples = X.shape[-1]
-    full_batch = schedule.batch_size <= 0 or schedule.batch_size >= n_samples
+    loop = _Loop(network, W, b, X, Y, schedule, labels, test, validation)
+    loop.prepare(step_rule, hyper, rngs, alpha, rate, state)
+    with np.errstate(all="ignore"):
+        loop.run()
+    return loop.result()
+
+
+def _history_for(
+    schedule: Schedule,
+    P: int,
+    labels: Callable[[Array], Array] | None,
+    test: tuple[Array, Array] | None,
+    stopping_early: bool,
+    full_batch: bool,
+) -> _History:
+    """The empty history of a population of ``P`` rows: its metrics, their shifts, allocated."""
     names = ("loss", "accuracy", "gradient_norm") if labels else ("loss", "gradient_norm")
     if test is not None:
         names += ("test_loss", "test_accuracy") if labels else ("test_loss",)
-    stopping_early = schedule.early_stopping and validation is not None
     if stopping_early:
         names = (*names, "validation_score")
-    target = labels(Y) if labels else None  # every sample's class, (S,)
-    # full batches: an epoch's metrics are those of the weights before its update (shift 1)
-    shift = 1 if full_batch else 0
     history = _History(
         schedule.every(P, len(names)),
         P,
         names,
-        shift,
+        # full batches: an epoch's metrics are those of the weights before its update (shift 1)
+        1 if full_batch else 0,
         {} if full_batch else {"gradient_norm": 1},  # mini-batches: no gradient norm at step 0
         # the validation score is of the weights after an epoch's update, whatever the batches
         {"validation_score": 0},
     )
     history.allocate(schedule.epochs)
+    return history
 
-    padded = [pad(w, extra) for w in W], [pad(v, extra) for v in b]
-    work = ParameterBuffers(*padded, order, step_rule, hyper, extra)
-    if state is not None:
-        work.state = {k: [a.copy() for a in v] for k, v in state.items()}
-    penalized = alpha is not None and bool(np.any(np.asarray(alpha) != 0))
-    if penalized:
-        work.penalize(alpha)  # type: ignore[arg-type]
-    scheduler = _Scheduler(rate, work, P, n_members, schedule.epochs) if rate else None
-    watcher = (
-        _EarlyStopping(network, work, validation, labels, schedule, P)  # type: ignore[arg-type]
-        if stopping_early
-        else None
-    )
-    params = work.params
-    X1 = with_ones(X)  # the inputs with a row of ones under them: the biases are folded
 
-    ids = np.arange(P)  # the member each working row belongs to
-    alive = np.ones(P, dtype=bool)  # rows still training (a stopped row stays until compaction)
-    final = [p.copy(order="K") for p in params]  # what a member ends with if no epoch runs
-    diverged_members = np.zeros(P, dtype=bool)
-    converged = np.zeros(P, dtype=bool)
-    stop_epoch = np.zeros(P, dtype=np.int64)
-    reasons: dict[int, str] = {}
-    first = np.full(P, np.nan)  # every member's loss at epoch 1, what LOSS_GROWTH compares with
-    row_limit = np.full(P, LOSS_BOUND)  # the largest sane magnitude of each row's loss
-    stopped = np.zeros(P, dtype=np.int8)  # the index in STOP_REASONS of why each member stopped
+class _Stops(NamedTuple):
+    """Which working rows stop at an epoch, and why (boolean masks over the rows)."""
 
-    every = history.every
-    always = schedule.target_loss is not None or schedule.gradient_tolerance is not None
-    # a schedule that reacts to the loss, and early stopping, look at every epoch
-    always = always or watcher is not None or (scheduler is not None and scheduler.needs_loss)
-    loss = np.full(P, np.nan)  # the previous epoch's loss of every row
-    Y_rows: Array | None = None
-    all_alive = True  # no stopped row is waiting to be dropped
-    L = len(W)
-    with np.errstate(all="ignore"):
-        if watcher is not None and schedule.epochs > 0:  # the initial weights' score, step 0
-            history.record_step(0, ids, {"validation_score": watcher.measure()})
-        if not full_batch and schedule.epochs > 0:  # step 0: the initial weights, once
-            a0 = network.predict(params[:L], params[L:], X)
-            initial = {"loss": network.cost.value(a0, Y, **network.cost_params)}
-            if penalized:  # the loss the history records is the penalized one
-                initial["loss"] = initial["loss"] + _penalty_value(work, n_samples)
-            if labels:
-                initial["accuracy"] = (labels(a0) == target).sum(axis=-1) / n_samples
-            if test is not None:
-                initial.update(_test_metrics(network, params, test, labels))
-            history.record_step(0, ids, initial)
+    diverged: Array
+    done: Array  # converged: target loss or gradient tolerance
+    target_met: Array  # the loss reached the target (else a done row met the gradient tolerance)
+    patient: Array  # early stopping ran out of patience
+    stopping: Array  # any of them, or the last epoch
+    size: Array | None  # every row's largest weight magnitude, where it was checked
+
+
+class _Loop:
+    """The state of one :func:`train` call over the working rows.
+
+    Row r of the working arrays belongs to member ``ids[r]``; ``alive[r]`` says it still trains
+    (a stopped row is computed, unused, until :meth:`compact` drops it). The arrays indexed by
+    member (``final``, ``stop_epoch``, ...) hold what each member ends with once it stops.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        W: list[Array],
+        b: list[Array],
+        X: Array,
+        Y: Array,
+        schedule: Schedule,
+        labels: Callable[[Array], Array] | None,
+        test: tuple[Array, Array] | None,
+        validation: Validation | None,
+    ) -> None:
+        self.network, self.schedule, self.labels, self.test = network, schedule, labels, test
+        self.validation = validation
+        self.n_members = n_members = W[0].shape[0]
+        self.L = len(W)
+        # a population-contiguous population is computed with at least MIN_CONTIGUOUS rows (see
+        # runner.engine.network.TINY); the extra rows copy the first member and are dropped at
+        # the end
+        self.min_rows = MIN_CONTIGUOUS if network.order == "F" else 1
+        self.extra = max(0, self.min_rows - n_members)
+        self.P = P = n_members + self.extra
+        self.n_samples = X.shape[-1]
+        self.full_batch = schedule.batch_size <= 0 or schedule.batch_size >= self.n_samples
+        self.stopping_early = schedule.early_stopping and validation is not None
+        self.target = labels(Y) if labels else None  # every sample's class, (S,)
+        self.shift = 1 if self.full_batch else 0
+        self.history = _history_for(schedule, P, labels, test, self.stopping_early, self.full_batch)
+        self.every = self.history.every
+        self.W, self.b, self.X, self.Y = W, b, X, Y
+        self.X1 = with_ones(X)  # the inputs with a row of ones under them: the biases are folded
+
+    def prepare(
+        self,
+        step_rule: StepRule,
+        hyper: dict[str, Any],
+        rngs: list[np.random.Generator],
+        alpha: Array | None,
+        rate: RateControl | None,
+        state: dict[str, list[Array]] | None,
+    ) -> None:
+        """The working rows (the members and the extra rows, with the step rule's buffers and
+        state), the L2 penalty, the rate schedule and early stopping; every row alive, no member
+        stopped."""
+        schedule, P, extra = self.schedule, self.P, self.extra
+        self.rngs = list(rngs) + [np.random.default_rng(0) for _ in range(extra)] if rngs else []
+        padded = [pad(w, extra) for w in self.W], [pad(v, extra) for v in self.b]
+        self.work = work = ParameterBuffers(*padded, self.network.order, step_rule, hyper, extra)
+        if state is not None:
+            work.state = {k: [a.copy() for a in v] for k, v in state.items()}
+        self.penalized = alpha is not None and bool(np.any(np.asarray(alpha) != 0))
+        if self.penalized:
+            work.penalize(alpha)  # type: ignore[arg-type]
+        self.scheduler = (
+            _Scheduler(rate, work, P, self.n_members, schedule.epochs) if rate else None
+        )
+        self.watcher = (
+            _EarlyStopping(self.network, work, self.validation, self.labels, schedule, P)  # type: ignore[arg-type]
+            if self.stopping_early
+            else None
+        )
+        self.params = work.params
+        self.ids = np.arange(P)  # the member each working row belongs to
+        self.alive = np.ones(P, dtype=bool)  # rows still training
+        self.final = [p.copy(order="K") for p in self.params]  # if no epoch runs
+        self.diverged_members = np.zeros(P, dtype=bool)
+        self.converged = np.zeros(P, dtype=bool)
+        self.stop_epoch = np.zeros(P, dtype=np.int64)
+        self.reasons: dict[int, str] = {}
+        self.first = np.full(P, np.nan)  # every member's loss at epoch 1, for LOSS_GROWTH
+        self.row_limit = np.full(P, LOSS_BOUND)  # the largest sane magnitude of each row's loss
+        self.stopped = np.zeros(P, dtype=np.int8)  # the index in STOP_REASONS of why
+        always = schedule.target_loss is not None or schedule.gradient_tolerance is not None
+        # a schedule that reacts to the loss, and early stopping, look at every epoch
+        self.always = (
+            always or self.watcher is not None or bool(self.scheduler and self.scheduler.needs_loss)
+        )
+        self.loss: Array | None = np.full(P, np.nan)  # the previous epoch's loss of every row
+        self.Y_rows: Array | None = None
+        self.all_alive = True  # no stopped row is waiting to be dropped
+
+    def run(self) -> None:
+        """Every epoch, until the last or until no member trains."""
+        schedule, every, shift = self.schedule, self.every, self.shift
+        self.record_initial()
         for epoch in range(1, schedule.epochs + 1):
-            if scheduler is not None:
-                scheduler.before(epoch, loss)
+            if self.scheduler is not None:
+                self.scheduler.before(epoch, self.loss)
             # the gradient norm and accuracy only where they are recorded or decide a stop
             recorded = (epoch - shift) % every == 0 or epoch == schedule.epochs
-            if full_batch:
-                # targets as one contiguous row per member: broadcasting a (N_L, S) operand
-                # against (P, N_L, S) costs ~5x a same-shape operation in numpy
-                if Y_rows is None or len(Y_rows) != len(ids):
-                    Y_rows = np.broadcast_to(Y, (len(ids), *Y.shape)).copy(order=order)
-                # the cost itself only where it is recorded or decides a stop; in between, a
-                # diverging member shows as a non-finite output-layer bias gradient
-                needed = recorded or always or epoch == 1
-                loss, _, a_out = network.backprop(
-                    work.blocks, X1, Y_rows, needed, work.gblocks, work.inputs
-                )
-                if penalized:
-                    loss = work.add_penalty(n_samples, loss)
-                if loss is None:
-                    out_bias = work.grads[-1] if all_alive else work.grads[-1][alive]
-                    if math.isfinite(out_bias.sum()):
-                        # nothing is recorded and no member can stop at this epoch
-                        work.step()
-                        continue
-                    loss = network.cost.value(a_out, Y_rows, **network.cost_params)
-                    if penalized:
-                        loss = loss + _penalty_value(work, n_samples)
-                metrics = {"loss": loss}
-                if needed or not np.isfinite(loss[alive]).all():
-                    metrics["gradient_norm"] = np.sqrt(work.squared_norm())
-                    if labels:
-                        metrics["accuracy"] = (labels(a_out) == target).sum(axis=-1) / n_samples
-                if test is not None and recorded:  # the weights before the update, as the rest
-                    metrics.update(_test_metrics(network, params, test, labels))
-                work.step()
+            if self.full_batch:
+                metrics = self.full_batch_epoch(epoch, recorded)
+                if metrics is None:  # nothing is recorded and no member can stop at this epoch
+                    continue
             else:
-                metrics = _minibatch_epoch(
-                    network,
-                    work,
-                    X1,
-                    Y,
-                    rngs,
-                    schedule,
-                    labels,
-                    target,
-                    full=recorded or always,
-                    penalized=penalized,
+                metrics = self.minibatch_epoch(recorded)
+            self.loss = metrics["loss"]
+            stops = self.stop_rules(epoch, metrics)
+            alive = self.alive
+            if (epoch - shift) % every == 0 or (self.watcher is not None and epoch % every == 0):
+                self.history.record(
+                    epoch, self.ids[alive], {k: v[alive] for k, v in metrics.items()}
                 )
-                if test is not None and recorded:  # the weights after the epoch, as its step
-                    metrics.update(_test_metrics(network, params, test, labels))
-
-            loss = metrics["loss"]
-            if epoch == 1:
-                first[ids] = loss
-                row_limit = _loss_limit(loss)
-            # NaN compares False: a NaN loss or weight is never sane
-            sane = np.abs(loss) <= row_limit
-            size = None
-            if epoch % every == 0 or epoch == schedule.epochs:  # every `every` epochs, and last
-                size = work.max_abs()
-                sane &= size <= WEIGHT_BOUND
-            diverged = alive & ~sane
-            done = np.zeros_like(alive)
-            if schedule.target_loss is not None:
-                done |= loss <= schedule.target_loss
-            if schedule.gradient_tolerance is not None:
-                done |= metrics["gradient_norm"] < schedule.gradient_tolerance
-            done &= alive & ~diverged
-            # a member that reached its target loss stopped for it, else for its gradient norm
-            target_met = np.zeros_like(alive)
-            if schedule.target_loss is not None:
-                target_met = loss <= schedule.target_loss
-            patient = np.zeros_like(alive)
-            if watcher is not None:
-                # the score of the weights after this epoch's update: step `epoch` of its
-                # history (shift 0), where full batches record the rest at step epoch - 1
-                metrics["validation_score"] = watcher.score(epoch, alive)
-                patient = alive & ~diverged & ~done & watcher.out_of_patience()
-            stopping = diverged | done | patient | (alive & (epoch == schedule.epochs))
-
-            if (epoch - shift) % every == 0 or (watcher is not None and epoch % every == 0):
-                history.record(epoch, ids[alive], {k: v[alive] for k, v in metrics.items()})
-            if stopping.any():
-                rows = np.flatnonzero(stopping)
-                members = ids[rows]
-                history.finish(members, {k: v[rows] for k, v in metrics.items()})
-                ends = params if watcher is None else watcher.ends(params, diverged)
-                for f, p in zip(final, ends, strict=True):
-                    f[members] = p[rows]
-                stop_epoch[members] = epoch
-                converged[members] = done[rows]
-                stopped[members] = np.select(
-                    [diverged[rows], target_met[rows] & done[rows], done[rows], patient[rows]],
-                    [4, 1, 2, 3],
-                    0,
-                )
-                if watcher is not None:
-                    watcher.best_epoch_of[members] = watcher.best_epoch[rows]
-                for row, member in zip(rows, members, strict=True):
-                    if diverged[row]:
-                        diverged_members[member] = True
-                        largest = math.nan if size is None else size[row]
-                        reasons[int(member)] = _why(epoch, loss[row], first[member], largest)
-                alive &= ~stopping
-                all_alive = False
-                if not alive.any():
+            if stops.stopping.any():
+                self.take_out(epoch, metrics, stops)
+                if not self.alive.any():
                     break
-                n_alive = int(alive.sum())
-                if alive.size - n_alive >= COMPACT_FRACTION * alive.size and n_alive >= min_rows:
-                    keep = np.flatnonzero(alive)
-                    ids, alive, row_limit = ids[keep], alive[keep], row_limit[keep]
-                    loss = loss[keep]
-                    work.keep(keep, ids)
-                    if scheduler is not None:
-                        scheduler.keep(keep)
-                    if watcher is not None:
-                        watcher.keep(keep)
-                    params = work.params
-                    all_alive = True
-                    rngs = [rngs[i] for i in keep] if rngs else rngs
+                self.compact()
 
-    final = [f[:n_members] for f in final]
-    W[:] = final[:L]
-    b[:] = final[L:]
-    return PopulationResult(
-        W=final[:L],
-        b=final[L:],
-        diverged=diverged_members[:n_members],
-        converged=converged[:n_members],
-        epochs=stop_epoch[:n_members],
-        reasons={i: r for i, r in reasons.items() if i < n_members},
-        history=history,
-        stopped=stopped[:n_members],
-        state=work.state,
-        best_epoch=None if watcher is None else watcher.best_epoch_of[:n_members],
-    )
+    def record_initial(self) -> None:
+        """Step 0, the initial weights: the validation score, and with mini-batches the rest
+        (full batches compute them in epoch 1)."""
+        if self.schedule.epochs <= 0:
+            return
+        network, history, ids, L = self.network, self.history, self.ids, self.L
+        if self.watcher is not None:
+            history.record_step(0, ids, {"validation_score": self.watcher.measure()})
+        if not self.full_batch:
+            params, labels, n_samples = self.params, self.labels, self.n_samples
+            a0 = network.predict(params[:L], params[L:], self.X)
+            initial = {"loss": network.cost.value(a0, self.Y, **network.cost_params)}
+            if self.penalized:  # the loss the history records is the penalized one
+                initial["loss"] = initial["loss"] + _penalty_value(self.work, n_samples)
+            if labels:
+                initial["accuracy"] = (labels(a0) == self.target).sum(axis=-1) / n_samples
+            if self.test is not None:
+                initial.update(_test_metrics(network, params, self.test, labels))
+            history.record_step(0, ids, initial)
+
+    def full_batch_epoch(self, epoch: int, recorded: bool) -> dict[str, Array] | None:
+        """One step of every row on all samples: backprop (forward z = W a + b, a = f(z); the
+        deltas backward) and the step rule's update. The metrics are of the weights before the
+        update; None where nothing is recorded and no member can stop (the cost not computed)."""
+        network, work, n_samples = self.network, self.work, self.n_samples
+        # targets as one contiguous row per member: broadcasting a (N_L, S) operand against
+        # (P, N_L, S) costs ~5x a same-shape operation in numpy
+        if self.Y_rows is None or len(self.Y_rows) != len(self.ids):
+            shape = (len(self.ids), *self.Y.shape)
+            self.Y_rows = np.broadcast_to(self.Y, shape).copy(order=network.order)
+        Y_rows = self.Y_rows
+        # the cost itself only where it is recorded or decides a stop; in between, a diverging
+        # member shows as a non-finite output-layer bias gradient
+        needed = recorded or self.always or epoch == 1
+        loss, _, a_out = network.backprop(
+            work.blocks, self.X1, Y_rows, needed, work.gblocks, work.inputs
+        )
+        if self.penalized:
+            loss = work.add_penalty(n_samples, loss)
+        if loss is None:
+            out_bias = work.grads[-1] if self.all_alive else work.grads[-1][self.alive]
+            if math.isfinite(out_bias.sum()):
+                work.step()
+                self.loss = None
+                return None
+            loss = network.cost.value(a_out, Y_rows, **network.cost_params)
+            if self.penalized:
+                loss = loss + _penalty_value(work, n_samples)
+        metrics = {"loss": loss}
+        if needed or not np.isfinite(loss[self.alive]).all():
+            metrics["gradient_norm"] = np.sqrt(work.squared_norm())
+            if self.labels:
+                metrics["accuracy"] = (self.labels(a_out) == self.target).sum(axis=-1) / n_samples
+        if self.test is not None and recorded:  # the weights before the update, as the rest
+            metrics.update(_test_metrics(network, self.params, self.test, self.labels))
+        work.step()
+        return metrics
+
+    def minibatch_epoch(self, recorded: bool) -> dict[str, Array]:
+        """One epoch of shuffled mini-batches (:func:`_minibatch_epoch`); its metrics."""
+        metrics = _minibatch_epoch(
+            self.network,
+            self.work,
+            self.X1,
+            self.Y,
+            self.rngs,
+            self.schedule,
+            self.labels,
+            self.target,
+            full=recorded or self.always,
+            penalized=self.penalized,
+        )
+        if self.test is not None and recorded:  # the weights after the epoch, as its step
+            metrics.update(_test_metrics(self.network, self.params, self.test, self.labels))
+        return metrics
+
+    def stop_rules(self, epoch: int, metrics: dict[str, Array]) -> _Stops:
+        """Which rows stop after ``epoch``: diverged (loss beyond its limit, or a weight beyond
+        :data:`WEIGHT_BOUND` where checked), converged, out of patience, or out of epochs. Adds
+        the validation score to ``metrics`` under early stopping."""
+        schedule, alive, loss = self.schedule, self.alive, metrics["loss"]
+        if epoch == 1:
+            self.first[self.ids] = loss
+            self.row_limit = _loss_limit(loss)
+        # NaN compares False: a NaN loss or weight is never sane
+        sane = np.abs(loss) <= self.row_limit
+        size = None
+        if epoch % self.every == 0 or epoch == schedule.epochs:  # every `every` epochs, and last
+            size = self.work.max_abs()
+            sane &= size <= WEIGHT_BOUND
+        diverged = alive & ~sane
+        done = np.zeros_like(alive)
+        if schedule.target_loss is not None:
+            done |= loss <= schedule.target_loss
+        if schedule.gradient_tolerance is not None:
+            done |= metrics["gradient_norm"] < schedule.gradient_tolerance
+        done &= alive & ~diverged
+        # a member that reached its target loss stopped for it, else for its gradient norm
+        target_met = np.zeros_like(alive)
+        if schedule.target_loss is not None:
+            target_met = loss <= schedule.target_loss
+        patient = np.zeros_like(alive)
+        if self.watcher is not None:
+            # the score of the weights after this epoch's update: step `epoch` of its history
+            # (shift 0), where full batches record the rest at step epoch - 1
+            metrics["validation_score"] = self.watcher.score(epoch, alive)
+            patient = alive & ~diverged & ~done & self.watcher.out_of_patience()
+        stopping = diverged | done | patient | (alive & (epoch == schedule.epochs))
+        return _Stops(diverged, done, target_met, patient, stopping, size)
+
+    def take_out(self, epoch: int, metrics: dict[str, Array], stops: _Stops) -> None:
+        """The stopping rows' members end now: their weights (early stopping's best), last
+        metrics, epoch, whether converged, why they stopped and why they diverged."""
+        rows = np.flatnonzero(stops.stopping)
+        members = self.ids[rows]
+        self.history.finish(members, {k: v[rows] for k, v in metrics.items()})
+        diverged, done, watcher = stops.diverged, stops.done, self.watcher
+        ends = self.params if watcher is None else watcher.ends(self.params, diverged)
+        for f, p in zip(self.final, ends, strict=True):
+            f[members] = p[rows]
+        self.stop_epoch[members] = epoch
+        self.converged[members] = done[rows]
+        self.stopped[members] = np.select(
+            [diverged[rows], stops.target_met[rows] & done[rows], done[rows], stops.patient[rows]],
+            [4, 1, 2, 3],
+            0,
+        )
+        if watcher is not None:
+            watcher.best_epoch_of[members] = watcher.best_epoch[rows]
+        loss, size = metrics["loss"], stops.size
+        for row, member in zip(rows, members, strict=True):
+            if diverged[row]:
+                self.diverged_members[member] = True
+                largest = math.nan if size is None else size[row]
+                self.reasons[int(member)] = _why(epoch, loss[row], self.first[member], largest)
+        self.alive &= ~stops.stopping
+        self.all_alive = False
+
+    def compact(self) -> None:
+        """Drop the stopped rows from the working arrays once they are :data:`COMPACT_FRACTION`
+        of them (and enough rows remain)."""
+        alive = self.alive
+        n_alive = int(alive.sum())
+        if alive.size - n_alive < COMPACT_FRACTION * alive.size or n_alive < self.min_rows:
+            return
+        keep = np.flatnonzero(alive)
+        self.ids, self.alive, self.row_limit = self.ids[keep], alive[keep], self.row_limit[keep]
+        self.loss = self.loss[keep]  # type: ignore[index]
+        self.work.keep(keep, self.ids)
+        if self.scheduler is not None:
+            self.scheduler.keep(keep)
+        if self.watcher is not None:
+            self.watcher.keep(keep)
+        self.params = self.work.params
+        self.all_alive = True
+        self.rngs = [self.rngs[i] for i in keep] if self.rngs else self.rngs
+
+    def result(self) -> PopulationResult:
+        """What the population ends with (the extra rows dropped); the caller's ``W``, ``b`` set to
+        it."""
+        n, L, watcher = self.n_members, self.L, self.watcher
+        final = [f[:n] for f in self.final]
+        self.W[:] = final[:L]
+        self.b[:] = final[L:]
+        return PopulationResult(
+            W=final[:L],
+            b=final[L:],
+            diverged=self.diverged_members[:n],
+            converged=self.converged[:n],
+            epochs=self.stop_epoch[:n],
+            reasons={i: r for i, r in self.reasons.items() if i < n},
+            history=self.history,
+            stopped=self.stopped[:n],
+            state=self.work.state,
+            best_epoch=None if watcher is None else watcher.best_epoch_of[:n],
+        )
 
 
 def _test_metrics(

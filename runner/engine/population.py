@@ -253,20 +253,14 @@ def evaluate(network: Network, result: PopulationResult, data: Prepared) -> dict
 
 
 def _train_population(task: PopulationTask) -> list[RunResult]:
+    """Every member of the population (one per specification and restart) trained or descended
+    together; one result per specification, of the member its strategy keeps."""
     start = time.perf_counter()
     registry = get_registry()
     first = task.specs[0]
     plugins = resolve_plugins(task.specs, registry)
-
-    # one member per (specification, restart)
-    owners: list[int] = []
-    keys: list[tuple[int, int]] = []
     strategies = [registry.get("strategy", spec.strategy) for spec in task.specs]
-    for i, (spec, strategy) in enumerate(zip(task.specs, strategies, strict=True)):
-        for restart in range(strategy.members(**spec.params_of("strategy"))):
-            owners.append(i)
-            keys.append((spec.seed, restart))
-    owners_arr = np.asarray(owners)
+    owners_arr, keys = _restarts(task.specs, strategies)
     step_rule = plugins["optimizer"]
     hyper = member_hyper(step_rule, [s.params_of("optimizer") for s in task.specs], owners_arr)
     rate = rate_control(
@@ -288,9 +282,57 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
     output = plugins["output_activation"]
     key = DataKey.of(first, output.normalizes)  # type: ignore[attr-defined]
     data = _prepared(key)
-    architecture = Architecture.of(
+    architecture = _architecture(first, plugins, data)
+    network = architecture.network(registry)
+    alpha = np.asarray([s.alpha for s in task.specs], dtype=np.float64)[owners_arr]
+    members = train_members(
+        network,
+        data,
+        plugins["initializer"],
+        first.params_of("initializer"),
+        keys,
+        step_rule,
+        hyper,
+        _schedule(first, task),
+        alpha=alpha,
+        rate=rate,
+        validation=(first.validation_fraction, first.data_seed),
+    )
+    final = evaluate(network, members, data)
+    elapsed = time.perf_counter() - start
+    recorded = architecture.to_json()
+    trained_on = describe_data(key, data)
+    results = []
+    for i, spec in enumerate(task.specs):
+        mine = np.flatnonzero(owners_arr == i)
+        wall_time = elapsed * len(mine) / len(owners_arr)  # its share of the population's time
+        results.append(
+            _kept(spec, strategies[i], mine, members, final, wall_time, recorded, trained_on)
+        )
+    _test_critical_points(network, data, results)
+    return results
+
+
+def _restarts(
+    specs: Sequence[RunSpec], strategies: list[Any]
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """One member per (specification, restart): the specification each belongs to, and its
+    key (the specification's seed, the restart)."""
+    owners: list[int] = []
+    keys: list[tuple[int, int]] = []
+    for i, (spec, strategy) in enumerate(zip(specs, strategies, strict=True)):
+        for restart in range(strategy.members(**spec.params_of("strategy"))):
+            owners.append(i)
+            keys.append((spec.seed, restart))
+    return np.asarray(owners), keys
+
+
+def _architecture(first: RunSpec, plugins: dict[str, Plugin], data: Prepared) -> Architecture:
+    """The network every member of the population shares: ``first``'s layers and plugins, the
+    data's input and output sizes."""
+    return Architecture.of(
         first.hidden,
-        (plugins["activation"], output, plugins["cost"]),
+        (plugins["activation"], plugins["output_activation"], plugins["cost"]),
         (
             first.params_of("activation"),
             first.params_of("output_activation"),
@@ -299,9 +341,12 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
         data,
         first.dtype,
     )
-    network = architecture.network(registry)
-    alpha = np.asarray([s.alpha for s in task.specs], dtype=np.float64)[owners_arr]
-    schedule = Schedule(
+
+
+def _schedule(first: RunSpec, task: PopulationTask) -> Schedule:
+    """How the population trains: ``first``'s epochs, batches and stop rules, the task's
+    recording."""
+    return Schedule(
         epochs=first.epochs,
         batch_size=first.batch_size,
         target_loss=first.target_loss,
@@ -312,69 +357,59 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
         patience=first.patience,
         tol=first.tol,
     )
-    members = train_members(
-        network,
-        data,
-        plugins["initializer"],
-        first.params_of("initializer"),
-        keys,
-        step_rule,
-        hyper,
-        schedule,
-        alpha=alpha,
-        rate=rate,
-        validation=(first.validation_fraction, first.data_seed),
-    )
-    final = evaluate(network, members, data)
-    elapsed = time.perf_counter() - start
-    recorded = architecture.to_json()
-    trained_on = describe_data(key, data)
 
-    results = []
-    for i, spec in enumerate(task.specs):
-        mine = np.flatnonzero(owners_arr == i)
-        losses = final["train_loss"][mine]
-        # a diverged member's final loss may look good (a clipped cost): the strategy sees inf
-        scores = np.where(members.diverged[mine], np.inf, losses)
-        chosen = int(mine[strategies[i].select(scores, **spec.params_of("strategy"))])
-        m = members[chosen]
-        metrics = {k: float(v[chosen]) for k, v in final.items()}
-        succeeded = _succeeded(spec, final, members, mine)
-        if succeeded is not None:  # how many of the members succeeded on their own
-            metrics["restarts_succeeded"] = float(np.sum(succeeded))
+
+def _kept(
+    spec: RunSpec,
+    strategy: Any,
+    mine: np.ndarray,
+    members: PopulationResult,
+    final: dict[str, Any],
+    wall_time: float,
+    architecture: dict[str, Any],
+    dataset: dict[str, Any],
+) -> RunResult:
+    """The result of ``spec``: the member of its own (``mine``) its strategy keeps, with that
+    member's final metrics and how its restarts went; ``wall_time`` is its share of the
+    population's, ``architecture`` and ``dataset`` what they all trained."""
+    losses = final["train_loss"][mine]
+    # a diverged member's final loss may look good (a clipped cost): the strategy sees inf
+    scores = np.where(members.diverged[mine], np.inf, losses)
+    chosen = int(mine[strategy.select(scores, **spec.params_of("strategy"))])
+    m = members[chosen]
+    metrics = {k: float(v[chosen]) for k, v in final.items()}
+    succeeded = _succeeded(spec, final, members, mine)
+    if succeeded is not None:  # how many of the members succeeded on their own
+        metrics["restarts_succeeded"] = float(np.sum(succeeded))
+    metrics.update(
+        epochs=float(m.epochs),
+        converged=float(m.converged),
+        diverged=float(m.status == "diverged"),
+        wall_time=wall_time,
+        restarts=float(len(mine)),
+        selected_restart=float(chosen - mine[0]),
+        log_every=float(members.history.every),
+    )
+    if spec.early_stopping:
         metrics.update(
-            epochs=float(m.epochs),
-            converged=float(m.converged),
-            diverged=float(m.status == "diverged"),
-            wall_time=elapsed * len(mine) / len(owners),
-            restarts=float(len(mine)),
-            selected_restart=float(chosen - mine[0]),
-            log_every=float(members.history.every),
+            best_epoch=float(m.best_epoch),
+            stopped_early=float(m.stop_reason == "early_stopping"),
         )
-        if spec.early_stopping:
-            metrics.update(
-                best_epoch=float(m.best_epoch),
-                stopped_early=float(m.stop_reason == "early_stopping"),
-            )
-        results.append(
-            RunResult(
-                spec=spec,
-                spec_hash=spec.spec_hash(),
-                status=m.status,
-                reason=m.reason,
-                metrics=metrics,
-                history=m.history,
-                weights=m.weights,
-                biases=m.biases,
-                restart_losses=[float(x) for x in losses],
-                architecture=recorded,
-                wall_time=metrics["wall_time"],
-                dataset=trained_on,
-                stop_reason=m.stop_reason,
-            )
-        )
-    _test_critical_points(network, data, results)
-    return results
+    return RunResult(
+        spec=spec,
+        spec_hash=spec.spec_hash(),
+        status=m.status,
+        reason=m.reason,
+        metrics=metrics,
+        history=m.history,
+        weights=m.weights,
+        biases=m.biases,
+        restart_losses=[float(x) for x in losses],
+        architecture=architecture,
+        wall_time=wall_time,
+        dataset=dataset,
+        stop_reason=m.stop_reason,
+    )
 
 
 def _succeeded(spec: RunSpec, final: dict[str, Any], members: PopulationResult, mine: Any) -> Any:

@@ -7,10 +7,11 @@ Every one gives its analytic gradient and Hessian. The critical points that are 
 numbers (Himmelblau's, the six-hump camel's) were found by Newton's method on the analytic
 gradient and Hessian from the literature's values, and are given to 15-16 digits, so that the
 gradient vanishes there to rounding. Declared: bowl, rosenbrock, beale, booth and rastrigin
-their global minimum (rosenbrock's local minimum for 4 <= n <= 7 and rastrigin's many local
-ones are not declared), himmelblau its four minima and four saddles, six_hump_camel its two
-global and four local minima and seven saddles (its two maxima are not declared), beale its
-saddle (0, 1), and the saddles their origin.
+their global minimum (rosenbrock's local minimum for 4 <= n <= 7 and rastrigin's many local ones
+are not declared), himmelblau its four minima, four saddles and its local maximum,
+six_hump_camel its two global and four local minima and seven saddles (its two maxima are not
+declared), beale its saddle (0, 1), the saddles their origin (they declare no minimum: they have
+none) and quartic its degenerate minimum at the origin.
 """
 
 from __future__ import annotations
@@ -93,6 +94,9 @@ class Himmelblau(Objective):
         )
         return tuple(Minimum(p, 0.0, f"({p[0]:.3g}, {p[1]:.3g})") for p in points)
 
+    def maxima(self, **params: Any) -> tuple[tuple[float, ...], ...]:
+        return ((-0.2708445906673476, -0.9230385564799815),)  # f = 181.617
+
     def saddles(self, **params: Any) -> tuple[tuple[float, ...], ...]:
         return (
             (3.385154183607021, 0.07385187983774928),
@@ -155,6 +159,33 @@ class MonkeySaddle(Objective):
 
     def saddles(self, **params: Any) -> tuple[tuple[float, ...], ...]:
         return ((0.0, 0.0),)
+
+
+class Quartic(Objective):
+    """The quartic bowl x^4 + y^4: one minimum, at the origin (f = 0), a degenerate one.
+
+    Its Hessian diag(12 x^2, 12 y^2) vanishes there, so r t - s^2 = 0 and the second-derivative
+    test fails, though the point is a minimum (f > 0 everywhere else)."""
+
+    name = "quartic"
+
+    def dimension(self, **params: Any) -> int:
+        return 2
+
+    def box(self, **params: Any) -> tuple[Array, Array]:
+        return _box([-1.0, -1.0], [1.0, 1.0])
+
+    def value(self, x: Array, **params: Any) -> Array:
+        return np.sum(x**4, axis=1)
+
+    def gradient(self, x: Array, **params: Any) -> Array:
+        return 4.0 * x**3
+
+    def hessian(self, x: Array, **params: Any) -> Array:
+        return _diagonal(12.0 * x * x)
+
+    def minima(self, **params: Any) -> tuple[Minimum, ...]:
+        return (Minimum((0.0, 0.0), 0.0, "(0, 0)"),)
 
 
 class Bowl(Objective):
@@ -427,5 +458,6 @@ def register_objectives(register: Any) -> None:
         Rastrigin(),
         Saddle(),
         MonkeySaddle(),
+        Quartic(),
     ):
         register(objective)

@@ -707,3 +707,33 @@ def objective_store(tmp_path_factory: pytest.TempPathFactory, tracking_template_
         ("objectives.csv", OBJECTIVE_TABLE),
         lambda summary: summary.finished + summary.diverged == 22,
     )
+
+
+#: the second-derivative lesson: minima (Himmelblau), no minimum at all (x^2 - y^2) and a
+#: degenerate minimum that Adam reaches (x^4 + y^4, where rt - s^2 = 0)
+LESSON_TABLE = """\
+objective,optimizer,learning_rate,restarts,epochs,gradient_tolerance,seed
+himmelblau,gd,0.01,1,1000,1e-6,0..2
+saddle,gd,0.01,1,100,1e-6,0..2
+quartic,adam,0.01,1,20000,,0..2
+"""
+
+
+@pytest.fixture(scope="session")
+def lesson_store(tmp_path_factory: pytest.TempPathFactory, tracking_template_db: Path) -> tuple:
+    """``(tracking uri, table path)`` of a real sweep of :data:`LESSON_TABLE` (no figures)."""
+
+    def make(scratch: Path) -> None:
+        from runner.sweep import run_sweep
+
+        folder = scratch.parent / "lesson-store-data"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir()
+        shutil.copyfile(tracking_template_db, folder / "mlflow.db")
+        (folder / "lesson.csv").write_text(LESSON_TABLE)
+        uri = f"sqlite:///{folder / 'mlflow.db'}"
+        summary = run_sweep(folder / "lesson.csv", tracking_uri=uri, jobs=1, report=False)
+        assert summary.finished == 9, summary.results
+
+    folder = made_once(tmp_path_factory, "lesson-store", make).parent / "lesson-store-data"
+    return f"sqlite:///{folder / 'mlflow.db'}", folder / "lesson.csv"

@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from runner import __version__
@@ -467,3 +468,59 @@ def test_report_out_where_nothing_can_be_written_is_one_line(study_store, tmp_pa
         [line] = result.output.splitlines()
         assert line.startswith(f"Error: --out {out}: ") and says in line, line
         assert "Traceback" not in result.output
+
+
+def test_report_shows_the_second_derivative_test_and_no_minimum_where_there_is_none(
+    lesson_store,
+):
+    """The notes' test per configuration: r, s, t, rt - s^2 and the verdict, in the terminal
+    (80 columns) and the JSON; x^2 - y^2 has no success count (it has no minimum); x^4 + y^4's
+    end points are degenerate: the test fails."""
+    from mlflow import MlflowClient
+
+    uri, table = lesson_store
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(
+        cli, ["report", str(table), "--tracking-uri", uri], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    title = next(i for i, line in enumerate(lines) if "second-derivative test" in line)
+    words = [line.split() for line in lines[:title]]
+    row = {w[1].split("-")[0]: " ".join(w) for w in words if w and w[0] in ("1", "2", "3")}
+    assert "no minimum" in row["saddle"] and "0/3" not in row["saddle"]
+    assert "3/3" in row["himmelblau"]
+    tests = [line.split() for line in lines[title + 3 : title + 6]]
+    assert [t[0] for t in tests] == ["1", "2", "3"]
+    assert tests[0][1:3] == ["minimum", "3"] and tests[0][-1] == "minimum"
+    assert tests[1][1:4] == ["not", "stationary", "3"]  # descent runs off the saddle
+    assert tests[2][1:4] == ["test", "fails", "3"] and tests[2][-2:] == ["test", "fails"]
+
+    data = json.loads(invoke("report", str(table), "--tracking-uri", uri, "--json").output)
+    groups = {g["objective"]: g for g in data["groups"]}
+    assert groups["saddle"]["success"] is None
+    assert groups["saddle"]["success_means"].startswith("no minimum")
+    assert groups["quartic"]["second_derivative_test"]["counts"] == {"test fails": 3}
+    example = groups["himmelblau"]["second_derivative_test"]["example"]
+    assert example["rt_s2"] == pytest.approx(example["r"] * example["t"] - example["s"] ** 2)
+    # r, s, t as recorded are Himmelblau's second derivatives at the recorded end point
+    client = MlflowClient(uri)
+    (run,) = [
+        r
+        for r in client.search_runs([client.get_experiment_by_name(table.stem).experiment_id])
+        if r.data.tags.get("runner.objective") == "himmelblau"
+        and r.data.tags.get("runner.seed") == "0"
+    ]
+    tags = run.data.tags
+    u, v = float(tags["runner.x1"]), float(tags["runner.x2"])
+    assert float(tags["runner.hessian_r"]) == pytest.approx(12 * u * u + 4 * v - 42)
+    assert float(tags["runner.hessian_s"]) == pytest.approx(4 * (u + v))
+    assert float(tags["runner.hessian_t"]) == pytest.approx(4 * u + 12 * v * v - 26)
+    assert (
+        "runner.reached_global"
+        not in next(
+            r
+            for r in client.search_runs([run.info.experiment_id])
+            if r.data.tags.get("runner.objective") == "saddle"
+        ).data.tags
+    )

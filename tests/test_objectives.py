@@ -22,6 +22,7 @@ from runner.engine.descent import (
     classify_end,
     descend,
     determinant_test,
+    determinant_verdict,
     hessians,
     reached,
 )
@@ -29,7 +30,9 @@ from runner.plugin.registry import get_registry
 
 REGISTRY = get_registry()
 BUILTINS = [o for o in REGISTRY.objectives.values() if o.distribution == "runner-mlp"]
-WITH_MINIMA = [o for o in BUILTINS if o.minima(**o.defaults())]
+#: x^4 + y^4's minimum is degenerate (its Hessian vanishes): no curvature to set a rate by
+DEGENERATE_MINIMA = {"quartic"}
+WITH_MINIMA = [o for o in BUILTINS if o.minima(**o.defaults()) and o.name not in DEGENERATE_MINIMA]
 WITH_CRITICAL_POINTS = [o for o in BUILTINS if o.minima(**o.defaults()) or o.saddles()]
 GD = REGISTRY.step_rules["gd"]
 
@@ -95,7 +98,8 @@ def test_the_hessian_test_classes_the_known_critical_points(objective: Objective
     params = objective.defaults()
     minima, saddles = _critical_points(objective)
     degenerate = objective.name == "monkey_saddle"
-    for points, kind in ((minima, "minimum"), (saddles, "degenerate" if degenerate else "saddle")):
+    low = "degenerate" if objective.name in DEGENERATE_MINIMA else "minimum"
+    for points, kind in ((minima, low), (saddles, "degenerate" if degenerate else "saddle")):
         if not len(points):
             continue
         g = np.linalg.norm(objective.gradient(points, **params), axis=1)
@@ -120,3 +124,84 @@ def test_the_notes_two_saddles_are_a_saddle_and_a_degenerate_point() -> None:
     assert classify_end(monkey, {}, origin, np.zeros(1))[0].label == "degenerate stationary"
     assert determinant_test(hessians(saddle, {}, origin)[0]) == (-4.0, 2.0)
     assert determinant_test(hessians(monkey, {}, origin)[0]) == (0.0, 0.0)
+
+
+# --- the notes' two-variable test: r, s, t, rt - s^2 and the verdict --------------------------
+
+
+def _central_hessian(objective: Objective, x: np.ndarray, h: float = 1e-4) -> np.ndarray:
+    """f_xx, f_xy, f_yy by central differences of the value alone (not of the gradient)."""
+
+    def f(dx: float, dy: float) -> float:
+        return float(objective.value(x[None] + np.array([[dx, dy]]))[0])
+
+    r = (f(h, 0) - 2 * f(0, 0) + f(-h, 0)) / h**2
+    t = (f(0, h) - 2 * f(0, 0) + f(0, -h)) / h**2
+    s = (f(h, h) - f(h, -h) - f(-h, h) + f(-h, -h)) / (4 * h * h)
+    return np.array([[r, s], [s, t]])
+
+
+def test_himmelblau_declares_its_local_maximum_where_the_gradient_vanishes_and_h_is_negative():
+    from runner.testing import check_objective
+
+    himmelblau = REGISTRY.objectives["himmelblau"]
+    (top,) = himmelblau.maxima()
+    x = np.array([top])
+    assert np.allclose(top, (-0.270845, -0.923039), atol=1e-6)
+    assert himmelblau.value(x)[0] == pytest.approx(181.617, abs=1e-3)
+    assert np.linalg.norm(himmelblau.gradient(x)) < 1e-12
+    H = _central_hessian(himmelblau, x[0])
+    assert np.allclose(H, himmelblau.hessian(x)[0], rtol=1e-5, atol=1e-4)
+    assert np.all(np.linalg.eigvalsh(H) < 0)  # negative definite: a maximum
+    r, s, t = H[0, 0], H[0, 1], H[1, 1]
+    assert determinant_verdict(r, s, t) == "maximum" and r * t - s * s > 0 and r < 0
+    check_objective(himmelblau)  # its maxima checked with the rest
+
+
+def test_a_declared_maximum_that_is_no_maximum_is_refused():
+    from runner.testing import check_objective
+
+    class Wrong(type(REGISTRY.objectives["himmelblau"])):
+        def maxima(self, **params):
+            return ((3.0, 2.0),)  # a minimum
+
+    with pytest.raises(AssertionError, match=r"maximum \(3, 2\).*negative definite"):
+        check_objective(Wrong())
+
+
+def test_the_quartic_s_derivatives_match_central_differences_and_its_minimum_is_degenerate():
+    from runner.testing import check_objective
+
+    quartic = REGISTRY.objectives["quartic"]
+    check_objective(quartic)
+    for point in ([0.3, -0.7], [0.9, 0.2]):
+        x = np.array(point)
+        assert np.allclose(quartic.hessian(x[None])[0], _central_hessian(quartic, x), rtol=1e-5)
+    H = quartic.hessian(np.zeros((1, 2)))[0]
+    assert determinant_test(H) == (0.0, 0.0)
+    assert determinant_verdict(H[0, 0], H[0, 1], H[1, 1]) == "test fails"
+
+
+@pytest.mark.parametrize(
+    ("r", "s", "t", "verdict"),
+    [
+        (2.0, 0.0, 2.0, "minimum"),
+        (-2.0, 1.0, -2.0, "maximum"),
+        (2.0, 0.0, -2.0, "saddle"),
+        (1.0, 2.0, 1.0, "saddle"),  # r, t > 0 but s^2 > rt
+        (0.0, 0.0, 0.0, "test fails"),
+        (2.0, 0.0, 1e-9, "test fails"),  # one eigenvalue zero within the tolerance
+        (1e-8, 0.0, 1e-7, "test fails"),
+    ],
+)
+def test_the_notes_verdict_reads_rt_minus_s_squared_and_r(r, s, t, verdict):
+    assert determinant_verdict(r, s, t) == verdict
+    H = np.array([[[r, s], [s, t]]])
+    kind = classify_end_kind(H)
+    assert kind == {"test fails": "degenerate"}.get(verdict, verdict)  # the same as eigenvalues
+
+
+def classify_end_kind(H: np.ndarray) -> str:
+    from runner.engine.descent import classify_hessians
+
+    return classify_hessians(H, np.zeros(1))[0].kind

@@ -6,7 +6,8 @@ PNG files named after it:
 - ``<objective>_contours.png``: f over the objective's box (filled contours on a log scale of
   ``f - f_min + 1``, so that Rosenbrock's valley and Himmelblau's four bowls both show), every
   drawn run's trajectory from its start (dot) to its end (diamond), coloured by configuration,
-  the known minima marked x (global red, local black, labelled) and the saddles +;
+  the known minima marked x (global red, local black, labelled), the saddles + and the known
+  local maxima as triangles (with f there);
 - ``<objective>_basins.png``: for each distinct step-rule configuration of the objective's runs
   (the rule, its parameters, its schedule, the iterations and the stop rules; at most
   :data:`MAX_BASIN_PANELS`), a grid of :data:`BASIN_GRID` x :data:`BASIN_GRID` starts over the
@@ -68,6 +69,9 @@ PALETTE = (
 NONE_COLOUR, DIVERGED_COLOUR = "#d9d9d9", "#6e6e6e"
 #: the table columns that are no part of a step-rule configuration
 NOT_RULE = ("seed", "restarts", "strategy")
+
+#: the colour of a known local maximum's marker
+MAXIMUM_COLOUR = "#fdb863"
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +333,8 @@ def _slice_note(objective: Objective, params: dict[str, Any]) -> str:
 
 def _mark_critical(ax: Any, objective: Objective, params: dict[str, Any], labels: bool) -> None:
     """The known minima as x (global red, local black; all black on a basin map, whose colours
-    are the minima's), labelled where ``labels``; the saddles as +."""
+    are the minima's), labelled where ``labels``; the saddles as +; the maxima as triangles
+    (labelled with f there where ``labels``)."""
     import matplotlib.patheffects as pe
 
     halo = [pe.withStroke(linewidth=3.5, foreground="white")]
@@ -344,6 +349,14 @@ def _mark_critical(ax: Any, objective: Objective, params: dict[str, Any], labels
     for s in objective.saddles(**params):
         ax.scatter([s[0]], [s[1]], marker="+", s=90, lw=2.2, color="black", zorder=6,
                    path_effects=halo)  # fmt: skip
+    for top in objective.maxima(**params):
+        ax.scatter([top[0]], [top[1]], marker="^", s=60, lw=1.2, color=MAXIMUM_COLOUR,
+                   edgecolors="black", zorder=6)  # fmt: skip
+        if labels:
+            f = float(objective.value(np.asarray([top], dtype=np.float64), **params)[0])
+            ax.annotate(f"max f = {f:.4g}", (top[0], top[1]), xytext=(6, -10),
+                        textcoords="offset points", fontsize=7.5, color="black", zorder=7,
+                        path_effects=halo)  # fmt: skip
 
 
 def _legend_of_critical(objective: Objective, params: dict[str, Any]) -> list[Any]:
@@ -360,6 +373,9 @@ def _legend_of_critical(objective: Objective, params: dict[str, Any]) -> list[An
     if objective.saddles(**params):
         handles.append(Line2D([], [], marker="+", ls="", color="black", mew=2, ms=9,
                               label="saddle"))  # fmt: skip
+    if objective.maxima(**params):
+        handles.append(Line2D([], [], marker="^", ls="", color=MAXIMUM_COLOUR, mec="black",
+                              label="local maximum"))  # fmt: skip
     return handles
 
 

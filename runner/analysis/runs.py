@@ -35,6 +35,9 @@ FINALS = {
     "f": "f",
     "gradient_norm": "gradient_norm",
     "hessian_determinant": "hessian_determinant",
+    "hessian_r": "hessian_r",  # the notes' test of two variables: r = f_xx, s = f_xy, t = f_yy
+    "hessian_s": "hessian_s",
+    "hessian_t": "hessian_t",
 }
 
 #: an objective run's end point: the metrics ``x1``, ``x2``, ... (kept in the finals as named)

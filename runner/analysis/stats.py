@@ -16,9 +16,12 @@ installed plugin with the run's data-set parameters: a test accuracy to reach, f
 digits); else, for classification, classifying every training sample right (XOR's "solved"). For
 a run of an analytic objective it is reaching a global minimum of it (the tag
 ``runner.reached_global``), and its group counts which known minima its runs reached
-(:attr:`Group.minima_reached`). A diverged run never succeeds. Imports
-:mod:`runner.analysis.runs`, :mod:`runner.plugin` (the data sets' declarations) and
-:mod:`runner.errors`.
+(:attr:`Group.minima_reached`); an objective that declares no minimum (x^2 - y^2) gives its
+runs no ``runner.reached_global`` and its group no success rate. For two variables the group
+also gives the notes' second-derivative test at its end points
+(:meth:`Group.second_derivative_test`: r, s, t, rt - s^2 and the verdict). A diverged run never
+succeeds. Imports :mod:`runner.analysis.runs`, :mod:`runner.engine` (the test's verdict),
+:mod:`runner.plugin` (the data sets' declarations) and :mod:`runner.errors`.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from runner.analysis.runs import NO_MINIMUM, RunRow
+from runner.engine.descent import determinant_verdict
 from runner.errors import RunnerError, did_you_mean
 from runner.plugin.kinds import Success
 
@@ -42,6 +46,12 @@ Z95 = 1.959963984540054
 
 #: the statuses that are an outcome (the denominator of a success rate)
 ENDED = ("finished", "diverged")
+
+#: what success is for an objective that declares no minimum
+NO_MINIMUM_MEANS = "no minimum: the objective declares none (f may fall without bound)"
+
+#: the finals of the notes' two-variable test: r = f_xx, s = f_xy, t = f_yy
+HESSIAN_RST = ("hessian_r", "hessian_s", "hessian_t")
 
 
 def wilson(k: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -131,6 +141,8 @@ def succeeded(row: RunRow) -> bool | None:
     """Whether a run succeeded (module docstring); None when it has no outcome or none is
     defined (a regression without ``target_loss``)."""
     if row.status not in ENDED:
+        return None
+    if row.objective and row.reached_global is None:  # it declares no minimum to reach
         return None
     if row.status == "diverged":
         return False
@@ -227,6 +239,8 @@ class Group:
         """What success is for this group, as the report says it (its runs' criteria, joined
         by " or " where they differ: a group of ``--by`` values may pool data sets)."""
         if self.objective:
+            if self.no_minimum:
+                return NO_MINIMUM_MEANS
             return "reached the global minimum"
         said = []
         for row in self.rows:
@@ -246,6 +260,13 @@ class Group:
             if text not in said:
                 said.append(text)
         return " or ".join(said)
+
+    @property
+    def no_minimum(self) -> bool:
+        """Whether the group's objective declares no minimum (x^2 - y^2 has none): none of
+        its ended runs says whether it reached a global one."""
+        ended = [r for r in self.rows if r.status in ENDED]
+        return bool(self.objective and ended) and all(r.reached_global is None for r in ended)
 
     @property
     def minima_reached(self) -> dict[str, int]:
@@ -305,6 +326,33 @@ class Group:
             )
         )
 
+    def second_derivative_test(self) -> dict[str, Any] | None:
+        """The notes' test at the end points of a two-variable objective's finished runs:
+        ``counts`` of each verdict (``minimum``, ``maximum``, ``saddle``, ``test fails``;
+        ``not stationary`` where the gradient had not vanished, so the point is no critical
+        point and the test does not apply) and ``example``, the first such run's ``seed``,
+        ``point``, ``r``, ``s``, ``t``, ``rt_s2`` (rt - s^2) and ``verdict``; None where no run
+        has r, s and t."""
+        tested = [
+            r
+            for r in self.rows
+            if r.status == "finished" and all(k in r.finals for k in HESSIAN_RST)
+        ]
+        if not tested:
+            return None
+        counts: Counter[str] = Counter()
+        example: dict[str, Any] | None = None
+        for row in tested:
+            r, s, t = (row.finals[k] for k in HESSIAN_RST)
+            verdict = determinant_verdict(r, s, t)
+            if row.critical_point and row.critical_point.endswith("not stationary"):
+                verdict = "not stationary"
+            counts[verdict] += 1
+            if example is None:
+                example = {"seed": row.seed, "point": row.point, "r": r, "s": s, "t": t,
+                           "rt_s2": r * t - s * s, "verdict": verdict}  # fmt: skip
+        return {"counts": dict(counts.most_common()), "example": example}
+
     def curvature(self) -> dict[str, Spread | None]:
         """The largest and smallest Hessian eigenvalue of the solved and the unsolved runs:
         the curvature that tells stuck runs from solved ones."""
@@ -331,6 +379,7 @@ class Group:
             "cost": self.cost,
             "success_means": self.success_means,
             "minima_reached": self.minima_reached,
+            "second_derivative_test": self.second_derivative_test(),
             "success": None
             if success is None
             else dict(zip(("k", "n", "rate", "low", "high"), success, strict=True)),

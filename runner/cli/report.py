@@ -394,7 +394,7 @@ def print_study(study: Any, console: Console) -> None:
             cells = [
                 str(number[id(g)]),
                 _name_cell(g.name if names[g.name] == 1 else g.label),
-                "-" if s is None else f"{s[0]}/{s[1]}",
+                _success_cell(g),
                 "-" if s is None else f"{_pct(s[2])} [{_pct(s[3])}-{_pct(s[4])}]",
             ]
             if tests:
@@ -492,6 +492,7 @@ def print_study(study: Any, console: Console) -> None:
             "of the box's diagonal of; none: no known minimum that near, or diverged",
             highlight=False,
         )
+    print_second_derivative(groups, console)
     print_pairs(getattr(study, "pairs", []), console)
     if study.files:
         console.print(f"figures and table written: {len(study.files)} files")
@@ -527,6 +528,52 @@ def print_pairs(pairs: list[Any], console: Console) -> None:
         )
     if len(pairs) > SHOWN:
         console.print(f"  ({len(pairs) - SHOWN} more pairs in the JSON and paired.csv)")
+
+
+def _success_cell(g: Any) -> str:
+    """``k/n``; ``no minimum`` for an objective that declares none (no count implies one)."""
+    s = g.success
+    if s is None:
+        return "no minimum" if g.objective and g.no_minimum else "-"
+    return f"{s[0]}/{s[1]}"
+
+
+def print_second_derivative(groups: Sequence[Any], console: Console) -> None:
+    """The notes' second-derivative test at the end points of each two-variable objective's
+    configuration (numbered as in the study's table): how many end points got each verdict,
+    and one of them with its r = f_xx, s = f_xy, t = f_yy and rt - s^2. Fits 80 columns."""
+    tests = [(i, g.second_derivative_test()) for i, g in enumerate(groups, start=1)]
+    tests = [(i, t) for i, t in tests if t is not None]
+    if not tests:
+        return
+    table = Table(
+        title="second-derivative test at the end points",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+        show_edge=False,
+        collapse_padding=True,
+    )
+    table.add_column("#", justify="right", no_wrap=True)
+    table.add_column("verdicts", overflow="fold")
+    for header in ("seed", "r", "s", "t", "rt - s^2"):
+        table.add_column(header, justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    for i, test in tests:
+        e = test["example"]
+        counts = ", ".join(f"{k} {n}" for k, n in test["counts"].items())
+        table.add_row(
+            str(i), counts, str(e["seed"]), *(f"{e[k]:.3g}" for k in ("r", "s", "t", "rt_s2")),
+            e["verdict"],
+        )  # fmt: skip
+    console.print()
+    console.print(table)
+    console.print(
+        "r = f_xx, s = f_xy, t = f_yy at an end point where the gradient vanished: "
+        "rt - s^2 > 0 and r > 0 a minimum, r < 0 a maximum; rt - s^2 < 0 a saddle; "
+        "rt - s^2 = 0 the test fails (degenerate)",
+        highlight=False,
+    )
 
 
 def _signed_pct(x: float) -> str:

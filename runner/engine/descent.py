@@ -14,7 +14,8 @@ of it is undone), so a member's path is bitwise the same alone or in any populat
 Step = iteration: step s holds the values at the point after s steps, step 0 the start.
 :func:`classify_end` is the second-derivative test at the end points, through the objective's
 Hessian where it has one and central differences of its gradient where not
-(:mod:`runner.engine.curvature`'s steps and classes); :func:`reached` says which known minimum
+(:mod:`runner.engine.curvature`'s steps and classes), :func:`determinant_verdict` the notes'
+two-variable form of it (r, s, t and rt - s^2); :func:`reached` says which known minimum
 an end point sits at. Numbers only; imports the rest of :mod:`runner.engine` and
 :mod:`runner.plugin`.
 """
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from runner.engine.curvature import STEP, CriticalPoint, classify
+from runner.engine.curvature import STEP, CriticalPoint, classify, zero_tolerance
 from runner.engine.training import MAX_POINTS, RateControl
 from runner.plugin.kinds import Minimum, Objective, StepRule
 
@@ -264,6 +265,28 @@ def determinant_test(H: Array) -> tuple[float, float]:
     saddle where the first is < 0; the test fails where it is 0)."""
     r, s, t = float(H[0, 0]), float(H[0, 1]), float(H[1, 1])
     return r * t - s * s, r
+
+
+#: the notes' verdicts of the two-variable test, as the study counts them
+VERDICTS = ("minimum", "maximum", "saddle", "test fails")
+
+
+def determinant_verdict(r: float, s: float, t: float) -> str:
+    """The notes' verdict from r = f_xx, s = f_xy, t = f_yy (ERRATA 3): ``rt - s^2 > 0`` and
+    r > 0 a local minimum, r < 0 a local maximum; ``rt - s^2 < 0`` a saddle; ``rt - s^2 = 0``
+    the test fails. Zero within :data:`~runner.engine.curvature.EIGEN_TOL` in the sense the
+    eigenvalue test uses: ``|rt - s^2|`` (the product of the two eigenvalues) at most the zero
+    tolerance times the larger |eigenvalue|, so both tests call the same points degenerate."""
+    determinant = r * t - s * s
+    if not all(math.isfinite(v) for v in (r, s, t)):
+        return "test fails"
+    largest = abs(r + t) / 2 + math.hypot((r - t) / 2, s)  # the larger |eigenvalue|
+    zero = zero_tolerance(np.asarray([largest]))
+    if abs(determinant) <= zero * largest or largest <= zero:
+        return "test fails"
+    if determinant < 0:
+        return "saddle"
+    return "minimum" if r > 0 else "maximum"
 
 
 def reached(

@@ -7,11 +7,13 @@ restart)`` (:func:`~runner.engine.descent.uniform_starts`), all of them descend 
 vectorized :func:`~runner.engine.descent.descend` call with their own hyperparameters and
 schedule, each configuration's strategy selects by final f (inf for a diverged member), and
 the kept member becomes one :class:`~runner.spec.RunResult`: the final f, gradient norm and
-point (``x1..xn``), the histories of f and the gradient norm (step = iteration), the
-trajectory, which known minimum it reached, and the class of its end point by the Hessian
-test. A member's path is bitwise the same alone or in any population, so a thousand starts
-cost about one descend call. Numbers only; imports the rest of :mod:`runner.engine`,
-:mod:`runner.plugin` and :mod:`runner.spec`.
+point (``x1..xn``), the histories of f and the gradient norm (step = iteration), the trajectory,
+which known minimum it reached, and the class of its end point by the Hessian test (for two
+variables also the notes' r, s, t and rt - s^2: ``hessian_r``, ``hessian_s``, ``hessian_t``,
+``hessian_determinant``); where the objective declares no minimum, no ``runner.reached_global``
+(its runs have no success to count). A member's path is bitwise the same alone or in any
+population, so a thousand starts cost about one descend call. Numbers only; imports the
+rest of :mod:`runner.engine`, :mod:`runner.plugin` and :mod:`runner.spec`.
 """
 
 from __future__ import annotations
@@ -127,14 +129,20 @@ def minimize(
         tags = {
             "runner.objective": spec.objective,
             "runner.reached": _label(end) if end is not None else "none",
-            "runner.reached_global": str(end is not None and end.global_).lower(),
         }
+        if known:  # an objective that declares no minimum has none to reach: no success
+            tags["runner.reached_global"] = str(end is not None and end.global_).lower()
         if i in position:
             j = position[i]
             metrics.update(points[j].metrics())
             tags["runner.critical_point"] = points[j].label
-            if two:
+            if two:  # the notes' test: r = f_xx, s = f_xy, t = f_yy and rt - s^2
                 metrics["hessian_determinant"] = determinant_test(H[j])[0]
+                metrics.update(
+                    hessian_r=float(H[j, 0, 0]),
+                    hessian_s=float(H[j, 0, 1]),
+                    hessian_t=float(H[j, 1, 1]),
+                )
         steps, path = run.trajectory(m)
         results.append(
             RunResult(

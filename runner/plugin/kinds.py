@@ -394,12 +394,15 @@ class Objective(Plugin):
     (the default: the core differences the gradient centrally). :meth:`dimension` is n for the
     given parameters; :meth:`box` the ``(low, high)`` corners, each of shape ``(n,)``, from which
     starting points are drawn uniformly (and over which figures are drawn). :meth:`minima` are
-    the known minima (location, value, whether global) and :meth:`saddles` the known saddle
-    points, where they are known (both may be empty: Rastrigin declares its global minimum
-    only). A step rule moves the points as it moves a network's weights: ``params`` is ``[x]``,
-    one array of shape ``(P, n, 1)``, and ``grads`` ``[df/dx]`` of the same shape.
+    the known minima (location, value, whether global), :meth:`saddles` the known saddle points
+    and :meth:`maxima` the known local maxima, where they are known (all may be empty: Rastrigin
+    declares its global minimum only; an objective that declares no minimum has none, and the
+    study says "no minimum" rather than a success rate). A step rule moves the points as it
+    moves a network's weights: ``params`` is ``[x]``, one array of shape ``(P, n, 1)``, and
+    ``grads`` ``[df/dx]`` of the same shape.
     ``runner.testing.check_objective`` checks the gradient and the Hessian by central
-    differences, and the minima by their gradient and value.
+    differences, the minima by their gradient and value, the saddles and the maxima by their
+    gradient and the signs of their Hessian's eigenvalues.
     """
 
     kind: ClassVar[str] = "objective"
@@ -423,6 +426,10 @@ class Objective(Plugin):
         return ()
 
     def saddles(self, **params: Any) -> tuple[tuple[float, ...], ...]:
+        return ()
+
+    def maxima(self, **params: Any) -> tuple[tuple[float, ...], ...]:
+        """The known local maxima, each a point of n coordinates (none by default)."""
         return ()
 
 

@@ -45,7 +45,7 @@ def check_objective(
 
     The points checked are ``points`` drawn uniformly from the box with ``seed`` (or the rows of
     ``points`` when it is an array ``(k, n)``), the box's centre and its two corners, and the
-    declared minima and saddles.
+    declared minima, saddles and maxima.
 
     - ``dimension()`` is an integer n >= 1 and ``box()`` two finite arrays of shape ``(n,)``,
       ``low < high``;
@@ -62,7 +62,9 @@ def check_objective(
       differences of the gradient); the minima declared ``global_`` are exactly those of the
       lowest value, and no checked point lies below it;
     - every declared saddle has n coordinates, lies inside the box, has a vanishing gradient,
-      and a Hessian that is not positive definite (else it would be a minimum).
+      and a Hessian that is not positive definite (else it would be a minimum);
+    - every declared maximum has n coordinates, lies inside the box, has a vanishing gradient
+      and a negative definite Hessian (the second-derivative test's local maximum).
     """
     kw = resolve_params(objective, params)
     n = call(objective, "dimension", objective.dimension, **kw)
@@ -74,6 +76,8 @@ def check_objective(
     saddles = call(objective, "saddles", objective.saddles, **kw)
     minima = _declared_minima(objective, minima, n, low, high)
     saddles = _declared_saddles(objective, saddles, n, low, high)
+    maxima = call(objective, "maxima", objective.maxima, **kw)
+    maxima = _declared_saddles(objective, maxima, n, low, high, "maximum")
 
     if isinstance(points, int | np.integer):
         drawn = np.random.default_rng(seed).uniform(low, high, (int(points), n))
@@ -81,7 +85,7 @@ def check_objective(
         drawn = np.asarray(points, dtype=np.float64)
         if drawn.ndim != 2 or drawn.shape[1] != n:
             raise ValueError(f"points: expected an array (k, {n}), got shape {drawn.shape}")
-    fixed = [(low + high) / 2, low, high, *(np.asarray(m.point) for m in minima), *saddles]
+    fixed = [(low + high) / 2, low, high, *(np.asarray(m.point) for m in minima), *saddles, *maxima]
     x = np.vstack([drawn, np.asarray(fixed, dtype=np.float64).reshape(-1, n)])
     P = len(x)
 
@@ -141,6 +145,7 @@ def check_objective(
     g_tol = rtol * max(1.0, float(np.median(norms)) if norms.size else 1.0)
     _check_minima(objective, kw, minima, f, g_tol, rtol)
     _check_saddles(objective, kw, saddles, g_tol)
+    _check_maxima(objective, kw, maxima, g_tol)
 
 
 def _box(objective: Objective, kw: dict[str, Any], n: int) -> tuple[Array, Array]:
@@ -225,18 +230,19 @@ def _declared_minima(
 
 
 def _declared_saddles(
-    objective: Objective, saddles: Any, n: int, low: Array, high: Array
+    objective: Objective, saddles: Any, n: int, low: Array, high: Array, what: str = "saddle"
 ) -> list[Array]:
+    """The declared saddles (or, ``what`` = ``"maximum"``, maxima) as points in the box."""
     out = []
     for s in saddles:
         point = np.asarray(s, dtype=np.float64)
         if point.shape != (n,):
             fail(
                 objective,
-                f"saddle {s!r}",
+                f"{what} {s!r}",
                 f"expected a point of {n} coordinates (the dimension), got shape {point.shape}",
             )
-        _inside(objective, f"saddle {_show(point)}", point, low, high)
+        _inside(objective, f"{what} {_show(point)}", point, low, high)
         out.append(point)
     return out
 
@@ -314,4 +320,25 @@ def _check_saddles(
                 what,
                 "expected a Hessian with an eigenvalue <= 0, got a positive definite one "
                 f"(smallest eigenvalue {lam[0]:.6g}): a minimum, not a saddle",
+            )
+
+
+def _check_maxima(
+    objective: Objective, kw: dict[str, Any], maxima: list[Array], g_tol: float
+) -> None:
+    if not maxima:
+        return
+    x = np.asarray(maxima, dtype=np.float64)
+    g = np.linalg.norm(_gradient(objective, kw, x, "gradient at the maxima"), axis=1)
+    H = call(objective, "hessian at the maxima", hessians, objective, kw, x)
+    for k, point in enumerate(maxima):
+        what = f"maximum {_show(point)}"
+        _stationary(objective, what, g[k], g_tol)
+        lam = np.linalg.eigvalsh(H[k])
+        if not lam[-1] < -zero_tolerance(lam):
+            fail(
+                objective,
+                what,
+                "expected a negative definite Hessian, got largest eigenvalue "
+                f"{lam[-1]:.6g}: not a local maximum",
             )

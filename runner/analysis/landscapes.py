@@ -248,6 +248,16 @@ def _rule_key(row: RunRow) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in row.params.items() if k not in NOT_RULE))
 
 
+def _implied(optimizer: str) -> set[str]:
+    """The params step rule ``optimizer`` records without taking them (gd's ``momentum``)."""
+    from runner.plugin.registry import get_registry
+
+    try:
+        return set(get_registry().get("step_rule", optimizer).implied_params)
+    except KeyError:
+        return set()
+
+
 def restarts_points(rows: Sequence[RunRow]) -> dict[str, list[RestartsPoint]]:
     """Line label -> its points by restarts: the ended runs of one objective, pooled by every
     parameter but the seed and the restarts. A line is labelled by the columns that differ
@@ -265,7 +275,8 @@ def restarts_points(rows: Sequence[RunRow]) -> dict[str, list[RestartsPoint]]:
     out: dict[str, list[RestartsPoint]] = {}
     for key, by_restarts in lines.items():
         shown = dict(key)
-        label = ", ".join(f"{k}={shown[k]}" for k in varying if k in shown)
+        implied = _implied(shown.get("optimizer", ""))  # gd's momentum 0: not its own setting
+        label = ", ".join(f"{k}={shown[k]}" for k in varying if k in shown and k not in implied)
         label = label or shown.get("optimizer", "")
         points = []
         for restarts, outcomes in sorted(by_restarts.items()):

@@ -910,3 +910,26 @@ def test_every_figure_tells_apart_configurations_whose_names_differ_after_48(dra
     legend = saved["himmelblau_contours.png"].axes[0].get_legend()
     shown = [t.get_text() for t in legend.get_texts() if t.get_text().endswith("(2)")]
     assert len(shown) == 2 and len(set(shown)) == 2, shown
+
+
+def test_himmelblau_s_declared_maximum_is_drawn_on_its_contours(drawn, tmp_path):
+    from runner.analysis import landscapes
+
+    plt, saved = drawn
+    rows = [
+        row_of(
+            s,
+            objective="himmelblau",
+            finals={"f": 0.0},
+            params={"objective": "himmelblau", "optimizer": "gd", "learning_rate": "0.01"},
+            trajectory=(np.array([0, 1]), np.array([[1.0, 1.0], [3.0, 2.0]])),
+        )  # fmt: skip
+        for s in range(2)
+    ]
+    landscapes.draw(plt, summarize(rows), tmp_path)
+    ax = saved["himmelblau_contours.png"].axes[0]
+    offsets = [c.get_offsets().tolist() for c in ax.collections if len(c.get_offsets()) == 1]
+    assert [[-0.2708445906673476, -0.9230385564799815]] in offsets
+    texts = [t.get_text() for t in ax.texts]
+    assert "max f = 181.6" in texts
+    assert "local maximum" in [t.get_text() for t in ax.get_legend().get_texts()]

@@ -524,3 +524,11 @@ def test_report_shows_the_second_derivative_test_and_no_minimum_where_there_is_n
             if r.data.tags.get("runner.objective") == "saddle"
         ).data.tags
     )
+
+
+def test_the_objective_listing_says_maxima_and_no_minimum():
+    result = CliRunner().invoke(cli, ["plugins", "--kind", "objective"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.output.split())
+    assert "4 saddles; 1 maximum)" in words  # himmelblau's local maximum
+    assert "(2 variables; 1 saddle; no minimum)" in words  # x^2 - y^2

@@ -212,7 +212,7 @@ def _describe(obj: Any) -> dict[str, Any]:
 
 
 def _objective_facts(obj: Any) -> dict[str, Any]:
-    """An objective's dimension, known minima and saddles at its parameters' defaults, as
+    """An objective's dimension, known minima, saddles and maxima at its parameters' defaults, as
     ``runner plugins --json`` lists them (empty when the objective raises on its defaults)."""
     try:
         defaults = obj.defaults()
@@ -228,6 +228,7 @@ def _objective_facts(obj: Any) -> dict[str, Any]:
                 for m in obj.minima(**defaults)
             ],
             "saddles": [[float(c) for c in s] for s in obj.saddles(**defaults)],
+            "maxima": [[float(c) for c in s] for s in obj.maxima(**defaults)],
         }
     except Exception:  # a plugin's failure is runner check's to report, not the listing's
         return {}
@@ -246,6 +247,10 @@ def _objective_line(obj: Any) -> str:
         parts.append(f"{len(minima)} known {word}, {n_global} global")
     if facts["saddles"]:
         parts.append(f"{len(facts['saddles'])} saddle" + ("s" if len(facts["saddles"]) > 1 else ""))
+    if facts["maxima"]:
+        parts.append(f"{len(facts['maxima'])} maxim" + ("a" if len(facts["maxima"]) > 1 else "um"))
+    if not minima:
+        parts.append("no minimum")
     return f" ({'; '.join(parts)}{', at the defaults' if obj.params else ''})"
 
 

@@ -305,40 +305,42 @@ def _stationary(objective: Objective, what: str, norm: float, g_tol: float) -> N
 def _check_saddles(
     objective: Objective, kw: dict[str, Any], saddles: list[Array], g_tol: float
 ) -> None:
-    if not saddles:
-        return
-    x = np.asarray(saddles, dtype=np.float64)
-    g = np.linalg.norm(_gradient(objective, kw, x, "gradient at the saddles"), axis=1)
-    H = call(objective, "hessian at the saddles", hessians, objective, kw, x)
-    for k, point in enumerate(saddles):
-        what = f"saddle {_show(point)}"
-        _stationary(objective, what, g[k], g_tol)
-        lam = np.linalg.eigvalsh(H[k])
-        if lam[0] > zero_tolerance(lam):
-            fail(
-                objective,
-                what,
-                "expected a Hessian with an eigenvalue <= 0, got a positive definite one "
-                f"(smallest eigenvalue {lam[0]:.6g}): a minimum, not a saddle",
-            )
+    """Each declared saddle: a vanishing gradient, a Hessian that is not positive definite."""
+    _check_points(objective, kw, saddles, g_tol, "saddle")
 
 
 def _check_maxima(
     objective: Objective, kw: dict[str, Any], maxima: list[Array], g_tol: float
 ) -> None:
-    if not maxima:
+    """Each declared maximum: a vanishing gradient, a negative definite Hessian."""
+    _check_points(objective, kw, maxima, g_tol, "maximum")
+
+
+def _check_points(
+    objective: Objective, kw: dict[str, Any], points: list[Array], g_tol: float, what: str
+) -> None:
+    if not points:
         return
-    x = np.asarray(maxima, dtype=np.float64)
-    g = np.linalg.norm(_gradient(objective, kw, x, "gradient at the maxima"), axis=1)
-    H = call(objective, "hessian at the maxima", hessians, objective, kw, x)
-    for k, point in enumerate(maxima):
-        what = f"maximum {_show(point)}"
-        _stationary(objective, what, g[k], g_tol)
+    plural = {"saddle": "saddles", "maximum": "maxima"}[what]
+    x = np.asarray(points, dtype=np.float64)
+    g = np.linalg.norm(_gradient(objective, kw, x, f"gradient at the {plural}"), axis=1)
+    H = call(objective, f"hessian at the {plural}", hessians, objective, kw, x)
+    for k, point in enumerate(points):
+        label = f"{what} {_show(point)}"
+        _stationary(objective, label, g[k], g_tol)
         lam = np.linalg.eigvalsh(H[k])
-        if not lam[-1] < -zero_tolerance(lam):
+        zero = zero_tolerance(lam)
+        if what == "saddle" and lam[0] > zero:
             fail(
                 objective,
-                what,
+                label,
+                "expected a Hessian with an eigenvalue <= 0, got a positive definite one "
+                f"(smallest eigenvalue {lam[0]:.6g}): a minimum, not a saddle",
+            )
+        if what == "maximum" and not lam[-1] < -zero:
+            fail(
+                objective,
+                label,
                 "expected a negative definite Hessian, got largest eigenvalue "
                 f"{lam[-1]:.6g}: not a local maximum",
             )

@@ -9,9 +9,9 @@ gradient and Hessian from the literature's values, and are given to 15-16 digits
 gradient vanishes there to rounding. Declared: bowl, rosenbrock, beale, booth and rastrigin
 their global minimum (rosenbrock's local minimum for 4 <= n <= 7 and rastrigin's many local ones
 are not declared), himmelblau its four minima, four saddles and its local maximum,
-six_hump_camel its two global and four local minima and seven saddles (its two maxima are not
-declared), beale its saddle (0, 1), the saddles their origin (they declare no minimum: they have
-none) and quartic its degenerate minimum at the origin.
+six_hump_camel its two global and four local minima, seven saddles and two maxima, beale its
+saddle (0, 1), the saddles their origin (they declare no minimum: they have none) and quartic
+its degenerate minimum at the origin.
 """
 
 from __future__ import annotations
@@ -358,6 +358,7 @@ _CAMEL_LOCAL = (
     ((1.703606714969981, -0.7960835686726251), -0.2154638243837197),
     ((1.607104752920198, 0.5686514548841313), 2.104250310311259),
 )
+_CAMEL_MAXIMUM = (1.2302298765166526, 0.16233458445899498)
 _CAMEL_SADDLES = (
     (1.109205336804786, -0.7682680925095399),
     (1.638067984189779, 0.2286740690443941),
@@ -368,7 +369,7 @@ _CAMEL_SADDLES = (
 class SixHumpCamel(Objective):
     """The six-hump camel: two global minima at f = -1.0316, four local ones, seven saddles.
 
-    f = (4 - 2.1 x^2 + x^4 / 3) x^2 + x y + (4 y^2 - 4) y^2 (its two maxima are not declared)."""
+    f = (4 - 2.1 x^2 + x^4 / 3) x^2 + x y + (4 y^2 - 4) y^2, and two local maxima (f = 2.496)."""
 
     name = "six_hump_camel"
 
@@ -407,6 +408,10 @@ class SixHumpCamel(Objective):
                 p = (sign * u, sign * v)
                 out.append(Minimum(p, f, "local " + _label(p), global_=False))
         return tuple(out)
+
+    def maxima(self, **params: Any) -> tuple[tuple[float, ...], ...]:
+        u, v = _CAMEL_MAXIMUM
+        return ((u, v), (-u, -v))  # f = 2.496
 
     def saddles(self, **params: Any) -> tuple[tuple[float, ...], ...]:
         out = [(0.0, 0.0)]

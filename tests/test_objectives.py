@@ -205,3 +205,17 @@ def classify_end_kind(H: np.ndarray) -> str:
     from runner.engine.descent import classify_hessians
 
     return classify_hessians(H, np.zeros(1))[0].kind
+
+
+@pytest.mark.parametrize(
+    "objective", [o for o in BUILTINS if o.maxima(**o.defaults())], ids=lambda o: o.name
+)
+def test_every_declared_maximum_is_one_by_central_differences(objective: Objective) -> None:
+    """Himmelblau's and the six-hump camel's maxima: the gradient vanishes and the Hessian of
+    the value's central differences is negative definite there (rt - s^2 > 0, r < 0)."""
+    for top in objective.maxima():
+        x = np.asarray(top)
+        assert np.linalg.norm(objective.gradient(x[None])) < 1e-10
+        H = _central_hessian(objective, x)
+        assert np.all(np.linalg.eigvalsh(H) < 0)
+        assert determinant_verdict(H[0, 0], H[0, 1], H[1, 1]) == "maximum"

@@ -473,11 +473,11 @@ class _Loop:
         update; None where nothing is recorded and no member can stop (the cost not computed)."""
         network, work, n_samples = self.network, self.work, self.n_samples
         # targets as one contiguous row per member: broadcasting a (N_L, S) operand against
-        # (P, N_L, S) costs ~5x a same-shape operation in numpy
-        if self.Y_rows is None or len(self.Y_rows) != len(self.ids):
-            shape = (len(self.ids), *self.Y.shape)
-            self.Y_rows = np.broadcast_to(self.Y, shape).copy(order=network.order)
+        # (P, N_L, S) costs ~5x a same-shape operation in numpy (made again after a compaction)
         Y_rows = self.Y_rows
+        if Y_rows is None:
+            shape = (len(self.ids), *self.Y.shape)
+            Y_rows = self.Y_rows = np.broadcast_to(self.Y, shape).copy(order=network.order)
         # the cost itself only where it is recorded or decides a stop; in between, a diverging
         # member shows as a non-finite output-layer bias gradient
         needed = recorded or self.always or epoch == 1
@@ -601,6 +601,7 @@ class _Loop:
         if self.watcher is not None:
             self.watcher.keep(keep)
         self.params = self.work.params
+        self.Y_rows = None  # fewer rows: the full batch's targets are made again
         self.all_alive = True
         self.rngs = [self.rngs[i] for i in keep] if self.rngs else self.rngs
 

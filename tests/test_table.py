@@ -706,6 +706,7 @@ def test_describe_columns_documents_every_column() -> None:
         ("digits.csv", 4),
         ("adam.csv", 6),
         ("objectives.csv", 180),
+        ("second_derivative.csv", 30),
     ],
 )
 def test_the_example_tables_validate(name: str, runs: int) -> None:

@@ -501,6 +501,12 @@ def test_report_shows_the_second_derivative_test_and_no_minimum_where_there_is_n
     assert groups["saddle"]["success"] is None
     assert groups["saddle"]["success_means"].startswith("no minimum")
     assert groups["quartic"]["second_derivative_test"]["counts"] == {"test fails": 3}
+    from runner.analysis import flat_rows
+    from runner.sweep import study
+
+    flat = {r["objective"]: r for r in flat_rows(study(table.stem, tracking_uri=uri).groups)}
+    assert flat["quartic"]["second_derivative_test"] == "test fails: 3"  # the CSV's columns
+    assert flat["himmelblau"]["second_derivative_example"].endswith(": minimum")
     example = groups["himmelblau"]["second_derivative_test"]["example"]
     assert example["rt_s2"] == pytest.approx(example["r"] * example["t"] - example["s"] ** 2)
     # r, s, t as recorded are Himmelblau's second derivatives at the recorded end point

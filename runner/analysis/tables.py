@@ -1,7 +1,9 @@
 """A study's groups as flat rows: one per group, for the CSV, MLflow's table artifact and JSON.
 
 A group of objective runs fills the objective's columns: ``objective``, ``minima_reached``
-(``label: count; ...``, ``none`` for runs at no known minimum) and the final f; its
+(``label: count; ...``, ``none`` for runs at no known minimum), the final f and, for two
+variables, the notes' second-derivative test (its verdicts' counts and one end point's r, s, t
+and rt - s^2); its
 ``success_*`` columns count the runs that reached the global minimum (``success_means`` says
 what success is for each group). A network's group names the ``cost`` its losses are of and
 gives the median accuracies; a group pooling several costs (``--by``) leaves its losses out.
@@ -31,7 +33,7 @@ COLUMNS = (
     "critical_points", "critical_points_unsolved",
     "solved_max_eigenvalue_median", "unsolved_max_eigenvalue_median",
     "objective", "success_means", "minima_reached", "f_median", "f_q1", "f_q3",
-    "gradient_norm_median",
+    "gradient_norm_median", "second_derivative_test", "second_derivative_example",
 )  # fmt: skip
 
 
@@ -82,6 +84,14 @@ def flat_row(group: Group) -> dict[str, Any]:
         for stat in ("median", "q1", "q3"):
             row[f"f_{stat}"] = (data["f"] or {}).get(stat)
         row["gradient_norm_median"] = (data["gradient_norm"] or {}).get("median")
+    test = data["second_derivative_test"]
+    if test:  # the notes' test: the verdicts, and one end point's r, s, t and rt - s^2
+        row["second_derivative_test"] = "; ".join(f"{k}: {n}" for k, n in test["counts"].items())
+        e = test["example"]
+        row["second_derivative_example"] = (
+            f"seed {e['seed']}: r {e['r']:.6g}, s {e['s']:.6g}, t {e['t']:.6g}, "
+            f"rt - s^2 {e['rt_s2']:.6g}: {e['verdict']}"
+        )
     return row
 
 

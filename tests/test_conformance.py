@@ -1103,6 +1103,7 @@ def test_a_sweep_with_a_schedule_that_never_ends_fails_that_run_and_goes_on(
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "failed 1 TimedOut: timed out after 2 s, far beyond the plan's estimate (a plugin's loop "
-        "that never ends?); --timeout SECONDS sets the limit",
+        "that never ends?); --timeout SECONDS sets the limit (in schedule 'stepper' of "
+        "distribution 'runner-kit-hostile')",
         "finished 1 failed 1",
     ]

@@ -464,6 +464,11 @@ def test_layer_sizes_must_be_positive_integers(tmp_path: Path, value: str) -> No
         ("learning_rate", "nan", "a number > 0"),
         ("learning_rate", "inf", "a number > 0"),
         ("test_size", "NaN", "a number in [0, 1)"),
+        # Python reads these as 10: a table's typo, never a number
+        ("epochs", "1_0", "an integer >= 1"),
+        ("learning_rate", "0.1_0", "a number > 0"),
+        ("epochs", "\uff11\uff10", "an integer >= 1"),  # full-width digits
+        ("seed", "\u0663", "an integer >= 0"),  # an Arabic-Indic three
     ],
 )
 def test_wrong_types_and_ranges(tmp_path: Path, column: str, value: str, accepted: str) -> None:

@@ -29,6 +29,11 @@ _TYPE_NAMES = {
 }
 _TRUE = {"true", "yes", "1", "on"}
 _INTEGER = re.compile(r"[+-]?[0-9]+")
+#: a number as a table writes one: ASCII digits, no digit-group underscores (Python's float()
+#: and int() also read "1_0" as 10 and full-width or Arabic-Indic digits: a typo, read
+#: silently); linear in the text's length (no two parts match the same digits)
+NUMBER = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_NUMBER = re.compile(NUMBER)
 _MAX_DIGITS = 4300  # the longest integer Python reads from text
 _FALSE = {"false", "no", "0", "off"}
 
@@ -119,6 +124,8 @@ def _convert(value: Any, kind: type) -> Any:
             text = value.strip()
             if _INTEGER.fullmatch(text):  # exactly, not through a float: 2**53 + 1 stays odd
                 return int(text) if len(text) <= _MAX_DIGITS else None
+            if not _NUMBER.fullmatch(text):
+                return None
             try:
                 f = float(text)
             except ValueError:
@@ -129,6 +136,8 @@ def _convert(value: Any, kind: type) -> Any:
         return None
     if kind is float:
         if isinstance(value, bool):
+            return None
+        if isinstance(value, str) and not _NUMBER.fullmatch(value.strip()):
             return None
         if isinstance(value, int | float | str) or hasattr(value, "item"):
             try:

@@ -4,7 +4,7 @@ A cell may hold several values, ``0.1|0.5|1.0``, or an inclusive integer range, 
 table a list is a list of alternative values. A blank cell means the default. The ``hidden`` cell
 holds layer sizes joined by ``-`` (``16-16``), or ``0``/``none`` for no hidden layer
 (:func:`runner.engine.settings.hidden_layers`). Cells are read as data, never evaluated.
-Imports nothing of runner's.
+Imports :mod:`runner.plugin.params` only (the one pattern of a number a table may write).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from runner.plugin.params import NUMBER
 
 #: A row may expand to at most this many runs.
 MAX_RUNS_PER_ROW = 100_000
@@ -29,9 +31,8 @@ SHOWN = 60
 # Each pattern matches in time linear in the cell's length: no two parts of one may match the
 # same digits (``\d+\.?\d*`` would try every split of a run of digits, and a cell of 10,000
 # digits followed by a letter would take seconds).
-_INT_RANGE = re.compile(r"([+-]?\d+)\s*\.\.\s*([+-]?\d+)")
-_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-_NUMBER_RANGE = re.compile(rf"{_NUMBER}\s*\.\.\s*{_NUMBER}")
+_INT_RANGE = re.compile(r"([+-]?[0-9]+)\s*\.\.\s*([+-]?[0-9]+)")
+_NUMBER_RANGE = re.compile(rf"{NUMBER}\s*\.\.\s*{NUMBER}")
 
 
 def native(value: Any) -> Any:

@@ -333,6 +333,7 @@ class Csv(DatasetSource):
         if task == "regression":
             y = _numeric(column, path, target).reshape(-1, 1)
             return Dataset(X, y, "regression", 0, tuple(features), Path(path).stem)
+        _labels(column, path, target)
         classes = sorted(column.unique().tolist())
         if len(classes) < 2:
             raise ValueError(
@@ -363,6 +364,21 @@ def _no_missing(column: Any, path: Path | str, name: str) -> None:
     if missing.size:
         raise ValueError(
             f"{path}: column {name!r}, data row {missing[0] + 1}: value is missing (NaN)"
+        )
+
+
+def _labels(column: Any, path: Path | str, name: str) -> None:
+    """ValueError when a classification target holds a number with a fraction (0.37): such a
+    column is a quantity to fit, not class labels, and would be read as one class per value."""
+    if column.dtype.kind != "f":
+        return
+    fraction = np.flatnonzero(column.to_numpy() % 1 != 0)
+    if fraction.size:
+        row = int(fraction[0])
+        raise ValueError(
+            f"{path}: column {name!r}, data row {row + 1}: value {column.tolist()[row]!r} is not a "
+            "class label; task=classification takes integer or text labels "
+            "(task=regression fits numbers)"
         )
 
 

@@ -161,6 +161,8 @@ def test_csv_classification_maps_sorted_labels(tmp_path: Path) -> None:
     assert ds.X.dtype == np.float64 and ds.name == "data"
     numeric = write(tmp_path, "x,label\n0,10\n1,2\n2,10\n", "numbers.csv")
     assert load("csv", path=numeric, target="label").y.tolist() == [1, 0, 1]  # 2 < 10
+    whole = write(tmp_path, "x,label\n0,1.0\n1,2.0\n2,1.0\n", "whole.csv")
+    assert load("csv", path=whole, target="label").n_classes == 2  # whole floats are labels
 
 
 def test_csv_regression_and_a_relative_path(tmp_path: Path, monkeypatch: Any) -> None:
@@ -182,6 +184,11 @@ CSV_ERRORS = [
     ("a,b,y\n1,2,0\n3,4,\n", {"target": "y"}, ["column 'y'", "data row 2", "missing"]),
     ("a,y\n1,0\n3,high\n", {"target": "y", "task": "regression"}, ["column 'y'", "'high'"]),
     ("a,y\n1,0\n3,0\n", {"target": "y"}, ["single value"]),
+    (
+        "a,y\n1,0\n2,0.37\n3,0.74\n",
+        {"target": "y"},
+        ["column 'y'", "data row 2", "0.37", "integer or text labels", "task=regression"],
+    ),
     ("y\n1\n0\n", {"target": "y"}, ["no feature columns"]),
     ("", {"target": "y"}, ["empty"]),
 ]

@@ -1,8 +1,9 @@
 """The one exception family for expected problems, and how a problem is phrased.
 
 The CLI turns a :class:`RunnerError` into one clear line on stderr and an exit code, never a
-traceback. Anything else that escapes is a bug. :func:`did_you_mean` and :func:`first_line` are
-the phrasings every stage shares; :func:`error_reason` is the one line a failed run records;
+traceback, and a :class:`TableWarning` (issued with :mod:`warnings`) into one ``Warning:`` line.
+Anything else that escapes is a bug. :func:`did_you_mean` and :func:`first_line` are the
+phrasings every stage shares; :func:`error_reason` is the one line a failed run records;
 :func:`plugin_failure` tells what plugin code raised as its own failure from a stop signal.
 This module imports nothing of runner's.
 """
@@ -31,6 +32,11 @@ class PluginError(RunnerError):
 
 class TableError(RunnerError):
     """A sweep table is missing, unreadable or does not validate; ``problems`` lists every line."""
+
+
+class TableWarning(UserWarning):
+    """A table read as the user most likely meant, but not as written (a header cell with spaces
+    around it): the CLI shows it as one ``Warning:`` line on stderr and goes on."""
 
 
 class TrackingError(RunnerError):

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from runner import Param, StepRule, hookimpl
-from runner.errors import TableError
+from runner.errors import TableError, TableWarning
 from runner.plugin.registry import collect, get_plugin_manager, get_registry
 from runner.table import CORE, MAX_RUNS_PER_ROW, describe_columns, load_specs, read_table
 from runner.table.build import file_digest
@@ -127,13 +127,37 @@ def _has(module: str) -> bool:
 
 def test_read_table_strips_names_and_numbers_rows_as_in_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, " activation , seed\nsigmoid,1\n\ntanh,2\n")
-    frame = read_table(path)
+    with pytest.warns(TableWarning) as said:
+        frame = read_table(path)
+    assert [str(w.message) for w in said] == [
+        f"{path}: header cell ' activation ' (and 1 more) has spaces around it; "
+        "read as 'activation'"
+    ]
     assert list(frame.columns) == ["activation", "seed"]
     assert list(frame.index) == [1, 2, 3]
     assert frame.loc[3, "activation"] == "tanh"
     assert frame.loc[2, "seed"] == ""
-    specs = load_specs(path)
+    with pytest.warns(TableWarning):
+        specs = load_specs(path)
     assert [(s.activation, s.row) for s in specs] == [("sigmoid", 1), ("tanh", 3)]
+
+
+def test_a_spaced_header_cell_is_one_warning_line_and_still_read(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from runner.cli import cli
+
+    path = write(tmp_path, "dataset, learning_rate, seed ,epochs\nxor,0.5,1,5\n")
+    store = tmp_path / "m.db"
+    result = CliRunner().invoke(
+        cli, ["sweep", str(path), "--dry-run", "--tracking-uri", f"sqlite:///{store}"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"Warning: {path}: header cell ' learning_rate' (and 1 more) has spaces around it; "
+        "read as 'learning_rate'"
+    ]
+    assert "1 to run" in result.stdout
 
 
 def test_json_lists_are_alternatives(tmp_path: Path) -> None:
@@ -247,7 +271,8 @@ def test_comment_columns_are_ignored(tmp_path: Path) -> None:
         tmp_path,
         "# note,seed,#,  # why\nfirst, 1 ,anything|at..all,x\n# only a comment,,,\n",
     )
-    specs = load_specs(path)
+    with pytest.warns(TableWarning, match="header cell '  # why' has spaces around it"):
+        specs = load_specs(path)
     assert [s.seed for s in specs] == [1]
 
 
@@ -532,7 +557,8 @@ def test_unknown_columns_suggest_the_close_one(tmp_path: Path) -> None:
 
 def test_duplicate_and_unnamed_columns(tmp_path: Path) -> None:
     path = write(tmp_path, "seed,activation, seed,\n1,tanh,2,\n3,relu,4,oops\n")
-    lines = problems_of(path)
+    with pytest.warns(TableWarning, match="header cell ' seed'"):
+        lines = problems_of(path)
     assert any(
         x.startswith(f"{path}: header, column 'seed': 'seed' appears 2 times (columns 1, 3)")
         for x in lines

@@ -9,17 +9,19 @@ are imported only inside the commands that need them, so ``runner --help`` stays
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import click
 
 from runner.engine.settings import BOUNDS
-from runner.errors import PluginError, RunnerError, did_you_mean
+from runner.errors import PluginError, RunnerError, TableWarning, did_you_mean
 from runner.execution.signals import STOP_SIGNALS, signal_name, signum_of
 from runner.version import __version__
 
@@ -30,7 +32,11 @@ class RunnerGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.simplefilter("always", TableWarning)
+                shown = warnings.showwarning
+                warnings.showwarning = functools.partial(_show_warning, shown)
+                return super().invoke(ctx)
         except RunnerError as exc:
             if ctx.params.get("traceback"):
                 _print_traceback(exc)
@@ -43,6 +49,14 @@ class RunnerGroup(click.Group):
     def get_help(self, ctx: click.Context) -> str:
         _report_plugin_warnings(tracebacks=False)
         return super().get_help(ctx)
+
+
+def _show_warning(shown: Any, message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+    """A :class:`TableWarning` as one ``Warning:`` line on stderr; any other as Python shows it."""
+    if issubclass(category, TableWarning):
+        click.echo(f"Warning: {message}", err=True)
+    else:
+        shown(message, category, *args, **kwargs)
 
 
 def _interrupted(exc: KeyboardInterrupt, said: str = "") -> None:

@@ -4,7 +4,9 @@ Cells are read as data, never evaluated: CSV, TSV and Excel cells as text, JSON 
 as the values the file holds, integers exactly (never through a float). A file that is missing,
 not a regular file, empty, binary, not UTF-8 (or UTF-16/32 with a byte-order mark) or not a
 table of its format, a CSV row with another number of fields than the header, and an Excel
-formula without a saved result each raise one :class:`~runner.errors.TableError` line saying so.
+formula without a saved result each raise one :class:`~runner.errors.TableError` line saying so;
+header cells with spaces around them are read without and warned of
+(:class:`~runner.errors.TableWarning`).
 Only the first bytes of a file are read to tell text from binary content. openpyxl (Excel) and
 pyarrow (Parquet) are imported only for files that need them. Imports :mod:`runner.errors` and
 :mod:`runner.table.cells`.
@@ -19,12 +21,13 @@ import itertools
 import json
 import math
 import stat
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from runner.errors import TableError, first_line
+from runner.errors import TableError, TableWarning, first_line
 from runner.table.cells import MAX_DIGITS
 
 #: Table formats by file extension.
@@ -74,9 +77,24 @@ def read_table(path: Path | str) -> pd.DataFrame:
             f"{path}: not a readable {FORMATS[suffix]} table ({first_line(exc)}); "
             f"accepted formats: {accepted_formats()}"
         ) from None
+    _spaced_header(path, [str(c) for c in frame.columns])
     frame.columns = [str(c).strip() for c in frame.columns]
     frame.index = range(1, len(frame) + 1)
     return frame
+
+
+def _spaced_header(path: Path, names: list[str]) -> None:
+    """One :class:`TableWarning` line when header cells have spaces around them: they are read
+    without (`` learning_rate`` is ``learning_rate``), and the user hears of it."""
+    spaced = [name for name in names if name != name.strip()]
+    if spaced:
+        more = f" (and {len(spaced) - 1} more)" if len(spaced) > 1 else ""
+        warnings.warn(
+            f"{path}: header cell {spaced[0]!r}{more} has spaces around it; "
+            f"read as {spaced[0].strip()!r}",
+            TableWarning,
+            stacklevel=3,
+        )
 
 
 def not_a_file(path: Path) -> str:

@@ -918,6 +918,17 @@ HOSTILE = [
         "row 2, column 'learning_rate': 'nan' is not valid: a number > 0",
     ),
     (
+        "null_in_list.parquet",
+        lambda p: _parquet(p, {"learning_rate": [[0.5], [0.1, None]]}),
+        "row 2, column 'learning_rate': [0.1, None] is not valid: a list of values, none of them "
+        "blank (e.g. [0.1, 0.5])",
+    ),
+    (
+        "null_in_list.json",
+        _json('[{"seed": 1}, {"seed": [1, null, 2]}]'),
+        "row 2, column 'seed': [1, None, 2] is not valid: a list of values, none of them blank",
+    ),
+    (
         "formula.xlsx",
         lambda p: _xlsx(p, [["seed", "epochs"], [1, "=5+5"]]),
         "row 1, column "

@@ -1,7 +1,8 @@
 """The cells of a sweep table: blanks, several values (``0.1|0.5``), ranges (``0..9``), layers.
 
 A cell may hold several values, ``0.1|0.5|1.0``, or an inclusive integer range, ``0..9``; in a JSON
-table a list is a list of alternative values. A blank cell means the default. The ``hidden`` cell
+table a list is a list of alternative values, none of them blank (null), as none of the
+``|``-separated ones may be empty. A blank cell means the default. The ``hidden`` cell
 holds layer sizes joined by ``-`` (``16-16``), or ``0``/``none`` for no hidden layer
 (:func:`runner.engine.settings.hidden_layers`). Cells are read as data, never evaluated.
 Imports :mod:`runner.plugin.params` only (the one pattern of a number a table may write).
@@ -54,7 +55,11 @@ def cell_values(cell: Any) -> tuple[list[Any], list[tuple[Any, str]]]:
     """The values a cell stands for, and a (value, what is accepted) pair per bad part."""
     cell = native(cell)
     if isinstance(cell, list | tuple | np.ndarray):
-        return [native(v) for v in cell if not is_blank(v)], []
+        values = [native(v) for v in cell]
+        if any(is_blank(v) for v in values):  # as '0.1|' is: a blank alternative means nothing
+            accepted = "a list of values, none of them blank (e.g. [0.1, 0.5])"
+            return [v for v in values if not is_blank(v)], [(values, accepted)]
+        return values, []
     if is_blank(cell):
         return [], []
     if not isinstance(cell, str):

@@ -409,6 +409,9 @@ experiment_option = click.option(
 #: EX_TEMPFAIL, "try again later"
 SPOOLED_EXIT_CODE = 75
 
+#: the best runs a sweep lists under its study (their ids, to open or load one); 10 without one
+BEST_AFTER_A_STUDY = 3
+
 #: every exit code of ``runner sweep`` and what it means: its --help and the README list these
 SWEEP_EXIT_CODES: dict[int, str] = {
     0: "every run finished or diverged",
@@ -561,11 +564,12 @@ def sweep(
     if summary.dry_run:
         print_plan(summary, out)
         return
-    print_results(summary, out)
-    if summary.study is not None:
+    if summary.study is not None:  # the answer first: the study, then the few best runs' ids
         from runner.cli.report import print_study
 
         print_study(summary.study, out)
+        out.print()
+    print_results(summary, out, n=BEST_AFTER_A_STUDY if summary.study is not None else 10)
     if summary.spooled or summary.spooled_ends:  # before 1: the store still misses results
         sys.exit(SPOOLED_EXIT_CODE)
     if summary.failed:

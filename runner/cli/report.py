@@ -379,7 +379,7 @@ def print_study(study: Any, console: Console) -> None:
         table.add_column("configuration", overflow="fold")
         table.add_column("global\nminimum" if objectives else "success", justify="right",
                          no_wrap=True)  # fmt: skip
-        table.add_column("%\n[95% CI]", justify="right", no_wrap=True)
+        table.add_column("\n% [95% CI]", justify="right", no_wrap=True)
         if tests:
             header = {frozenset({True}): "test", frozenset({False}): "train"}.get(
                 frozenset(tests), ""

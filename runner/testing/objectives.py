@@ -230,7 +230,7 @@ def _declared_minima(
 
 
 def _declared_saddles(
-    objective: Objective, saddles: Any, n: int, low: Array, high: Array, what: str = "saddle"
+    objective: Objective, saddles: Any, n: int, low: Array, high: Array, what: str = "saddle point"
 ) -> list[Array]:
     """The declared saddles (or, ``what`` = ``"maximum"``, maxima) as points in the box."""
     out = []
@@ -306,7 +306,7 @@ def _check_saddles(
     objective: Objective, kw: dict[str, Any], saddles: list[Array], g_tol: float
 ) -> None:
     """Each declared saddle: a vanishing gradient, a Hessian that is not positive definite."""
-    _check_points(objective, kw, saddles, g_tol, "saddle")
+    _check_points(objective, kw, saddles, g_tol, "saddle point")
 
 
 def _check_maxima(
@@ -321,7 +321,7 @@ def _check_points(
 ) -> None:
     if not points:
         return
-    plural = {"saddle": "saddles", "maximum": "maxima"}[what]
+    plural = {"saddle point": "saddles", "maximum": "maxima"}[what]
     x = np.asarray(points, dtype=np.float64)
     g = np.linalg.norm(_gradient(objective, kw, x, f"gradient at the {plural}"), axis=1)
     H = call(objective, f"hessian at the {plural}", hessians, objective, kw, x)
@@ -330,7 +330,7 @@ def _check_points(
         _stationary(objective, label, g[k], g_tol)
         lam = np.linalg.eigvalsh(H[k])
         zero = zero_tolerance(lam)
-        if what == "saddle" and lam[0] > zero:
+        if what == "saddle point" and lam[0] > zero:
             fail(
                 objective,
                 label,

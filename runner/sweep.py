@@ -254,7 +254,9 @@ def run_sweep(
         done = None if rerun else tracking.finished_hashes_at_rest(uri, summary.experiment)
         if done is not None and all(s.spec_hash() in done for s in specs):
             summary.skipped = len(specs)  # all done, the store at rest: MLflow is not needed
-            summary.ui_command = tracker.ui_command()
+            summary.ui_command = tracker.ui_command(
+                tracking.experiment_id_at_rest(uri, summary.experiment)
+            )
             observer.planned(summary, [])
             return summary
         tracker.check()

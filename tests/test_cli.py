@@ -540,3 +540,16 @@ def test_the_objective_listing_says_maxima_and_no_minimum():
     words = " ".join(result.output.split())
     assert "4 saddles; 1 maximum)" in words  # himmelblau's local maximum
     assert "(2 variables; 1 saddle; no minimum)" in words  # x^2 - y^2
+
+
+def test_a_rerun_of_a_done_sweep_says_nothing_to_run_in_words(sqlite_uri, tmp_path):
+    table = tmp_path / "xor.csv"
+    table.write_text("dataset,hidden,epochs,seed\nxor,2,20,0..1\n")
+    args = ["sweep", str(table), "--tracking-uri", sqlite_uri, "--jobs", "1", "--no-report"]
+    first = invoke(*args)
+    again = invoke(*args)
+    assert "2 to run in 1 population\n" in first.output.replace(" \n", "\n")
+    assert "2 configurations, all already done: nothing to run" in again.output
+    assert "0 to run" not in again.output and "populations" not in again.output
+    address = next(line for line in first.output.splitlines() if "#/experiments/" in line)
+    assert address in again.output.splitlines()  # the rerun opens the same page

@@ -47,11 +47,16 @@ class RichObserver(Observer):
     def planned(self, summary: SweepSummary, tasks: list[PopulationTask]) -> None:
         if summary.dry_run:
             return
-        self.console.print(
-            f"[bold]{escape(str(summary.table))}[/]: {summary.planned} configurations, "
-            f"{summary.skipped} already done, {summary.to_run} to run "
-            f"in {len(tasks)} populations"
-        )
+        table = f"[bold]{escape(str(summary.table))}[/]"
+        if summary.to_run == 0:
+            self.console.print(
+                f"{table}: {summary.planned} configurations, all already done: nothing to run"
+            )
+        else:
+            self.console.print(
+                f"{table}: {summary.planned} configurations, {summary.skipped} already done, "
+                f"{summary.to_run} to run in {_populations(len(tasks))}"
+            )
         if self.enabled and summary.to_run and not summary.dry_run:
             self.progress = Progress(
                 TextColumn("[bold]training"),
@@ -195,8 +200,8 @@ def print_plan(summary: SweepSummary, console: Console) -> None:
         )  # fmt: skip
     console.print(table)
     console.print(
-        f"{summary.to_run} to run, {summary.skipped} already done, {summary.planned} in total, "
-        f"in {summary.populations} populations"
+        f"{summary.to_run} to run, {summary.skipped} already done, {summary.planned} in total"
+        + (f", in {_populations(summary.populations)}" if summary.to_run else "")
     )
     if summary.estimate is not None:
         from runner.engine.budget import show_bytes, show_seconds
@@ -206,6 +211,10 @@ def print_plan(summary: SweepSummary, console: Console) -> None:
             f"once, {show_seconds(summary.estimate.seconds)} of training (model: "
             "runner/engine/budget.py)"
         )
+
+
+def _populations(n: int) -> str:
+    return f"{n} population{'' if n == 1 else 's'}"
 
 
 def print_results(summary: SweepSummary, console: Console, n: int = 10) -> None:

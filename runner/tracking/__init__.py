@@ -20,12 +20,18 @@ from runner.tracking.pyfunc import load_network
 from runner.tracking.records import LARGEST_FLOAT
 from runner.tracking.spool import result_from_spool, result_to_spool
 from runner.tracking.store import DEFAULT_URI, resolve_uri
-from runner.tracking.tracker import Tracker, finished_hashes_at_rest, finished_hashes_readonly
+from runner.tracking.tracker import (
+    Tracker,
+    experiment_id_at_rest,
+    finished_hashes_at_rest,
+    finished_hashes_readonly,
+)
 
 __all__ = [
     "DEFAULT_URI",
     "LARGEST_FLOAT",
     "Tracker",
+    "experiment_id_at_rest",
     "finished_hashes_at_rest",
     "finished_hashes_readonly",
     "load_network",

@@ -20,7 +20,6 @@ MLflow reads the store. mlflow is imported inside functions only; imports
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import sqlite3
@@ -36,6 +35,7 @@ from runner.tracking.spool import MAX_TRAJECTORY_BYTES
 from runner.tracking.store import (
     cause_of,
     normalize_uri,
+    read_only,
     resolve_uri,
     sqlite_damage_problem,
     sqlite_path,
@@ -146,9 +146,7 @@ def _sqlite_child_runs(
     ORM: a thousand runs in a fraction of a second); ``([], names)`` when the experiment is
     not there; None when the tables are not as expected (MLflow then reads the store)."""
     try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
-        ) as con:
+        with read_only(path, timeout=10) as con:
             con.execute("begin")  # one snapshot, whatever a sweep writes meanwhile
             found = con.execute(
                 "select experiment_id from experiments where name = ? and lifecycle_stage = "
@@ -252,9 +250,7 @@ def _sqlite_histories(
     so (MLflow then reads it)."""
     out: dict[str, tuple[list[int], list[float]]] = {}
     try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10)
-        ) as con:
+        with read_only(path, timeout=10) as con:
             con.execute("create temp table wanted (run_uuid text primary key)")
             con.executemany("insert or ignore into wanted values (?)", ((r,) for r in run_ids))
             rows = con.execute(

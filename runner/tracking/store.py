@@ -142,9 +142,7 @@ def sqlite_damage(path: Path) -> str:
     if not path.is_file() or path.stat().st_size == 0:
         return ""
     try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        ) as con:
+        with read_only(path) as con:
             rows = con.execute("PRAGMA quick_check").fetchall()
     except sqlite3.OperationalError as exc:
         return "" if _locked(exc) else " ".join(str(exc).split())
@@ -152,6 +150,15 @@ def sqlite_damage(path: Path) -> str:
         return " ".join(str(exc).split())
     found = [str(row[0]) for row in rows if row and row[0] != "ok"]
     return " ".join(" ".join(found).split())[:300]  # one line, whatever SQLite printed
+
+
+def read_only(path: Path, timeout: float = 5.0) -> contextlib.closing[sqlite3.Connection]:
+    """A read-only connection to the SQLite database at ``path`` (nothing can be written
+    through it, no file is created), closed at the end of the ``with`` block; waiting at most
+    ``timeout`` seconds for another program's lock."""
+    return contextlib.closing(
+        sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
+    )
 
 
 def unfinished_store(path: Path) -> bool:
@@ -165,9 +172,7 @@ def unfinished_store(path: Path) -> bool:
     except FileNotFoundError:
         return True
     try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        ) as con:
+        with read_only(path) as con:
             tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
             if not tables:
                 return True
@@ -242,9 +247,7 @@ def _locked(exc: sqlite3.OperationalError) -> bool:
 def _sqlite_tables(path: Path) -> set[str]:
     """The names of the tables of the SQLite database at ``path``, read-only, waiting at most
     3 s for another program's lock; sqlite3's error when it cannot be read."""
-    with contextlib.closing(
-        sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=3)
-    ) as con:
+    with read_only(path, timeout=3) as con:
         return {row[0] for row in con.execute("select name from sqlite_master where type='table'")}
 
 

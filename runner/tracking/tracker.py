@@ -102,6 +102,7 @@ from runner.tracking.store import (
     keep_template,
     local_folder,
     normalize_uri,
+    read_only,
     sqlite_damage,
     sqlite_damage_problem,
     sqlite_path,
@@ -1472,9 +1473,7 @@ def finished_hashes_at_rest(
     if sqlite_damage(path):
         return None
     try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
-        ) as con:
+        with read_only(path, timeout=5) as con:
             found = con.execute(
                 "select experiment_id, lifecycle_stage from experiments where name = ?",
                 (experiment,),
@@ -1506,6 +1505,25 @@ def finished_hashes_at_rest(
     except sqlite3.Error:  # locked, damaged, another layout: the tracker will say
         return None
     return {str(row[0]) for row in rows}
+
+
+def experiment_id_at_rest(uri: str, experiment: str) -> str | None:
+    """The id of experiment ``experiment`` in a SQLite store, read with the standard library
+    (no mlflow import), for the UI address a sweep with nothing to do still prints; None
+    where it is not there or cannot be read so."""
+    path = sqlite_path(normalize_uri(uri))
+    if path is None or not path.is_file():
+        return None
+    try:
+        with read_only(path) as con:
+            found = con.execute(
+                "select experiment_id from experiments where name = ? and lifecycle_stage = "
+                "'active'",
+                (experiment,),
+            ).fetchone()
+    except sqlite3.Error:
+        return None
+    return None if found is None else str(found[0])
 
 
 def _lost_dataset_race(exc: BaseException) -> bool:

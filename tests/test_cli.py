@@ -413,6 +413,8 @@ def test_end_points_none_stationary_are_one_plain_line():
     rows[0].critical_point = "minimum stationary"
     words = " ".join(_printed_study(rows).split())
     assert "critical points: saddle not stationary 2, minimum stationary 1" in words
+    assert "critical points, in words: minimum, the cost curves up in every direction" in words
+    assert "saddle, up in some directions and down in others" in words
 
 
 def test_report_on_an_odd_store_is_one_line_and_leaves_the_store_as_it_was(study_store, tmp_path):

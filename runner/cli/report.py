@@ -486,6 +486,9 @@ def print_study(study: Any, console: Console) -> None:
         console.print(
             f"{i}. {escape(g.label)}: " + escape("; ".join(parts)), soft_wrap=False, highlight=False
         )
+    listed = not none_stationary and any(g.critical_points and _stationary(g) for g in groups)
+    if listed:
+        console.print(CRITICAL_LEGEND, highlight=False)
     if none_stationary:
         console.print(
             "critical points: no run ended at a stationary point (its gradient had not "
@@ -507,6 +510,15 @@ def print_study(study: Any, console: Console) -> None:
         console.print(f"figures and table written: {len(study.files)} files")
         for path in study.files:
             console.print(f"  {escape(str(path))}", soft_wrap=True)
+
+
+#: the critical-point classes in plain words, under a study that lists them
+CRITICAL_LEGEND = (
+    "critical points, in words: minimum, the cost curves up in every direction (an unsolved "
+    "run there is stuck); saddle, up in some directions and down in others (a way down "
+    "exists); maximum, down in all; degenerate, flat in some direction (the test cannot "
+    "tell); stationary, the gradient had vanished there; not stationary, it had not yet"
+)
 
 
 def print_pairs(pairs: list[Any], console: Console) -> None:

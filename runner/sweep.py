@@ -24,9 +24,9 @@ from typing import Any
 
 from runner.engine import budget, curvature
 from runner.engine.data import DataKey
-from runner.engine.descent import DescentSchedule
-from runner.engine.population import PopulationTask
-from runner.engine.training import MAX_POINTS, Schedule
+from runner.engine.minimize import descent_schedule_of
+from runner.engine.population import PopulationTask, schedule_of
+from runner.engine.training import MAX_POINTS
 from runner.errors import RunnerError, TableError
 from runner.plugin.registry import Registry, get_registry
 from runner.spec import RunResult, RunSpec
@@ -451,9 +451,7 @@ def _task_estimate(
     plural = "s" if members > 1 else ""
     if first.objective:
         objective = registry.get("objective", first.objective)
-        every = DescentSchedule(
-            first.epochs, log_every=task.log_every, max_points=task.max_points
-        ).every()
+        every = descent_schedule_of(first, task.log_every, task.max_points).every()
         one = budget.descent_estimate(
             objective.dimension(**first.params_of("objective")),  # type: ignore[attr-defined]
             members,
@@ -469,13 +467,7 @@ def _task_estimate(
     if shape is None:
         return None
     samples, inputs, outputs = shape
-    schedule = Schedule(
-        epochs=first.epochs,
-        batch_size=first.batch_size,
-        log_every=task.log_every,
-        max_points=task.max_points,
-        early_stopping=first.early_stopping,
-    )
+    schedule = schedule_of(first, task)
     sizes = (inputs, *first.hidden, outputs)
     one = budget.estimate(
         sizes,

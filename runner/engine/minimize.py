@@ -67,6 +67,20 @@ def wanted(setting: str | None) -> bool:
     return setting != "false"
 
 
+def descent_schedule_of(
+    first: RunSpec, log_every: int = 0, max_points: int = MAX_POINTS
+) -> DescentSchedule:
+    """How an objective's points descend: ``first``'s iterations and stop rules, recorded as
+    ``log_every`` and ``max_points`` say (also what the plan's budget estimates)."""
+    return DescentSchedule(
+        iterations=first.epochs,
+        gradient_tolerance=first.gradient_tolerance,
+        target=first.target_loss,
+        log_every=log_every,
+        max_points=max_points,
+    )
+
+
 def minimize(
     specs: Sequence[RunSpec],
     plugins: dict[str, Plugin],
@@ -85,13 +99,7 @@ def minimize(
     rule: StepRule = plugins["optimizer"]  # type: ignore[assignment]
     params = first.params_of("objective")
     x0 = uniform_starts(objective, params, [member_rng(s, r) for s, r in members.keys])
-    schedule = DescentSchedule(
-        iterations=first.epochs,
-        gradient_tolerance=first.gradient_tolerance,
-        target=first.target_loss,
-        log_every=log_every,
-        max_points=max_points,
-    )
+    schedule = descent_schedule_of(first, log_every, max_points)
     run = descend(objective, params, x0, rule, members.hyper, schedule, rate=members.rate)
     ends = reached(objective, params, run.final_x)
     diverged_ = run.diverged  # each member's flags, worked out once

@@ -293,7 +293,7 @@ def _train_population(task: PopulationTask) -> list[RunResult]:
         keys,
         step_rule,
         hyper,
-        _schedule(first, task),
+        schedule_of(first, task),
         alpha=alpha,
         rate=rate,
         validation=(first.validation_fraction, first.data_seed),
@@ -343,9 +343,9 @@ def _architecture(first: RunSpec, plugins: dict[str, Plugin], data: Prepared) ->
     )
 
 
-def _schedule(first: RunSpec, task: PopulationTask) -> Schedule:
+def schedule_of(first: RunSpec, task: PopulationTask) -> Schedule:
     """How the population trains: ``first``'s epochs, batches and stop rules, the task's
-    recording."""
+    recording (also what the plan's budget estimates)."""
     return Schedule(
         epochs=first.epochs,
         batch_size=first.batch_size,

@@ -79,15 +79,8 @@ log = logging.getLogger(__name__)
 # --- what the runs name: the objective, the step rule, the descent ----------------------------
 
 
-def _given(row: RunRow, part: str, plugin: Any) -> dict[str, str]:
-    """The values ``row`` recorded for ``plugin``'s parameters: ``<part>.<name>`` or the bare
-    name (records.param_column's two forms)."""
-    out = {}
-    for p in plugin.params:
-        value = row.params.get(f"{part}.{p.name}", row.params.get(p.name))
-        if value is not None:
-            out[p.name] = value
-    return out
+def _names(plugin: Any) -> list[str]:
+    return [p.name for p in plugin.params]
 
 
 def objective_of(row: RunRow) -> tuple[Objective, dict[str, Any]]:
@@ -96,7 +89,7 @@ def objective_of(row: RunRow) -> tuple[Objective, dict[str, Any]]:
     from runner.plugin.registry import get_registry
 
     objective = get_registry().get("objective", row.objective or "")
-    return objective, objective.resolve(_given(row, "objective", objective))  # type: ignore[return-value]
+    return objective, objective.resolve(row.given("objective", _names(objective)))  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -125,9 +118,9 @@ class RuleSetting:
 
         return cls(
             rule.name,
-            tuple(sorted(rule.resolve(_given(row, "optimizer", rule)).items())),
+            tuple(sorted(rule.resolve(row.given("optimizer", _names(rule))).items())),
             schedule.name,
-            tuple(sorted(schedule.resolve(_given(row, "schedule", schedule)).items())),
+            tuple(sorted(schedule.resolve(row.given("schedule", _names(schedule))).items())),
             int(float(row.params.get("epochs", 1000))),
             number("gradient_tolerance"),
             number("target_loss"),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,6 +111,16 @@ class RunRow:
             key=lambda kv: kv[0],
         )
         return [v for _, v in coords] if coords else None
+
+    def given(self, part: str, names: Iterable[str]) -> dict[str, str]:
+        """The values this run recorded for the parameters ``names`` of the plugin its ``part``
+        names, as records.param_column writes them: ``<part>.<name>``, else the bare name."""
+        out = {}
+        for name in names:
+            value = self.params.get(f"{part}.{name}", self.params.get(name))
+            if value is not None:
+                out[name] = value
+        return out
 
     def param(self, column: str) -> str | None:
         """The value of a table column: ``learning_rate`` finds ``optimizer.learning_rate``."""

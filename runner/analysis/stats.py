@@ -86,13 +86,7 @@ def declared_success(row: RunRow) -> Success | None:
     names = _dataset_params(dataset)
     if names is None:
         return None
-    given = tuple(
-        (name, row.params[key])
-        for name in names
-        for key in (name, f"dataset.{name}")  # the prefixed name wins
-        if key in row.params
-    )
-    return _declared(dataset, given)
+    return _declared(dataset, tuple(row.given("dataset", names).items()))
 
 
 @functools.lru_cache(maxsize=256)

@@ -139,7 +139,12 @@ def test_a_sweep_stopped_by_sigterm_kill_9_and_two_ctrl_c_resumes_to_one_run_eac
         for signum in signals:
             (os.killpg if whole_group else os.kill)(proc.pid, signum)
             time.sleep(0.2)
-        _, err = proc.communicate(timeout=60)  # a guard against a hang, not a measurement
+        try:
+            _, err = proc.communicate(timeout=60)  # a guard against a hang, not a measurement
+        except subprocess.TimeoutExpired:  # the test fails, and leaves no sweep running behind
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
         deadline = time.monotonic() + 10
         while [pid for pid in workers if alive(pid)] and time.monotonic() < deadline:
             time.sleep(0.1)
